@@ -1,0 +1,97 @@
+"""Data types shared by discovery, resolution and fetching.
+
+All are frozen pydantic models so they hash and can be deduplicated in sets.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+ReferenceKind = Literal["parametrize", "assignment", "keyword", "url", "extra"]
+Severity = Literal["error", "warning"]
+
+
+class HuggingFaceModel(BaseModel):
+    """A model as a test names it: `hf_repo` as written (`org/name` or `org/name:TAG`).
+
+    `revision` is set only for `url` references, which pin a revision in the URL.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    hf_repo: str
+    hf_file: str | None = None
+    revision: str | None = None
+
+    @property
+    def repo(self) -> str:
+        """The repo id without the `:TAG` suffix."""
+        return self.hf_repo.split(":", 1)[0]
+
+    @property
+    def tag(self) -> str | None:
+        """The quantisation tag after `:`, if the test wrote one."""
+        _, sep, tag = self.hf_repo.partition(":")
+        return tag if sep else None
+
+    def label(self) -> str:
+        """How people read this model in tables and messages."""
+        return f"{self.hf_repo} {self.hf_file}" if self.hf_file else self.hf_repo
+
+
+class ModelReference(BaseModel):
+    """One place in the test suite that makes a test need `model`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: HuggingFaceModel
+    file: str
+    line: int
+    test: str
+    kind: ReferenceKind
+
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class Diagnostic(BaseModel):
+    """Something the scan could not understand, with where it is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int | None
+    severity: Severity
+    message: str
+
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+class ScanResult(BaseModel):
+    """Everything one scan found; `models` is derived from `references`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    references: tuple[ModelReference, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    files_scanned: int
+    denied: frozenset[HuggingFaceModel] = frozenset()
+
+    def models(self) -> list[HuggingFaceModel]:
+        """Deduplicated models sorted by repo then file (denied ones included)."""
+        unique = {ref.model for ref in self.references}
+        return sorted(unique, key=model_sort_key)
+
+    def fetchable(self) -> list[HuggingFaceModel]:
+        """Models that may be fetched: deduplicated, sorted, deny list applied."""
+        return [m for m in self.models() if m not in self.denied]
+
+    def references_to(self, model: HuggingFaceModel) -> list[ModelReference]:
+        return [ref for ref in self.references if ref.model == model]
+
+
+def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str]:
+    return (model.repo.lower(), model.tag or "", model.hf_file or "", model.revision or "")
