@@ -1,0 +1,381 @@
+"""The static scan of one parsed test file for model references.
+
+Only statements whose lines mention a model name, `parametrize` or a Hub URL are walked, which
+keeps the scan close to the cost of `ast.parse` itself on large suites.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from .config import ScanConfig
+from .constants import NOT_FOUND, ConstantIndex
+from .models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
+from .repo_id import hf_file_problem, hf_repo_problem
+
+Row = dict[str, ast.expr]
+
+
+@dataclass(frozen=True)
+class ParamRef:
+    """A name that is a parametrized argument of the enclosing test."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    reason: str
+
+
+Resolved = str | None | ParamRef | Unresolved
+
+
+@dataclass
+class Scope:
+    qualname: str
+    params: frozenset[str] = frozenset()
+    is_class: bool = False
+    rows: list[Row] = field(default_factory=list)
+    events: list[tuple[str, str, ast.expr, int]] = field(default_factory=list)
+    parent: Scope | None = None
+
+    def param_rows(self) -> list[Row]:
+        scope: Scope | None = self
+        while scope is not None:
+            if scope.rows:
+                return scope.rows
+            scope = scope.parent
+        return []
+
+    def is_param(self, name: str) -> bool:
+        return any(name in row for row in self.param_rows()[:1])
+
+
+def url_pattern(hosts: tuple[str, ...]) -> re.Pattern[str]:
+    host = "|".join(re.escape(h) for h in hosts)
+    return re.compile(
+        rf"https?://(?:www\.)?(?:{host})(?::\d+)?/(?P<repo>[\w.\-]+/[\w.\-]+)"
+        rf"/resolve/(?P<rev>[^/\s\"'?#]+)/(?P<path>[^\s\"'?#]+)"
+    )
+
+
+class FileScanner:
+    """Scans one module; results land in `references` and `diagnostics`."""
+
+    def __init__(self, rel: str, source: str, tree: ast.Module, config: ScanConfig,
+                 index: ConstantIndex, url_regex: re.Pattern[str]) -> None:
+        self.rel, self.tree, self.config, self.index = rel, tree, config, index
+        self.url_regex = url_regex
+        self.constants = index.module(rel)
+        self.repo_names = frozenset(config.repo_names)
+        self.file_names = frozenset(config.file_names)
+        self.references: dict[ModelReference, None] = {}
+        self.diagnostics: dict[Diagnostic, None] = {}
+        self._lines = _candidate_lines(source, config)
+
+    def scan(self) -> None:
+        module = Scope("<module>")
+        self._visit_body(self.tree.body, module)
+        self._pair_assignments(module)
+
+    # -- walking -----------------------------------------------------------------------------
+
+    def _touches(self, node: ast.AST) -> bool:
+        start = getattr(node, "lineno", None)
+        if start is None:
+            return True
+        for deco in getattr(node, "decorator_list", ()):
+            start = min(start, deco.lineno)
+        end = getattr(node, "end_lineno", None) or start
+        i = bisect_left(self._lines, start)
+        return i < len(self._lines) and self._lines[i] <= end
+
+    def _visit_body(self, body: list[ast.stmt], scope: Scope) -> None:
+        for stmt in body:
+            if self._touches(stmt):
+                self._visit(stmt, scope)
+
+    def _visit(self, node: ast.AST, scope: Scope) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self._visit_definition(node, scope)
+            return
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            self._record_assignment(node, scope)
+        elif isinstance(node, ast.Call):
+            self._check_keywords(node, scope)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            self._check_urls(node, scope)
+        for child in ast.iter_child_nodes(node):
+            if self._touches(child):
+                self._visit(child, scope)
+
+    def _visit_definition(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, outer: Scope
+    ) -> None:
+        qualname = node.name if outer.qualname == "<module>" else f"{outer.qualname}.{node.name}"
+        params = frozenset() if isinstance(node, ast.ClassDef) else _param_names(node.args)
+        scope = Scope(qualname, params, isinstance(node, ast.ClassDef), parent=outer)
+        sets = [s for d in node.decorator_list if (s := self._parametrize_rows(d)) is not None]
+        if sets:
+            scope.rows = self._emit_rows(sets, scope)
+        for deco in node.decorator_list:
+            if self._touches(deco) and not self._is_parametrize_call(deco):
+                self._visit(deco, outer)
+        self._visit_body(node.body, scope)
+        self._pair_assignments(scope)
+
+    # -- parametrize -------------------------------------------------------------------------
+
+    def _is_parametrize_call(self, node: ast.AST) -> bool:
+        if not isinstance(node, ast.Call):
+            return False
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            return func.attr == "parametrize"
+        return isinstance(func, ast.Name) and func.id in self.constants.parametrize_aliases
+
+    def _parametrize_rows(self, node: ast.expr) -> list[Row] | None:
+        """Rows of one `parametrize(...)` mark, each mapping argname -> value node."""
+        if not self._is_parametrize_call(node):
+            return None
+        assert isinstance(node, ast.Call)
+        args = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        names_node = node.args[0] if node.args else args.get("argnames")
+        values_node = node.args[1] if len(node.args) > 1 else args.get("argvalues")
+        names = _argnames(names_node)
+        if names is None or values_node is None:
+            return None
+        if isinstance(values_node, ast.Name):
+            found = self.index.rows(self.rel, values_node.id)
+            if found is NOT_FOUND:
+                if self._mentions_model(names):
+                    self._diagnose(node.lineno, f"argvalues name {values_node.id!r} is not a "
+                                   "literal list or tuple at module level; cannot follow it")
+                return None
+            values_node = found  # type: ignore[assignment]
+        if not isinstance(values_node, (ast.List, ast.Tuple)):
+            if self._mentions_model(names):
+                self._diagnose(node.lineno, "argvalues is not a literal list or tuple")
+            return None
+        return [r for row in values_node.elts if (r := self._row(names, row)) is not None]
+
+    def _row(self, names: list[str], row: ast.expr) -> Row | None:
+        if _is_param_call(row):
+            assert isinstance(row, ast.Call)
+            values = row.args
+        elif len(names) == 1:
+            values = [row]
+        elif isinstance(row, (ast.Tuple, ast.List)):
+            values = row.elts
+        else:
+            if self._mentions_model(names):
+                self._diagnose(row.lineno, "parametrize row is not a literal tuple, list or "
+                               "pytest.param(...)")
+            return None
+        if len(values) != len(names):
+            if self._mentions_model(names):
+                self._diagnose(row.lineno, f"parametrize row has {len(values)} values for "
+                               f"{len(names)} argnames")
+            return None
+        return dict(zip(names, values, strict=True))
+
+    def _mentions_model(self, names: list[str]) -> bool:
+        return any(n in self.repo_names or n in self.file_names for n in names)
+
+    def _emit_rows(self, sets: list[list[Row]], scope: Scope) -> list[Row]:
+        """Stacked marks combine as pytest does: every pairing of their rows."""
+        rows = [_merge(combo) for combo in itertools.product(*sets)]
+        for row in rows:
+            repo_node = next((row[n] for n in self.config.repo_names if n in row), None)
+            if repo_node is None:
+                continue
+            file_node = next((row[n] for n in self.config.file_names if n in row), None)
+            self._emit_nodes(repo_node, file_node, repo_node.lineno, "parametrize", scope)
+        return rows
+
+    def _pytestmark(self, value: ast.expr, scope: Scope) -> None:
+        marks = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+        sets = [s for m in marks if (s := self._parametrize_rows(m)) is not None]
+        if sets:
+            scope.rows = self._emit_rows(sets, scope)
+
+    # -- assignments and keywords -----------------------------------------------------------
+
+    def _record_assignment(self, node: ast.Assign | ast.AnnAssign, scope: Scope) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if node.value is None:
+            return
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id == "pytestmark":
+                self._pytestmark(node.value, scope)
+                continue
+            name, base = _target_name(target, in_class=scope.is_class)
+            if name is None:
+                continue
+            if name in self.repo_names:
+                scope.events.append(("repo", base, node.value, node.lineno))
+            elif name in self.file_names:
+                scope.events.append(("file", base, node.value, node.lineno))
+
+    def _pair_assignments(self, scope: Scope) -> None:
+        """Pair each repo assignment with the file assigned to the same target nearest to it."""
+        events = scope.events
+        for i, (kind, base, value, line) in enumerate(events):
+            if kind != "repo":
+                continue
+            window = _window(events, i, base)
+            files = [v for k, b, v, _ in window if k == "file" and b == base]
+            self._emit_nodes(value, files[0] if files else None, line, "assignment", scope)
+
+    def _check_keywords(self, call: ast.Call, scope: Scope) -> None:
+        given = {kw.arg: kw.value for kw in call.keywords if kw.arg}
+        for name in self.config.repo_names:
+            if name in given:
+                file_node = next((given[n] for n in self.config.file_names if n in given), None)
+                self._emit_nodes(given[name], file_node, call.lineno, "keyword", scope)
+
+    def _check_urls(self, node: ast.Constant, scope: Scope) -> None:
+        assert isinstance(node.value, str)
+        for match in self.url_regex.finditer(node.value):
+            model = HuggingFaceModel(hf_repo=match["repo"], hf_file=match["path"],
+                                     revision=match["rev"])
+            self._add(model, node.lineno, "url", scope)
+
+    # -- values ------------------------------------------------------------------------------
+
+    def _resolve(self, node: ast.expr, scope: Scope) -> Resolved:
+        if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, str)):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self._resolve_name(node.id, scope)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            found = self.index.attribute(self.rel, node.value.id, node.attr)
+            if found is not NOT_FOUND:
+                return found  # type: ignore[return-value]
+        kind = "f-string" if isinstance(node, ast.JoinedStr) else type(node).__name__.lower()
+        return Unresolved(f"{kind} `{_short(node)}` cannot be read statically")
+
+    def _resolve_name(self, name: str, scope: Scope) -> Resolved:
+        if scope.is_param(name):
+            return ParamRef(name)
+        found = self.index.string(self.rel, name)
+        if found is not NOT_FOUND:
+            return found  # type: ignore[return-value]
+        if name in scope.params:
+            return Unresolved(f"function argument `{name}` cannot be followed statically")
+        return Unresolved(f"name `{name}` is not bound to a string at module level")
+
+    def _emit_nodes(self, repo_node: ast.expr, file_node: ast.expr | None, line: int,
+                    kind: ReferenceKind, scope: Scope) -> None:
+        repo = self._resolve(repo_node, scope)
+        file = None if file_node is None else self._resolve(file_node, scope)
+        if isinstance(repo, ParamRef) and repo.name in self.repo_names:
+            return  # the parametrize mark itself was the reference
+        if isinstance(repo, ParamRef) or isinstance(file, ParamRef):
+            for row in scope.param_rows():
+                r = self._resolve(row[repo.name], scope) if isinstance(repo, ParamRef) else repo
+                f = self._resolve(row[file.name], scope) if isinstance(file, ParamRef) else file
+                self._emit_values(r, f, line, kind, scope)
+            return
+        self._emit_values(repo, file, line, kind, scope)
+
+    def _emit_values(self, repo: Resolved, file: Resolved, line: int, kind: ReferenceKind,
+                     scope: Scope) -> None:
+        for value, what in ((repo, "repo"), (file, "file")):
+            if isinstance(value, Unresolved):
+                self._diagnose(line, f"model {what}: {value.reason}")
+                return
+        if repo is None or isinstance(repo, ParamRef) or isinstance(file, ParamRef):
+            return
+        assert isinstance(repo, str) and not isinstance(file, Unresolved)
+        problem = hf_repo_problem(repo)
+        if problem is None and file is not None:
+            problem = hf_file_problem(file)
+            if problem:
+                problem = f"file {file!r}: {problem}"
+        if problem:
+            self._diagnose(line, f"{repo!r} is not fetched: {problem}")
+            return
+        self._add(HuggingFaceModel(hf_repo=repo, hf_file=file), line, kind, scope)
+
+    def _add(self, model: HuggingFaceModel, line: int, kind: ReferenceKind, scope: Scope) -> None:
+        ref = ModelReference(model=model, file=self.rel, line=line, test=scope.qualname, kind=kind)
+        self.references[ref] = None
+
+    def _diagnose(self, line: int, message: str) -> None:
+        diag = Diagnostic(file=self.rel, line=line, severity="warning", message=message)
+        self.diagnostics[diag] = None
+
+
+def _candidate_lines(source: str, config: ScanConfig) -> list[int]:
+    words = [*config.repo_names, *config.file_names, "parametrize", "/resolve/"]
+    regex = re.compile("|".join(re.escape(w) for w in words))
+    lines: list[int] = []
+    line, pos = 1, 0
+    for match in regex.finditer(source):
+        line += source.count("\n", pos, match.start())
+        pos = match.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
+def _argnames(node: ast.expr | None) -> list[str] | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [n.strip() for n in node.value.split(",") if n.strip()]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        names = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+        if len(names) == len(node.elts) and all(isinstance(n, str) for n in names):
+            return [str(n).strip() for n in names]
+    return None
+
+
+def _is_param_call(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, (ast.Attribute, ast.Name))
+        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == "param"
+    )
+
+
+def _merge(rows: tuple[Row, ...]) -> Row:
+    merged: Row = {}
+    for row in rows:
+        merged.update(row)
+    return merged
+
+
+def _param_names(args: ast.arguments) -> frozenset[str]:
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return frozenset(a.arg for a in every if a is not None)
+
+
+def _target_name(target: ast.expr, in_class: bool) -> tuple[str | None, str]:
+    """(attribute or class-attribute name, the object it is set on)."""
+    if isinstance(target, ast.Attribute):
+        return target.attr, ast.unparse(target.value)
+    if isinstance(target, ast.Name) and in_class:
+        return target.id, "<class>"
+    return None, ""
+
+
+def _window(events: list[tuple[str, str, ast.expr, int]], i: int,
+            base: str) -> list[tuple[str, str, ast.expr, int]]:
+    """Events for `base` between the previous and the next repo assignment to it, nearest first."""
+    same = [j for j, e in enumerate(events) if e[1] == base]
+    pos = same.index(i)
+    prev = next((j for j in reversed(same[:pos]) if events[j][0] == "repo"), -1)
+    nxt = next((j for j in same[pos + 1:] if events[j][0] == "repo"), len(events))
+    after = [events[j] for j in same if i < j < nxt]
+    before = [events[j] for j in reversed(same) if prev < j < i]
+    return after + before
+
+
+def _short(node: ast.expr) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,126 @@
+"""Module-level names a scan can follow: string constants, literal row lists and imports.
+
+Collected from every scanned file before any file is scanned, so that `from utils import MODEL`
+resolves whatever order the files come in.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+_NOT_FOUND = object()
+
+
+@dataclass
+class ModuleConstants:
+    """What one module binds at its top level."""
+
+    rel: str
+    strings: dict[str, str | None] = field(default_factory=dict)
+    rows: dict[str, ast.expr] = field(default_factory=dict)
+    imported: dict[str, tuple[str, str]] = field(default_factory=dict)
+    modules: dict[str, str] = field(default_factory=dict)
+    parametrize_aliases: set[str] = field(default_factory=set)
+
+
+def collect_constants(rel: str, tree: ast.Module) -> ModuleConstants:
+    """Read only the top-level statements: cheap, and all a constant lookup needs."""
+    info = ModuleConstants(rel)
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            _bind(info, stmt.targets[0], stmt.value)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            _bind(info, stmt.target, stmt.value)
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module:
+            key = stmt.module.rsplit(".", 1)[-1]
+            for alias in stmt.names:
+                info.imported[alias.asname or alias.name] = (key, alias.name)
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                local = alias.asname or alias.name.split(".", 1)[0]
+                info.modules[local] = alias.name.rsplit(".", 1)[-1]
+    for local, (module, name) in info.imported.items():
+        if name == "parametrize" and module in ("pytest", "mark"):
+            info.parametrize_aliases.add(local)
+    return info
+
+
+def _bind(info: ModuleConstants, target: ast.expr, value: ast.expr) -> None:
+    if not isinstance(target, ast.Name):
+        return
+    if isinstance(value, ast.Constant) and (value.value is None or isinstance(value.value, str)):
+        info.strings[target.id] = value.value
+    elif isinstance(value, (ast.List, ast.Tuple)):
+        info.rows[target.id] = value
+    elif isinstance(value, ast.Attribute) and value.attr == "parametrize":
+        info.parametrize_aliases.add(target.id)
+
+
+class ConstantIndex:
+    """Looks a name up in a module, following imports into other scanned modules."""
+
+    def __init__(self, modules: list[ModuleConstants]) -> None:
+        self._by_rel = {m.rel: m for m in modules}
+        self._by_stem: dict[str, list[ModuleConstants]] = {}
+        for module in modules:
+            stem = PurePosixPath(module.rel).stem
+            if stem == "__init__":
+                stem = PurePosixPath(module.rel).parent.name
+            self._by_stem.setdefault(stem, []).append(module)
+
+    def module(self, rel: str) -> ModuleConstants:
+        return self._by_rel[rel]
+
+    def string(self, rel: str, name: str) -> object:
+        """The string (or None) bound to `name` as seen from `rel`, else `NOT_FOUND`."""
+        return self._lookup(rel, name, "strings", depth=0)
+
+    def rows(self, rel: str, name: str) -> object:
+        """The literal list/tuple bound to `name` as seen from `rel`, else `NOT_FOUND`."""
+        return self._lookup(rel, name, "rows", depth=0)
+
+    def attribute(self, rel: str, module_name: str, name: str) -> object:
+        """`utils.MODEL` where `utils` was imported as a module."""
+        key = self._by_rel[rel].modules.get(module_name)
+        target = self._find_module(rel, key) if key else None
+        return self._lookup(target.rel, name, "strings", depth=1) if target else NOT_FOUND
+
+    def _lookup(self, rel: str, name: str, kind: str, depth: int) -> object:
+        module = self._by_rel[rel]
+        table: dict[str, object] = getattr(module, kind)
+        if name in table:
+            return table[name]
+        if name in module.imported and depth < 8:
+            key, original = module.imported[name]
+            target = self._find_module(rel, key)
+            if target is not None:
+                return self._lookup(target.rel, original, kind, depth + 1)
+        return NOT_FOUND
+
+    def _find_module(self, importer: str, key: str) -> ModuleConstants | None:
+        """Prefer the candidate closest to the importing file: same folder, then parents."""
+        candidates = self._by_stem.get(key, [])
+        if not candidates:
+            return None
+        here = PurePosixPath(importer).parent
+
+        def distance(module: ModuleConstants) -> tuple[int, str]:
+            folder = PurePosixPath(module.rel).parent
+            shared = len(_common_parts(here, folder))
+            return (len(here.parts) - shared + len(folder.parts) - shared, module.rel)
+
+        return min(candidates, key=distance)
+
+
+def _common_parts(a: PurePosixPath, b: PurePosixPath) -> tuple[str, ...]:
+    common = []
+    for x, y in zip(a.parts, b.parts, strict=False):
+        if x != y:
+            break
+        common.append(x)
+    return tuple(common)
+
+
+NOT_FOUND = _NOT_FOUND

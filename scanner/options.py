@@ -1,0 +1,83 @@
+"""Task options: Invoke config (`models:` in invoke.yaml, INVOKE_MODELS_* env) under CLI flags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .config import ScanConfig
+
+#: Defaults registered with Invoke so that every key can be set in config files and env.
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "root": None,
+    "tests": None,
+    "json": False,
+    "strict": False,
+    "repo_names": None,
+    "file_names": None,
+    "url_hosts": None,
+    "extra": None,
+    "deny": None,
+    "cache_dir": None,
+    "jobs": 4,
+    "dry_run": False,
+    "offline": False,
+    "mmproj": True,
+    "urls": False,
+    "verify": False,
+    "backend": "native",
+    "llama_bin": None,
+}
+
+
+class Options(BaseModel):
+    """Everything one task run needs, after config and flags are merged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    root: Path
+    scan: ScanConfig
+    json_output: bool = False
+    strict: bool = False
+    cache_dir: Path | None = None
+    jobs: int = Field(default=4, ge=1, le=64)
+    dry_run: bool = False
+    offline: bool = False
+    mmproj: bool = True
+    urls: bool = False
+    verify: bool = False
+    backend: Literal["native", "llama"] = "native"
+    llama_bin: str | None = None
+
+
+def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
+    """Flags given on the command line win; unset flags (None, False, empty) fall back to config.
+
+    Boolean flags can only switch a behaviour on from the command line, except `mmproj`,
+    whose flag is `--no-mmproj`.
+    """
+    merged = {key: section.get(key, default) for key, default in CONFIG_DEFAULTS.items()}
+    for key, value in flags.items():
+        if value is not None and value is not False and value != [] and value != ():
+            merged[key] = value
+    if flags.get("mmproj") is False:
+        merged["mmproj"] = False
+    root = Path(merged["root"] or ".").expanduser()
+    return Options(
+        root=root.resolve(),
+        scan=ScanConfig.from_mapping(merged),
+        json_output=bool(merged["json"]),
+        strict=bool(merged["strict"]),
+        cache_dir=Path(merged["cache_dir"]).expanduser() if merged["cache_dir"] else None,
+        jobs=int(merged["jobs"]),
+        dry_run=bool(merged["dry_run"]),
+        offline=bool(merged["offline"]),
+        mmproj=bool(merged["mmproj"]),
+        urls=bool(merged["urls"]),
+        verify=bool(merged["verify"]),
+        backend=merged["backend"],
+        llama_bin=merged["llama_bin"],
+    )
