@@ -22,6 +22,7 @@ SCAN_HELP = {
     "(default: tools/server/tests/**/*.py)",
     "json": "print one JSON document instead of tables",
     "strict": "exit 1 when the scan has diagnostics",
+    "deny": "glob of repos never to fetch, e.g. '*/this-model-does-not-exist'; repeatable",
 }
 
 
@@ -30,13 +31,15 @@ def _finish(code: int) -> None:
         raise Exit(code=code)
 
 
-@task(name="list", iterable=["tests"], help=SCAN_HELP)
+@task(name="list", iterable=["tests", "deny"], help=SCAN_HELP)
 def list_(
     c: Context, root: str | None = None, tests: Any = None, json_: bool = False,
-    strict: bool = False,
+    strict: bool = False, deny: Any = None,
 ) -> None:
     """List every Hugging Face model the test suite references."""
-    options = build_options(c.config.models, root=root, tests=tests, json=json_, strict=strict)
+    options = build_options(
+        c.config.models, root=root, tests=tests, json=json_, strict=strict, deny=deny
+    )
     _finish(commands.list_models(options))
 
 

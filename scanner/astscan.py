@@ -45,15 +45,22 @@ class Scope:
     parent: Scope | None = None
 
     def param_rows(self) -> list[Row]:
+        """Rows of every enclosing parametrize level combined, as pytest combines them."""
+        levels: list[list[Row]] = []
         scope: Scope | None = self
         while scope is not None:
             if scope.rows:
-                return scope.rows
+                levels.append(scope.rows)
             scope = scope.parent
-        return []
+        return [_merge(combo) for combo in itertools.product(*reversed(levels))] if levels else []
 
     def is_param(self, name: str) -> bool:
-        return any(name in row for row in self.param_rows()[:1])
+        scope: Scope | None = self
+        while scope is not None:
+            if scope.rows and name in scope.rows[0]:
+                return True
+            scope = scope.parent
+        return False
 
 
 def url_pattern(hosts: tuple[str, ...]) -> re.Pattern[str]:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from .models import Diagnostic, HuggingFaceModel, ScanResult
 
-MAX_LOCATIONS = 3
+MAX_LOCATIONS = 2
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -60,9 +60,10 @@ def print_scan(result: ScanResult, console: Console) -> None:
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for column in ("model", "tag or file", "refs", "first locations"):
         table.add_column(column, justify="right" if column == "refs" else "left")
+    folder = common_folder([ref.file for ref in result.references if ref.kind != "extra"])
     for model in result.models():
         refs = result.references_to(model)
-        where = ", ".join(ref.location() for ref in refs[:MAX_LOCATIONS])
+        where = ", ".join(ref.location()[len(folder):] for ref in refs[:MAX_LOCATIONS])
         if len(refs) > MAX_LOCATIONS:
             where += f", +{len(refs) - MAX_LOCATIONS} more"
         name = model.repo + (" (denied)" if model in result.denied else "")
@@ -70,10 +71,24 @@ def print_scan(result: ScanResult, console: Console) -> None:
     console.print(table)
     print_diagnostics(result.diagnostics, console)
     denied = len(result.denied)
+    under = f" under {folder}" if folder else ""
     console.print(
         f"{len(result.models())} models ({denied} denied), {len(result.references)} references, "
-        f"{len(result.diagnostics)} diagnostics, {result.files_scanned} files scanned"
+        f"{len(result.diagnostics)} diagnostics, {result.files_scanned} files scanned{under}"
     )
+
+
+def common_folder(files: list[str]) -> str:
+    """The folder all locations share (with a trailing '/'), so the table stays narrow."""
+    if not files:
+        return ""
+    parts = [f.split("/")[:-1] for f in files]
+    common: list[str] = []
+    for names in zip(*parts, strict=False):
+        if len(set(names)) != 1:
+            break
+        common.append(names[0])
+    return "/".join(common) + "/" if common else ""
 
 
 def print_diagnostics(diagnostics: tuple[Diagnostic, ...], console: Console) -> None:

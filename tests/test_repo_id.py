@@ -1,0 +1,41 @@
+"""Repo ids: random valid ones pass, random invalid ones are refused, as llama.cpp's rule says."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scanner.repo_id import hf_repo_problem, repo_id_problem
+
+WORD = st.text("abcXYZ019_", min_size=1, max_size=12)
+SEPARATOR = st.sampled_from([".", "-"])
+
+
+@st.composite
+def name_parts(draw: st.DrawFn) -> str:
+    words = draw(st.lists(WORD, min_size=1, max_size=5))
+    seps = [draw(SEPARATOR) for _ in words[1:]]
+    return words[0] + "".join(s + w for s, w in zip(seps, words[1:], strict=True))
+
+
+# llama.cpp's rule restated independently: words of [A-Za-z0-9_] joined by single '.', '-',
+# exactly one '/', at most 256 characters.
+ORACLE = re.compile(r"(?=.{1,256}$)\w+(?:[.-]\w+)*/\w+(?:[.-]\w+)*", re.ASCII)
+
+
+@given(name_parts(), name_parts())
+def test_valid_ids_are_accepted(org: str, name: str) -> None:
+    assert repo_id_problem(f"{org}/{name}") is None
+    assert hf_repo_problem(f"{org}/{name}:Q4_K_M") is None
+
+
+@given(st.text(alphabet="ab_9.-/:$ é", max_size=20))
+def test_random_strings_are_judged_like_llama_cpp(text: str) -> None:
+    assert (repo_id_problem(text) is None) == bool(ORACLE.fullmatch(text))
+
+
+def test_length_limit() -> None:
+    assert repo_id_problem("o/" + "n" * 254) is None
+    assert repo_id_problem("o/" + "n" * 255) == "repo id longer than 256 characters"

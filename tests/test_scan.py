@@ -1,0 +1,387 @@
+"""What `models.list` finds in a test suite: one test per recognised shape, on files in tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scanner.config import ScanConfig
+from scanner.models import ScanResult
+from scanner.scan import NoTestFiles, scan_suite
+
+SUITE = "tools/server/tests"
+
+
+def scan(tmp_path: Path, files: dict[str, str], **config: object) -> ScanResult:
+    for name, source in files.items():
+        path = tmp_path / SUITE / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    return scan_suite(tmp_path, ScanConfig(**config))  # type: ignore[arg-type]
+
+
+def found(result: ScanResult) -> set[tuple[str, str | None]]:
+    return {(m.hf_repo, m.hf_file) for m in result.models()}
+
+
+def refs(result: ScanResult) -> list[tuple[str, str | None, int, str, str]]:
+    return sorted(
+        (r.model.hf_repo, r.model.hf_file, r.line, r.test, r.kind) for r in result.references
+    )
+
+
+def messages(result: ScanResult) -> list[str]:
+    return [f"{d.line}: {d.message}" for d in result.diagnostics]
+
+
+def test_parametrize_on_def_async_class_and_method(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+
+        @pytest.mark.parametrize("hf_repo", ["org/plain"])
+        def test_plain(hf_repo): ...
+
+        @pytest.mark.parametrize("hf_repo", ["org/async"])
+        async def test_async(hf_repo): ...
+
+        @pytest.mark.parametrize("hf_repo", ["org/cls"])
+        class TestCls:
+            @pytest.mark.parametrize("hf_repo", ["org/method"])
+            def test_method(self, hf_repo): ...
+    """})
+    assert [(r[0], r[3]) for r in refs(result)] == [
+        ("org/async", "test_async"), ("org/cls", "TestCls"),
+        ("org/method", "TestCls.test_method"), ("org/plain", "test_plain"),
+    ]
+    assert result.diagnostics == ()
+
+
+def test_parametrize_spellings_and_pytestmark(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "test_mark.py": """
+            from pytest import mark
+            @mark.parametrize("hf_repo", ["org/from-mark"])
+            def test_a(hf_repo): ...
+        """,
+        "test_alias.py": """
+            import pytest
+            parametrize = pytest.mark.parametrize
+            @parametrize("hf_repo", ["org/alias"])
+            def test_b(hf_repo): ...
+        """,
+        "test_single_mark.py": """
+            import pytest
+            pytestmark = pytest.mark.parametrize("hf_repo", ["org/pytestmark-one"])
+        """,
+        "test_mark_list.py": """
+            import pytest
+            pytestmark = [pytest.mark.slow, pytest.mark.parametrize("hf_repo", ["org/in-list"])]
+        """,
+    })
+    assert found(result) == {
+        ("org/from-mark", None), ("org/alias", None),
+        ("org/pytestmark-one", None), ("org/in-list", None),
+    }
+    assert {r.test for r in result.references if "pytestmark" in r.model.hf_repo} == {"<module>"}
+
+
+@pytest.mark.parametrize("argnames", [
+    '"hf_repo,hf_file"', '" hf_repo ,  hf_file "', '["hf_repo", "hf_file"]',
+    '("hf_repo", "hf_file")',
+])
+@pytest.mark.parametrize("keyword", [False, True])
+def test_argnames_forms(tmp_path: Path, argnames: str, keyword: bool) -> None:
+    call = (f"argnames={argnames}, argvalues=[('org/m', 'a.gguf')]" if keyword
+            else f"{argnames}, [('org/m', 'a.gguf')]")
+    result = scan(tmp_path, {"test_a.py": f"""
+        import pytest
+        @pytest.mark.parametrize({call})
+        def test_a(hf_repo, hf_file): ...
+    """})
+    assert found(result) == {("org/m", "a.gguf")}
+
+
+def test_argvalue_row_shapes_and_named_rows(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+        ROWS = [("org/named-row", None)]
+
+        @pytest.mark.parametrize("hf_repo,hf_file", (
+            ("org/tuple", "t.gguf"),
+            ["org/list", "l.gguf"],
+            pytest.param("org/param", None, marks=pytest.mark.slow, id="p"),
+        ))
+        def test_rows(hf_repo, hf_file): ...
+
+        @pytest.mark.parametrize("hf_repo", ["org/single", pytest.param("org/single-param")])
+        def test_single(hf_repo): ...
+
+        @pytest.mark.parametrize("hf_repo,hf_file", ROWS)
+        def test_named(hf_repo, hf_file): ...
+    """})
+    assert found(result) == {
+        ("org/tuple", "t.gguf"), ("org/list", "l.gguf"), ("org/param", None),
+        ("org/single", None), ("org/single-param", None), ("org/named-row", None),
+    }
+
+
+def test_values_concatenation_none_and_unreadable(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+        @pytest.mark.parametrize("hf_repo,hf_file", [
+            ("ggml-org/" "models", None),
+            (f"org/{name}", None),
+            (make_repo(), None),
+        ])
+        def test_a(hf_repo, hf_file): ...
+    """})
+    assert found(result) == {("ggml-org/models", None)}
+    assert messages(result) == [
+        "5: model repo: f-string `f'org/{name}'` cannot be read statically",
+        "6: model repo: call `make_repo()` cannot be read statically",
+    ]
+
+
+def test_stacked_decorators_pair_every_repo_with_every_file(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+        @pytest.mark.parametrize("hf_file", ["a.gguf", "b.gguf"])
+        @pytest.mark.parametrize("hf_repo", ["org/x", "org/y"])
+        @pytest.mark.parametrize("n_ctx", [128, 256])
+        def test_a(hf_repo, hf_file, n_ctx): ...
+    """})
+    assert found(result) == {
+        ("org/x", "a.gguf"), ("org/x", "b.gguf"), ("org/y", "a.gguf"), ("org/y", "b.gguf"),
+    }
+    assert len(result.references) == 4, "unrelated parametrize marks must not duplicate refs"
+
+
+def test_assignments_pair_with_file_on_the_same_target(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        class ServerProcess:
+            model_hf_repo: str | None = "org/class-default"
+            model_hf_file: str | None = "default.gguf"
+
+        class ServerPreset:
+            @staticmethod
+            def tiny():
+                server = ServerProcess()
+                server.model_hf_repo = "org/tiny"
+                server.model_hf_file = "tiny.gguf"
+                other.model_hf_file = "not-paired.gguf"
+                return server
+
+        def test_two_servers():
+            a.model_hf_repo = "org/first"
+            b.model_hf_repo = "org/second"
+            b.model_hf_file = "second.gguf"
+            a.model_hf_repo = "org/first-again"
+            a.model_hf_file = None
+            c.hf_repo = "org/repo-only"
+    """})
+    assert refs(result) == [
+        ("org/class-default", "default.gguf", 3, "ServerProcess", "assignment"),
+        ("org/first", None, 16, "test_two_servers", "assignment"),
+        ("org/first-again", None, 19, "test_two_servers", "assignment"),
+        ("org/repo-only", None, 21, "test_two_servers", "assignment"),
+        ("org/second", "second.gguf", 17, "test_two_servers", "assignment"),
+        ("org/tiny", "tiny.gguf", 10, "ServerPreset.tiny", "assignment"),
+    ]
+
+
+def test_assignment_from_parametrized_argument_is_not_a_new_reference(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+        @pytest.mark.parametrize("hf_repo,hf_file", [("org/x", "x.gguf")])
+        def test_a(hf_repo, hf_file):
+            server.model_hf_repo = hf_repo
+            server.model_hf_file = hf_file
+
+        @pytest.mark.parametrize("model,quant", [("org/y", "y.gguf"), ("org/z", "z.gguf")])
+        def test_b(model, quant):
+            server.model_hf_repo = model
+            server.model_hf_file = quant
+    """})
+    assert refs(result) == [
+        ("org/x", "x.gguf", 3, "test_a", "parametrize"),
+        ("org/y", "y.gguf", 10, "test_b", "assignment"),
+        ("org/z", "z.gguf", 10, "test_b", "assignment"),
+    ]
+    assert result.diagnostics == ()
+
+
+def test_keyword_arguments_in_any_call(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            load(hf_repo="org/kw", hf_file="kw.gguf")
+            srv = ServerProcess(model_hf_repo="org/ctor")
+    """})
+    assert refs(result) == [
+        ("org/ctor", None, 4, "test_a", "keyword"),
+        ("org/kw", "kw.gguf", 3, "test_a", "keyword"),
+    ]
+
+
+def test_hub_file_urls(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        LORA = "https://huggingface.co/ggml-org/stories15M_MOE/resolve/main/moe_shakespeare15M.gguf"
+        def test_a():
+            server.model_url = "https://hub.example.test/org/m/resolve/abc123/sub/m.gguf?download=1"
+            other = "https://example.com/org/m/resolve/main/x.gguf"
+    """}, url_hosts=["huggingface.co", "hub.example.test"])
+    urls = {(r.model.repo, r.model.revision, r.model.hf_file, r.test, r.kind)
+            for r in result.references}
+    assert urls == {
+        ("ggml-org/stories15M_MOE", "main", "moe_shakespeare15M.gguf", "<module>", "url"),
+        ("org/m", "abc123", "sub/m.gguf", "test_a", "url"),
+    }
+
+
+def test_tag_is_kept_and_split(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            server.model_hf_repo = "ggml-org/tinygemma3-GGUF:Q8_0"
+    """})
+    (model,) = result.models()
+    assert (model.hf_repo, model.repo, model.tag) == (
+        "ggml-org/tinygemma3-GGUF:Q8_0", "ggml-org/tinygemma3-GGUF", "Q8_0")
+
+
+@pytest.mark.parametrize(("written", "problem"), [
+    ("not a repo", "exactly 'org/name'"),
+    ("org//name", "exactly 'org/name'"),
+    ("org/na$me", "may only contain"),
+    ("-org/name", "may not start or end"),
+    ("org/name.", "may not start or end"),
+    ("org/na..me", "may not contain '..'"),
+    ("org-/name", "may not contain '-/'"),
+    ("<org>/<model>", "placeholder"),
+    ("{repo}", "placeholder"),
+    ("org/name:", "invalid tag"),
+])
+def test_invalid_ids_and_placeholders_are_diagnostics(
+    tmp_path: Path, written: str, problem: str
+) -> None:
+    result = scan(tmp_path, {"test_a.py": f"""
+        def test_a():
+            server.model_hf_repo = {written!r}
+    """})
+    assert result.models() == []
+    (diag,) = result.diagnostics
+    assert (diag.file, diag.line) == (f"{SUITE}/test_a.py", 3)
+    assert problem in diag.message and repr(written) in diag.message
+
+
+def test_names_are_configuration(tmp_path: Path) -> None:
+    files = {"test_a.py": """
+        def test_a():
+            server.repo_id = "org/custom"
+            server.weights = "w.gguf"
+            server.model_hf_repo = "org/default-name"
+    """}
+    custom = scan(tmp_path, files, repo_names=["repo_id"], file_names=["weights"])
+    assert found(custom) == {("org/custom", "w.gguf")}
+    assert found(scan(tmp_path, files)) == {("org/default-name", None)}
+
+
+def test_constants_in_the_same_file_and_imported(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "utils.py": """
+            SMALL_MODEL_REPO = "org/from-utils"
+            SMALL_MODEL_FILE = "small.gguf"
+        """,
+        "unit/test_a.py": """
+            import pytest
+            import utils
+            from utils import SMALL_MODEL_REPO, SMALL_MODEL_FILE as FILE
+            MODEL_A = "org/model-a"
+            MODEL = "org/local"
+
+            @pytest.mark.parametrize("hf_repo", [MODEL_A])
+            def test_row(hf_repo): ...
+
+            def test_assign():
+                server.model_hf_repo = MODEL
+                s2.model_hf_repo = SMALL_MODEL_REPO
+                s2.model_hf_file = FILE
+                s3.model_hf_repo = utils.SMALL_MODEL_REPO
+                s4.model_hf_repo = UNKNOWN
+        """,
+    })
+    assert found(result) == {
+        ("org/model-a", None), ("org/local", None), ("org/from-utils", "small.gguf"),
+        ("org/from-utils", None),
+    }
+    assert messages(result) == [
+        "16: model repo: name `UNKNOWN` is not bound to a string at module level"
+    ]
+
+
+def test_extra_and_deny_from_configuration(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_negative():
+            server.model_hf_repo = "ggml-org/this-model-does-not-exist"
+            ok.model_hf_repo = "ggml-org/models"
+    """}, extra=["org/hand-added:Q4_K_M", {"hf_repo": "org/other", "hf_file": "o.gguf"}],
+        deny=["*/this-model-does-not-exist"])
+    assert found(result) == {
+        ("ggml-org/this-model-does-not-exist", None), ("ggml-org/models", None),
+        ("org/hand-added:Q4_K_M", None), ("org/other", "o.gguf"),
+    }
+    assert {m.hf_repo for m in result.denied} == {"ggml-org/this-model-does-not-exist"}
+    assert {m.hf_repo for m in result.fetchable()} == {
+        "ggml-org/models", "org/hand-added:Q4_K_M", "org/other"}
+    assert {r.kind for r in result.references if r.file == "<config>"} == {"extra"}
+
+
+def test_models_are_deduplicated_and_every_reference_kept(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            server.model_hf_repo = "org/same"
+        def test_b():
+            server.model_hf_repo = "org/same"
+    """})
+    assert found(result) == {("org/same", None)}
+    assert [r.test for r in result.references] == ["test_a", "test_b"]
+
+
+def test_unreadable_files_are_one_diagnostic_each_and_the_scan_goes_on(tmp_path: Path) -> None:
+    suite = tmp_path / SUITE
+    suite.mkdir(parents=True)
+    (suite / "test_syntax.py").write_text("def broken(:\n")
+    (suite / "test_nul.py").write_bytes(b"x = 1\nprint('\0')\n")
+    (suite / "test_latin1.py").write_bytes(b"s = '\xe9t\xe9'\n")
+    (suite / "test_deep.py").write_text("x = " + "(" * 300 + ")" * 300 + "\n")
+    (suite / "test_ok.py").write_text("def test_a():\n    s.model_hf_repo = 'org/fine'\n")
+    result = scan_suite(tmp_path, ScanConfig())
+    assert found(result) == {("org/fine", None)}
+    by_file = {d.file.rsplit("/", 1)[1]: d for d in result.diagnostics}
+    assert set(by_file) == {"test_syntax.py", "test_nul.py", "test_latin1.py", "test_deep.py"}
+    assert by_file["test_syntax.py"].line == 1 and "syntax error" in by_file["test_syntax.py"].message
+    assert by_file["test_nul.py"].line == 2 and "NUL" in by_file["test_nul.py"].message
+    assert "decode" in by_file["test_latin1.py"].message
+    assert "nested" in by_file["test_deep.py"].message or "too many" in by_file["test_deep.py"].message
+    assert result.files_scanned == 5
+
+
+def test_no_matching_file_names_root_and_globs(tmp_path: Path) -> None:
+    with pytest.raises(NoTestFiles) as info:
+        scan_suite(tmp_path, ScanConfig(tests=("suite/**/*.py",)))
+    assert str(tmp_path) in str(info.value) and "suite/**/*.py" in str(info.value)
+
+
+def test_argument_from_module_pytestmark_is_known_inside_a_parametrized_test(
+    tmp_path: Path,
+) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+        pytestmark = pytest.mark.parametrize("hf_repo", ["org/module-level"])
+
+        @pytest.mark.parametrize("scale", [0.0, 1.0])
+        def test_scale(hf_repo, scale):
+            server.model_hf_repo = hf_repo
+    """})
+    assert found(result) == {("org/module-level", None)}
+    assert result.diagnostics == ()
