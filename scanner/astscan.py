@@ -75,17 +75,22 @@ class FileScanner:
     """Scans one module; results land in `references` and `diagnostics`."""
 
     def __init__(self, rel: str, source: str, tree: ast.Module, config: ScanConfig,
-                 index: ConstantIndex, url_regex: re.Pattern[str]) -> None:
-        self.rel, self.tree, self.config, self.index = rel, tree, config, index
-        self.url_regex = url_regex
-        self.constants = index.module(rel)
+                 url_regex: re.Pattern[str]) -> None:
+        self.rel, self.tree, self.config, self.url_regex = rel, tree, config, url_regex
         self.repo_names = frozenset(config.repo_names)
         self.file_names = frozenset(config.file_names)
         self.references: dict[ModelReference, None] = {}
         self.diagnostics: dict[Diagnostic, None] = {}
         self._lines = _candidate_lines(source, config)
 
-    def scan(self) -> None:
+    def prune(self) -> None:
+        """Drop top-level statements the scan will not enter, so a large suite's trees do not
+        all stay in memory until every file is parsed. Call after collecting constants."""
+        self.tree.body = [stmt for stmt in self.tree.body if self._touches(stmt)]
+
+    def scan(self, index: ConstantIndex) -> None:
+        self.index = index
+        self.constants = index.module(self.rel)
         module = Scope("<module>")
         self._visit_body(self.tree.body, module)
         self._pair_assignments(module)
