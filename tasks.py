@@ -43,6 +43,41 @@ def list_(
     _finish(commands.list_models(options))
 
 
-models = Collection("models", list_)
+FETCH_HELP = {
+    **SCAN_HELP,
+    "json": "print the plan and the outcome as one JSON document",
+    "cache_dir": "cache to fill (default: LLAMA_CACHE, HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, "
+    "$HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub)",
+    "jobs": "concurrent file downloads (default 4)",
+    "dry_run": "print the plan and stop",
+    "offline": "no network: report each model as present in the cache or missing",
+    "no_mmproj": "do not fetch the multimodal projector of vision repos",
+    "urls": "also fetch files named by Hub URLs in the tests",
+    "verify": "re-hash cached files and fetch again any that do not match",
+    "backend": "'native' (huggingface_hub, default) or 'llama' (llama.cpp's own downloader)",
+    "llama_bin": "llama.cpp binary for --backend llama (else LLAMA_BIN, LLAMA_CLI_BIN_PATH, "
+    "build/bin under root, PATH)",
+}
+
+
+@task(iterable=["tests", "deny"], help=FETCH_HELP)
+def fetch(
+    c: Context, root: str | None = None, tests: Any = None, json_: bool = False,
+    strict: bool = False, deny: Any = None, cache_dir: str | None = None,
+    jobs: int | None = None, dry_run: bool = False, offline: bool = False,
+    no_mmproj: bool = False, urls: bool = False, verify: bool = False,
+    backend: str | None = None, llama_bin: str | None = None,
+) -> None:
+    """Resolve every referenced model as llama.cpp would and download it into the cache."""
+    options = build_options(
+        c.config.models, root=root, tests=tests, json=json_, strict=strict, deny=deny,
+        cache_dir=cache_dir, jobs=jobs, dry_run=dry_run, offline=offline,
+        mmproj=False if no_mmproj else None, urls=urls, verify=verify, backend=backend,
+        llama_bin=llama_bin,
+    )
+    _finish(commands.fetch_models(options))
+
+
+models = Collection("models", list_, fetch)
 models.configure({"models": CONFIG_DEFAULTS})
 namespace = Collection(models)

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
+import time
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
+from rich.console import Console
+
+from . import cache as hf_cache
+from .fetch import (
+    FetchSettings,
+    FileJob,
+    ModelPlan,
+    download_all,
+    finish_plans,
+    free_space,
+    list_repos,
+    make_plans,
+    mark_offline,
+    resolve_plans,
+    settings_from_env,
+    verify_cached,
+)
+from .fetch_report import fetch_json, print_plan, print_summary
+from .hub import HubClient
+from .llama_backend import LlamaNotFound, LlamaOutcome, fetch_with_llama, find_llama_binary
+from .models import ScanResult
 from .options import Options
+from .progress import FetchProgress, human_size
 from .report import make_console, print_json, print_scan, scan_json
 from .scan import NoTestFiles, scan_suite
 
@@ -14,7 +41,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def list_models(options: Options) -> int:
     """`models.list`: exit 1 with --strict and diagnostics, 2 when nothing matched."""
     try:
-        result = scan_suite(options.root, options.scan)
+        result = scan_suite(options.root, options.scan, _endpoint_host(os.environ))
     except NoTestFiles as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -23,3 +50,106 @@ def list_models(options: Options) -> int:
     else:
         print_scan(result, make_console())
     return EXIT_FAILED if options.strict and result.diagnostics else EXIT_OK
+
+
+def fetch_models(options: Options, env: Mapping[str, str] | None = None) -> int:
+    """`models.fetch`: exit 1 if any model failed or is missing, 2 when nothing matched."""
+    env = os.environ if env is None else env
+    try:
+        scan = scan_suite(options.root, options.scan, _endpoint_host(env))
+    except NoTestFiles as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if options.backend == "llama":
+        return fetch_with_llama_backend(options, scan, env)
+    settings = settings_from_env(
+        env, options.cache_dir, jobs=options.jobs, offline=options.offline,
+        mmproj=options.mmproj, urls=options.urls, verify=options.verify)
+    console = make_console()
+    started = time.monotonic()
+    client = HubClient(settings.endpoint, settings.token, settings.cache)
+    plans = make_plans(scan, settings)
+    listings = list_repos(plans, client, settings)
+    jobs = resolve_plans(plans, listings, settings)
+    if settings.verify:
+        verify_cached(jobs, settings)
+    problems = [problem for outcome in listings.values() for problem in outcome.problems]
+    if not options.json_output:
+        print_plan(plans, jobs, console)
+        for problem in problems:
+            console.print(f"warning: {problem}", markup=False)
+    code = _download_phase(options, settings, plans, jobs, client, console)
+    if options.json_output:
+        print_json(fetch_json(plans, settings, list(scan.diagnostics), problems,
+                              options.dry_run))
+    elif not options.dry_run:
+        print_summary(plans, settings, time.monotonic() - started, console)
+    if code:
+        return code
+    return EXIT_FAILED if any(plan.status in ("failed", "missing") for plan in plans) else EXIT_OK
+
+
+def _download_phase(options: Options, settings: FetchSettings, plans: list[ModelPlan],
+                    jobs: list[FileJob], client: HubClient, console: Console) -> int:
+    if options.dry_run:
+        return EXIT_OK
+    if settings.offline:
+        mark_offline(plans)
+        return EXIT_OK
+    needed = sum(job.file.size for job in jobs if job.status == "download")
+    free = free_space(settings.cache)
+    if needed > free:
+        print(f"error: not enough free space in {settings.cache}: {human_size(needed)} to "
+              f"download, {human_size(free)} free; nothing was downloaded", file=sys.stderr)
+        for job in jobs:
+            if job.status == "download":
+                job.error = "not downloaded: not enough free space"
+        finish_plans(plans, settings)
+        return EXIT_FAILED
+    mode = "quiet" if options.json_output else ("bars" if console.is_terminal else "lines")
+    with FetchProgress(console, needed, mode) as progress:
+        download_all(jobs, client, settings, progress)
+    finish_plans(plans, settings)
+    return EXIT_OK
+
+
+def _endpoint_host(env: Mapping[str, str]) -> str | None:
+    """The configured endpoint's host, so URLs pointing at a mirror are recognised too."""
+    host = urlsplit(hf_cache.endpoint(env)).netloc
+    return host or None
+
+
+def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[str, str]) -> int:
+    """`--backend llama`: llama.cpp's own downloader, once per model, same cache and endpoint."""
+    try:
+        binary = find_llama_binary(options.root, options.llama_bin, env)
+    except LlamaNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    models = [m for m in scan.fetchable() if options.urls or m.revision is None]
+    console = make_console()
+    quiet = options.json_output
+
+    def report(outcome: LlamaOutcome) -> None:
+        if not quiet:
+            state = "fetched" if outcome.ok else "FAILED "
+            console.print(f"{state} {outcome.model.label()}", markup=False)
+
+    outcomes = fetch_with_llama(
+        binary, models, cache_dir=hf_cache.cache_dir(env, options.cache_dir),
+        endpoint=hf_cache.endpoint(env), offline=options.offline, env=env, on_done=report)
+    failed = [o for o in outcomes if not o.ok]
+    if quiet:
+        print_json({"backend": "llama", "binary": str(binary.path), "models": [
+            {"hf_repo": o.model.hf_repo, "hf_file": o.model.hf_file, "ok": o.ok,
+             "command": list(o.command), "returncode": o.returncode, "message": o.message}
+            for o in outcomes]})
+    for outcome in failed:
+        console.print(f"FAILED {outcome.model.label()}: {outcome.message}", markup=False)
+        console.print(f"    command: {shlex.join(outcome.command)}", markup=False)
+        refs = scan.references_to(outcome.model)
+        console.print("    needed by: " + ", ".join(r.location() for r in refs[:3]), markup=False)
+    if not quiet:
+        console.print(f"{len(outcomes)} models: {len(outcomes) - len(failed)} fetched, "
+                      f"{len(failed)} failed (llama.cpp: {binary.path})", markup=False)
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,0 +1,117 @@
+"""The shared Hugging Face cache, located and read the way llama.cpp does.
+
+llama.cpp (`common/hf-cache.cpp`) and huggingface_hub share one layout:
+`models--org--name/{refs/main, blobs/<sha256>, snapshots/<commit>/<path>}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from .resolve import RepoFile, RepoListing
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+HASH_CHUNK = 8 * 1024 * 1024
+
+
+def cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:
+    """`--cache-dir`, else the first of llama.cpp's variables that is set."""
+    if override is not None:
+        return override.expanduser()
+    for name in ("LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(name):
+            return Path(env[name]).expanduser()
+    if env.get("HF_HOME"):
+        return Path(env["HF_HOME"]).expanduser() / "hub"
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]).expanduser() / "huggingface" / "hub"
+    return Path.home() / ".cache" / "huggingface" / "hub"
+
+
+def endpoint(env: Mapping[str, str]) -> str:
+    """`MODEL_ENDPOINT`, else `HF_ENDPOINT`, else the Hub; without the trailing slash."""
+    value = env.get("MODEL_ENDPOINT") or env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
+    return value.rstrip("/")
+
+
+def repo_folder(cache: Path, repo: str) -> Path:
+    return cache / ("models--" + repo.replace("/", "--"))
+
+
+def read_ref(cache: Path, repo: str, ref: str = "main") -> str | None:
+    """The commit a ref points at in the cache, as llama.cpp reads it offline."""
+    try:
+        commit = (repo_folder(cache, repo) / "refs" / ref).read_text().strip()
+    except OSError:
+        return None
+    return commit if _COMMIT.fullmatch(commit) else None
+
+
+def write_ref(cache: Path, repo: str, commit: str, ref: str = "main") -> None:
+    """Point `refs/<ref>` at `commit` atomically (readers never see a half-written ref)."""
+    refs = repo_folder(cache, repo) / "refs"
+    refs.mkdir(parents=True, exist_ok=True)
+    tmp = refs / f".{ref}.{os.getpid()}.tmp"
+    tmp.write_text(commit)
+    os.replace(tmp, refs / ref)
+
+
+def snapshot_path(cache: Path, repo: str, commit: str, path: str) -> Path:
+    return repo_folder(cache, repo) / "snapshots" / commit / path
+
+
+def is_cached(cache: Path, repo: str, commit: str, file: RepoFile) -> bool:
+    """In the snapshot with the size the Hub lists: what a warm run trusts without hashing."""
+    try:
+        return snapshot_path(cache, repo, commit, file.path).stat().st_size == file.size
+    except OSError:
+        return False
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def remove_cached_file(cache: Path, repo: str, commit: str, file: RepoFile) -> None:
+    """Drop a file that failed its check: the snapshot link and the blob it points at."""
+    link = snapshot_path(cache, repo, commit, file.path)
+    blob = repo_folder(cache, repo) / "blobs" / file.blob_name
+    for path in (link, blob):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def cached_listing(cache: Path, repo: str, commit: str) -> RepoListing | None:
+    """A listing rebuilt from the snapshot folder, for offline runs and unreachable Hubs.
+
+    Blob names give the sha256 of LFS files, so cached files can still be checked.
+    """
+    root = repo_folder(cache, repo) / "snapshots" / commit
+    if not root.is_dir():
+        return None
+    files = []
+    for dirpath, _, filenames in os.walk(root):
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue  # a dangling link is not a cached file
+            blob = Path(os.path.realpath(path)).name
+            sha = blob if _SHA256.fullmatch(blob) else None
+            rel = path.relative_to(root).as_posix()
+            files.append(RepoFile(path=rel, size=size, oid=blob, sha256=sha))
+    files.sort(key=lambda f: f.path)
+    return RepoListing(repo=repo, commit=commit, files=tuple(files))

@@ -1,0 +1,241 @@
+"""`models.fetch`: list each repo once, resolve like llama.cpp, download what the cache lacks.
+
+The run is a plan (model -> files, cached or not) followed by parallel downloads of the
+distinct files, each checked against the Hub's sha256 before the run calls it done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from . import cache as hf_cache
+from .hub import HubClient, HubError
+from .models import HuggingFaceModel, ModelReference, ScanResult
+from .progress import FetchProgress, bridge
+from .resolve import RepoFile, RepoListing, ResolutionError, resolve
+
+FileStatus = Literal["cached", "download", "downloaded", "failed", "missing"]
+ModelStatus = Literal["planned", "cached", "downloaded", "failed", "missing", "denied", "skipped"]
+
+
+@dataclass
+class FileJob:
+    """One distinct file of the run; shared by every model that needs it."""
+
+    repo: str
+    commit: str
+    file: RepoFile
+    status: FileStatus
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo}/{self.file.path}"
+
+
+@dataclass
+class ModelPlan:
+    model: HuggingFaceModel
+    references: list[ModelReference]
+    status: ModelStatus = "planned"
+    commit: str | None = None
+    files: list[FileJob] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+
+    @property
+    def revision(self) -> str:
+        return self.model.revision or "main"
+
+
+@dataclass
+class ListingOutcome:
+    listing: RepoListing | None
+    error: HubError | None = None
+    note: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FetchSettings:
+    cache: Path
+    endpoint: str
+    token: str | None
+    jobs: int = 4
+    offline: bool = False
+    mmproj: bool = True
+    urls: bool = False
+    verify: bool = False
+
+
+def settings_from_env(env: Mapping[str, str], cache_override: Path | None, **kw: object) -> \
+        FetchSettings:
+    return FetchSettings(cache=hf_cache.cache_dir(env, cache_override),
+                         endpoint=hf_cache.endpoint(env), token=env.get("HF_TOKEN") or None,
+                         **kw)  # type: ignore[arg-type]
+
+
+def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
+    """One plan per distinct model; denied and (without --urls) URL references are set aside."""
+    plans = []
+    for model in scan.models():
+        plan = ModelPlan(model, scan.references_to(model))
+        if model in scan.denied:
+            plan.status, plan.note = "denied", "on the deny list"
+        elif model.revision and not settings.urls:
+            plan.status, plan.note = "skipped", "URL reference: fetched only with --urls"
+        plans.append(plan)
+    return plans
+
+
+def list_repos(plans: list[ModelPlan], client: HubClient,
+               settings: FetchSettings) -> dict[tuple[str, str], ListingOutcome]:
+    """Each (repo, revision) listed once; from the cache when offline or the Hub fails."""
+    wanted = sorted({(p.model.repo, p.revision) for p in plans if p.status == "planned"})
+
+    def one(key: tuple[str, str]) -> ListingOutcome:
+        repo, revision = key
+        if settings.offline:
+            return _cached_listing(settings.cache, repo, revision, None)
+        try:
+            listing, problems = client.listing(repo, revision)
+            return ListingOutcome(listing, problems=problems)
+        except HubError as error:
+            if not error.retriable:
+                return ListingOutcome(None, error)
+            return _cached_listing(settings.cache, repo, revision, error)
+
+    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+        return dict(zip(wanted, pool.map(one, wanted), strict=True))
+
+
+def _cached_listing(cache: Path, repo: str, revision: str,
+                    error: HubError | None) -> ListingOutcome:
+    commit = revision if len(revision) == 40 else hf_cache.read_ref(cache, repo, revision)
+    listing = hf_cache.cached_listing(cache, repo, commit) if commit else None
+    if error is None:
+        return ListingOutcome(listing, note="offline: resolved from the cache")
+    if listing is None:
+        return ListingOutcome(None, error)
+    hint = " (set HF_TOKEN: rate limits are per IP)" if error.kind == "rate_limited" else ""
+    return ListingOutcome(listing, note=f"Hub unavailable, using the cached snapshot{hint}: "
+                                        f"{error}")
+
+
+def resolve_plans(plans: list[ModelPlan], listings: dict[tuple[str, str], ListingOutcome],
+                  settings: FetchSettings) -> list[FileJob]:
+    """Attach file jobs to plans; returns the distinct jobs (shared between models)."""
+    jobs: dict[tuple[str, str, str], FileJob] = {}
+    for plan in plans:
+        if plan.status != "planned":
+            continue
+        outcome = listings[(plan.model.repo, plan.revision)]
+        plan.note = outcome.note
+        if outcome.listing is None:
+            plan.status = "missing" if settings.offline else "failed"
+            plan.error = str(outcome.error) if outcome.error else (
+                f"{plan.model.repo}: not in the cache (no refs/{plan.revision} or snapshot)")
+            continue
+        try:
+            resolution = resolve(plan.model, outcome.listing, mmproj=settings.mmproj)
+        except ResolutionError as exc:
+            plan.status = "missing" if settings.offline else "failed"
+            plan.error = str(exc)
+            continue
+        plan.commit = resolution.commit
+        for file in resolution.files:
+            key = (plan.model.repo, resolution.commit, file.path)
+            if key not in jobs:
+                cached = hf_cache.is_cached(settings.cache, plan.model.repo, resolution.commit, file)
+                jobs[key] = FileJob(plan.model.repo, resolution.commit, file,
+                                    "cached" if cached else "download")
+            plan.files.append(jobs[key])
+    return list(jobs.values())
+
+
+def free_space(path: Path) -> int:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def check_content(path: Path, file: RepoFile) -> str | None:
+    """Compare the cached bytes with the Hub's id (sha256 for LFS, git blob sha1 otherwise)."""
+    if file.sha256:
+        actual = hf_cache.sha256_of(path)
+        expected = file.sha256
+    else:
+        data = path.read_bytes()
+        actual = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        expected = file.oid
+    if actual == expected:
+        return None
+    return (f"content does not match the Hub's {'sha256' if file.sha256 else 'git oid'} "
+            f"(expected {expected[:12]}, got {actual[:12]}); removed from the cache")
+
+
+def verify_cached(jobs: list[FileJob], settings: FetchSettings) -> None:
+    """`--verify`: re-hash cached files; a mismatch is removed and downloaded again."""
+    for job in jobs:
+        if job.status != "cached":
+            continue
+        path = hf_cache.snapshot_path(settings.cache, job.repo, job.commit, job.file.path)
+        if check_content(path, job.file):
+            hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
+            job.status = "download"
+
+
+def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings,
+                 progress: FetchProgress) -> None:
+    """Download every job marked `download`, `settings.jobs` at a time; never raises."""
+    todo = [job for job in jobs if job.status == "download"]
+
+    def one(job: FileJob) -> None:
+        advance, started = progress.file_started(job.label, job.file.size)
+        try:
+            path = client.download(job.repo, job.commit, job.file, bridge(advance))
+            job.error = check_content(path, job.file)
+            if job.error:
+                hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
+        except HubError as error:
+            job.error = str(error)
+        except OSError as error:
+            job.error = f"{job.label}: {error}"
+        job.status = "failed" if job.error else "downloaded"
+        progress.file_done(job.label, job.file.size, started, job.error)
+
+    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+        list(pool.map(one, todo))
+
+
+def finish_plans(plans: list[ModelPlan], settings: FetchSettings) -> None:
+    """Model status from its files; refs are written only for models that are complete."""
+    for plan in plans:
+        if plan.status != "planned":
+            continue
+        failed = [job for job in plan.files if job.status in ("failed", "download")]
+        if failed:
+            plan.status = "failed"
+            plan.error = failed[0].error or f"{failed[0].label}: not downloaded"
+            continue
+        downloaded = any(job.status == "downloaded" for job in plan.files)
+        plan.status = "downloaded" if downloaded else "cached"
+        if plan.commit and not settings.offline and len(plan.revision) != 40:
+            hf_cache.write_ref(settings.cache, plan.model.repo, plan.commit, plan.revision)
+
+
+def mark_offline(plans: list[ModelPlan]) -> None:
+    """Offline, a resolved model is present when every file is in its snapshot."""
+    for plan in plans:
+        if plan.status != "planned":
+            continue
+        missing = [job for job in plan.files if job.status != "cached"]
+        plan.status = "missing" if missing else "cached"
+        if missing:
+            plan.error = f"{missing[0].label}: not in the cache"

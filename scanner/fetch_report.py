@@ -1,0 +1,100 @@
+"""Output of `models.fetch`: the plan table, the closing summary, and the `--json` document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .fetch import FetchSettings, FileJob, ModelPlan
+from .models import Diagnostic
+from .progress import human_size
+from .report import diagnostic_entry
+
+MAX_NEEDED_BY = 3
+BAD = ("failed", "missing")
+
+
+def _file_lines(plan: ModelPlan) -> tuple[str, str, str]:
+    if not plan.files:
+        return (plan.error or plan.note or "-"), "", plan.status
+    paths = "\n".join(job.file.path for job in plan.files)
+    sizes = "\n".join(human_size(job.file.size) for job in plan.files)
+    states = "\n".join("to download" if job.status == "download" else job.status
+                       for job in plan.files)
+    return paths, sizes, states
+
+
+def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) -> None:
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for column in ("model", "files", "size", "status"):
+        table.add_column(column, justify="right" if column == "size" else "left")
+    for plan in plans:
+        paths, sizes, states = _file_lines(plan)
+        name = plan.model.hf_repo
+        if plan.model.revision:
+            name += f" @ {plan.model.revision}"
+        table.add_row(name, paths, sizes, states)
+    console.print(table)
+    todo = [job for job in jobs if job.status == "download"]
+    cached = [job for job in jobs if job.status == "cached"]
+    console.print(
+        f"to download: {len(todo)} files, {human_size(sum(j.file.size for j in todo))}; "
+        f"already cached: {len(cached)} files, {human_size(sum(j.file.size for j in cached))}"
+    )
+
+
+def print_summary(plans: list[ModelPlan], settings: FetchSettings, seconds: float,
+                  console: Console) -> None:
+    counts: dict[str, int] = {}
+    for plan in plans:
+        counts[plan.status] = counts.get(plan.status, 0) + 1
+    for plan in plans:
+        if plan.note and plan.status not in ("denied", "skipped") and "Hub unavailable" in plan.note:
+            console.print(f"note: {plan.model.label()}: {plan.note}", markup=False)
+    for plan in plans:
+        if plan.status in BAD:
+            console.print(f"{plan.status.upper()} {plan.model.label()}", markup=False)
+            console.print(f"    cause: {plan.error}", markup=False)
+            console.print(f"    needed by: {_needed_by(plan)}", markup=False)
+    downloaded = sum({id(j): j.file.size for p in plans for j in p.files
+                      if j.status == "downloaded"}.values())
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    rate = f" ({human_size(downloaded / seconds)}/s)" if downloaded and seconds > 0 else ""
+    console.print(f"{len(plans)} models: {parts}; downloaded {human_size(downloaded)} in "
+                  f"{seconds:.1f} s{rate}; cache: {settings.cache}", markup=False)
+
+
+def _needed_by(plan: ModelPlan) -> str:
+    refs = [f"{r.location()} ({r.test})" for r in plan.references[:MAX_NEEDED_BY]]
+    more = len(plan.references) - MAX_NEEDED_BY
+    return ", ".join(refs) + (f", +{more} more" if more > 0 else "")
+
+
+def fetch_json(plans: list[ModelPlan], settings: FetchSettings, diagnostics: list[Diagnostic],
+               problems: list[str], dry_run: bool) -> dict[str, Any]:
+    """The `--json` document of `models.fetch` (format documented in the README)."""
+    return {
+        "cache_dir": str(settings.cache),
+        "endpoint": settings.endpoint,
+        "offline": settings.offline,
+        "dry_run": dry_run,
+        "models": [_plan_entry(plan) for plan in plans],
+        "diagnostics": [diagnostic_entry(d) for d in diagnostics],
+        "listing_problems": problems,
+        "ok": not any(plan.status in BAD for plan in plans),
+    }
+
+
+def _plan_entry(plan: ModelPlan) -> dict[str, Any]:
+    model = plan.model
+    return {
+        "hf_repo": model.hf_repo, "hf_file": model.hf_file, "repo": model.repo,
+        "tag": model.tag, "revision": model.revision, "commit": plan.commit,
+        "status": plan.status, "error": plan.error, "note": plan.note,
+        "files": [{"path": j.file.path, "size": j.file.size, "sha256": j.file.sha256,
+                   "status": j.status, "error": j.error} for j in plan.files],
+        "references": [{"file": r.file, "line": r.line, "test": r.test, "kind": r.kind}
+                       for r in plan.references],
+    }

@@ -1,0 +1,191 @@
+"""Talking to the Hub through huggingface_hub: listings, downloads, and what went wrong.
+
+Every failure becomes a `HubError` whose message names the repo (and file) and says what to do;
+retriable ones (connection errors, timeouts, 429, 5xx) are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import httpx2 as httpx
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import hf_api as hf_types
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from tqdm import tqdm
+
+from .repo_id import hf_file_problem
+from .resolve import RepoFile, RepoListing
+
+ErrorKind = Literal[
+    "unreachable", "rate_limited", "server", "auth", "repo_not_found", "revision_not_found",
+    "file_not_found", "integrity", "bad_listing", "other",
+]
+RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "rate_limited", "server"})
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+T = TypeVar("T")
+
+
+class HubError(Exception):
+    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+    @property
+    def retriable(self) -> bool:
+        return self.kind in RETRIABLE
+
+
+def classify(exc: BaseException, repo: str, path: str | None = None,
+             has_token: bool = False) -> HubError:
+    """Turn a huggingface_hub / transport exception into a message a user can act on."""
+    what = f"{repo} {path}" if path else repo
+    token_hint = ("the token in HF_TOKEN has no access to it" if has_token
+                  else "set HF_TOKEN to a token that has access")
+    if isinstance(exc, HubError):
+        return exc
+    if isinstance(exc, GatedRepoError):
+        return HubError("auth", f"{what}: the repo is gated or private: {token_hint}")
+    if isinstance(exc, RepositoryNotFoundError):
+        return HubError("repo_not_found", f"{repo}: repository not found on the Hub "
+                        f"(HTTP {_status(exc) or 404}; if it is private, {token_hint})")
+    if isinstance(exc, RevisionNotFoundError):
+        return HubError("revision_not_found", f"{repo}: revision not found ({_short(exc)})")
+    if isinstance(exc, RemoteEntryNotFoundError):
+        return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
+    if isinstance(exc, HfHubHTTPError):
+        return _classify_status(exc, what, token_hint)
+    if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError,
+                        LocalEntryNotFoundError)):
+        return HubError("unreachable", f"{what}: cannot reach the Hub ({_short(exc)})")
+    if isinstance(exc, OSError) and "Consistency check failed" in str(exc):
+        return HubError("integrity", f"{what}: download size does not match the Hub's size")
+    return HubError("other", f"{what}: {type(exc).__name__}: {_short(exc)}")
+
+
+def _classify_status(exc: HfHubHTTPError, what: str, token_hint: str) -> HubError:
+    status = _status(exc)
+    if status in (401, 403):
+        return HubError("auth", f"{what}: access denied (HTTP {status}): the repo is gated or "
+                        f"private: {token_hint}")
+    if status == 429:
+        retry_after = _retry_after(exc)
+        return HubError("rate_limited", f"{what}: rate limited by the Hub (HTTP 429); limits "
+                        "are per IP address, an HF_TOKEN raises them", retry_after)
+    if status is not None and status >= 500:
+        return HubError("server", f"{what}: Hub server error (HTTP {status})")
+    if status == 404:
+        return HubError("file_not_found", f"{what}: not found (HTTP 404)")
+    return HubError("other", f"{what}: HTTP {status}: {_short(exc)}")
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
+                 classify_error: Callable[[BaseException], HubError]) -> T:
+    """Run `call`, retrying retriable failures with exponential backoff (or `Retry-After`)."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # classified below; anything unknown is not retried
+            error = classify_error(exc)
+            if not error.retriable or attempt == attempts - 1:
+                raise error from exc
+            delay = error.retry_after if error.retry_after is not None else backoff * 2**attempt
+            time.sleep(min(delay, 60.0))
+    raise AssertionError("unreachable")
+
+
+class HubClient:
+    """One endpoint and token; listings are made at most once per repo and revision."""
+
+    def __init__(self, endpoint: str, token: str | None, cache: Path, *,
+                 attempts: int = 4, backoff: float = 0.5) -> None:
+        self.endpoint, self.token, self.cache = endpoint, token, cache
+        self.attempts, self.backoff = attempts, backoff
+        self.api = HfApi(endpoint=endpoint, token=token or None)
+
+    def _retry(self, call: Callable[[], T], repo: str, path: str | None = None) -> T:
+        return with_retries(
+            call, attempts=self.attempts, backoff=self.backoff,
+            classify_error=lambda exc: classify(exc, repo, path, bool(self.token)),
+        )
+
+    def commit_of(self, repo: str, revision: str) -> str:
+        """The commit a branch or tag points at (llama.cpp lists the tree at `main`'s commit)."""
+        if _COMMIT.fullmatch(revision):
+            return revision
+        refs = self._retry(lambda: self.api.list_repo_refs(repo), repo)
+        for ref in (*refs.branches, *refs.tags):
+            if ref.name == revision:
+                return str(ref.target_commit)
+        raise HubError("revision_not_found", f"{repo}: no branch or tag named {revision!r}")
+
+    def listing(self, repo: str, revision: str = "main") -> tuple[RepoListing, list[str]]:
+        """The recursive file tree at `revision`, plus problems with entries that were dropped."""
+        commit = self.commit_of(repo, revision)
+        entries = self._retry(
+            lambda: list(self.api.list_repo_tree(repo, recursive=True, revision=commit)), repo)
+        files, problems = [], []
+        for entry in entries:
+            if not isinstance(entry, hf_types.RepoFile):
+                continue
+            problem = listing_problem(entry)
+            if problem:
+                problems.append(f"{repo}: listing entry {entry.path!r} refused: {problem}")
+                continue
+            sha = entry.lfs.sha256 if entry.lfs else None
+            files.append(RepoFile(path=entry.path, size=entry.size, oid=entry.blob_id, sha256=sha))
+        return RepoListing(repo=repo, commit=commit, files=tuple(files)), problems
+
+    def download(self, repo: str, commit: str, file: RepoFile,
+                 tqdm_class: type[tqdm] | None = None) -> Path:  # type: ignore[type-arg]
+        """One file into the cache, the standard way (blob + snapshot link)."""
+        def call() -> Path:
+            return Path(str(hf_hub_download(
+                repo, file.path, revision=commit, cache_dir=self.cache, endpoint=self.endpoint,
+                token=self.token or None, tqdm_class=tqdm_class,
+            )))
+        return self._retry(call, repo, file.path)
+
+
+def listing_problem(entry: hf_types.RepoFile) -> str | None:
+    """Paths that would escape the repo's folder and ids that cannot name a blob are refused."""
+    problem = hf_file_problem(entry.path)
+    if problem:
+        return problem
+    if entry.lfs is not None and not _SHA256.fullmatch(entry.lfs.sha256 or ""):
+        return f"invalid LFS sha256 {entry.lfs.sha256!r}"
+    if entry.lfs is None and not re.fullmatch(r"[0-9a-f]{40}", entry.blob_id or ""):
+        return f"invalid git oid {entry.blob_id!r}"
+    return None

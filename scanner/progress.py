@@ -1,0 +1,102 @@
+"""One progress display per run: per-file and total bars on a terminal, one line per file
+otherwise, nothing at all for `--json`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from tqdm import tqdm
+
+ByteCallback = Callable[[int], None]
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def bridge(callback: ByteCallback) -> type[tqdm]:  # type: ignore[type-arg]
+    """A tqdm class for huggingface_hub's `tqdm_class=` that reports bytes to `callback`."""
+
+    class Bridge(tqdm):  # type: ignore[type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            callback(int(n or 0))
+            return None
+
+    return Bridge
+
+
+class FetchProgress:
+    """Thread-safe: download workers call `file_started`, the returned callback, `file_done`."""
+
+    def __init__(self, console: Console, total_bytes: int, mode: str) -> None:
+        self.console, self.mode = console, mode
+        self._lock = threading.Lock()
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        if mode == "bars":
+            self._progress = Progress(
+                TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+            )
+            self._total = self._progress.add_task("total", total=total_bytes)
+
+    def __enter__(self) -> FetchProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def file_started(self, label: str, size: int) -> tuple[ByteCallback, float]:
+        if self._progress is None:
+            return (lambda _n: None), time.monotonic()
+        progress = self._progress
+        with self._lock:
+            task = progress.add_task(label, total=size)
+
+        def advance(n: int, task: TaskID = task) -> None:
+            progress.advance(task, n)
+            progress.advance(self._total, n)
+
+        self._tasks[label] = task
+        return advance, time.monotonic()
+
+    def file_done(self, label: str, size: int, started: float, error: str | None) -> None:
+        elapsed = time.monotonic() - started
+        if self._progress is not None:
+            with self._lock:
+                task = self._tasks.pop(label, None)
+                if task is not None:
+                    self._progress.remove_task(task)
+            if error:
+                self._progress.console.print(f"failed  {label}: {error}", markup=False)
+            return
+        if self.mode == "lines":
+            if error:
+                line = f"failed      {label}: {error}"
+            else:
+                line = f"downloaded  {label} ({human_size(size)} in {elapsed:.1f} s)"
+            self.console.print(line, markup=False, highlight=False)
