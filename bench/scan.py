@@ -8,8 +8,8 @@ Usage: python bench/scan.py [--files N] [--rounds R]
 from __future__ import annotations
 
 import argparse
-import gc
 import ast
+import gc
 import random
 import sys
 import tempfile
@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanner.config import ScanConfig  # noqa: E402
-from scanner.scan import scan_suite  # noqa: E402
+from scanner.config import ScanConfig
+from scanner.scan import scan_suite
 
 SHAPES = [
     '@pytest.mark.parametrize("hf_repo,hf_file", [("org/m{i}", "m{i}.gguf"), '

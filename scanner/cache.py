@@ -87,10 +87,7 @@ def remove_cached_file(cache: Path, repo: str, commit: str, file: RepoFile) -> N
     link = snapshot_path(cache, repo, commit, file.path)
     blob = repo_folder(cache, repo) / "blobs" / file.blob_name
     for path in (link, blob):
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+        path.unlink(missing_ok=True)
 
 
 def cached_listing(cache: Path, repo: str, commit: str) -> RepoListing | None:

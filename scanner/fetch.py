@@ -150,12 +150,12 @@ def resolve_plans(plans: list[ModelPlan], listings: dict[tuple[str, str], Listin
             continue
         plan.commit = resolution.commit
         for file in resolution.files:
-            key = (plan.model.repo, resolution.commit, file.path)
-            if key not in jobs:
-                cached = hf_cache.is_cached(settings.cache, plan.model.repo, resolution.commit, file)
-                jobs[key] = FileJob(plan.model.repo, resolution.commit, file,
-                                    "cached" if cached else "download")
-            plan.files.append(jobs[key])
+            repo, commit = plan.model.repo, resolution.commit
+            if (repo, commit, file.path) not in jobs:
+                cached = hf_cache.is_cached(settings.cache, repo, commit, file)
+                jobs[(repo, commit, file.path)] = FileJob(
+                    repo, commit, file, "cached" if cached else "download")
+            plan.files.append(jobs[(repo, commit, file.path)])
     return list(jobs.values())
 
 

@@ -51,7 +51,7 @@ def print_summary(plans: list[ModelPlan], settings: FetchSettings, seconds: floa
     for plan in plans:
         counts[plan.status] = counts.get(plan.status, 0) + 1
     for plan in plans:
-        if plan.note and plan.status not in ("denied", "skipped") and "Hub unavailable" in plan.note:
+        if plan.note and "Hub unavailable" in plan.note:
             console.print(f"note: {plan.model.label()}: {plan.note}", markup=False)
     for plan in plans:
         if plan.status in BAD:

@@ -359,10 +359,11 @@ def test_unreadable_files_are_one_diagnostic_each_and_the_scan_goes_on(tmp_path:
     assert found(result) == {("org/fine", None)}
     by_file = {d.file.rsplit("/", 1)[1]: d for d in result.diagnostics}
     assert set(by_file) == {"test_syntax.py", "test_nul.py", "test_latin1.py", "test_deep.py"}
-    assert by_file["test_syntax.py"].line == 1 and "syntax error" in by_file["test_syntax.py"].message
-    assert by_file["test_nul.py"].line == 2 and "NUL" in by_file["test_nul.py"].message
+    assert (by_file["test_syntax.py"].line, by_file["test_nul.py"].line) == (1, 2)
+    assert "syntax error" in by_file["test_syntax.py"].message
+    assert "NUL" in by_file["test_nul.py"].message
     assert "decode" in by_file["test_latin1.py"].message
-    assert "nested" in by_file["test_deep.py"].message or "too many" in by_file["test_deep.py"].message
+    assert "too many nested" in by_file["test_deep.py"].message
     assert result.files_scanned == 5
 
 

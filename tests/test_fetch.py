@@ -1,0 +1,355 @@
+"""`models.fetch` against a fake Hub on 127.0.0.1, with the real huggingface_hub client."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scanner import cache as hf_cache
+from scanner import commands
+from scanner.options import build_options
+from tests.fakehub import FakeHub, Fault, GeneratedFile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+SUITE = '''
+import pytest
+
+@pytest.mark.parametrize("hf_repo,hf_file", [
+    ("ggml-org/models", "tinyllamas/stories260K.gguf"),
+    ("ggml-org/models", "split/stories15M-q8_0-00001-of-00003.gguf"),
+])
+def test_param(hf_repo, hf_file): ...
+
+def test_tag():
+    server.model_hf_repo = "ggml-org/gemma-GGUF:Q8_0"
+
+def test_default_tag():
+    server.model_hf_repo = "bartowski/Qwen3-GGUF"
+
+def test_preset():
+    server.model_hf_repo = "ggml-org/preset-repo"
+'''
+
+
+def add_repos(hub: FakeHub) -> None:
+    hub.add_repo("ggml-org/models", {
+        "tinyllamas/stories260K.gguf": GeneratedFile(260_000, 1),
+        "split/stories15M-q8_0-00001-of-00003.gguf": GeneratedFile(30_000, 2),
+        "split/stories15M-q8_0-00002-of-00003.gguf": GeneratedFile(30_000, 3),
+        "split/stories15M-q8_0-00003-of-00003.gguf": GeneratedFile(20_000, 4),
+        "README.md": b"# models\n",
+    })
+    hub.add_repo("ggml-org/gemma-GGUF", {
+        "gemma-Q4_K_M.gguf": GeneratedFile(40_000, 5),
+        "gemma-Q8_0.gguf": GeneratedFile(50_000, 6),
+        "mmproj-gemma-f16.gguf": GeneratedFile(10_000, 7),
+        "mmproj-gemma-Q8_0.gguf": GeneratedFile(8_000, 8),
+    })
+    hub.add_repo("bartowski/Qwen3-GGUF", {
+        "Qwen3-IQ3_XXS.gguf": GeneratedFile(15_000, 9),
+        "Qwen3-Q4_K_M.gguf": GeneratedFile(25_000, 10),
+        "Qwen3-Q8_0.gguf": GeneratedFile(35_000, 11),
+        "imatrix.gguf": GeneratedFile(1_000, 12),
+    })
+    hub.add_repo("ggml-org/preset-repo", {
+        "preset.ini": b"[model]\nhf-repo = ggml-org/gemma-GGUF\n",
+        "nested/m-Q4_K_M.gguf": GeneratedFile(5_000, 13),
+    })
+
+
+EXPECTED = {
+    ("ggml-org/models", "tinyllamas/stories260K.gguf"),
+    ("ggml-org/models", "split/stories15M-q8_0-00001-of-00003.gguf"),
+    ("ggml-org/models", "split/stories15M-q8_0-00002-of-00003.gguf"),
+    ("ggml-org/models", "split/stories15M-q8_0-00003-of-00003.gguf"),
+    ("ggml-org/gemma-GGUF", "gemma-Q8_0.gguf"),
+    ("ggml-org/gemma-GGUF", "mmproj-gemma-Q8_0.gguf"),
+    ("bartowski/Qwen3-GGUF", "Qwen3-Q4_K_M.gguf"),
+    ("ggml-org/preset-repo", "preset.ini"),
+}
+
+
+def write_suite(root: Path, source: str = SUITE) -> Path:
+    suite = root / "tools/server/tests"
+    suite.mkdir(parents=True, exist_ok=True)
+    (suite / "test_models.py").write_text(textwrap.dedent(source))
+    return root
+
+
+def run_fetch(root: Path, capsys: pytest.CaptureFixture[str], **flags: object) -> \
+        tuple[int, str, str]:
+    options = build_options({}, root=str(root), **flags)
+    code = commands.fetch_models(options, env=dict(os.environ))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def llama_offline_lookup(cache: Path, repo: str, path: str) -> bytes | None:
+    """What llama.cpp does offline: refs/main -> snapshots/<commit>/<path> -> blob."""
+    folder = cache / ("models--" + repo.replace("/", "--"))
+    try:
+        commit = (folder / "refs" / "main").read_text().strip()
+    except FileNotFoundError:
+        return None
+    link = folder / "snapshots" / commit / path
+    if not link.is_symlink() or not link.exists():
+        return None
+    blob = Path(os.path.realpath(link))
+    assert blob.parent == (folder / "blobs").resolve()
+    return blob.read_bytes()
+
+
+def test_fetch_puts_every_resolved_file_where_llama_cpp_looks(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    code, out, _ = run_fetch(write_suite(tmp_path / "proj"), capsys)
+    assert code == 0, out
+    for repo, path in EXPECTED:
+        data = llama_offline_lookup(hub_env, repo, path)
+        assert data is not None, f"{repo}/{path} not found by llama.cpp's offline lookup"
+        assert hashlib.sha256(data).hexdigest() == hashlib.sha256(
+            fake_hub.content(repo, path)).hexdigest()
+        blob = Path(os.path.realpath(hub_env / ("models--" + repo.replace("/", "--"))
+                                     / "snapshots" / fake_hub.commit(repo) / path))
+        if path.endswith(".gguf"):
+            assert blob.name == fake_hub.sha256(repo, path), "LFS blobs are named by sha256"
+    downloaded = {line.split()[1] for line in out.splitlines() if line.startswith("downloaded")}
+    assert downloaded == {f"{repo}/{path}" for repo, path in EXPECTED}
+    assert fake_hub.count("GET", "resolve") == len(EXPECTED)
+    assert "5 models: 5 downloaded" in out.splitlines()[-1]
+
+
+def test_warm_rerun_downloads_nothing(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    root = write_suite(tmp_path / "proj")
+    assert run_fetch(root, capsys)[0] == 0
+    fake_hub.reset_counts()
+    code, out, _ = run_fetch(root, capsys)
+    assert code == 0
+    assert fake_hub.count(kind="resolve") == 0, "a warm run makes no file request"
+    assert fake_hub.count(kind="refs") == 4 and fake_hub.count(kind="tree") == 4
+    assert "5 models: 5 cached; downloaded 0 B" in out
+
+
+def test_offline_with_the_hub_stopped_reports_present_and_missing(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    root = write_suite(tmp_path / "proj")
+    assert run_fetch(root, capsys)[0] == 0
+    fake_hub.stop()
+    code, out, _ = run_fetch(root, capsys, offline=True)
+    assert code == 0 and "5 models: 5 cached" in out
+    (root / "tools/server/tests/test_more.py").write_text(
+        "def test_x():\n    s.model_hf_repo = 'ggml-org/never-fetched'\n")
+    code, out, _ = run_fetch(root, capsys, offline=True, json=True)
+    assert code == 1
+    statuses = {m["hf_repo"]: m["status"] for m in json.loads(out)["models"]}
+    assert statuses["ggml-org/never-fetched"] == "missing"
+    assert statuses["ggml-org/gemma-GGUF:Q8_0"] == "cached"
+
+
+def test_dry_run_plans_without_downloading(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    code, out, _ = run_fetch(write_suite(tmp_path / "proj"), capsys, dry_run=True)
+    assert code == 0
+    assert fake_hub.count(kind="resolve") == 0
+    assert "to download: 8 files, 423.0 kB; already cached: 0 files, 0 B" in out
+    assert not hub_env.exists() or not any(hub_env.rglob("*.gguf"))
+
+
+def test_no_mmproj_and_urls_only_when_asked(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    url = f"{fake_hub.url}/ggml-org/models/resolve/main/README.md"
+    root = write_suite(tmp_path / "proj", f"""
+        URL = "{url}"
+        def test_tag():
+            server.model_hf_repo = "ggml-org/gemma-GGUF:Q8_0"
+    """)
+    code, out, _ = run_fetch(root, capsys, mmproj=False, json=True)
+    models = {m["hf_repo"]: m for m in json.loads(out)["models"]}
+    assert code == 0
+    assert [f["path"] for f in models["ggml-org/gemma-GGUF:Q8_0"]["files"]] == ["gemma-Q8_0.gguf"]
+    assert models["ggml-org/models"]["status"] == "skipped"
+    code, out, _ = run_fetch(root, capsys, urls=True, json=True)
+    models = {m["hf_repo"]: m for m in json.loads(out)["models"]}
+    assert models["ggml-org/models"]["status"] == "downloaded"
+    assert llama_offline_lookup(hub_env, "ggml-org/models", "README.md") == b"# models\n"
+
+
+def test_missing_tag_lists_the_repo_ggufs_and_every_model_is_attempted(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    fake_hub.add_repo("org/gated", {"g-Q4_K_M.gguf": b"x" * 10}, gated=True)
+    root = write_suite(tmp_path / "proj", """
+        def test_a():
+            a.model_hf_repo = "ggml-org/gemma-GGUF:Q2_K"
+            b.model_hf_repo = "ggml-org/does-not-exist"
+            c.model_hf_repo = "ggml-org/models"
+            c.model_hf_file = "no/such-file.gguf"
+            d.model_hf_repo = "org/gated"
+            e.model_hf_repo = "bartowski/Qwen3-GGUF"
+    """)
+    code, out, _ = run_fetch(root, capsys)
+    assert code == 1
+    assert llama_offline_lookup(hub_env, "bartowski/Qwen3-GGUF", "Qwen3-Q4_K_M.gguf")
+    failures = out[out.index("FAILED"):]
+    assert "gemma-Q4_K_M.gguf" in failures and "gemma-Q8_0.gguf" in failures
+    assert "ggml-org/does-not-exist: repository not found" in failures
+    assert "no/such-file.gguf" in failures
+    assert "gated or private: set HF_TOKEN" in failures
+    assert "needed by: tools/server/tests/test_models.py:3 (test_a)" in failures
+    assert "5 models: 1 downloaded, 4 failed" in out
+
+
+def test_retriable_errors_are_retried(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    fake_hub.add_fault("/api/models/ggml-org/gemma-GGUF/refs", Fault("status", code=503), 2)
+    fake_hub.add_fault("gemma-Q8_0.gguf", Fault("status", code=500), 1)
+    fake_hub.add_fault("mmproj-gemma-Q8_0.gguf", Fault("status", code=429, retry_after=0), 1)
+    root = write_suite(tmp_path / "proj", """
+        def test_a():
+            a.model_hf_repo = "ggml-org/gemma-GGUF:Q8_0"
+    """)
+    code, out, _ = run_fetch(root, capsys)
+    assert code == 0, out
+    assert fake_hub.pending_faults() == 0
+    assert llama_offline_lookup(hub_env, "ggml-org/gemma-GGUF", "gemma-Q8_0.gguf") == \
+        fake_hub.content("ggml-org/gemma-GGUF", "gemma-Q8_0.gguf")
+
+
+def test_corrupt_download_is_removed_and_the_model_fails(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    fake_hub.add_fault("Qwen3-Q4_K_M.gguf", Fault("corrupt"), times=None)
+    root = write_suite(tmp_path / "proj", """
+        def test_a():
+            a.model_hf_repo = "bartowski/Qwen3-GGUF"
+    """)
+    code, out, _ = run_fetch(root, capsys)
+    assert code == 1
+    assert "content does not match the Hub's sha256" in out
+    folder = hub_env / "models--bartowski--Qwen3-GGUF"
+    assert not list((folder / "snapshots").rglob("*.gguf"))
+    assert not list((folder / "blobs").iterdir())
+
+
+def test_verify_rehashes_cached_files(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    root = write_suite(tmp_path / "proj", """
+        def test_a():
+            a.model_hf_repo = "bartowski/Qwen3-GGUF"
+    """)
+    assert run_fetch(root, capsys)[0] == 0
+    sha = fake_hub.sha256("bartowski/Qwen3-GGUF", "Qwen3-Q4_K_M.gguf")
+    blob = hub_env / "models--bartowski--Qwen3-GGUF" / "blobs" / sha
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    fake_hub.reset_counts()
+    assert run_fetch(root, capsys)[0] == 0
+    assert fake_hub.count("GET", "resolve") == 0, "without --verify, size is trusted"
+    code, _, _ = run_fetch(root, capsys, verify=True)
+    assert code == 0 and fake_hub.count("GET", "resolve") == 1
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == sha
+
+
+def test_unreachable_hub_uses_a_complete_cached_snapshot(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    root = write_suite(tmp_path / "proj")
+    assert run_fetch(root, capsys)[0] == 0
+    fake_hub.add_fault("/api/models/", Fault("status", code=429), times=None)
+    code, out, _ = run_fetch(root, capsys)
+    assert code == 0, out
+    assert "Hub unavailable, using the cached snapshot (set HF_TOKEN" in out
+    fake_hub.stop()
+    (root / "tools/server/tests/test_more.py").write_text(
+        "def test_x():\n    s.model_hf_repo = 'ggml-org/not-cached'\n")
+    code, out, _ = run_fetch(root, capsys)
+    assert code == 1
+    assert "ggml-org/not-cached: cannot reach the Hub" in out
+    assert "5 models: 5 cached" not in out and "1 failed" in out
+
+
+def test_not_enough_space_refuses_before_downloading(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_repos(fake_hub)
+    monkeypatch.setattr(commands, "free_space", lambda path: 1000)
+    code, _, err = run_fetch(write_suite(tmp_path / "proj"), capsys)
+    assert code == 1
+    assert f"not enough free space in {hub_env}: 423.0 kB to download, 1.0 kB free" in err
+    assert fake_hub.count(kind="resolve") == 0
+
+
+def test_token_is_sent_but_never_printed(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_hub.add_repo("org/gated", {"g-Q4_K_M.gguf": b"x" * 10}, gated=True)
+    root = write_suite(tmp_path / "proj", "def test_a():\n    a.model_hf_repo = 'org/gated'\n")
+    monkeypatch.setenv("HF_TOKEN", "hf_wrongwrongwrongwrong")
+    code, out, err = run_fetch(root, capsys)
+    assert code == 1 and "the token in HF_TOKEN has no access" in out
+    assert "hf_wrongwrongwrongwrong" not in out + err
+    monkeypatch.setenv("HF_TOKEN", fake_hub.valid_token)
+    code, out, err = run_fetch(root, capsys, json=True)
+    assert code == 0 and fake_hub.valid_token not in out + err
+
+
+def test_cache_dir_and_endpoint_follow_llama_cpp_precedence(tmp_path: Path) -> None:
+    env = {"HF_HOME": "/h", "XDG_CACHE_HOME": "/x", "HUGGINGFACE_HUB_CACHE": "/hh",
+           "HF_HUB_CACHE": "/hc", "LLAMA_CACHE": "/l"}
+    order = ["LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"]
+    expected = ["/l", "/hc", "/hh", "/h/hub", "/x/huggingface/hub"]
+    for name, path in zip(order, expected, strict=True):
+        assert hf_cache.cache_dir(env) == Path(path)
+        del env[name]
+    assert hf_cache.cache_dir(env) == Path.home() / ".cache/huggingface/hub"
+    assert hf_cache.cache_dir({"LLAMA_CACHE": "/l"}, tmp_path) == tmp_path
+    assert hf_cache.endpoint({"MODEL_ENDPOINT": "http://m/", "HF_ENDPOINT": "http://h"}) == \
+        "http://m"
+    assert hf_cache.endpoint({"HF_ENDPOINT": "http://h/"}) == "http://h"
+    assert hf_cache.endpoint({}) == "https://huggingface.co"
+
+
+def test_invoke_task_end_to_end_with_environment(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """As a user runs it: `invoke -r <this repo> models.fetch` from the project, env only."""
+    add_repos(fake_hub)
+    root = write_suite(tmp_path / "proj")
+    cache = tmp_path / "llama-cache"
+    env = dict(os.environ, LLAMA_CACHE=str(cache))
+    run = subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "models.fetch",
+                          "--json"], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    document = json.loads(run.stdout)
+    assert document["cache_dir"] == str(cache) and document["ok"] is True
+    assert {(m["repo"], f["path"]) for m in document["models"] for f in m["files"]} == EXPECTED
+    assert all(llama_offline_lookup(cache, repo, path) for repo, path in EXPECTED)

@@ -1,0 +1,410 @@
+"""File choice for `-hf` references, one test per llama.cpp rule (common/download.cpp)."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scanner.models import HuggingFaceModel
+from scanner.resolve import (
+    RepoFile,
+    RepoListing,
+    Resolution,
+    ResolutionError,
+    SplitInfo,
+    find_best_sibling,
+    llama_tag,
+    quant_bits,
+    resolve,
+    split_info,
+    split_parts,
+)
+
+REPO = "unsloth/Qwen3-8B-GGUF"
+COMMIT = "a" * 40
+
+
+def rf(path: str, size: int = 10) -> RepoFile:
+    """A listed file; GGUFs are LFS (sha256 blob name), small text files are plain git blobs."""
+    oid = hashlib.sha1(path.encode()).hexdigest()
+    sha = hashlib.sha256(path.encode()).hexdigest() if path.endswith(".gguf") else None
+    return RepoFile(path=path, size=size, oid=oid, sha256=sha)
+
+
+def listing(*paths: str) -> RepoListing:
+    return RepoListing(repo=REPO, commit=COMMIT, files=tuple(rf(p) for p in paths))
+
+
+def run(
+    ref: str, paths: list[str], hf_file: str | None = None, *, mmproj: bool = True
+) -> Resolution:
+    return resolve(HuggingFaceModel(hf_repo=ref, hf_file=hf_file), listing(*paths), mmproj=mmproj)
+
+
+def names(res: Resolution) -> list[str]:
+    return [f.path for f in res.files]
+
+
+FLAT = [
+    "README.md",
+    "Qwen3-8B-BF16.gguf",
+    "Qwen3-8B-Q4_K_M.gguf",
+    "Qwen3-8B-Q8_0.gguf",
+    "mmproj-model-f16.gguf",
+    "mmproj-model-Q8_0.gguf",
+]
+
+
+# --- explicit --hf-file ---------------------------------------------------------------------
+
+
+def test_explicit_file_is_taken_as_is_and_the_tag_is_ignored() -> None:
+    res = run(f"{REPO}:Q8_0", FLAT, "Qwen3-8B-BF16.gguf", mmproj=False)
+    assert names(res) == ["Qwen3-8B-BF16.gguf"]
+    assert res.primary.path == "Qwen3-8B-BF16.gguf"
+
+
+def test_explicit_file_still_gets_its_split_parts_and_mmproj() -> None:
+    paths = [
+        "Q8_0/model-Q8_0-00001-of-00002.gguf",
+        "Q8_0/model-Q8_0-00002-of-00002.gguf",
+        "mmproj-model-f16.gguf",
+    ]
+    res = run(REPO, paths, "Q8_0/model-Q8_0-00001-of-00002.gguf")
+    assert names(res) == paths
+    assert res.mmproj is not None and res.mmproj.path == "mmproj-model-f16.gguf"
+
+
+def test_explicit_file_not_in_repo_lists_the_model_ggufs() -> None:
+    with pytest.raises(ResolutionError) as info:
+        run(REPO, FLAT, "Qwen3-8B-Q5_K_M.gguf")
+    message = str(info.value)
+    assert REPO in message and "'Qwen3-8B-Q5_K_M.gguf'" in message
+    assert "Qwen3-8B-BF16.gguf, Qwen3-8B-Q4_K_M.gguf, Qwen3-8B-Q8_0.gguf" in message
+    assert "mmproj" not in message
+    assert info.value.available == (
+        "Qwen3-8B-BF16.gguf",
+        "Qwen3-8B-Q4_K_M.gguf",
+        "Qwen3-8B-Q8_0.gguf",
+    )
+
+
+def test_explicit_file_is_matched_case_sensitively_with_a_hint() -> None:
+    with pytest.raises(ResolutionError, match=re.escape("the repo has 'Qwen3-8B-Q8_0.gguf'")):
+        run(REPO, FLAT, "qwen3-8b-q8_0.gguf")
+
+
+def test_error_says_when_the_repo_has_no_model_gguf() -> None:
+    with pytest.raises(ResolutionError, match="has no model GGUF files"):
+        run(REPO, ["README.md", "mmproj-model-f16.gguf", "imatrix.gguf"])
+
+
+# --- tag matching (find_best_model) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("q4_k_m", "Qwen3-8B-Q4_K_M.gguf"),  # case-insensitive, '.' after the tag
+        ("Q8_0", "Q8_0/Qwen3-8B-Q8_0-00001-of-00002.gguf"),  # '-' after the tag
+        ("bf16", "Qwen3-8B.BF16.gguf"),  # mradermacher-style '.' before the tag
+    ],
+)
+def test_tag_matches_any_case_followed_by_dot_or_dash(tag: str, expected: str) -> None:
+    paths = [
+        "Qwen3-8B.BF16.gguf",
+        "Qwen3-8B-Q4_K_M.gguf",
+        "Q8_0/Qwen3-8B-Q8_0-00001-of-00002.gguf",
+        "Q8_0/Qwen3-8B-Q8_0-00002-of-00002.gguf",
+    ]
+    assert run(f"{REPO}:{tag}", paths, mmproj=False).primary.path == expected
+
+
+def test_tag_does_not_match_a_longer_tag() -> None:
+    paths = ["Qwen3-8B-IQ3_XXS.gguf", "Qwen3-8B-IQ3_XS.gguf", "Qwen3-8B-Q4_K_M.gguf"]
+    assert run(f"{REPO}:IQ3_XS", paths).primary.path == "Qwen3-8B-IQ3_XS.gguf"
+    with pytest.raises(ResolutionError, match="tag 'Q4_K'"):
+        run(f"{REPO}:Q4_K", paths)
+
+
+def test_tag_is_searched_anywhere_in_the_path_not_anchored_at_its_start() -> None:
+    paths = ["Qwen3-8B-Q8_0.gguf", "Qwen3-8B-Q4_K_M.gguf"]
+    assert run(f"{REPO}:K_M", paths).primary.path == "Qwen3-8B-Q4_K_M.gguf"
+
+
+def test_tag_takes_the_first_match_in_listing_order() -> None:
+    paths = ["TheDrummer_Model-24B-v4.1-Q8_0.gguf", "BlackSheep-24B.Q8_0.gguf"]
+    assert run(f"{REPO}:Q8_0", paths).primary.path == paths[0]
+    assert run(f"{REPO}:Q8_0", paths[::-1]).primary.path == paths[1]
+
+
+def test_explicit_tag_without_match_is_an_error_not_a_fallback() -> None:
+    with pytest.raises(ResolutionError, match="tag 'Q5_K_M'") as info:
+        run(f"{REPO}:Q5_K_M", FLAT)
+    assert "Qwen3-8B-Q8_0.gguf" in str(info.value)
+
+
+def test_tag_is_the_text_after_the_last_colon() -> None:
+    assert llama_tag(HuggingFaceModel(hf_repo="org/m:x:Q8_0")) == "Q8_0"
+    assert llama_tag(HuggingFaceModel(hf_repo="org/m:")) == ""
+    assert llama_tag(HuggingFaceModel(hf_repo="org/m")) == ""
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        (["m-Q8_0.gguf", "m-BF16.gguf", "m-Q4_K_M.gguf"], "m-Q4_K_M.gguf"),
+        (["m-BF16.gguf", "m-Q8_0.gguf", "m-Q4_K_S.gguf"], "m-Q8_0.gguf"),
+        (["README.md", "m-IQ3_XXS.gguf", "m-BF16.gguf"], "m-IQ3_XXS.gguf"),
+    ],
+    ids=["Q4_K_M", "then Q8_0", "then first model GGUF"],
+)
+def test_default_is_q4_k_m_then_q8_0_then_first_model_gguf(paths: list[str], expected: str) -> None:
+    assert run(REPO, paths).primary.path == expected
+
+
+# --- skipped names (gguf_filename_is_model) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sidecar",
+    [
+        "mmproj-Qwen3-8B-Q4_K_M.gguf",
+        "Qwen3-8B-imatrix-Q4_K_M.gguf",
+        "mtp-Qwen3-8B-Q4_K_M.gguf",
+        "eagle3-Qwen3-8B-Q4_K_M.gguf",
+        "dflash-Qwen3-8B-Q4_K_M.gguf",
+        "dspark-Qwen3-8B-Q4_K_M.gguf",
+    ],
+)
+def test_sidecar_names_are_never_the_primary(sidecar: str) -> None:
+    paths = [sidecar, "Qwen3-8B-BF16.gguf"]
+    assert run(f"{REPO}:Q4_K_M", [*paths, "Qwen3-8B-Q4_K_M.gguf"]).primary.path == (
+        "Qwen3-8B-Q4_K_M.gguf"
+    )
+    assert run(REPO, paths).primary.path == "Qwen3-8B-BF16.gguf"
+    with pytest.raises(ResolutionError, match="tag 'Q4_K_M'"):
+        run(f"{REPO}:Q4_K_M", paths)
+
+
+def test_skip_markers_look_at_the_basename_case_sensitively() -> None:
+    # unsloth's suffix "-MTP-" is not "mtp-"; a folder named mmproj does not hide its models
+    assert run(REPO, ["model-MTP-BF16.gguf"]).primary.path == "model-MTP-BF16.gguf"
+    assert run(REPO, ["mmproj/model-Q8_0.gguf"]).primary.path == "mmproj/model-Q8_0.gguf"
+
+
+# --- preset.ini -----------------------------------------------------------------------------
+
+
+def test_root_preset_ini_wins_over_everything_even_an_explicit_file() -> None:
+    paths = [*FLAT, "preset.ini"]
+    for res in (run(f"{REPO}:Q8_0", paths), run(REPO, paths, "Qwen3-8B-BF16.gguf")):
+        assert names(res) == ["preset.ini"] and res.mmproj is None
+
+
+def test_preset_ini_in_a_subfolder_is_just_a_file() -> None:
+    res = run(REPO, ["configs/preset.ini", "Preset.ini", "Qwen3-8B-Q4_K_M.gguf"], mmproj=False)
+    assert names(res) == ["Qwen3-8B-Q4_K_M.gguf"]
+
+
+# --- split models (get_split_files) -----------------------------------------------------------
+
+SPLIT = [f"Q8_0/model-Q8_0-0000{i}-of-00003.gguf" for i in (1, 2, 3)]
+
+
+def test_split_model_brings_all_parts_in_order_primary_first() -> None:
+    paths = [SPLIT[2], "Q4_K_M/model-Q4_K_M-00001-of-00003.gguf", SPLIT[1], SPLIT[0]]
+    res = run(f"{REPO}:Q8_0", paths)
+    assert names(res) == SPLIT
+    assert res.primary.path == SPLIT[0]
+
+
+def test_split_primary_is_always_the_first_part() -> None:
+    assert run(REPO, [SPLIT[1], SPLIT[0], SPLIT[2]]).primary.path == SPLIT[0]
+
+
+def test_missing_split_part_is_an_error() -> None:
+    with pytest.raises(ResolutionError, match="missing part\\(s\\) 00002") as info:
+        run(f"{REPO}:Q8_0", [SPLIT[0], SPLIT[2]])
+    assert "Q8_0/model-Q8_0-00001-of-00003.gguf (3 parts)" in str(info.value)
+
+
+def test_split_parts_share_prefix_and_count() -> None:
+    lst = listing(
+        *SPLIT, "Q8_0/other-Q8_0-00002-of-00003.gguf", "Q8_0/model-Q8_0-00002-of-00004.gguf"
+    )
+    assert [f.path for f in split_parts(lst, lst.files[0])] == SPLIT
+
+
+def test_split_info_follows_get_gguf_split_info() -> None:
+    info = split_info("Q8_0/model-Q8_0-00002-OF-00003.gguf")
+    assert info is not None
+    assert (info.prefix, info.tag, info.index, info.count) == ("Q8_0/model-Q8_0", "Q8_0", 2, 3)
+    assert split_info("model-q4_k_m.gguf") == SplitInfo("model-q4_k_m", "Q4_K_M", 1, 1)
+    assert split_info("README.md") is None
+    assert split_info("model.GGUF") is None
+
+
+# --- mmproj (find_best_sibling) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "bits"),
+    [
+        ("Qwen3-8B-Q4_K_M.gguf", 4),
+        ("Qwen3-8B-BF16.gguf", 16),
+        ("Qwen3-8B-IQ3_XXS.gguf", 3),
+        ("mmproj-model-f16.gguf", 16),
+        ("model-MXFP4.gguf", 4),
+        ("model-UD-Q8_K_XL.gguf", 8),
+        ("Q8_0/model-Q8_0-00001-of-00003.gguf", 8),
+        ("Q8_0/model.gguf", 0),
+        ("README.md", 0),
+    ],
+)
+def test_quant_bits_is_the_first_number_of_the_trailing_tag(path: str, bits: int) -> None:
+    assert quant_bits(path) == bits
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("Q8_0", "mmproj-model-Q8_0.gguf"),
+        ("Q4_K_M", "mmproj-model-Q8_0.gguf"),  # |8-4| < |16-4|
+        ("BF16", "mmproj-model-f16.gguf"),  # ties keep listing order: f16 before BF16
+    ],
+)
+def test_mmproj_has_the_closest_quant_bits(tag: str, expected: str) -> None:
+    paths = [*FLAT, "mmproj-model-BF16.gguf"]
+    res = run(f"{REPO}:{tag}", paths)
+    assert res.mmproj is not None and res.mmproj.path == expected
+    assert names(res)[-1] == expected
+
+
+def test_mmproj_in_the_deepest_shared_folder_beats_closer_bits() -> None:
+    paths = [
+        "mmproj-Q8_0.gguf",
+        "Q8_0/mmproj-F16.gguf",
+        "Q8_0/vision/mmproj-Q8_0.gguf",  # deeper than the model: not a sibling
+        "Q4_K_M/mmproj-Q8_0.gguf",  # another folder: not a sibling
+        *SPLIT,
+    ]
+    res = run(f"{REPO}:Q8_0", paths)
+    assert res.mmproj is not None and res.mmproj.path == "Q8_0/mmproj-F16.gguf"
+    assert names(res) == [*SPLIT, "Q8_0/mmproj-F16.gguf"]
+
+
+def test_mmproj_only_in_a_subfolder_of_a_root_model_is_not_found() -> None:
+    res = run(REPO, ["Qwen3-8B-Q4_K_M.gguf", "vision/mmproj-model-f16.gguf"])
+    assert res.mmproj is None and names(res) == ["Qwen3-8B-Q4_K_M.gguf"]
+
+
+def test_mmproj_false_skips_the_sibling() -> None:
+    res = run(f"{REPO}:Q8_0", FLAT, mmproj=False)
+    assert res.mmproj is None and names(res) == ["Qwen3-8B-Q8_0.gguf"]
+
+
+def test_sibling_with_tag_prefers_an_exact_tag_match() -> None:
+    lst = listing("mtp-model-BF16.gguf", "mtp-model-Q8_0.gguf", "mtp-model-Q8_K.gguf")
+    best = find_best_sibling(lst, "model-Q4_K_M.gguf", "mtp-", "q8_k")
+    assert best is not None and best.path == "mtp-model-Q8_K.gguf"
+
+
+# --- URL references ---------------------------------------------------------------------------
+
+
+def url_model(path: str) -> HuggingFaceModel:
+    return HuggingFaceModel(hf_repo=REPO, hf_file=path, revision="b" * 40)
+
+
+def test_url_reference_is_exactly_that_file() -> None:
+    lst = listing(*FLAT, "preset.ini")
+    res = resolve(url_model("Qwen3-8B-BF16.gguf"), lst)
+    assert names(res) == ["Qwen3-8B-BF16.gguf"] and res.mmproj is None
+
+
+def test_url_reference_to_a_split_part_brings_every_part() -> None:
+    res = resolve(url_model(SPLIT[0]), listing(*SPLIT))
+    assert names(res) == SPLIT
+
+
+def test_url_reference_missing_file_is_an_error() -> None:
+    with pytest.raises(ResolutionError, match=re.escape("URL file 'nope.gguf'")):
+        resolve(url_model("nope.gguf"), listing(*FLAT))
+
+
+# --- nested folders ---------------------------------------------------------------------------
+
+
+def test_nested_folders() -> None:
+    paths = [
+        "mmproj-model-f16.gguf",
+        "gguf/instruct/mmproj-model-Q8_0.gguf",
+        "gguf/instruct/Q4_K_M/Qwen3-8B-Q4_K_M.gguf",
+        "gguf/base/Qwen3-8B-Q4_K_M.gguf",
+    ]
+    res = run(REPO, paths)
+    assert res.primary.path == "gguf/instruct/Q4_K_M/Qwen3-8B-Q4_K_M.gguf"
+    assert res.mmproj is not None and res.mmproj.path == "gguf/instruct/mmproj-model-Q8_0.gguf"
+    res = run(REPO, paths, "gguf/base/Qwen3-8B-Q4_K_M.gguf")
+    assert res.mmproj is not None and res.mmproj.path == "mmproj-model-f16.gguf"
+
+
+# --- types --------------------------------------------------------------------------------------
+
+
+def test_blob_name_total_size_and_errors_survive_pickling() -> None:
+    lfs, plain = rf("m-Q8_0.gguf"), rf("README.md")
+    assert lfs.blob_name == lfs.sha256 and plain.blob_name == plain.oid
+    lst = RepoListing(
+        repo=REPO, commit=COMMIT, files=(rf("m-Q8_0.gguf", 5), rf("mmproj-f16.gguf", 3))
+    )
+    assert resolve(HuggingFaceModel(hf_repo=REPO), lst).total_size == 8
+    err = ResolutionError(REPO, "tag 'x'", "no match", ("a.gguf",))
+    assert str(pickle.loads(pickle.dumps(err))) == str(err)
+
+
+def test_listing_of_another_repo_is_refused() -> None:
+    with pytest.raises(ValueError, match="listing of"):
+        resolve(HuggingFaceModel(hf_repo="org/other"), listing(*FLAT))
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+NAMES = st.sampled_from(
+    [
+        "README.md",
+        "preset.ini",
+        "Qwen3-8B-Q4_K_M.gguf",
+        "Qwen3-8B-Q8_0.gguf",
+        "Qwen3-8B-BF16.gguf",
+        "Qwen3-8B-IQ3_XXS.gguf",
+        "mmproj-model-f16.gguf",
+        "imatrix.gguf",
+        "mtp-Qwen3-8B-Q8_0.gguf",
+        *SPLIT,
+        "Q8_0/mmproj-Q8_0.gguf",
+        "sub/Qwen3-8B-Q4_K_M.gguf",
+    ]
+)
+
+
+@given(st.lists(NAMES, unique=True), st.sampled_from(["", ":Q8_0", ":q4_k_m", ":BF16"]))
+def test_resolution_invariants(paths: list[str], tag: str) -> None:
+    try:
+        res = run(REPO + tag, paths)
+    except ResolutionError as exc:
+        assert REPO in str(exc)
+        return
+    assert res.files[0] == res.primary and len(set(res.files)) == len(res.files)
+    assert all(f in listing(*paths).files for f in res.files)
+    if res.primary.path != "preset.ini":
+        assert "preset.ini" not in paths
+        assert not any(m in res.primary.path for m in ("mmproj", "imatrix", "mtp-"))
+    if res.mmproj is not None:
+        assert res.files[-1] == res.mmproj and "mmproj" in res.mmproj.path
