@@ -6,15 +6,17 @@ Run from a llama.cpp checkout with `invoke -r <this repo> models.list`.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.tasks import Task, task
 
 from scanner import commands
-from scanner.options import CONFIG_DEFAULTS, build_options
+from scanner.options import CONFIG_DEFAULTS, TEST_DEFAULTS, build_options
 
 SCAN_HELP = {
     "root": "project root the globs are relative to (default: current directory)",
@@ -78,6 +80,42 @@ def fetch(
     _finish(commands.fetch_models(options))
 
 
-models = Collection("models", list_, fetch)
-models.configure({"models": CONFIG_DEFAULTS})
-namespace = Collection(models)
+def _pytest_args(c: Context) -> list[str]:
+    """What followed `--`, as the shell split it (Invoke's remainder re-joins it with spaces,
+    which would break `-k "a or b"`)."""
+    if "--" in sys.argv:
+        return sys.argv[sys.argv.index("--") + 1:]
+    return shlex.split(c.remainder)
+
+
+def _fetch_first(c: Context) -> None:
+    """`models.fetch` with its configured options, unless `test.fetch` is false."""
+    if c.config.test.fetch:
+        fetch(c)
+
+
+SERVER_HELP = {
+    "suite": "folder of the test suite under models.root (default: tools/server/tests)",
+    "offline": "run the tests offline (LLAMA_ARG_OFFLINE=1, HF_HUB_OFFLINE=1)",
+    "slow": "also run the slow tests (SLOW_TESTS=1, as tools/server/tests/tests.sh does)",
+}
+
+
+@task(pre=[Task(_fetch_first, name="fetch")], help=SERVER_HELP)
+def server(c: Context, suite: str | None = None, offline: bool = False,
+           slow: bool = False) -> None:
+    """Fetch the suite's models (pre-task), then run pytest; arguments after `--` go to pytest.
+
+    Skip the fetch with `test: {fetch: false}` in invoke.yaml or INVOKE_TEST_FETCH=0.
+    """
+    options = build_options(c.config.models)
+    settings = c.config.test
+    code = commands.run_server_tests(
+        options, suite or settings.suite, _pytest_args(c),
+        offline=offline or bool(settings.offline), slow=slow or bool(settings.slow))
+    _finish(code)
+
+
+namespace = Collection(Collection("models", list_, fetch), Collection("test", server))
+# On the root so that every task sees both sections (`test.server` reads `models:` too).
+namespace.configure({"models": CONFIG_DEFAULTS, "test": TEST_DEFAULTS})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -153,3 +154,24 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
         console.print(f"{len(outcomes)} models: {len(outcomes) - len(failed)} fetched, "
                       f"{len(failed)} failed (llama.cpp: {binary.path})", markup=False)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def run_server_tests(options: Options, suite: str, pytest_args: list[str], *, offline: bool,
+                     slow: bool, env: Mapping[str, str] | None = None) -> int:
+    """`test.server`: pytest in the suite folder, on the cache the fetch filled; pytest's code."""
+    env = dict(os.environ if env is None else env)
+    folder = options.root / suite
+    if not folder.is_dir():
+        print(f"error: test suite folder {folder} does not exist (set test.suite or --suite)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    cache = str(hf_cache.cache_dir(env, options.cache_dir))
+    env.update(LLAMA_CACHE=cache, HF_HUB_CACHE=cache)
+    if offline:
+        env.update(LLAMA_ARG_OFFLINE="1", HF_HUB_OFFLINE="1")
+    if slow:
+        env["SLOW_TESTS"] = "1"
+    command = [sys.executable, "-m", "pytest", *pytest_args]
+    print(f"running {shlex.join(command[1:])} in {folder} (cache {cache}"
+          f"{', offline' if offline else ''})", flush=True)
+    return subprocess.run(command, cwd=folder, env=env, check=False).returncode

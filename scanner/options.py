@@ -33,6 +33,15 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: `test:` section: where `test.server` runs pytest, and whether its pre-task fetches.
+TEST_DEFAULTS: dict[str, Any] = {
+    "suite": "tools/server/tests",
+    "offline": False,
+    "slow": False,
+    "fetch": True,
+}
+
+
 class Options(BaseModel):
     """Everything one task run needs, after config and flags are merged."""
 

@@ -1,0 +1,93 @@
+"""`invoke test.server`: fetch as a pre-task, then pytest in the suite on the same cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.fakehub import FakeHub, GeneratedFile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The suite under test checks, from inside pytest, what the server tests would rely on.
+SUITE = '''
+import os
+from pathlib import Path
+
+class Server:
+    model_hf_repo = None
+    model_hf_file = None
+
+def lookup(repo, path):
+    folder = Path(os.environ["LLAMA_CACHE"]) / ("models--" + repo.replace("/", "--"))
+    commit = (folder / "refs" / "main").read_text()
+    return folder / "snapshots" / commit / path
+
+def test_model_is_cached():
+    server = Server()
+    server.model_hf_repo = "ggml-org/models"
+    server.model_hf_file = "tinyllamas/stories260K.gguf"
+    assert lookup(server.model_hf_repo, server.model_hf_file).stat().st_size == 2000
+
+def test_environment():
+    assert os.environ["HF_HUB_CACHE"] == os.environ["LLAMA_CACHE"]
+    assert os.environ.get("LLAMA_ARG_OFFLINE") == os.environ.get("EXPECT_OFFLINE")
+    assert os.environ.get("HF_HUB_OFFLINE") == os.environ.get("EXPECT_OFFLINE")
+    assert os.environ.get("SLOW_TESTS") == os.environ.get("EXPECT_SLOW")
+'''
+
+
+def make_project(root: Path, extra: str = "") -> Path:
+    suite = root / "tools/server/tests"
+    suite.mkdir(parents=True)
+    (suite / "test_suite.py").write_text(textwrap.dedent(SUITE) + textwrap.dedent(extra))
+    return root
+
+
+def invoke(root: Path, cache: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ, LLAMA_CACHE=str(cache), **env)
+    return subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args],
+                          cwd=root, env=full_env, capture_output=True, text=True, timeout=180)
+
+
+def test_fetch_then_offline_tests_with_passthrough_args(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
+    root, cache = make_project(tmp_path / "proj"), tmp_path / "cache"
+    run = invoke(root, cache, "test.server", "--offline", "--slow", "--", "-v", "-p",
+                 "no:cacheprovider", EXPECT_OFFLINE="1", EXPECT_SLOW="1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 models: 1 downloaded" in run.stdout
+    assert "test_model_is_cached PASSED" in run.stdout, "-v reached pytest"
+    assert "2 passed" in run.stdout
+    assert fake_hub.count("GET", "resolve") == 1
+
+
+def test_pytest_exit_code_propagates_and_fetch_can_be_skipped(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
+    root = make_project(tmp_path / "proj", "def test_fails():\n    assert False\n")
+    cache = tmp_path / "cache"
+    run = invoke(root, cache, "test.server", "--", "-k", "fails or environment")
+    assert run.returncode == 1
+    assert "1 failed, 1 passed, 1 deselected" in run.stdout
+    fake_hub.reset_counts()
+    run = invoke(root, cache, "test.server", "--", "-k", "cached", INVOKE_TEST_FETCH="0")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert fake_hub.count() == 0, "no fetch: not even a listing request"
+    assert "1 passed, 2 deselected" in run.stdout
+
+
+def test_failed_fetch_stops_before_pytest(fake_hub: FakeHub, hub_env: Path,
+                                          tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj")
+    run = invoke(root, tmp_path / "cache", "test.server")
+    assert run.returncode == 1
+    assert "FAILED ggml-org/models tinyllamas/stories260K.gguf" in run.stdout
+    assert "needed by: tools/server/tests/test_suite.py:" in run.stdout
+    assert "running" not in run.stdout and "passed" not in run.stdout
