@@ -1,0 +1,71 @@
+"""`invoke models.fetch --backend llama`, run as a user would; llama.cpp is the stand-in
+executable of tests/test_llama_backend.py, not a real build."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_llama_backend import read_log, write_standin
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SUITE = """
+def test_a():
+    a.model_hf_repo = "ggml-org/models"
+    a.model_hf_file = "tinyllamas/split/stories15M-q8_0-00001-of-00003.gguf"
+    b.model_hf_repo = "ggml-org/Qwen3-0.6B-GGUF:Q8_0"
+    c.model_hf_repo = "ggml-org/broken-repo"
+"""
+
+
+def run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "models.fetch", *args],
+        cwd=root, env=dict(os.environ, **env), capture_output=True, text=True, timeout=120)
+
+
+def project(tmp_path: Path) -> Path:
+    suite = tmp_path / "proj/tools/server/tests"
+    suite.mkdir(parents=True)
+    (suite / "test_a.py").write_text(SUITE)
+    return tmp_path / "proj"
+
+
+def test_llama_backend_fetches_every_model_and_reports_failures(tmp_path: Path) -> None:
+    root, log, cache = project(tmp_path), tmp_path / "log.jsonl", tmp_path / "cache"
+    llama = write_standin(root / "build/bin", "llama")
+    result = run(root, "--backend", "llama", LLAMA_CACHE=str(cache), STANDIN_LOG=str(log),
+                 STANDIN_FAIL_REPOS="ggml-org/broken-repo")
+    assert result.returncode == 1
+    argv = [entry["argv"] for entry in read_log(log)]
+    assert argv == [
+        ["download", "-hf", "ggml-org/broken-repo"],
+        ["download", "-hf", "ggml-org/models", "-hff",
+         "tinyllamas/split/stories15M-q8_0-00001-of-00003.gguf"],
+        ["download", "-hf", "ggml-org/Qwen3-0.6B-GGUF:Q8_0"],
+    ]
+    assert all(entry["env"]["LLAMA_CACHE"] == str(cache) for entry in read_log(log))
+    parts = list((cache / "models--ggml-org--models").rglob("*-of-00003.gguf"))
+    assert len(parts) == 3, "split models are fetched whole, never skipped"
+    assert f"command: {llama} download -hf ggml-org/broken-repo" in result.stdout
+    assert "needed by: tools/server/tests/test_a.py:6" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("3 models: 2 fetched, 1 failed")
+
+
+def test_llama_backend_json_and_missing_binary(tmp_path: Path) -> None:
+    root, log = project(tmp_path), tmp_path / "log.jsonl"
+    empty_path = str(tmp_path / "nowhere")
+    missing = run(root, "--backend", "llama", PATH=empty_path)
+    assert missing.returncode == 2
+    assert "--llama-bin" in missing.stderr and "LLAMA_BIN" in missing.stderr
+    assert str(root / "build/bin") in missing.stderr
+    llama = write_standin(tmp_path / "elsewhere", "llama")
+    result = run(root, "--backend", "llama", "--json", STANDIN_LOG=str(log),
+                 LLAMA_BIN=str(llama), LLAMA_CACHE=str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["binary"] == str(llama)
+    assert [m["ok"] for m in document["models"]] == [True, True, True]
