@@ -14,9 +14,10 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import Task, task
+from pydantic import ValidationError
 
 from scanner import commands
-from scanner.options import CONFIG_DEFAULTS, TEST_DEFAULTS, build_options
+from scanner.options import CONFIG_DEFAULTS, TEST_DEFAULTS, Options, build_options
 
 SCAN_HELP = {
     "root": "project root the globs are relative to (default: current directory)",
@@ -26,6 +27,17 @@ SCAN_HELP = {
     "strict": "exit 1 when the scan has diagnostics",
     "deny": "glob of repos never to fetch, e.g. '*/this-model-does-not-exist'; repeatable",
 }
+
+
+def _options(c: Context, **flags: Any) -> Options:
+    """Merge flags over config; a bad value is a usage error, not a traceback."""
+    try:
+        return build_options(c.config.models, **flags)
+    except ValidationError as exc:
+        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise Exit(f"error: invalid option: {why}", code=2) from exc
+    except ValueError as exc:
+        raise Exit(f"error: invalid option: {exc}", code=2) from exc
 
 
 def _finish(code: int) -> None:
@@ -39,8 +51,8 @@ def list_(
     strict: bool = False, deny: Any = None,
 ) -> None:
     """List every Hugging Face model the test suite references."""
-    options = build_options(
-        c.config.models, root=root, tests=tests, json=json_, strict=strict, deny=deny
+    options = _options(
+        c, root=root, tests=tests, json=json_, strict=strict, deny=deny
     )
     _finish(commands.list_models(options))
 
@@ -71,8 +83,8 @@ def fetch(
     backend: str | None = None, llama_bin: str | None = None,
 ) -> None:
     """Resolve every referenced model as llama.cpp would and download it into the cache."""
-    options = build_options(
-        c.config.models, root=root, tests=tests, json=json_, strict=strict, deny=deny,
+    options = _options(
+        c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
         cache_dir=cache_dir, jobs=jobs, dry_run=dry_run, offline=offline,
         mmproj=False if no_mmproj else None, urls=urls, verify=verify, backend=backend,
         llama_bin=llama_bin,
@@ -108,7 +120,7 @@ def server(c: Context, suite: str | None = None, offline: bool = False,
 
     Skip the fetch with `test: {fetch: false}` in invoke.yaml or INVOKE_TEST_FETCH=0.
     """
-    options = build_options(c.config.models)
+    options = _options(c)
     settings = c.config.test
     code = commands.run_server_tests(
         options, suite or settings.suite, _pytest_args(c),

@@ -33,7 +33,7 @@ from .llama_backend import LlamaNotFound, LlamaOutcome, fetch_with_llama, find_l
 from .models import ScanResult
 from .options import Options
 from .progress import FetchProgress, human_size
-from .report import make_console, print_json, print_scan, scan_json
+from .report import make_console, print_diagnostics, print_json, print_scan, scan_json
 from .scan import NoTestFiles, scan_suite
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -76,6 +76,7 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None) -> int:
         verify_cached(jobs, settings)
     problems = [problem for outcome in listings.values() for problem in outcome.problems]
     if not options.json_output:
+        print_diagnostics(scan.diagnostics, console)
         print_plan(plans, jobs, console)
         for problem in problems:
             console.print(f"warning: {problem}", markup=False)
@@ -87,7 +88,8 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None) -> int:
         print_summary(plans, settings, time.monotonic() - started, console)
     if code:
         return code
-    return EXIT_FAILED if any(plan.status in ("failed", "missing") for plan in plans) else EXIT_OK
+    failed = any(plan.status in ("failed", "missing") for plan in plans)
+    return EXIT_FAILED if failed or (options.strict and scan.diagnostics) else EXIT_OK
 
 
 def _download_phase(options: Options, settings: FetchSettings, plans: list[ModelPlan],

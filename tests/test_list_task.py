@@ -107,3 +107,12 @@ def test_config_file_sets_options(tmp_path: Path) -> None:
     assert document["files_scanned"] == 1
     assert {m["hf_file"] for m in document["models"]} == {
         "stories15M_MOE-F16.gguf", "moe_shakespeare15M.gguf"}
+
+
+def test_bad_option_values_are_usage_errors_not_tracebacks() -> None:
+    run = invoke("models.fetch", "--root", "examples/llama.cpp", "--backend", "foo")
+    assert run.returncode == 2
+    assert "error: invalid option: backend: Input should be 'native' or 'llama'" in run.stderr
+    run = invoke("models.fetch", "--root", "examples/llama.cpp", "--jobs", "0")
+    assert (run.returncode, "Traceback" in run.stderr) == (2, False)
+    assert "jobs: Input should be greater than or equal to 1" in run.stderr
