@@ -12,12 +12,14 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from filelock import FileLock
+
 from .resolve import RepoFile, RepoListing
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-HASH_CHUNK = 8 * 1024 * 1024
+HASH_CHUNK = 1024 * 1024
 
 
 def cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:
@@ -83,11 +85,39 @@ def sha256_of(path: Path) -> str:
 
 
 def remove_cached_file(cache: Path, repo: str, commit: str, file: RepoFile) -> None:
-    """Drop a file that failed its check: the snapshot link and the blob it points at."""
+    """Drop a file that failed its check: the snapshot link and the blob it points at.
+
+    That blob is named after the Hub's ETag, which need not be the id the listing gave (that
+    mismatch is one way to fail the check), so the link is followed rather than the name built.
+    """
     link = snapshot_path(cache, repo, commit, file.path)
-    blob = repo_folder(cache, repo) / "blobs" / file.blob_name
-    for path in (link, blob):
-        path.unlink(missing_ok=True)
+    blob = Path(os.path.realpath(link))
+    link.unlink(missing_ok=True)
+    if blob.parent == Path(os.path.realpath(repo_folder(cache, repo) / "blobs")):
+        blob.unlink(missing_ok=True)
+
+
+def remove_stale_partials(cache: Path, repo: str) -> list[int]:
+    """Delete `blobs/*.incomplete` that no live process is writing; returns their sizes.
+
+    huggingface_hub names a partial `<etag>.<random>.incomplete` per call, writes it only while
+    holding `.locks/<repo folder>/<etag>.lock`, and never resumes it: one whose lock can be
+    taken at once was left by a killed run. llama.cpp's own partials (`.downloadInProgress`,
+    which it resumes) are not touched.
+    """
+    folder = repo_folder(cache, repo)
+    sizes = []
+    for partial in sorted((folder / "blobs").glob("*.incomplete")):
+        etag = partial.name.split(".", 1)[0]
+        lock = FileLock(cache / ".locks" / folder.name / f"{etag}.lock", timeout=0, mode=0o664)
+        try:
+            with lock:
+                size = partial.stat().st_size
+                partial.unlink()
+        except OSError:  # filelock's Timeout too: a live download is writing it
+            continue
+        sizes.append(size)
+    return sizes
 
 
 def cached_listing(cache: Path, repo: str, commit: str) -> RepoListing | None:

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from . import cache as hf_cache
 from .fetch import (
+    EXIT_INTERRUPTED,
     FetchSettings,
     FileJob,
     ModelPlan,
@@ -54,8 +55,16 @@ def list_models(options: Options) -> int:
 
 
 def fetch_models(options: Options, env: Mapping[str, str] | None = None) -> int:
-    """`models.fetch`: exit 1 if any model failed or is missing, 2 when nothing matched."""
-    env = os.environ if env is None else env
+    """`models.fetch`: exit 1 if any model failed or is missing, 2 when nothing matched,
+    130 on Ctrl-C (after the downloads in flight have stopped and removed their partials)."""
+    try:
+        return _fetch_models(options, os.environ if env is None else env)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc or 'stopped by Ctrl-C'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _fetch_models(options: Options, env: Mapping[str, str]) -> int:
     try:
         scan = scan_suite(options.root, options.scan, _endpoint_host(env))
     except NoTestFiles as exc:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import threading
+import time
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,13 +18,23 @@ from pathlib import Path
 from typing import Literal
 
 from . import cache as hf_cache
-from .hub import HubClient, HubError
+from .hub import Cancelled, HubClient, HubError
 from .models import HuggingFaceModel, ModelReference, ScanResult
-from .progress import FetchProgress, bridge
+from .progress import FetchProgress, human_size
 from .resolve import RepoFile, RepoListing, ResolutionError, resolve
 
 FileStatus = Literal["cached", "download", "downloaded", "failed", "missing"]
 ModelStatus = Literal["planned", "cached", "downloaded", "failed", "missing", "denied", "skipped"]
+
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+#: How long Ctrl-C waits for downloads in flight to stop and delete their partial files.
+CANCEL_GRACE_S = 3.0
+INTERRUPTED = "interrupted before it finished"
+
+
+class FetchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the downloads, after they were stopped; the message says what is left."""
 
 
 @dataclass
@@ -193,25 +206,88 @@ def verify_cached(jobs: list[FileJob], settings: FetchSettings) -> None:
 
 def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings,
                  progress: FetchProgress) -> None:
-    """Download every job marked `download`, `settings.jobs` at a time; never raises."""
-    todo = [job for job in jobs if job.status == "download"]
+    """Download every job marked `download`, `settings.jobs` at a time.
 
-    def one(job: FileJob) -> None:
-        advance, started = progress.file_started(job.label, job.file.size)
+    A failed file never raises: its job records why. Ctrl-C cancels the downloads in flight
+    (huggingface_hub deletes their partial files as they unwind) and raises `FetchInterrupted`.
+    The workers are daemon threads so that one stuck in a read cannot hold the process open.
+    """
+    remove_stale_partials(jobs, settings, progress)
+    todo = deque(job for job in jobs if job.status == "download")
+    workers = [threading.Thread(target=_work, args=(todo, client, settings, progress),
+                                name=f"download-{i}", daemon=True)
+               for i in range(min(settings.jobs, len(todo)))]
+    try:
+        for worker in workers:
+            worker.start()
+        _join(workers)
+    except KeyboardInterrupt:
+        raise _stop(jobs, workers, client) from None
+
+
+def remove_stale_partials(jobs: list[FileJob], settings: FetchSettings,
+                          progress: FetchProgress) -> None:
+    """Partial files of killed runs are never resumed by huggingface_hub: delete them."""
+    sizes = [size for repo in sorted({job.repo for job in jobs})
+             for size in hf_cache.remove_stale_partials(settings.cache, repo)]
+    if sizes:
+        progress.note(f"removed {len(sizes)} partial download(s) of an interrupted run "
+                      f"({human_size(sum(sizes))}); downloads restart from the beginning")
+
+
+def _work(todo: deque[FileJob], client: HubClient, settings: FetchSettings,
+          progress: FetchProgress) -> None:
+    """One download thread: takes jobs until none is left or the run is cancelled."""
+    while not client.cancelled:
         try:
-            path = client.download(job.repo, job.commit, job.file, bridge(advance))
-            job.error = check_content(path, job.file)
-            if job.error:
-                hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
-        except HubError as error:
-            job.error = str(error)
-        except OSError as error:
-            job.error = f"{job.label}: {error}"
-        job.status = "failed" if job.error else "downloaded"
-        progress.file_done(job.label, job.file.size, started, job.error)
+            job = todo.popleft()
+        except IndexError:
+            return
+        _download(job, client, settings, progress)
 
-    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
-        list(pool.map(one, todo))
+
+def _download(job: FileJob, client: HubClient, settings: FetchSettings,
+              progress: FetchProgress) -> None:
+    advance, started = progress.file_started(job.label, job.file.size)
+    try:
+        path = client.download(job.repo, job.commit, job.file, advance)
+        problem = check_content(path, job.file)
+        if problem:
+            job.error = f"{job.repo} {job.file.path}: {problem}"
+            hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
+    except Cancelled:
+        job.status, job.error = "failed", INTERRUPTED
+        progress.file_cancelled(job.label)
+        return
+    except HubError as error:
+        job.error = str(error)
+    except OSError as error:
+        job.error = f"{job.label}: {error}"
+    job.status = "failed" if job.error else "downloaded"
+    progress.file_done(job.label, job.file.size, started, job.error)
+
+
+def _join(workers: list[threading.Thread], deadline: float | None = None) -> None:
+    """Wait in short slices, so that Ctrl-C reaches the main thread at once."""
+    for worker in workers:
+        while worker.is_alive() and (deadline is None or time.monotonic() < deadline):
+            worker.join(0.1)
+
+
+def _stop(jobs: list[FileJob], workers: list[threading.Thread],
+          client: HubClient) -> FetchInterrupted:
+    """Cancel the downloads, give them `CANCEL_GRACE_S` to clean up, say what is left."""
+    client.cancel()
+    _join(workers, time.monotonic() + CANCEL_GRACE_S)
+    stopped = [job for job in jobs if job.status == "download" or job.error == INTERRUPTED]
+    for job in stopped:
+        job.status, job.error = "failed", INTERRUPTED
+    done = sum(job.status == "downloaded" for job in jobs)
+    stuck = sum(worker.is_alive() for worker in workers)
+    cleanup = ("partial files removed" if not stuck else
+               f"{stuck} did not stop in time: the next run removes their partial files")
+    return FetchInterrupted(f"{len(stopped)} file(s) not downloaded, {done} completed before "
+                            f"Ctrl-C ({cleanup}); run models.fetch again to finish")
 
 
 def finish_plans(plans: list[ModelPlan], settings: FetchSettings) -> None:

@@ -1,12 +1,14 @@
 """Talking to the Hub through huggingface_hub: listings, downloads, and what went wrong.
 
 Every failure becomes a `HubError` whose message names the repo (and file) and says what to do;
-retriable ones (connection errors, timeouts, 429, 5xx) are retried with backoff.
+retriable ones (connection errors, timeouts, 429, 5xx) are retried with backoff, unless
+huggingface_hub already retried them inside the call.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Literal, TypeVar
 
 import httpx2 as httpx
 from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import constants as hf_constants
 from huggingface_hub import hf_api as hf_types
 from huggingface_hub.errors import (
     GatedRepoError,
@@ -23,8 +26,8 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from tqdm import tqdm
 
+from .progress import ByteCallback, bridge
 from .repo_id import hf_file_problem
 from .resolve import RepoFile, RepoListing
 
@@ -35,7 +38,17 @@ ErrorKind = Literal[
 RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "rate_limited", "server"})
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+RETRY_BACKOFF_S = 0.5
 T = TypeVar("T")
+
+# huggingface_hub writes, reports progress and resumes in whole chunks, 10 MiB by default: a body
+# cut short below 10 MiB restarted from byte 0, a Ctrl-C waited up to 10 s at 1 MB/s for the
+# next chunk, and the copies that assemble big chunks cost throughput. 1 MiB fixes all three.
+hf_constants.DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+
+
+class Cancelled(Exception):
+    """The run was interrupted (Ctrl-C): stop this call, it is not a failure of the Hub."""
 
 
 class HubError(Exception):
@@ -57,6 +70,8 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
                   else "set HF_TOKEN to a token that has access")
     if isinstance(exc, HubError):
         return exc
+    if isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None:
+        return classify(exc.__cause__, repo, path, has_token)  # the HEAD's own error says more
     if isinstance(exc, GatedRepoError):
         return HubError("auth", f"{what}: the repo is gated or private: {token_hint}")
     if isinstance(exc, RepositoryNotFoundError):
@@ -68,6 +83,11 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
         return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
     if isinstance(exc, HfHubHTTPError):
         return _classify_status(exc, what, token_hint)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return HubError("unreachable", f"{what}: the Hub's response ended before its advertised "
+                        f"size ({_short(exc)})")
+    if isinstance(exc, httpx.NetworkError) and not isinstance(exc, httpx.ConnectError):
+        return HubError("unreachable", f"{what}: the connection to the Hub broke ({_short(exc)})")
     if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError,
                         LocalEntryNotFoundError)):
         return HubError("unreachable", f"{what}: cannot reach the Hub ({_short(exc)})")
@@ -112,33 +132,73 @@ def _short(exc: BaseException) -> str:
 
 
 def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
-                 classify_error: Callable[[BaseException], HubError]) -> T:
-    """Run `call`, retrying retriable failures with exponential backoff (or `Retry-After`)."""
+                 classify_error: Callable[[BaseException], HubError],
+                 retry_if: Callable[[BaseException], bool] = lambda exc: True,
+                 cancel: threading.Event | None = None) -> T:
+    """Run `call`, retrying retriable failures with exponential backoff (or `Retry-After`).
+
+    `retry_if` vetoes retries of failures the call already retried itself; `cancel` stops
+    waiting and retrying at once (raising `Cancelled`).
+    """
     for attempt in range(attempts):
         try:
             return call()
+        except Cancelled:
+            raise
         except Exception as exc:  # classified below; anything unknown is not retried
             error = classify_error(exc)
-            if not error.retriable or attempt == attempts - 1:
+            if not error.retriable or not retry_if(exc) or attempt == attempts - 1:
                 raise error from exc
             delay = error.retry_after if error.retry_after is not None else backoff * 2**attempt
-            time.sleep(min(delay, 60.0))
+            _pause(min(delay, 60.0), cancel)
     raise AssertionError("unreachable")
+
+
+def _pause(seconds: float, cancel: threading.Event | None) -> None:
+    if cancel is None:
+        time.sleep(seconds)
+    elif cancel.wait(seconds):
+        raise Cancelled("interrupted")
+
+
+def retried_by_hf_hub_download(exc: BaseException) -> bool:
+    """Failures `hf_hub_download` already retried 5 times (another round of ours would only
+    multiply the wait): any transient error of its HEAD (raised as `LocalEntryNotFoundError`),
+    a GET answered 408/429, and a body that timed out, was cut short or could not connect.
+    It does not retry a GET answered 5xx, nor a connection reset mid-body: those are ours."""
+    if isinstance(exc, (LocalEntryNotFoundError, httpx.TimeoutException,
+                        httpx.RemoteProtocolError, httpx.ConnectError)):
+        return True
+    return isinstance(exc, HfHubHTTPError) and _status(exc) in (408, 429)
 
 
 class HubClient:
     """One endpoint and token; listings are made at most once per repo and revision."""
 
     def __init__(self, endpoint: str, token: str | None, cache: Path, *,
-                 attempts: int = 4, backoff: float = 0.5) -> None:
+                 attempts: int = 4, backoff: float | None = None) -> None:
         self.endpoint, self.token, self.cache = endpoint, token, cache
-        self.attempts, self.backoff = attempts, backoff
+        self.attempts = attempts
+        self.backoff = RETRY_BACKOFF_S if backoff is None else backoff
         self.api = HfApi(endpoint=endpoint, token=token or None)
+        self._cancel = threading.Event()
 
-    def _retry(self, call: Callable[[], T], repo: str, path: str | None = None) -> T:
+    def cancel(self) -> None:
+        """Make every call in progress stop at its next chunk or wait (raising `Cancelled`)."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _retry(self, call: Callable[[], T], repo: str, path: str | None = None,
+               retry_if: Callable[[BaseException], bool] = lambda exc: True) -> T:
+        if self.cancelled:
+            raise Cancelled("interrupted")
         return with_retries(
             call, attempts=self.attempts, backoff=self.backoff,
             classify_error=lambda exc: classify(exc, repo, path, bool(self.token)),
+            retry_if=retry_if, cancel=self._cancel,
         )
 
     def commit_of(self, repo: str, revision: str) -> str:
@@ -169,14 +229,24 @@ class HubClient:
         return RepoListing(repo=repo, commit=commit, files=tuple(files)), problems
 
     def download(self, repo: str, commit: str, file: RepoFile,
-                 tqdm_class: type[tqdm] | None = None) -> Path:  # type: ignore[type-arg]
-        """One file into the cache, the standard way (blob + snapshot link)."""
+                 on_bytes: ByteCallback = lambda n: None) -> Path:
+        """One file into the cache, the standard way (blob + snapshot link).
+
+        `on_bytes` hears of every chunk written; a `cancel()` raises `Cancelled` from the next
+        one, so huggingface_hub deletes its partial file as it unwinds.
+        """
+        def chunk(n: int) -> None:
+            if self.cancelled:
+                raise Cancelled("interrupted")
+            on_bytes(n)
+
         def call() -> Path:
             return Path(str(hf_hub_download(
                 repo, file.path, revision=commit, cache_dir=self.cache, endpoint=self.endpoint,
-                token=self.token or None, tqdm_class=tqdm_class,
+                token=self.token or None, tqdm_class=bridge(chunk),
             )))
-        return self._retry(call, repo, file.path)
+        return self._retry(call, repo, file.path,
+                           retry_if=lambda exc: not retried_by_hf_hub_download(exc))
 
 
 def listing_problem(entry: hf_types.RepoFile) -> str | None:
@@ -184,6 +254,10 @@ def listing_problem(entry: hf_types.RepoFile) -> str | None:
     problem = hf_file_problem(entry.path)
     if problem:
         return problem
+    if not entry.path.isprintable():
+        return "control or unprintable characters in the path"
+    if entry.size < 0:
+        return f"invalid size {entry.size}"
     if entry.lfs is not None and not _SHA256.fullmatch(entry.lfs.sha256 or ""):
         return f"invalid LFS sha256 {entry.lfs.sha256!r}"
     if entry.lfs is None and not re.fullmatch(r"[0-9a-f]{40}", entry.blob_id or ""):

@@ -84,6 +84,19 @@ class FetchProgress:
         self._tasks[label] = task
         return advance, time.monotonic()
 
+    def note(self, text: str) -> None:
+        """A line about the run itself (not a file); nothing for `--json`."""
+        if self.mode != "quiet":
+            self.console.print(text, markup=False, highlight=False)
+
+    def file_cancelled(self, label: str) -> None:
+        """Ctrl-C stopped this file: drop its bar, say nothing (the run reports the stop)."""
+        if self._progress is not None:
+            with self._lock:
+                task = self._tasks.pop(label, None)
+                if task is not None:
+                    self._progress.remove_task(task)
+
     def file_done(self, label: str, size: int, started: float, error: str | None) -> None:
         elapsed = time.monotonic() - started
         if self._progress is not None:

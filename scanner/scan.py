@@ -10,7 +10,7 @@ from pathlib import Path
 from .astscan import FileScanner, url_pattern
 from .config import ScanConfig
 from .constants import ConstantIndex, ModuleConstants, collect_constants
-from .discovery import find_test_files, parse_file
+from .discovery import find_test_files, parse_file, printable_path
 from .models import Diagnostic, ModelReference, ScanResult
 
 
@@ -48,7 +48,7 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
     scanners: list[FileScanner] = []
     constants: list[ModuleConstants] = []
     for path in found.paths:
-        parsed = parse_file(path, path.relative_to(root).as_posix())
+        parsed = parse_file(path, printable_path(path.relative_to(root).as_posix()))
         if isinstance(parsed, Diagnostic):
             diagnostics.append(parsed)
             continue

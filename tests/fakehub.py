@@ -119,6 +119,14 @@ class _File:
         return hashlib.sha1(self.src).hexdigest()
 
 
+def _file_entry(path: str, f: _File) -> dict[str, Any]:
+    """One file of a tree listing, as the Hub writes it."""
+    entry: dict[str, Any] = {"type": "file", "oid": f.git_oid, "size": f.size, "path": path}
+    if f.lfs:
+        entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": len(f.pointer)}
+    return entry
+
+
 def _git_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
@@ -158,13 +166,15 @@ class Fault:
 
 @dataclass(frozen=True)
 class Request:
-    """A logged request: percent-decoded path, last value per query key, lower-cased headers."""
+    """A logged request: percent-decoded path, last value per query key, lower-cased headers,
+    and when it arrived (`time.monotonic()`), to check waits such as `Retry-After`."""
 
     method: str
     path: str
     query: dict[str, str]
     headers: dict[str, str]
     kind: Kind
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -291,6 +301,11 @@ class FakeHub:
 
     def commit(self, repo_id: str) -> str:
         return self._repos[repo_id].main
+
+    def file_entries(self, repo_id: str) -> list[dict[str, Any]]:
+        """The file entries of main's recursive tree listing: a base to edit for `override_tree`."""
+        files = self._repos[repo_id].revisions[self.commit(repo_id)]
+        return [_file_entry(path, files[path]) for path in sorted(files)]
 
     def _file(self, repo_id: str, path: str, revision: str) -> _File:
         repo = self._repos[repo_id]
@@ -446,13 +461,7 @@ class FakeHub:
                  "path": d}
                 for d in sorted(dirs)
             ]  # fmt: skip
-            for p in sorted(paths):
-                f = files[p]
-                entry: dict[str, Any] = {"type": "file", "oid": f.git_oid, "size": f.size}
-                entry["path"] = p
-                if f.lfs:
-                    entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": len(f.pointer)}
-                entries.append(entry)
+            entries.extend(_file_entry(p, files[p]) for p in sorted(paths))
         page, headers = self.tree_page_size, dict[str, str]()
         if page:
             cursor = int(req.query.get("cursor") or 0)

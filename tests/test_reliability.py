@@ -1,0 +1,448 @@
+"""`models.fetch` under faults, interruptions and concurrency, against the fake Hub.
+
+Each test injects one kind of trouble and checks what a user would see: exit code, message,
+and a cache whose files are byte-identical to the Hub's (or absent, never half-written).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import huggingface_hub.constants
+import huggingface_hub.file_download
+import huggingface_hub.utils._http
+import pytest
+from filelock import FileLock
+
+from scanner import hub
+from tests.fakehub import FakeHub, Fault, GeneratedFile, Request
+from tests.test_fetch import REPO_ROOT, llama_offline_lookup, run_fetch, write_suite
+
+REPO = "org/rel-GGUF"
+FOLDER = "models--org--rel-GGUF"
+MODEL = "m-Q4_K_M.gguf"
+OTHER_SHA = hashlib.sha256(b"not the content").hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our own retry backoff is 0.5 s, 1 s, 2 s; the count of attempts is what is under test."""
+    monkeypatch.setattr(hub, "RETRY_BACKOFF_S", 0.01)
+
+
+@pytest.fixture
+def hf_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """huggingface_hub's own retry sleeps, recorded instead of slept (they add up to 23 s)."""
+    asked: list[float] = []
+    instant = SimpleNamespace(sleep=asked.append)
+    monkeypatch.setattr(huggingface_hub.utils._http, "time", instant)
+    monkeypatch.setattr(huggingface_hub.file_download, "time", instant)
+    return asked
+
+
+def suite_for(root: Path, *models: str) -> Path:
+    """A test file that references each `org/name[:TAG]` once."""
+    body = "".join(f"    s{i}.model_hf_repo = {m!r}\n" for i, m in enumerate(models))
+    return write_suite(root, f"def test_a():\n{body}")
+
+
+def add_model_repo(hub_: FakeHub, size: int = 3_000_000) -> None:
+    hub_.add_repo(REPO, {MODEL: GeneratedFile(size, 21), "m-Q8_0.gguf": GeneratedFile(50_000, 22)})
+
+
+def file_gets(hub_: FakeHub, path: str = MODEL) -> list[Request]:
+    return [r for r in hub_.requests if r.method == "GET" and r.path.endswith("/" + path)]
+
+
+def assert_identical(cache: Path, hub_: FakeHub, path: str = MODEL) -> None:
+    data = llama_offline_lookup(cache, REPO, path)
+    assert data is not None, f"{path} is not where llama.cpp looks"
+    assert hashlib.sha256(data).hexdigest() == hub_.sha256(REPO, path)
+
+
+def partials(cache: Path) -> list[Path]:
+    return sorted(cache.rglob("*.incomplete")) if cache.exists() else []
+
+
+def assert_nothing_cached(cache: Path, path: str = MODEL) -> None:
+    """A rejected file leaves no snapshot entry, no blob and no partial."""
+    folder = cache / FOLDER
+    assert not [p for p in (folder / "snapshots").rglob("*") if p.name == path]
+    blobs = folder / "blobs"
+    assert not blobs.exists() or [p.name for p in blobs.iterdir()] == [], "a rejected blob is left"
+    assert partials(cache) == []
+
+
+# -- transport faults: recovered, byte-identical ---------------------------------------------
+
+def test_body_cut_short_is_resumed_from_where_it_stopped(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(MODEL, Fault("cut", after=2_500_000), times=1)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 0, out
+    assert_identical(hub_env, fake_hub)
+    first, second = file_gets(fake_hub)
+    assert "range" not in first.headers
+    resumed_at = int(second.headers["range"].removeprefix("bytes=").rstrip("-"))
+    assert resumed_at >= 2_000_000, "the retry should fetch the tail, not the whole file again"
+    assert partials(hub_env) == []
+
+
+def test_connection_reset_mid_stream_is_retried(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(MODEL, Fault("reset", after=1_000_000), times=1)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 0, out
+    assert len(file_gets(fake_hub)) == 2 and fake_hub.pending_faults() == 0
+    assert_identical(hub_env, fake_hub)
+    assert partials(hub_env) == []
+
+
+def test_server_errors_a_few_times_then_success(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_model_repo(fake_hub)
+    for status in (500, 502, 503):  # faults apply in order: one each on the file's GET
+        fake_hub.add_fault(MODEL, Fault("status", code=status), times=1)
+    fake_hub.add_fault(f"/api/models/{REPO}/tree/", Fault("status", code=502), times=1)
+    fake_hub.add_fault(f"/{REPO}/resolve/", Fault("status", code=503, methods=("HEAD",)), 1)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 0, out
+    assert fake_hub.pending_faults() == 0
+    assert len(file_gets(fake_hub)) == 4
+    assert_identical(hub_env, fake_hub)
+
+
+@pytest.mark.slow
+def test_rate_limit_waits_for_retry_after(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(f"/api/models/{REPO}/tree/", Fault("status", 429, retry_after=1), 1)
+    fake_hub.add_fault(MODEL, Fault("status", code=429, retry_after=1), times=1)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 0, out
+    trees = [r for r in fake_hub.requests if r.kind == "tree"]
+    gets = file_gets(fake_hub)
+    assert len(trees) == 2 and len(gets) == 2
+    assert trees[1].at - trees[0].at >= 1.0, "the listing was retried before Retry-After"
+    assert gets[1].at - gets[0].at >= 1.0, "the download was retried before Retry-After"
+    assert_identical(hub_env, fake_hub)
+
+
+def test_response_slower_than_the_read_timeout_is_abandoned_and_resumed(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # huggingface_hub reads this constant on every download (from HF_HUB_DOWNLOAD_TIMEOUT).
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DOWNLOAD_TIMEOUT", 1)
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(MODEL, Fault("slow", seconds=6), times=1)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 0, out
+    first, second = file_gets(fake_hub)
+    assert second.at - first.at < 4, "the stalled response was waited for, not timed out"
+    assert_identical(hub_env, fake_hub)
+
+
+# -- content that is not what the Hub advertised: rejected, nothing kept ---------------------
+
+@pytest.mark.parametrize("how", ["bytes corrupted in transit", "listing advertises another oid"])
+def test_content_not_matching_the_advertised_sha256_is_rejected(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    how: str,
+) -> None:
+    add_model_repo(fake_hub)
+    if how.startswith("bytes"):
+        fake_hub.add_fault(MODEL, Fault("corrupt", offset=1_500_000, count=3), times=None)
+    else:
+        entries = fake_hub.file_entries(REPO)
+        entries[0]["lfs"]["oid"] = OTHER_SHA
+        fake_hub.override_tree(REPO, entries)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 1
+    cause = out[out.index(f"FAILED {REPO}:Q4_K_M"):]
+    assert f"{MODEL}: content does not match the Hub's sha256" in cause
+    assert_nothing_cached(hub_env)
+    assert llama_offline_lookup(hub_env, REPO, MODEL) is None
+
+
+@pytest.mark.parametrize(("delta", "methods"), [
+    (-1000, ("GET",)), (-1000, ("GET", "HEAD")), (1000, ("GET", "HEAD")),
+], ids=["shorter-than-content-length", "short-body-short-headers", "longer-headers"])
+def test_size_disagreeing_with_content_length_is_rejected(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    hf_backoff: list[float], delta: int, methods: tuple[str, ...],
+) -> None:
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(MODEL, Fault("wrong_length", delta=delta, methods=methods), times=None)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys, json=True)
+    assert code == 1
+    model = json.loads(out)["models"][0]
+    assert model["status"] == "failed"
+    assert model["error"].startswith(f"{REPO} {MODEL}: ")
+    assert any(word in model["error"] for word in ("size", "sha256")), model["error"]
+    assert_nothing_cached(hub_env)
+    assert len(file_gets(fake_hub)) <= 6, "huggingface_hub's 5 resumes, not more rounds of ours"
+
+
+def test_failures_huggingface_hub_already_retried_are_not_retried_again(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    hf_backoff: list[float],
+) -> None:
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(f"/{REPO}/resolve/", Fault("status", 503, methods=("HEAD",)), None)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys, json=True)
+    assert code == 1
+    assert json.loads(out)["models"][0]["error"] == f"{REPO} {MODEL}: Hub server error (HTTP 503)"
+    assert sum(hf_backoff) == 23, "huggingface_hub backs off 1+2+4+8+8 s between its 5 retries"
+    assert fake_hub.count("HEAD", "resolve") == 7, "another round of ours would cost 23 s each"
+
+
+# -- listings that do not match the repo, or try to escape it --------------------------------
+
+def test_a_listed_file_missing_on_the_hub_fails_only_its_model(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add_repo(REPO, {"m-Q4_K_M-00001-of-00002.gguf": GeneratedFile(20_000, 1),
+                             "m-Q8_0.gguf": GeneratedFile(30_000, 2)})
+    entries = fake_hub.file_entries(REPO)
+    ghost = dict(entries[0], path="m-Q4_K_M-00002-of-00002.gguf")
+    fake_hub.override_tree(REPO, [entries[0], ghost, entries[1]])
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M", f"{REPO}:Q8_0")
+    code, out, _ = run_fetch(root, capsys, json=True)
+    assert code == 1
+    models = {m["hf_repo"]: m for m in json.loads(out)["models"]}
+    assert models[f"{REPO}:Q8_0"]["status"] == "downloaded"
+    failed = models[f"{REPO}:Q4_K_M"]
+    assert failed["status"] == "failed"
+    assert failed["error"] == (f"{REPO} m-Q4_K_M-00002-of-00002.gguf: file not found in the "
+                               "repo (HTTP 404)")
+    assert_identical(hub_env, fake_hub, "m-Q8_0.gguf")
+
+
+HOSTILE_PATHS = [
+    "../../escape-Q4_K_M.gguf", "/tmp/absolute-Q4_K_M.gguf", "sub/../../../up-Q4_K_M.gguf",
+    "nul\0-Q4_K_M.gguf", "esc\x1b[2J-Q4_K_M.gguf", "back\\..\\slash-Q4_K_M.gguf",
+]
+
+
+def test_listing_entries_escaping_the_repo_or_with_bad_ids_are_refused(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add_repo(REPO, {"good-Q4_K_M.gguf": GeneratedFile(20_000, 3)})
+    good = fake_hub.file_entries(REPO)[0]
+    hostile = [dict(good, path=path) for path in HOSTILE_PATHS]  # listed first: first match wins
+    bad_oid = dict(good, path="bad-Q8_0.gguf", lfs=dict(good["lfs"], oid="../../x"))
+    bad_git = {"type": "file", "path": "notes.txt", "size": 3, "oid": "zz"}
+    fake_hub.override_tree(REPO, [*hostile, bad_oid, bad_git, good])
+    before = set(tmp_path.rglob("*"))
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M", f"{REPO}:Q8_0")
+    code, out, err = run_fetch(root, capsys, json=True)
+    assert code == 1
+    document = json.loads(out)
+    models = {m["hf_repo"]: m for m in document["models"]}
+    assert [f["path"] for f in models[f"{REPO}:Q4_K_M"]["files"]] == ["good-Q4_K_M.gguf"]
+    assert models[f"{REPO}:Q4_K_M"]["status"] == "downloaded"
+    assert models[f"{REPO}:Q8_0"]["status"] == "failed"
+    assert "Q8_0" in models[f"{REPO}:Q8_0"]["error"]
+    problems = document["listing_problems"]
+    assert len(problems) == len(HOSTILE_PATHS) + 2
+    assert all(p.startswith(f"{REPO}: listing entry ") and " refused: " in p for p in problems)
+    assert "\x1b" not in out + err and "\0" not in out + err
+    written = {p for p in set(tmp_path.rglob("*")) - before if not p.is_dir()}
+    outside = [p for p in written if not p.is_relative_to(tmp_path / "p")
+               and not any(part in p.parts for part in (FOLDER, ".locks", "CACHEDIR.TAG"))]
+    assert outside == []
+    assert [p.name for p in written if "Q4_K_M" in p.name] == ["good-Q4_K_M.gguf"]
+    assert {r.path.rsplit("/", 1)[-1] for r in fake_hub.requests if r.kind == "resolve"} == \
+        {"good-Q4_K_M.gguf"}
+
+
+# -- the token -------------------------------------------------------------------------------
+
+SECRET = "hf_" + "Sup3rS3cr3tT0ken" * 2
+
+
+@pytest.mark.slow
+def test_token_never_appears_in_output_logs_or_errors(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_hub.valid_token = SECRET
+    fake_hub.add_repo("org/ok", {"ok-Q4_K_M.gguf": GeneratedFile(10_000, 1)}, gated=True)
+    fake_hub.add_repo("org/down", {"d-Q4_K_M.gguf": GeneratedFile(10_000, 2)})
+    fake_hub.add_repo("org/reset", {"r-Q4_K_M.gguf": GeneratedFile(300_000, 3)})
+    fake_hub.add_repo("org/bad", {"b-Q4_K_M.gguf": GeneratedFile(10_000, 4)})
+    fake_hub.add_repo("org/denied", {"x-Q4_K_M.gguf": GeneratedFile(10_000, 5)})
+    fake_hub.add_fault("d-Q4_K_M.gguf", Fault("status", code=503), times=None)
+    fake_hub.add_fault("r-Q4_K_M.gguf", Fault("reset", after=1000), times=None)
+    fake_hub.add_fault("b-Q4_K_M.gguf", Fault("corrupt"), times=None)
+    fake_hub.add_fault("x-Q4_K_M.gguf", Fault("status", code=403, methods=("HEAD", "GET")), None)
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    caplog.set_level(logging.DEBUG)
+    root = suite_for(tmp_path / "p", "org/ok", "org/down", "org/reset", "org/bad", "org/denied",
+                     "org/missing")
+    texts = []
+    for flags in ({}, {"json": True}):
+        code, out, err = run_fetch(root, capsys, **flags)
+        assert code == 1
+        texts += [out, err]
+    assert all(r.headers.get("authorization") == f"Bearer {SECRET}"
+               for r in fake_hub.requests if r.kind != "other"), "the token was not sent"
+    failed = {m["hf_repo"]: m["error"] for m in json.loads(texts[2])["models"] if m["error"]}
+    assert set(failed) == {"org/down", "org/reset", "org/bad", "org/denied", "org/missing"}
+    run = subprocess.run(fetch_command(root, "--json"), env=dict(os.environ),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    for text in (*texts, caplog.text, run.stdout, run.stderr, *failed.values()):
+        assert SECRET not in text
+
+
+# -- interruptions and concurrency (real processes) ------------------------------------------
+
+
+def fetch_command(root: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "models.fetch",
+            "--root", str(root), *args]
+
+
+def start_fetch(root: Path, cache: Path, *args: str) -> subprocess.Popen[str]:
+    """`invoke models.fetch` as a user starts it, on the fake Hub (HF_ENDPOINT from `hub_env`)."""
+    env = dict(os.environ, HF_HUB_CACHE=str(cache), TERM="dumb")
+    return subprocess.Popen(fetch_command(root, *args), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def big_repo(hub_: FakeHub, count: int, size: int) -> list[str]:
+    """`count` single-file models of `size` bytes in one repo; returns their `org/name:TAG`s."""
+    tags = ["Q4_K_M", "Q8_0", "Q5_K_M", "Q6_K"][:count]
+    hub_.add_repo(REPO, {f"m-{t}.gguf": GeneratedFile(size, i) for i, t in enumerate(tags)})
+    return [f"{REPO}:{t}" for t in tags]
+
+
+def test_only_partials_no_live_process_is_writing_are_removed(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_model_repo(fake_hub)
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M")
+    assert run_fetch(root, capsys)[0] == 0
+    blobs = hub_env / FOLDER / "blobs"
+    stale = blobs / f"{'a' * 64}.0badf00d.incomplete"
+    live = blobs / f"{'b' * 64}.c0ffee00.incomplete"
+    llama = blobs / f"{'c' * 64}.downloadInProgress"  # llama.cpp's, which it resumes
+    for partial in (stale, live, llama):
+        partial.write_bytes(b"x" * 1000)
+    writer = FileLock(hub_env / ".locks" / FOLDER / f"{'b' * 64}.lock")
+    with writer:  # as huggingface_hub holds it while it writes `live`
+        code, out, _ = run_fetch(root, capsys)
+    assert code == 0, out
+    assert (stale.exists(), live.exists(), llama.exists()) == (False, True, True)
+    assert "removed 1 partial download(s) of an interrupted run (1.0 kB)" in out
+
+
+@pytest.mark.slow
+def test_sigkill_mid_download_then_rerun_restarts_cleanly(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    root = suite_for(tmp_path / "p", *big_repo(fake_hub, 1, 8_000_000))
+    fake_hub.rate_limit_bytes_per_s = 2_000_000
+    killed = start_fetch(root, hub_env)
+    left = wait_for(lambda: [p for p in partials(hub_env) if p.stat().st_size > 0],
+                    "a partial download")
+    killed.kill()
+    killed.communicate(timeout=10)
+    assert [p.exists() for p in left] == [True], "SIGKILL leaves huggingface_hub's partial"
+    fake_hub.rate_limit_bytes_per_s = None
+    fake_hub.reset_counts()
+    started = time.monotonic()
+    rerun = subprocess.run(fetch_command(root), env=dict(os.environ, HF_HUB_CACHE=str(hub_env)),
+                           capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert time.monotonic() - started < 15, "the killed run's lock held up the rerun"
+    assert_identical(hub_env, fake_hub)
+    assert partials(hub_env) == [], "the killed run's partial file is still on disk"
+    assert "removed 1 partial download(s) of an interrupted run" in rerun.stdout
+    (get,) = file_gets(fake_hub)
+    assert "range" not in get.headers, "expected a restart from byte 0 (partials are not reused)"
+
+
+@pytest.mark.slow
+def test_two_fetches_on_one_cache_download_each_file_once(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    models = big_repo(fake_hub, 3, 3_000_000)
+    root = suite_for(tmp_path / "p", *models)
+    fake_hub.rate_limit_bytes_per_s = 3_000_000
+    runs = [start_fetch(root, hub_env) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert fake_hub.count("GET", "resolve") == 3, "a file was downloaded twice"
+    for model in models:
+        assert_identical(hub_env, fake_hub, f"m-{model.rsplit(':', 1)[1]}.gguf")
+    blobs = sorted(p.name for p in (hub_env / FOLDER / "blobs").iterdir())
+    assert blobs == sorted(fake_hub.sha256(REPO, f"m-{m.rsplit(':', 1)[1]}.gguf") for m in models)
+    assert partials(hub_env) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_in_flight_downloads_promptly_and_cleans_up(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    root = suite_for(tmp_path / "p", *big_repo(fake_hub, 4, 16_000_000))
+    fake_hub.rate_limit_bytes_per_s = 1_000_000
+    run = start_fetch(root, hub_env)
+    wait_for(lambda: len(partials(hub_env)) == 4, "4 downloads in flight")
+    sent = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert time.monotonic() - sent < 5, "Ctrl-C waited for the downloads to finish"
+    assert run.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    assert partials(hub_env) == []
+    snapshots = hub_env / FOLDER / "snapshots"
+    assert not snapshots.exists() or [p for p in snapshots.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_listing_waits_only_for_the_listing_in_flight(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    repos = [f"org/r{i}" for i in range(8)]
+    for i, repo in enumerate(repos):
+        fake_hub.add_repo(repo, {"m-Q4_K_M.gguf": GeneratedFile(1_000, i)})
+    fake_hub.add_fault("/tree/", Fault("slow", seconds=2), times=None)  # 16 s of listings
+    run = start_fetch(suite_for(tmp_path / "p", *repos), hub_env, "--jobs", "1")
+    wait_for(lambda: fake_hub.count(kind="tree"), "the first listing")
+    sent = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert time.monotonic() - sent < 6, "Ctrl-C waited for every queued listing (16 s)"
+    assert run.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    assert fake_hub.count(kind="tree") == 1
