@@ -47,6 +47,20 @@ T = TypeVar("T")
 hf_constants.DOWNLOAD_CHUNK_SIZE = 1024 * 1024
 
 
+def _read_sockets_in_chunks_of(size: int) -> None:
+    """huggingface_hub's HTTP stack reads the socket 64 KiB at a time; 1 MiB reads cut the
+    system time of a 1 GB fetch by a third (bench/fetch.py). A no-op if that stack changes."""
+    try:
+        from httpcore2._sync.http11 import HTTP11Connection
+    except ImportError:
+        return
+    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < size:
+        HTTP11Connection.READ_NUM_BYTES = size
+
+
+_read_sockets_in_chunks_of(1024 * 1024)
+
+
 class Cancelled(Exception):
     """The run was interrupted (Ctrl-C): stop this call, it is not a failure of the Hub."""
 
