@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .config import ScanConfig
 from .constants import NOT_FOUND, ConstantIndex
 from .models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
-from .repo_id import hf_file_problem, hf_repo_problem
+from .repo_id import model_problem
 
 Row = dict[str, ast.expr]
 
@@ -305,17 +305,14 @@ class FileScanner:
         if repo is None or isinstance(repo, ParamRef) or isinstance(file, ParamRef):
             return
         assert isinstance(repo, str) and not isinstance(file, Unresolved)
-        problem = hf_repo_problem(repo)
-        if problem is None and file is not None:
-            problem = hf_file_problem(file)
-            if problem:
-                problem = f"file {file!r}: {problem}"
-        if problem:
-            self._diagnose(line, f"{repo!r} is not fetched: {problem}")
-            return
         self._add(HuggingFaceModel(hf_repo=repo, hf_file=file), line, kind, scope)
 
     def _add(self, model: HuggingFaceModel, line: int, kind: ReferenceKind, scope: Scope) -> None:
+        """Record a reference, or a diagnostic when llama.cpp would refuse the names."""
+        problem = model_problem(model.hf_repo, model.hf_file)
+        if problem:
+            self._diagnose(line, problem)
+            return
         ref = ModelReference(model=model, file=self.rel, line=line, test=scope.qualname, kind=kind)
         self.references[ref] = None
 

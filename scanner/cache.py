@@ -24,15 +24,19 @@ HASH_CHUNK = 1024 * 1024
 
 def cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:
     """`--cache-dir`, else the first of llama.cpp's variables that is set."""
+    return _cache_dir(env, override).expanduser().absolute()  # tests run in another folder
+
+
+def _cache_dir(env: Mapping[str, str], override: Path | None) -> Path:
     if override is not None:
-        return override.expanduser()
+        return override
     for name in ("LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
         if env.get(name):
-            return Path(env[name]).expanduser()
+            return Path(env[name])
     if env.get("HF_HOME"):
-        return Path(env["HF_HOME"]).expanduser() / "hub"
+        return Path(env["HF_HOME"]) / "hub"
     if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]).expanduser() / "huggingface" / "hub"
+        return Path(env["XDG_CACHE_HOME"]) / "huggingface" / "hub"
     return Path.home() / ".cache" / "huggingface" / "hub"
 
 

@@ -28,10 +28,18 @@ from .fetch import (
     settings_from_env,
     verify_cached,
 )
-from .fetch_report import fetch_json, print_plan, print_summary
+from .fetch_report import fetch_json, needed_by, print_plan, print_summary
 from .hub import HubClient
-from .llama_backend import LlamaNotFound, LlamaOutcome, fetch_with_llama, find_llama_binary
-from .models import ScanResult
+from .llama_backend import (
+    LlamaBinary,
+    LlamaNotFound,
+    LlamaOutcome,
+    fetch_with_llama,
+    find_llama_binary,
+    llama_command,
+    unsupported_reason,
+)
+from .models import HuggingFaceModel, ScanResult
 from .options import Options
 from .progress import FetchProgress, human_size
 from .report import make_console, print_diagnostics, print_json, print_scan, scan_json
@@ -60,7 +68,7 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     try:
         return _fetch_models(options, os.environ if env is None else env)
     except KeyboardInterrupt as exc:
-        print(f"interrupted: {exc or 'stopped by Ctrl-C'}", file=sys.stderr)
+        print(f"interrupted: {str(exc) or 'stopped by Ctrl-C'}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -81,9 +89,9 @@ def _fetch_models(options: Options, env: Mapping[str, str]) -> int:
     plans = make_plans(scan, settings)
     listings = list_repos(plans, client, settings)
     jobs = resolve_plans(plans, listings, settings)
-    if settings.verify:
-        verify_cached(jobs, settings)
     problems = [problem for outcome in listings.values() for problem in outcome.problems]
+    if settings.verify:
+        problems += verify_cached(jobs, settings, repair=not (options.dry_run or settings.offline))
     if not options.json_output:
         print_diagnostics(scan.diagnostics, console)
         print_plan(plans, jobs, console)
@@ -139,32 +147,59 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     models = [m for m in scan.fetchable() if options.urls or m.revision is None]
-    console = make_console()
-    quiet = options.json_output
+    console, quiet = make_console(), options.json_output
+    if not quiet:
+        print_diagnostics(scan.diagnostics, console)
+    if options.dry_run:
+        _print_llama_plan(binary, models, options.offline, console, quiet)
+        return EXIT_FAILED if options.strict and scan.diagnostics else EXIT_OK
 
     def report(outcome: LlamaOutcome) -> None:
         if not quiet:
-            state = "fetched" if outcome.ok else "FAILED "
-            console.print(f"{state} {outcome.model.label()}", markup=False)
+            console.print(f"{'fetched' if outcome.ok else 'FAILED '} {outcome.model.label()}",
+                          markup=False)
 
     outcomes = fetch_with_llama(
         binary, models, cache_dir=hf_cache.cache_dir(env, options.cache_dir),
         endpoint=hf_cache.endpoint(env), offline=options.offline, env=env, on_done=report)
     failed = [o for o in outcomes if not o.ok]
     if quiet:
-        print_json({"backend": "llama", "binary": str(binary.path), "models": [
-            {"hf_repo": o.model.hf_repo, "hf_file": o.model.hf_file, "ok": o.ok,
-             "command": list(o.command), "returncode": o.returncode, "message": o.message}
-            for o in outcomes]})
-    for outcome in failed:
-        console.print(f"FAILED {outcome.model.label()}: {outcome.message}", markup=False)
-        console.print(f"    command: {shlex.join(outcome.command)}", markup=False)
-        refs = scan.references_to(outcome.model)
-        console.print("    needed by: " + ", ".join(r.location() for r in refs[:3]), markup=False)
-    if not quiet:
+        print_json({"backend": "llama", "binary": str(binary.path), "dry_run": False,
+                    "models": [_llama_entry(o.model, o.command, o) for o in outcomes]})
+    else:
+        for outcome in failed:
+            console.print(f"FAILED {outcome.model.label()}: {outcome.message}", markup=False)
+            console.print(f"    command: {shlex.join(outcome.command)}", markup=False)
+            console.print(f"    needed by: {needed_by(scan.references_to(outcome.model))}",
+                          markup=False)
         console.print(f"{len(outcomes)} models: {len(outcomes) - len(failed)} fetched, "
                       f"{len(failed)} failed (llama.cpp: {binary.path})", markup=False)
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_FAILED if failed or (options.strict and scan.diagnostics) else EXIT_OK
+
+
+def _print_llama_plan(binary: LlamaBinary, models: list[HuggingFaceModel], offline: bool,
+                      console: Console, quiet: bool) -> None:
+    """`--dry-run`: the command each model would run, and nothing is run."""
+    commands = []
+    for model in models:
+        reason = unsupported_reason(model)
+        commands.append(() if reason else tuple(llama_command(binary, model, offline=offline)))
+    if quiet:
+        print_json({"backend": "llama", "binary": str(binary.path), "dry_run": True,
+                    "models": [_llama_entry(m, c, None) for m, c in zip(models, commands,
+                                                                        strict=True)]})
+        return
+    for model, command in zip(models, commands, strict=True):
+        shown = shlex.join(command) if command else str(unsupported_reason(model))
+        console.print(f"{model.label()}: {shown}", markup=False)
+
+
+def _llama_entry(model: HuggingFaceModel, command: tuple[str, ...],
+                 outcome: LlamaOutcome | None) -> dict[str, object]:
+    return {"hf_repo": model.hf_repo, "hf_file": model.hf_file, "command": list(command),
+            "ok": outcome.ok if outcome else None,
+            "returncode": outcome.returncode if outcome else None,
+            "message": outcome.message if outcome else None}
 
 
 def run_server_tests(options: Options, suite: str, pytest_args: list[str], *, offline: bool,

@@ -34,8 +34,9 @@ class ScanConfig(BaseModel):
         """Accept `org/name[:TAG]` strings as well as `{hf_repo, hf_file}` mappings."""
         if value is None:
             return ()
+        items = [value] if isinstance(value, (str, dict)) else value
         return tuple(
-            HuggingFaceModel(hf_repo=item) if isinstance(item, str) else item for item in value
+            HuggingFaceModel(hf_repo=item) if isinstance(item, str) else item for item in items
         )
 
     @field_validator("tests", "repo_names", "file_names", "url_hosts", "deny", mode="before")

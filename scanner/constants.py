@@ -22,6 +22,7 @@ class ModuleConstants:
     rows: dict[str, ast.expr] = field(default_factory=dict)
     imported: dict[str, tuple[str, str]] = field(default_factory=dict)
     modules: dict[str, str] = field(default_factory=dict)
+    star_imports: list[str] = field(default_factory=list)
     parametrize_aliases: set[str] = field(default_factory=set)
 
 
@@ -36,7 +37,10 @@ def collect_constants(rel: str, tree: ast.Module) -> ModuleConstants:
         elif isinstance(stmt, ast.ImportFrom) and stmt.module:
             key = stmt.module.rsplit(".", 1)[-1]
             for alias in stmt.names:
-                info.imported[alias.asname or alias.name] = (key, alias.name)
+                if alias.name == "*":
+                    info.star_imports.append(key)  # llama.cpp's tests: `from utils import *`
+                else:
+                    info.imported[alias.asname or alias.name] = (key, alias.name)
         elif isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 local = alias.asname or alias.name.split(".", 1)[0]
@@ -92,11 +96,17 @@ class ConstantIndex:
         table: dict[str, object] = getattr(module, kind)
         if name in table:
             return table[name]
-        if name in module.imported and depth < 8:
+        if depth >= 8:
+            return NOT_FOUND
+        if name in module.imported:
             key, original = module.imported[name]
             target = self._find_module(rel, key)
-            if target is not None:
-                return self._lookup(target.rel, original, kind, depth + 1)
+            return self._lookup(target.rel, original, kind, depth + 1) if target else NOT_FOUND
+        for key in module.star_imports:
+            target = self._find_module(rel, key)
+            found = self._lookup(target.rel, name, kind, depth + 1) if target else NOT_FOUND
+            if found is not NOT_FOUND:
+                return found
         return NOT_FOUND
 
     def _find_module(self, importer: str, key: str) -> ModuleConstants | None:

@@ -167,7 +167,8 @@ def resolve_plans(plans: list[ModelPlan], listings: dict[tuple[str, str], Listin
             if (repo, commit, file.path) not in jobs:
                 cached = hf_cache.is_cached(settings.cache, repo, commit, file)
                 jobs[(repo, commit, file.path)] = FileJob(
-                    repo, commit, file, "cached" if cached else "download")
+                    repo, commit, file,
+                    "cached" if cached else ("missing" if settings.offline else "download"))
             plan.files.append(jobs[(repo, commit, file.path)])
     return list(jobs.values())
 
@@ -178,7 +179,7 @@ def free_space(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def check_content(path: Path, file: RepoFile) -> str | None:
+def check_content(path: Path, file: RepoFile, removed: bool = True) -> str | None:
     """Compare the cached bytes with the Hub's id (sha256 for LFS, git blob sha1 otherwise)."""
     if file.sha256:
         actual = hf_cache.sha256_of(path)
@@ -190,18 +191,30 @@ def check_content(path: Path, file: RepoFile) -> str | None:
     if actual == expected:
         return None
     return (f"content does not match the Hub's {'sha256' if file.sha256 else 'git oid'} "
-            f"(expected {expected[:12]}, got {actual[:12]}); removed from the cache")
+            f"(expected {expected[:12]}, got {actual[:12]})"
+            + ("; removed from the cache" if removed else ""))
 
 
-def verify_cached(jobs: list[FileJob], settings: FetchSettings) -> None:
-    """`--verify`: re-hash cached files; a mismatch is removed and downloaded again."""
+def verify_cached(jobs: list[FileJob], settings: FetchSettings, *, repair: bool) -> list[str]:
+    """`--verify`: re-hash cached files and return what did not match.
+
+    With `repair` a mismatch is removed and planned for download again; without it (a dry run,
+    offline) nothing in the cache is touched and the file counts as missing.
+    """
+    problems = []
     for job in jobs:
         if job.status != "cached":
             continue
         path = hf_cache.snapshot_path(settings.cache, job.repo, job.commit, job.file.path)
-        if check_content(path, job.file):
+        problem = check_content(path, job.file, removed=repair)
+        if problem is None:
+            continue
+        problems.append(f"{job.label}: cached copy {problem}")
+        if repair:
             hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
-            job.status = "download"
+        job.status = "download" if repair else "missing"
+        job.error = None if repair else f"{job.label}: cached copy {problem}"
+    return problems
 
 
 def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings,

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .fetch import FetchSettings, FileJob, ModelPlan
-from .models import Diagnostic
+from .models import Diagnostic, ModelReference
 from .progress import human_size
 from .report import diagnostic_entry
 
@@ -57,7 +57,7 @@ def print_summary(plans: list[ModelPlan], settings: FetchSettings, seconds: floa
         if plan.status in BAD:
             console.print(f"{plan.status.upper()} {plan.model.label()}", markup=False)
             console.print(f"    cause: {plan.error}", markup=False)
-            console.print(f"    needed by: {_needed_by(plan)}", markup=False)
+            console.print(f"    needed by: {needed_by(plan.references)}", markup=False)
     downloaded = sum({id(j): j.file.size for p in plans for j in p.files
                       if j.status == "downloaded"}.values())
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -66,9 +66,10 @@ def print_summary(plans: list[ModelPlan], settings: FetchSettings, seconds: floa
                   f"{seconds:.1f} s{rate}; cache: {settings.cache}", markup=False)
 
 
-def _needed_by(plan: ModelPlan) -> str:
-    refs = [f"{r.location()} ({r.test})" for r in plan.references[:MAX_NEEDED_BY]]
-    more = len(plan.references) - MAX_NEEDED_BY
+def needed_by(references: list[ModelReference]) -> str:
+    """The test locations that need a model, for failure messages."""
+    refs = [f"{r.location()} ({r.test})" for r in references[:MAX_NEEDED_BY]]
+    more = len(references) - MAX_NEEDED_BY
     return ", ".join(refs) + (f", +{more} more" if more > 0 else "")
 
 

@@ -7,6 +7,7 @@ huggingface_hub already retried them inside the call.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -45,6 +46,11 @@ T = TypeVar("T")
 # cut short below 10 MiB restarted from byte 0, a Ctrl-C waited up to 10 s at 1 MB/s for the
 # next chunk, and the copies that assemble big chunks cost throughput. 1 MiB fixes all three.
 hf_constants.DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+
+# Plain HTTPS, the transport llama.cpp uses and the one our retries, Ctrl-C handling and
+# benchmarks are built and tested on; a user who sets HF_HUB_DISABLE_XET=0 gets Xet back.
+if os.environ.get("HF_HUB_DISABLE_XET") is None:
+    hf_constants.HF_HUB_DISABLE_XET = True
 
 
 def _read_sockets_in_chunks_of(size: int) -> None:

@@ -25,7 +25,7 @@ ByteCallback = Callable[[int], None]
 
 def human_size(size: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
+        if size < 1000:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} TB"
@@ -76,12 +76,12 @@ class FetchProgress:
         progress = self._progress
         with self._lock:
             task = progress.add_task(label, total=size)
+            self._tasks[label] = task
 
         def advance(n: int, task: TaskID = task) -> None:
             progress.advance(task, n)
             progress.advance(self._total, n)
 
-        self._tasks[label] = task
         return advance, time.monotonic()
 
     def note(self, text: str) -> None:

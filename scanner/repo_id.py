@@ -52,6 +52,16 @@ def hf_repo_problem(hf_repo: str) -> str | None:
     return None
 
 
+def model_problem(hf_repo: str, hf_file: str | None) -> str | None:
+    """Why a (repo, file) pair must not be fetched, phrased for a diagnostic; None if fine."""
+    problem = hf_repo_problem(hf_repo)
+    if problem is None and hf_file is not None:
+        problem = hf_file_problem(hf_file)
+        if problem:
+            problem = f"file {hf_file!r}: {problem}"
+    return f"{hf_repo!r} is not fetched: {problem}" if problem else None
+
+
 def hf_file_problem(hf_file: str) -> str | None:
     """A file path inside a repo: relative, no `..`, not empty."""
     if is_placeholder(hf_file):

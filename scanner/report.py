@@ -63,7 +63,7 @@ def print_scan(result: ScanResult, console: Console) -> None:
     folder = common_folder([ref.file for ref in result.references if ref.kind != "extra"])
     for model in result.models():
         refs = result.references_to(model)
-        where = ", ".join(ref.location()[len(folder):] for ref in refs[:MAX_LOCATIONS])
+        where = ", ".join(ref.location().removeprefix(folder) for ref in refs[:MAX_LOCATIONS])
         if len(refs) > MAX_LOCATIONS:
             where += f", +{len(refs) - MAX_LOCATIONS} more"
         name = model.repo + (" (denied)" if model in result.denied else "")

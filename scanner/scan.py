@@ -12,6 +12,7 @@ from .config import ScanConfig
 from .constants import ConstantIndex, ModuleConstants, collect_constants
 from .discovery import find_test_files, parse_file, printable_path
 from .models import Diagnostic, ModelReference, ScanResult
+from .repo_id import model_problem
 
 
 class NoTestFiles(Exception):
@@ -67,10 +68,14 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
             continue
         references.extend(scanner.references)
         diagnostics.extend(scanner.diagnostics)
-    references.extend(
-        ModelReference(model=model, file="<config>", line=0, test="extra", kind="extra")
-        for model in config.extra
-    )
+    for model in config.extra:
+        problem = model_problem(model.hf_repo, model.hf_file)
+        if problem:
+            diagnostics.append(Diagnostic(file="<config>", line=None, severity="warning",
+                                          message=f"extra: {problem}"))
+        else:
+            references.append(ModelReference(model=model, file="<config>", line=0, test="extra",
+                                             kind="extra"))
     denied = frozenset(ref.model for ref in references if config.is_denied(ref.model))
     return ScanResult(references=tuple(references), diagnostics=tuple(diagnostics),
                       files_scanned=len(found.paths), denied=denied)

@@ -353,3 +353,21 @@ def test_invoke_task_end_to_end_with_environment(
     assert document["cache_dir"] == str(cache) and document["ok"] is True
     assert {(m["repo"], f["path"]) for m in document["models"] for f in m["files"]} == EXPECTED
     assert all(llama_offline_lookup(cache, repo, path) for repo, path in EXPECTED)
+
+
+def test_verify_in_a_dry_run_or_offline_reports_but_never_deletes(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_repos(fake_hub)
+    root = write_suite(tmp_path / "proj",
+                       "def test_a():\n    a.model_hf_repo = 'bartowski/Qwen3-GGUF'\n")
+    assert run_fetch(root, capsys)[0] == 0
+    blob = hub_env / "models--bartowski--Qwen3-GGUF" / "blobs" / fake_hub.sha256(
+        "bartowski/Qwen3-GGUF", "Qwen3-Q4_K_M.gguf")
+    blob.write_bytes(b"\0" * blob.stat().st_size)
+    code, out, _ = run_fetch(root, capsys, verify=True, dry_run=True)
+    assert code == 0 and blob.exists()
+    assert "Qwen3-Q4_K_M.gguf: cached copy content does not match the Hub's sha256" in out
+    code, out, _ = run_fetch(root, capsys, verify=True, offline=True)
+    assert code == 1 and blob.exists()
+    assert "MISSING bartowski/Qwen3-GGUF" in out

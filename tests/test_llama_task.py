@@ -69,3 +69,18 @@ def test_llama_backend_json_and_missing_binary(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert document["binary"] == str(llama)
     assert [m["ok"] for m in document["models"]] == [True, True, True]
+
+
+def test_llama_dry_run_runs_nothing_and_json_stays_json(tmp_path: Path) -> None:
+    root, log, cache = project(tmp_path), tmp_path / "log.jsonl", tmp_path / "cache"
+    write_standin(root / "build/bin", "llama")
+    env = {"LLAMA_CACHE": str(cache), "STANDIN_LOG": str(log),
+           "STANDIN_FAIL_REPOS": "ggml-org/broken-repo"}
+    dry = run(root, "--backend", "llama", "--dry-run", **env)
+    assert dry.returncode == 0 and read_log(log) == []
+    assert "ggml-org/broken-repo: " in dry.stdout
+    assert "download -hf ggml-org/broken-repo" in dry.stdout
+    result = run(root, "--backend", "llama", "--json", **env)
+    assert result.returncode == 1
+    document = json.loads(result.stdout)  # nothing but the document on stdout
+    assert [m["ok"] for m in document["models"]] == [False, True, True]

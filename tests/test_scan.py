@@ -386,3 +386,27 @@ def test_argument_from_module_pytestmark_is_known_inside_a_parametrized_test(
     """})
     assert found(result) == {("org/module-level", None)}
     assert result.diagnostics == ()
+
+
+def test_star_import_constants_are_followed(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "utils.py": 'TINY = "org/tiny"\n',
+        "unit/test_a.py": """
+            from utils import *
+            def test_a():
+                server.model_hf_repo = TINY
+        """,
+    })
+    assert found(result) == {("org/tiny", None)}
+    assert result.diagnostics == ()
+
+
+def test_urls_and_extra_are_validated_like_any_reference(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        BAD = "https://huggingface.co/org/x..y/resolve/main/a/../../b.gguf"
+    """}, extra="not a repo")
+    assert result.models() == []
+    assert sorted((d.file, d.message.split(" is not")[0]) for d in result.diagnostics) == [
+        ("<config>", "extra: 'not a repo'"), (f"{SUITE}/test_a.py", "'org/x..y'")]
+    single = scan(tmp_path, {"test_a.py": "x = 1\n"}, extra="ggml-org/models:Q8_0")
+    assert found(single) == {("ggml-org/models:Q8_0", None)}

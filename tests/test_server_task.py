@@ -91,3 +91,14 @@ def test_failed_fetch_stops_before_pytest(fake_hub: FakeHub, hub_env: Path,
     assert "FAILED ggml-org/models tinyllamas/stories260K.gguf" in run.stdout
     assert "needed by: tools/server/tests/test_suite.py:" in run.stdout
     assert "running" not in run.stdout and "passed" not in run.stdout
+
+
+def test_relative_cache_dir_reaches_the_tests_as_an_absolute_path(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
+    root = make_project(tmp_path / "proj")
+    run = invoke(root, Path("rel-cache"), "test.server", "--", "-k", "cached")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (root / "rel-cache").is_dir(), "the fetch filled the cache relative to where it ran"
+    assert f"(cache {root / 'rel-cache'}" in run.stdout
