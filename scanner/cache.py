@@ -19,6 +19,15 @@ from .resolve import RepoFile, RepoListing
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def is_commit(text: str) -> bool:
+    """A full commit hash (also what a git blob id looks like)."""
+    return bool(_COMMIT.fullmatch(text))
+
+
+def is_sha256(text: str) -> bool:
+    return bool(_SHA256.fullmatch(text))
 HASH_CHUNK = 1024 * 1024
 
 
@@ -56,7 +65,7 @@ def read_ref(cache: Path, repo: str, ref: str = "main") -> str | None:
         commit = (repo_folder(cache, repo) / "refs" / ref).read_text().strip()
     except OSError:
         return None
-    return commit if _COMMIT.fullmatch(commit) else None
+    return commit if is_commit(commit) else None
 
 
 def write_ref(cache: Path, repo: str, commit: str, ref: str = "main") -> None:
@@ -141,7 +150,7 @@ def cached_listing(cache: Path, repo: str, commit: str) -> RepoListing | None:
             except OSError:
                 continue  # a dangling link is not a cached file
             blob = Path(os.path.realpath(path)).name
-            sha = blob if _SHA256.fullmatch(blob) else None
+            sha = blob if is_sha256(blob) else None
             rel = path.relative_to(root).as_posix()
             files.append(RepoFile(path=rel, size=size, oid=blob, sha256=sha))
     files.sort(key=lambda f: f.path)

@@ -130,7 +130,7 @@ def list_repos(plans: list[ModelPlan], client: HubClient,
 
 def _cached_listing(cache: Path, repo: str, revision: str,
                     error: HubError | None) -> ListingOutcome:
-    commit = revision if len(revision) == 40 else hf_cache.read_ref(cache, repo, revision)
+    commit = revision if hf_cache.is_commit(revision) else hf_cache.read_ref(cache, repo, revision)
     listing = hf_cache.cached_listing(cache, repo, commit) if commit else None
     if error is None:
         return ListingOutcome(listing, note="offline: resolved from the cache")
@@ -315,7 +315,7 @@ def finish_plans(plans: list[ModelPlan], settings: FetchSettings) -> None:
             continue
         downloaded = any(job.status == "downloaded" for job in plan.files)
         plan.status = "downloaded" if downloaded else "cached"
-        if plan.commit and not settings.offline and len(plan.revision) != 40:
+        if plan.commit and not settings.offline and not hf_cache.is_commit(plan.revision):
             hf_cache.write_ref(settings.cache, plan.model.repo, plan.commit, plan.revision)
 
 

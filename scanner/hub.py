@@ -8,7 +8,6 @@ huggingface_hub already retried them inside the call.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from .cache import is_commit, is_sha256
 from .progress import ByteCallback, bridge
 from .repo_id import hf_file_problem
 from .resolve import RepoFile, RepoListing
@@ -37,8 +37,6 @@ ErrorKind = Literal[
     "file_not_found", "integrity", "bad_listing", "other",
 ]
 RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "rate_limited", "server"})
-_COMMIT = re.compile(r"[0-9a-f]{40}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 RETRY_BACKOFF_S = 0.5
 T = TypeVar("T")
 
@@ -223,7 +221,7 @@ class HubClient:
 
     def commit_of(self, repo: str, revision: str) -> str:
         """The commit a branch or tag points at (llama.cpp lists the tree at `main`'s commit)."""
-        if _COMMIT.fullmatch(revision):
+        if is_commit(revision):
             return revision
         refs = self._retry(lambda: self.api.list_repo_refs(repo), repo)
         for ref in (*refs.branches, *refs.tags):
@@ -278,8 +276,8 @@ def listing_problem(entry: hf_types.RepoFile) -> str | None:
         return "control or unprintable characters in the path"
     if entry.size < 0:
         return f"invalid size {entry.size}"
-    if entry.lfs is not None and not _SHA256.fullmatch(entry.lfs.sha256 or ""):
+    if entry.lfs is not None and not is_sha256(entry.lfs.sha256 or ""):
         return f"invalid LFS sha256 {entry.lfs.sha256!r}"
-    if entry.lfs is None and not re.fullmatch(r"[0-9a-f]{40}", entry.blob_id or ""):
+    if entry.lfs is None and not is_commit(entry.blob_id or ""):
         return f"invalid git oid {entry.blob_id!r}"
     return None
