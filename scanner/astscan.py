@@ -13,7 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from .config import ScanConfig
-from .constants import NOT_FOUND, ConstantIndex
+from .constants import ConstantIndex, Missing
 from .models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
 from .repo_id import model_problem
 
@@ -164,12 +164,12 @@ class FileScanner:
             return None
         if isinstance(values_node, ast.Name):
             found = self.index.rows(self.rel, values_node.id)
-            if found is NOT_FOUND:
+            if isinstance(found, Missing):
                 if self._mentions_model(names):
                     self._diagnose(node.lineno, f"argvalues name {values_node.id!r} is not a "
                                    "literal list or tuple at module level; cannot follow it")
                 return None
-            values_node = found  # type: ignore[assignment]
+            values_node = found
         if not isinstance(values_node, (ast.List, ast.Tuple)):
             if self._mentions_model(names):
                 self._diagnose(node.lineno, "argvalues is not a literal list or tuple")
@@ -267,8 +267,8 @@ class FileScanner:
             return self._resolve_name(node.id, scope)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             found = self.index.attribute(self.rel, node.value.id, node.attr)
-            if found is not NOT_FOUND:
-                return found  # type: ignore[return-value]
+            if not isinstance(found, Missing):
+                return found
         kind = "f-string" if isinstance(node, ast.JoinedStr) else type(node).__name__.lower()
         return Unresolved(f"{kind} `{_short(node)}` cannot be read statically")
 
@@ -276,8 +276,8 @@ class FileScanner:
         if scope.is_param(name):
             return ParamRef(name)
         found = self.index.string(self.rel, name)
-        if found is not NOT_FOUND:
-            return found  # type: ignore[return-value]
+        if not isinstance(found, Missing):
+            return found
         if name in scope.params:
             return Unresolved(f"function argument `{name}` cannot be followed statically")
         return Unresolved(f"name `{name}` is not bound to a string at module level")

@@ -19,13 +19,13 @@ from .fetch import (
     FileJob,
     ModelPlan,
     download_all,
+    fetch_settings,
     finish_plans,
     free_space,
     list_repos,
     make_plans,
     mark_offline,
     resolve_plans,
-    settings_from_env,
     verify_cached,
 )
 from .fetch_report import fetch_json, needed_by, print_plan, print_summary
@@ -80,9 +80,7 @@ def _fetch_models(options: Options, env: Mapping[str, str]) -> int:
         return EXIT_USAGE
     if options.backend == "llama":
         return fetch_with_llama_backend(options, scan, env)
-    settings = settings_from_env(
-        env, options.cache_dir, jobs=options.jobs, offline=options.offline,
-        mmproj=options.mmproj, urls=options.urls, verify=options.verify)
+    settings = fetch_settings(options, env)
     console = make_console()
     started = time.monotonic()
     client = HubClient(settings.endpoint, settings.token, settings.cache)

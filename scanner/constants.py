@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import PurePosixPath
 
-_NOT_FOUND = object()
+
+class Missing(Enum):
+    """Typed sentinel: a name that cannot be followed (None is a valid bound value)."""
+
+    NOT_FOUND = "not found"
+
+
+NOT_FOUND = Missing.NOT_FOUND
 
 
 @dataclass
@@ -77,19 +85,21 @@ class ConstantIndex:
     def module(self, rel: str) -> ModuleConstants:
         return self._by_rel[rel]
 
-    def string(self, rel: str, name: str) -> object:
+    def string(self, rel: str, name: str) -> str | Missing | None:
         """The string (or None) bound to `name` as seen from `rel`, else `NOT_FOUND`."""
-        return self._lookup(rel, name, "strings", depth=0)
+        return _as_string(self._lookup(rel, name, "strings", depth=0))
 
-    def rows(self, rel: str, name: str) -> object:
+    def rows(self, rel: str, name: str) -> ast.expr | Missing:
         """The literal list/tuple bound to `name` as seen from `rel`, else `NOT_FOUND`."""
-        return self._lookup(rel, name, "rows", depth=0)
+        found = self._lookup(rel, name, "rows", depth=0)
+        return found if isinstance(found, ast.expr) else NOT_FOUND
 
-    def attribute(self, rel: str, module_name: str, name: str) -> object:
+    def attribute(self, rel: str, module_name: str, name: str) -> str | Missing | None:
         """`utils.MODEL` where `utils` was imported as a module."""
         key = self._by_rel[rel].modules.get(module_name)
         target = self._find_module(rel, key) if key else None
-        return self._lookup(target.rel, name, "strings", depth=1) if target else NOT_FOUND
+        return _as_string(self._lookup(target.rel, name, "strings", depth=1)) if target \
+            else NOT_FOUND
 
     def _lookup(self, rel: str, name: str, kind: str, depth: int) -> object:
         module = self._by_rel[rel]
@@ -133,4 +143,5 @@ def _common_parts(a: PurePosixPath, b: PurePosixPath) -> tuple[str, ...]:
     return tuple(common)
 
 
-NOT_FOUND = _NOT_FOUND
+def _as_string(found: object) -> str | Missing | None:
+    return found if found is None or isinstance(found, (str, Missing)) else NOT_FOUND

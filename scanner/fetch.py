@@ -20,6 +20,7 @@ from typing import Literal
 from . import cache as hf_cache
 from .hub import Cancelled, HubClient, HubError
 from .models import HuggingFaceModel, ModelReference, ScanResult
+from .options import Options
 from .progress import FetchProgress, human_size
 from .resolve import RepoFile, RepoListing, ResolutionError, resolve
 
@@ -87,11 +88,12 @@ class FetchSettings:
     verify: bool = False
 
 
-def settings_from_env(env: Mapping[str, str], cache_override: Path | None, **kw: object) -> \
-        FetchSettings:
-    return FetchSettings(cache=hf_cache.cache_dir(env, cache_override),
-                         endpoint=hf_cache.endpoint(env), token=env.get("HF_TOKEN") or None,
-                         **kw)  # type: ignore[arg-type]
+def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
+    """Cache, endpoint and token as llama.cpp reads them, plus the run's flags."""
+    return FetchSettings(
+        cache=hf_cache.cache_dir(env, options.cache_dir), endpoint=hf_cache.endpoint(env),
+        token=env.get("HF_TOKEN") or None, jobs=options.jobs, offline=options.offline,
+        mmproj=options.mmproj, urls=options.urls, verify=options.verify)
 
 
 def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:

@@ -5,6 +5,7 @@ All are frozen pydantic models so they hash and can be deduplicated in sets.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -80,17 +81,24 @@ class ScanResult(BaseModel):
     files_scanned: int
     denied: frozenset[HuggingFaceModel] = frozenset()
 
+    @cached_property
+    def _by_model(self) -> dict[HuggingFaceModel, list[ModelReference]]:
+        """References grouped once: looking them up per model would be quadratic."""
+        groups: dict[HuggingFaceModel, list[ModelReference]] = {}
+        for ref in self.references:
+            groups.setdefault(ref.model, []).append(ref)
+        return groups
+
     def models(self) -> list[HuggingFaceModel]:
         """Deduplicated models sorted by repo then file (denied ones included)."""
-        unique = {ref.model for ref in self.references}
-        return sorted(unique, key=model_sort_key)
+        return sorted(self._by_model, key=model_sort_key)
 
     def fetchable(self) -> list[HuggingFaceModel]:
         """Models that may be fetched: deduplicated, sorted, deny list applied."""
         return [m for m in self.models() if m not in self.denied]
 
     def references_to(self, model: HuggingFaceModel) -> list[ModelReference]:
-        return [ref for ref in self.references if ref.model == model]
+        return list(self._by_model.get(model, ()))
 
 
 def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str]:
