@@ -229,15 +229,39 @@ def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings
     """
     remove_stale_partials(jobs, settings, progress)
     todo = deque(job for job in jobs if job.status == "download")
-    workers = [threading.Thread(target=_work, args=(todo, client, settings, progress),
-                                name=f"download-{i}", daemon=True)
-               for i in range(min(settings.jobs, len(todo)))]
+    count = min(settings.jobs, len(todo))
+    workers = [_Worker(todo, client, settings, progress) for _ in range(count)]
     try:
         for worker in workers:
             worker.start()
         _join(workers)
     except KeyboardInterrupt:
         raise _stop(jobs, workers, client) from None
+
+
+class _Worker:
+    """One daemon download thread that says itself when it has finished.
+
+    `Thread.is_alive()` cannot be trusted here: a Ctrl-C that interrupts `Thread.join()` makes
+    CPython before 3.13 mark the joined thread finished while it still runs
+    (python/cpython#90882), and the run would exit before that download removed its partial.
+    """
+
+    def __init__(self, todo: deque[FileJob], client: HubClient, settings: FetchSettings,
+                 progress: FetchProgress) -> None:
+        self.finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(todo, client, settings, progress),
+                                        name="download", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self, todo: deque[FileJob], client: HubClient, settings: FetchSettings,
+             progress: FetchProgress) -> None:
+        try:
+            _work(todo, client, settings, progress)
+        finally:
+            self.finished.set()
 
 
 def remove_stale_partials(jobs: list[FileJob], settings: FetchSettings,
@@ -282,14 +306,15 @@ def _download(job: FileJob, client: HubClient, settings: FetchSettings,
     progress.file_done(job.label, job.file.size, started, job.error)
 
 
-def _join(workers: list[threading.Thread], deadline: float | None = None) -> None:
+def _join(workers: list[_Worker], deadline: float | None = None) -> None:
     """Wait in short slices, so that Ctrl-C reaches the main thread at once."""
     for worker in workers:
-        while worker.is_alive() and (deadline is None or time.monotonic() < deadline):
-            worker.join(0.1)
+        while not worker.finished.wait(0.1):
+            if deadline is not None and time.monotonic() >= deadline:
+                return
 
 
-def _stop(jobs: list[FileJob], workers: list[threading.Thread],
+def _stop(jobs: list[FileJob], workers: list[_Worker],
           client: HubClient) -> FetchInterrupted:
     """Cancel the downloads, give them `CANCEL_GRACE_S` to clean up, say what is left."""
     client.cancel()
@@ -298,7 +323,7 @@ def _stop(jobs: list[FileJob], workers: list[threading.Thread],
     for job in stopped:
         job.status, job.error = "failed", INTERRUPTED
     done = sum(job.status == "downloaded" for job in jobs)
-    stuck = sum(worker.is_alive() for worker in workers)
+    stuck = sum(not worker.finished.is_set() for worker in workers)
     cleanup = ("partial files removed" if not stuck else
                f"{stuck} did not stop in time: the next run removes their partial files")
     return FetchInterrupted(f"{len(stopped)} file(s) not downloaded, {done} completed before "

@@ -251,14 +251,23 @@ class HubClient:
         """One file into the cache, the standard way (blob + snapshot link).
 
         `on_bytes` hears of every chunk written; a `cancel()` raises `Cancelled` from the next
-        one, so huggingface_hub deletes its partial file as it unwinds.
+        one, so huggingface_hub deletes its partial file as it unwinds. A retry that starts the
+        file again first takes back the bytes reported so far, so progress never passes 100 %.
         """
+        reported = 0
+
         def chunk(n: int) -> None:
+            nonlocal reported
             if self.cancelled:
                 raise Cancelled("interrupted")
+            reported += n
             on_bytes(n)
 
         def call() -> Path:
+            nonlocal reported
+            if reported:
+                on_bytes(-reported)
+                reported = 0
             return Path(str(hf_hub_download(
                 repo, file.path, revision=commit, cache_dir=self.cache, endpoint=self.endpoint,
                 token=self.token or None, tqdm_class=bridge(chunk),

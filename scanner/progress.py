@@ -79,10 +79,22 @@ class FetchProgress:
             self._tasks[label] = task
 
         def advance(n: int, task: TaskID = task) -> None:
-            progress.advance(task, n)
-            progress.advance(self._total, n)
+            with self._lock:
+                if n >= 0:
+                    progress.advance(task, n)
+                    progress.advance(self._total, n)
+                else:
+                    self._take_back(task, -n)
 
         return advance, time.monotonic()
+
+    def _take_back(self, task: TaskID, n: int) -> None:
+        """A file restarts: remove its bytes from both bars (`advance(-n)` would make rich show
+        a negative speed; a reset only forgets the speed samples)."""
+        assert self._progress is not None
+        done = {bar.id: bar.completed for bar in self._progress.tasks}
+        for bar in (task, self._total):
+            self._progress.reset(bar, completed=max(int(done[bar]) - n, 0))
 
     def note(self, text: str) -> None:
         """A line about the run itself (not a file); nothing for `--json`."""

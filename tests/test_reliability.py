@@ -7,12 +7,15 @@ and a cache whose files are byte-identical to the Hub's (or absent, never half-w
 from __future__ import annotations
 
 import hashlib
+import io
+import itertools
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +27,18 @@ import huggingface_hub.file_download
 import huggingface_hub.utils._http
 import pytest
 from filelock import FileLock
+from rich.console import Console
 
 from scanner import hub
+from scanner.fetch import (
+    INTERRUPTED,
+    FetchInterrupted,
+    FetchSettings,
+    FileJob,
+    download_all,
+)
+from scanner.progress import FetchProgress
+from scanner.resolve import RepoFile
 from tests.fakehub import FakeHub, Fault, GeneratedFile, Request
 from tests.test_fetch import REPO_ROOT, llama_offline_lookup, run_fetch, write_suite
 
@@ -111,6 +124,35 @@ def test_connection_reset_mid_stream_is_retried(
     assert len(file_gets(fake_hub)) == 2 and fake_hub.pending_faults() == 0
     assert_identical(hub_env, fake_hub)
     assert partials(hub_env) == []
+
+
+def test_progress_counts_each_byte_once_when_a_download_restarts(
+    fake_hub: FakeHub, hub_env: Path
+) -> None:
+    """A reset connection restarts the file from byte 0: its bar goes back, never past 100 %."""
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(MODEL, Fault("reset", after=2_500_000), times=1)
+    fake_hub.rate_limit_bytes_per_s = 30_000_000  # the client reads what came before the reset
+    client = hub.HubClient(fake_hub.url, None, hub_env, backoff=0.01)
+    listing, _ = client.listing(REPO)
+    (file,) = [f for f in listing.files if f.path == MODEL]
+    reported: list[int] = []
+    client.download(REPO, listing.commit, file, reported.append)
+    assert len(file_gets(fake_hub)) == 2, "expected one restart"
+    assert sum(reported) == file.size
+    assert max(itertools.accumulate(reported)) <= file.size
+
+
+def test_progress_bars_go_back_on_a_restart_without_a_negative_speed() -> None:
+    progress = FetchProgress(Console(file=io.StringIO(), force_terminal=True), 3_000_000, "bars")
+    advance, _ = progress.file_started(MODEL, 3_000_000)
+    advance(2_000_000)
+    advance(-2_000_000)  # what `HubClient.download` reports when the file starts again
+    advance(1_000_000)
+    assert progress._progress is not None
+    bars = progress._progress.tasks
+    assert [bar.completed for bar in bars] == [1_000_000, 1_000_000]  # total, then the file
+    assert all((bar.speed or 0) >= 0 for bar in bars)
 
 
 def test_server_errors_a_few_times_then_success(
@@ -424,9 +466,49 @@ def test_ctrl_c_stops_in_flight_downloads_promptly_and_cleans_up(
     assert time.monotonic() - sent < 5, "Ctrl-C waited for the downloads to finish"
     assert run.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in err
-    assert partials(hub_env) == []
+    assert partials(hub_env) == [], err
     snapshots = hub_env / FOLDER / "snapshots"
     assert not snapshots.exists() or [p for p in snapshots.rglob("*") if p.is_file()] == []
+
+
+class SlowToStopClient:
+    """Stands in for `HubClient`: a download runs until cancelled, then needs `cleanup_s` to
+    delete its partial file, as huggingface_hub does once a chunk callback raises."""
+
+    def __init__(self, cleanup_s: float) -> None:
+        self.cleanup_s = cleanup_s
+        self.cleaned: list[str] = []
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def download(self, repo: str, commit: str, file: RepoFile, on_bytes: Any) -> Path:
+        self._cancel.wait()
+        time.sleep(self.cleanup_s)
+        self.cleaned.append(file.path)
+        raise hub.Cancelled("interrupted")
+
+
+def test_ctrl_c_inside_a_join_still_waits_for_the_worker_to_clean_up(tmp_path: Path) -> None:
+    """Ctrl-C landing inside `Thread.join()` makes CPython before 3.13 report the joined, still
+    running thread as finished (python/cpython#90882): the run exited while that worker's
+    partial file was still on disk."""
+    client = SlowToStopClient(cleanup_s=0.5)
+    job = FileJob(repo=REPO, commit="0" * 40, status="download",
+                  file=RepoFile(path=MODEL, size=1, oid="1" * 40))
+    settings = FetchSettings(cache=tmp_path, endpoint="http://127.0.0.1:9", token=None, jobs=1)
+    progress = FetchProgress(Console(file=io.StringIO()), 1, "quiet")
+    ctrl_c = threading.Timer(0.3, signal.pthread_kill, (threading.get_ident(), signal.SIGINT))
+    ctrl_c.start()
+    with pytest.raises(FetchInterrupted, match="partial files removed"):
+        download_all([job], client, settings, progress)  # type: ignore[arg-type]
+    assert client.cleaned == [MODEL], "the run ended before its download had cleaned up"
+    assert job.error == INTERRUPTED
 
 
 @pytest.mark.slow
