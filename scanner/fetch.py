@@ -240,7 +240,7 @@ def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings
 
 
 class _Worker:
-    """One daemon download thread that says itself when it has finished.
+    """One daemon download thread that signals its own end.
 
     `Thread.is_alive()` cannot be trusted here: a Ctrl-C that interrupts `Thread.join()` makes
     CPython before 3.13 mark the joined thread finished while it still runs
