@@ -203,11 +203,10 @@ class FileScanner:
         """Stacked marks combine as pytest does: every pairing of their rows."""
         rows = [_merge(combo) for combo in itertools.product(*sets)]
         for row in rows:
-            repo_node = next((row[n] for n in self.config.repo_names if n in row), None)
-            if repo_node is None:
-                continue
-            file_node = next((row[n] for n in self.config.file_names if n in row), None)
-            self._emit_nodes(repo_node, file_node, repo_node.lineno, "parametrize", scope)
+            repo_node = _first(row, self.config.repo_names)
+            if repo_node is not None:
+                file_node = _first(row, self.config.file_names)
+                self._emit_nodes(repo_node, file_node, repo_node.lineno, "parametrize", scope)
         return rows
 
     def _pytestmark(self, value: ast.expr, scope: Scope) -> None:
@@ -246,9 +245,9 @@ class FileScanner:
 
     def _check_keywords(self, call: ast.Call, scope: Scope) -> None:
         given = {kw.arg: kw.value for kw in call.keywords if kw.arg}
+        file_node = _first(given, self.config.file_names)
         for name in self.config.repo_names:
             if name in given:
-                file_node = next((given[n] for n in self.config.file_names if n in given), None)
                 self._emit_nodes(given[name], file_node, call.lineno, "keyword", scope)
 
     def _check_urls(self, node: ast.Constant, scope: Scope) -> None:
@@ -350,6 +349,11 @@ def _is_param_call(node: ast.expr) -> bool:
         and isinstance(node.func, (ast.Attribute, ast.Name))
         and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == "param"
     )
+
+
+def _first(row: Row, names: tuple[str, ...]) -> ast.expr | None:
+    """The value of the first of `names` (in configured order) that `row` has."""
+    return next((row[n] for n in names if n in row), None)
 
 
 def _merge(rows: tuple[Row, ...]) -> Row:

@@ -17,6 +17,7 @@ from filelock import FileLock
 from .resolve import RepoFile, RepoListing
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+HASH_CHUNK = 1024 * 1024
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -28,7 +29,6 @@ def is_commit(text: str) -> bool:
 
 def is_sha256(text: str) -> bool:
     return bool(_SHA256.fullmatch(text))
-HASH_CHUNK = 1024 * 1024
 
 
 def cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:

@@ -215,7 +215,7 @@ def verify_cached(jobs: list[FileJob], settings: FetchSettings, *, repair: bool)
         if repair:
             hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
         job.status = "download" if repair else "missing"
-        job.error = None if repair else f"{job.label}: cached copy {problem}"
+        job.error = None if repair else problems[-1]
     return problems
 
 

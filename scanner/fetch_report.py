@@ -10,7 +10,7 @@ from rich.table import Table
 from .fetch import FetchSettings, FileJob, ModelPlan
 from .models import Diagnostic, ModelReference
 from .progress import human_size
-from .report import diagnostic_entry
+from .report import diagnostic_entry, model_fields, reference_entry
 
 MAX_NEEDED_BY = 3
 BAD = ("failed", "missing")
@@ -89,13 +89,10 @@ def fetch_json(plans: list[ModelPlan], settings: FetchSettings, diagnostics: lis
 
 
 def _plan_entry(plan: ModelPlan) -> dict[str, Any]:
-    model = plan.model
     return {
-        "hf_repo": model.hf_repo, "hf_file": model.hf_file, "repo": model.repo,
-        "tag": model.tag, "revision": model.revision, "commit": plan.commit,
+        **model_fields(plan.model), "commit": plan.commit,
         "status": plan.status, "error": plan.error, "note": plan.note,
         "files": [{"path": j.file.path, "size": j.file.size, "sha256": j.file.sha256,
                    "status": j.status, "error": j.error} for j in plan.files],
-        "references": [{"file": r.file, "line": r.line, "test": r.test, "kind": r.kind}
-                       for r in plan.references],
+        "references": [reference_entry(r) for r in plan.references],
     }

@@ -103,6 +103,9 @@ class FetchProgress:
 
     def file_cancelled(self, label: str) -> None:
         """Ctrl-C stopped this file: drop its bar, say nothing (the run reports the stop)."""
+        self._drop_bar(label)
+
+    def _drop_bar(self, label: str) -> None:
         if self._progress is not None:
             with self._lock:
                 task = self._tasks.pop(label, None)
@@ -112,10 +115,7 @@ class FetchProgress:
     def file_done(self, label: str, size: int, started: float, error: str | None) -> None:
         elapsed = time.monotonic() - started
         if self._progress is not None:
-            with self._lock:
-                task = self._tasks.pop(label, None)
-                if task is not None:
-                    self._progress.remove_task(task)
+            self._drop_bar(label)
             if error:
                 self._progress.console.print(f"failed  {label}: {error}", markup=False)
             return

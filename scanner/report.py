@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .models import Diagnostic, HuggingFaceModel, ScanResult
+from .models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 
 MAX_LOCATIONS = 2
 
@@ -21,20 +21,23 @@ def make_console(stderr: bool = False) -> Console:
     return console
 
 
+def model_fields(model: HuggingFaceModel) -> dict[str, Any]:
+    """How both JSON documents name a model."""
+    return {"hf_repo": model.hf_repo, "hf_file": model.hf_file, "repo": model.repo,
+            "tag": model.tag, "revision": model.revision}
+
+
+def reference_entry(ref: ModelReference) -> dict[str, Any]:
+    return {"file": ref.file, "line": ref.line, "test": ref.test, "kind": ref.kind}
+
+
 def model_entry(result: ScanResult, model: HuggingFaceModel) -> dict[str, Any]:
     refs = result.references_to(model)
     return {
-        "hf_repo": model.hf_repo,
-        "hf_file": model.hf_file,
-        "repo": model.repo,
-        "tag": model.tag,
-        "revision": model.revision,
+        **model_fields(model),
         "denied": model in result.denied,
         "kinds": sorted({ref.kind for ref in refs}),
-        "references": [
-            {"file": ref.file, "line": ref.line, "test": ref.test, "kind": ref.kind}
-            for ref in refs
-        ],
+        "references": [reference_entry(ref) for ref in refs],
     }
 
 

@@ -38,11 +38,6 @@ class RepoFile(BaseModel):
     oid: str
     sha256: str | None = None
 
-    @property
-    def blob_name(self) -> str:
-        """The cache names a blob by the LFS sha256, else by the git oid (as `get_repo_files`)."""
-        return self.sha256 or self.oid
-
 
 class RepoListing(BaseModel):
     """A repo's files at one commit; `files` keeps Hub order because "first match" depends on it."""
@@ -69,10 +64,6 @@ class Resolution(BaseModel):
     primary: RepoFile
     mmproj: RepoFile | None
 
-    @property
-    def total_size(self) -> int:
-        return sum(f.size for f in self.files)
-
 
 class ResolutionError(ValueError):
     """llama.cpp would find nothing (or an incomplete model) for this request."""
@@ -80,9 +71,6 @@ class ResolutionError(ValueError):
     def __init__(self, repo: str, asked: str, problem: str, available: tuple[str, ...]) -> None:
         self.repo, self.asked, self.problem, self.available = repo, asked, problem, available
         super().__init__(f"{repo}: {asked}: {problem}. {_describe_available(available)}")
-
-    def __reduce__(self) -> tuple[type[ResolutionError], tuple[str, str, str, tuple[str, ...]]]:
-        return (type(self), (self.repo, self.asked, self.problem, self.available))
 
 
 def _error(listing: RepoListing, asked: str, problem: str) -> ResolutionError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import pickle
 import re
 
 import pytest
@@ -356,17 +355,6 @@ def test_nested_folders() -> None:
 
 
 # --- types --------------------------------------------------------------------------------------
-
-
-def test_blob_name_total_size_and_errors_survive_pickling() -> None:
-    lfs, plain = rf("m-Q8_0.gguf"), rf("README.md")
-    assert lfs.blob_name == lfs.sha256 and plain.blob_name == plain.oid
-    lst = RepoListing(
-        repo=REPO, commit=COMMIT, files=(rf("m-Q8_0.gguf", 5), rf("mmproj-f16.gguf", 3))
-    )
-    assert resolve(HuggingFaceModel(hf_repo=REPO), lst).total_size == 8
-    err = ResolutionError(REPO, "tag 'x'", "no match", ("a.gguf",))
-    assert str(pickle.loads(pickle.dumps(err))) == str(err)
 
 
 def test_listing_of_another_repo_is_refused() -> None:
