@@ -71,6 +71,8 @@ FETCH_HELP = {
     "backend": "'native' (huggingface_hub, default) or 'llama' (llama.cpp's own downloader)",
     "llama_bin": "llama.cpp binary for --backend llama (else LLAMA_BIN, LLAMA_CLI_BIN_PATH, "
     "build/bin under root, PATH)",
+    "llama_timeout": "seconds one llama.cpp run may take before it is stopped and its model "
+    "failed (default: no limit)",
 }
 
 
@@ -80,14 +82,14 @@ def fetch(
     strict: bool = False, deny: Any = None, cache_dir: str | None = None,
     jobs: int | None = None, dry_run: bool = False, offline: bool = False,
     no_mmproj: bool = False, urls: bool = False, verify: bool = False,
-    backend: str | None = None, llama_bin: str | None = None,
+    backend: str | None = None, llama_bin: str | None = None, llama_timeout: str | None = None,
 ) -> None:
     """Resolve every referenced model as llama.cpp would and download it into the cache."""
     options = _options(
         c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
         cache_dir=cache_dir, jobs=jobs, dry_run=dry_run, offline=offline,
         mmproj=False if no_mmproj else None, urls=urls, verify=verify, backend=backend,
-        llama_bin=llama_bin,
+        llama_bin=llama_bin, llama_timeout=llama_timeout,
     )
     _finish(commands.fetch_models(options))
 

@@ -159,7 +159,8 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
 
     outcomes = fetch_with_llama(
         binary, models, cache_dir=hf_cache.cache_dir(env, options.cache_dir),
-        endpoint=hf_cache.endpoint(env), offline=options.offline, env=env, on_done=report)
+        endpoint=hf_cache.endpoint(env), offline=options.offline, env=env,
+        timeout=options.llama_timeout, on_done=report)
     failed = [o for o in outcomes if not o.ok]
     if quiet:
         print_json({"backend": "llama", "binary": str(binary.path), "dry_run": False,

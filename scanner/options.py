@@ -30,6 +30,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "verify": False,
     "backend": "native",
     "llama_bin": None,
+    "llama_timeout": None,
 }
 
 
@@ -60,6 +61,7 @@ class Options(BaseModel):
     verify: bool = False
     backend: Literal["native", "llama"] = "native"
     llama_bin: str | None = None
+    llama_timeout: float | None = Field(default=None, gt=0)
 
 
 def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
@@ -89,4 +91,5 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         verify=bool(merged["verify"]),
         backend=merged["backend"],
         llama_bin=merged["llama_bin"],
+        llama_timeout=merged["llama_timeout"],
     )

@@ -71,6 +71,18 @@ def test_llama_backend_json_and_missing_binary(tmp_path: Path) -> None:
     assert [m["ok"] for m in document["models"]] == [True, True, True]
 
 
+def test_llama_timeout_stops_a_hung_run_and_fails_its_model(tmp_path: Path) -> None:
+    root, log, cache = project(tmp_path), tmp_path / "log.jsonl", tmp_path / "cache"
+    write_standin(root / "build/bin", "llama")
+    result = run(root, "--backend", "llama", "--llama-timeout", "0.5", LLAMA_CACHE=str(cache),
+                 STANDIN_LOG=str(log), STANDIN_SLEEP="30")
+    assert result.returncode == 1
+    assert result.stdout.count("timed out after 0.5s") == 3, result.stdout
+    assert result.stdout.splitlines()[-1].startswith("3 models: 0 fetched, 3 failed")
+    bad = run(root, "--backend", "llama", "--llama-timeout", "0")
+    assert bad.returncode == 2 and "llama_timeout" in bad.stderr
+
+
 def test_llama_dry_run_runs_nothing_and_json_stays_json(tmp_path: Path) -> None:
     root, log, cache = project(tmp_path), tmp_path / "log.jsonl", tmp_path / "cache"
     write_standin(root / "build/bin", "llama")
