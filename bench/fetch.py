@@ -20,8 +20,6 @@ Usage: python bench/fetch.py [--quick] [--rounds N] [--files N] [--file-mb MB] [
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import shlex
 import shutil
@@ -38,16 +36,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.fakehub import FakeHub, GeneratedFile  # noqa: E402
+from scanner import cache as hf_cache  # noqa: E402
+from tests.fakehub import FakeHub, GeneratedFile, user_settings, write_harnesses  # noqa: E402
 
 MB = 1_000_000
 QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
-HARNESSES: dict[str, object] = {"standardEnvVars": [], "harnesses": {}}
-DROPPED_ENV = (
-    "HF_TOKEN", "HF_TOKEN_PATH", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "LLAMA_CACHE",
-    "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "LLAMA_ARG_OFFLINE", "XDG_CACHE_HOME",
-    "INVOKE_MODELS_JOBS", "INVOKE_TEST_OFFLINE",
-)  # fmt: skip
 MIN_TIMEOUT_S = 60.0
 WORST_MB_S = 10.0  # timeouts assume at least this much throughput
 
@@ -129,8 +122,9 @@ def write_suite(root: Path, targets: list[Target]) -> None:
 def fetch_env(endpoint: str, hf_home: Path) -> dict[str, str]:
     """The user's environment, pointed at the fake Hub with a fresh HF_HOME and cache."""
     (hf_home / "hub").mkdir(parents=True, exist_ok=True)
-    (hf_home / ".agent_harnesses.json").write_text(json.dumps(HARNESSES))
-    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    write_harnesses(hf_home)
+    dropped = set(user_settings(os.environ))
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         HF_ENDPOINT=endpoint,
         MODEL_ENDPOINT=endpoint,
@@ -199,23 +193,14 @@ def run_curl(endpoint: str, targets: list[Target], dest: Path) -> Run:
 
 
 # -- checks -------------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(8 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_cache(hub: FakeHub, cache: Path, targets: list[Target]) -> list[str]:
     """Each snapshot file must hash to what the Hub serves at `main`."""
     problems = []
     for t in targets:
-        folder = cache / ("models--" + t.repo.replace("/", "--"))
-        snapshot = folder / "snapshots" / hub.commit(t.repo) / t.path
+        snapshot = hf_cache.snapshot_path(cache, t.repo, hub.commit(t.repo), t.path)
         if not snapshot.is_file():
             problems.append(f"{t.repo}/{t.path}: not in the snapshot")
-        elif sha256_file(snapshot) != hub.sha256(t.repo, t.path):
+        elif hf_cache.sha256_of(snapshot) != hub.sha256(t.repo, t.path):
             problems.append(f"{t.repo}/{t.path}: sha256 differs from the Hub's")
     return problems
 

@@ -15,9 +15,10 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -29,6 +30,27 @@ Kind = Literal["refs", "tree", "info", "resolve", "other"]
 FaultKind = Literal["status", "cut", "reset", "slow", "corrupt", "wrong_length"]
 
 _digests: dict[tuple[str, int, int], str] = {}  # (algo, size, seed) -> hex, shared by instances
+
+#: What /api/agent-harnesses answers; pre-written into HF_HOME so huggingface_hub never asks.
+EMPTY_HARNESSES: dict[str, Any] = {"standardEnvVars": [], "harnesses": {}}
+#: A developer's own settings that would change what a run under test does or where it writes.
+USER_SETTINGS = (
+    "HF_TOKEN", "HF_TOKEN_PATH", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "LLAMA_CACHE",
+    "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME", "LLAMA_BIN", "LLAMA_CLI_BIN_PATH",
+)  # fmt: skip
+USER_SETTING_PREFIXES = ("INVOKE_", "LLAMA_ARG_")  # Invoke's config and llama.cpp's arguments
+
+
+def user_settings(env: Mapping[str, str]) -> list[str]:
+    """The names in `env` to drop before a test or benchmark run, so that it is hermetic."""
+    return [name for name in env
+            if name in USER_SETTINGS or name.startswith(USER_SETTING_PREFIXES)]
+
+
+def write_harnesses(hf_home: Path) -> None:
+    """Pre-write huggingface_hub's agent-harness registry so it is never fetched."""
+    hf_home.mkdir(parents=True, exist_ok=True)
+    (hf_home / ".agent_harnesses.json").write_text(json.dumps(EMPTY_HARNESSES))
 
 
 class GeneratedFile:
@@ -274,14 +296,9 @@ class FakeHub:
         *,
         gated: bool = False,
         private: bool = False,
-        lfs_min_size: int = 0,
     ) -> str:
         """Add a repo or a new main revision (old commits stay served); return the commit."""
-        entries: dict[str, _File] = {}
-        for path, src in files.items():
-            size = src.size if isinstance(src, GeneratedFile) else len(src)
-            lfs = path.endswith(LFS_SUFFIXES) or 0 < lfs_min_size <= size
-            entries[path] = _File(src, lfs)
+        entries = {path: _File(src, path.endswith(LFS_SUFFIXES)) for path, src in files.items()}
         h = hashlib.sha1(repo_id.encode())
         for path in sorted(entries):
             h.update(f"\0{path}\0{entries[path].content_id}".encode())
@@ -342,10 +359,6 @@ class FakeHub:
         with self._lock:
             self._faults.append((match, fault, [times]))
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
     def pending_faults(self) -> int:
         """Remaining uses of finite faults (consumption check for tests)."""
         with self._lock:
@@ -386,7 +399,7 @@ class FakeHub:
     ) -> _Response:
         if kind == "other":
             if req.path == "/api/agent-harnesses":
-                return _json({"standardEnvVars": [], "harnesses": {}})
+                return _json(EMPTY_HARNESSES)
             return _error(404, None, "Sorry, we can't find the page you are looking for.")
         assert repo_id is not None
         repo = self._repos.get(repo_id)

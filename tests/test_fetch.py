@@ -6,18 +6,21 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from scanner import cache as hf_cache
 from scanner import commands
-from scanner.options import build_options
 from tests.fakehub import FakeHub, Fault, GeneratedFile
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import (
+    invoke_command,
+    llama_offline_lookup,
+    llama_snapshot,
+    run_fetch,
+    suite_for,
+    write_suite,
+)
 
 SUITE = '''
 import pytest
@@ -77,50 +80,30 @@ EXPECTED = {
 }
 
 
-def write_suite(root: Path, source: str = SUITE) -> Path:
-    suite = root / "tools/server/tests"
-    suite.mkdir(parents=True, exist_ok=True)
-    (suite / "test_models.py").write_text(textwrap.dedent(source))
+@pytest.fixture
+def fetched_root(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Path:
+    """A project on SUITE whose models one successful fetch has already put in the cache."""
+    add_repos(fake_hub)
+    root = write_suite(tmp_path / "proj", SUITE)
+    assert run_fetch(root, capsys)[0] == 0
     return root
-
-
-def run_fetch(root: Path, capsys: pytest.CaptureFixture[str], **flags: object) -> \
-        tuple[int, str, str]:
-    options = build_options({}, root=str(root), **flags)
-    code = commands.fetch_models(options, env=dict(os.environ))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def llama_offline_lookup(cache: Path, repo: str, path: str) -> bytes | None:
-    """What llama.cpp does offline: refs/main -> snapshots/<commit>/<path> -> blob."""
-    folder = cache / ("models--" + repo.replace("/", "--"))
-    try:
-        commit = (folder / "refs" / "main").read_text().strip()
-    except FileNotFoundError:
-        return None
-    link = folder / "snapshots" / commit / path
-    if not link.is_symlink() or not link.exists():
-        return None
-    blob = Path(os.path.realpath(link))
-    assert blob.parent == (folder / "blobs").resolve()
-    return blob.read_bytes()
 
 
 def test_fetch_puts_every_resolved_file_where_llama_cpp_looks(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     add_repos(fake_hub)
-    code, out, _ = run_fetch(write_suite(tmp_path / "proj"), capsys)
+    code, out, _ = run_fetch(write_suite(tmp_path / "proj", SUITE), capsys)
     assert code == 0, out
     for repo, path in EXPECTED:
-        data = llama_offline_lookup(hub_env, repo, path)
-        assert data is not None, f"{repo}/{path} not found by llama.cpp's offline lookup"
-        assert hashlib.sha256(data).hexdigest() == hashlib.sha256(
-            fake_hub.content(repo, path)).hexdigest()
-        blob = Path(os.path.realpath(hub_env / ("models--" + repo.replace("/", "--"))
-                                     / "snapshots" / fake_hub.commit(repo) / path))
+        link = llama_snapshot(hub_env, repo, path)
+        assert link is not None, f"{repo}/{path} not found by llama.cpp's offline lookup"
+        assert link.read_bytes() == fake_hub.content(repo, path)
+        assert fake_hub.commit(repo) in link.parts, "refs/main is not the Hub's commit"
         if path.endswith(".gguf"):
+            blob = link.resolve()
             assert blob.name == fake_hub.sha256(repo, path), "LFS blobs are named by sha256"
     downloaded = {line.split()[1] for line in out.splitlines() if line.startswith("downloaded")}
     assert downloaded == {f"{repo}/{path}" for repo, path in EXPECTED}
@@ -129,13 +112,10 @@ def test_fetch_puts_every_resolved_file_where_llama_cpp_looks(
 
 
 def test_warm_rerun_downloads_nothing(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_hub: FakeHub, fetched_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    add_repos(fake_hub)
-    root = write_suite(tmp_path / "proj")
-    assert run_fetch(root, capsys)[0] == 0
     fake_hub.reset_counts()
-    code, out, _ = run_fetch(root, capsys)
+    code, out, _ = run_fetch(fetched_root, capsys)
     assert code == 0
     assert fake_hub.count(kind="resolve") == 0, "a warm run makes no file request"
     assert fake_hub.count(kind="refs") == 4 and fake_hub.count(kind="tree") == 4
@@ -143,17 +123,14 @@ def test_warm_rerun_downloads_nothing(
 
 
 def test_offline_with_the_hub_stopped_reports_present_and_missing(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_hub: FakeHub, fetched_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    add_repos(fake_hub)
-    root = write_suite(tmp_path / "proj")
-    assert run_fetch(root, capsys)[0] == 0
     fake_hub.stop()
-    code, out, _ = run_fetch(root, capsys, offline=True)
+    code, out, _ = run_fetch(fetched_root, capsys, offline=True)
     assert code == 0 and "5 models: 5 cached" in out
-    (root / "tools/server/tests/test_more.py").write_text(
+    (fetched_root / "tools/server/tests/test_more.py").write_text(
         "def test_x():\n    s.model_hf_repo = 'ggml-org/never-fetched'\n")
-    code, out, _ = run_fetch(root, capsys, offline=True, json=True)
+    code, out, _ = run_fetch(fetched_root, capsys, offline=True, json=True)
     assert code == 1
     statuses = {m["hf_repo"]: m["status"] for m in json.loads(out)["models"]}
     assert statuses["ggml-org/never-fetched"] == "missing"
@@ -164,7 +141,7 @@ def test_dry_run_plans_without_downloading(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     add_repos(fake_hub)
-    code, out, _ = run_fetch(write_suite(tmp_path / "proj"), capsys, dry_run=True)
+    code, out, _ = run_fetch(write_suite(tmp_path / "proj", SUITE), capsys, dry_run=True)
     assert code == 0
     assert fake_hub.count(kind="resolve") == 0
     assert "to download: 8 files, 423.0 kB; already cached: 0 files, 0 B" in out
@@ -218,49 +195,11 @@ def test_missing_tag_lists_the_repo_ggufs_and_every_model_is_attempted(
     assert "5 models: 1 downloaded, 4 failed" in out
 
 
-def test_retriable_errors_are_retried(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    add_repos(fake_hub)
-    fake_hub.add_fault("/api/models/ggml-org/gemma-GGUF/refs", Fault("status", code=503), 2)
-    fake_hub.add_fault("gemma-Q8_0.gguf", Fault("status", code=500), 1)
-    fake_hub.add_fault("mmproj-gemma-Q8_0.gguf", Fault("status", code=429, retry_after=0), 1)
-    root = write_suite(tmp_path / "proj", """
-        def test_a():
-            a.model_hf_repo = "ggml-org/gemma-GGUF:Q8_0"
-    """)
-    code, out, _ = run_fetch(root, capsys)
-    assert code == 0, out
-    assert fake_hub.pending_faults() == 0
-    assert llama_offline_lookup(hub_env, "ggml-org/gemma-GGUF", "gemma-Q8_0.gguf") == \
-        fake_hub.content("ggml-org/gemma-GGUF", "gemma-Q8_0.gguf")
-
-
-def test_corrupt_download_is_removed_and_the_model_fails(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    add_repos(fake_hub)
-    fake_hub.add_fault("Qwen3-Q4_K_M.gguf", Fault("corrupt"), times=None)
-    root = write_suite(tmp_path / "proj", """
-        def test_a():
-            a.model_hf_repo = "bartowski/Qwen3-GGUF"
-    """)
-    code, out, _ = run_fetch(root, capsys)
-    assert code == 1
-    assert "content does not match the Hub's sha256" in out
-    folder = hub_env / "models--bartowski--Qwen3-GGUF"
-    assert not list((folder / "snapshots").rglob("*.gguf"))
-    assert not list((folder / "blobs").iterdir())
-
-
 def test_verify_rehashes_cached_files(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     add_repos(fake_hub)
-    root = write_suite(tmp_path / "proj", """
-        def test_a():
-            a.model_hf_repo = "bartowski/Qwen3-GGUF"
-    """)
+    root = suite_for(tmp_path / "proj", "bartowski/Qwen3-GGUF")
     assert run_fetch(root, capsys)[0] == 0
     sha = fake_hub.sha256("bartowski/Qwen3-GGUF", "Qwen3-Q4_K_M.gguf")
     blob = hub_env / "models--bartowski--Qwen3-GGUF" / "blobs" / sha
@@ -276,19 +215,16 @@ def test_verify_rehashes_cached_files(
 
 
 def test_unreachable_hub_uses_a_complete_cached_snapshot(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_hub: FakeHub, fetched_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    add_repos(fake_hub)
-    root = write_suite(tmp_path / "proj")
-    assert run_fetch(root, capsys)[0] == 0
     fake_hub.add_fault("/api/models/", Fault("status", code=429), times=None)
-    code, out, _ = run_fetch(root, capsys)
+    code, out, _ = run_fetch(fetched_root, capsys)
     assert code == 0, out
     assert "Hub unavailable, using the cached snapshot (set HF_TOKEN" in out
     fake_hub.stop()
-    (root / "tools/server/tests/test_more.py").write_text(
+    (fetched_root / "tools/server/tests/test_more.py").write_text(
         "def test_x():\n    s.model_hf_repo = 'ggml-org/not-cached'\n")
-    code, out, _ = run_fetch(root, capsys)
+    code, out, _ = run_fetch(fetched_root, capsys)
     assert code == 1
     assert "ggml-org/not-cached: cannot reach the Hub" in out
     assert "5 models: 5 cached" not in out and "1 failed" in out
@@ -300,7 +236,7 @@ def test_not_enough_space_refuses_before_downloading(
 ) -> None:
     add_repos(fake_hub)
     monkeypatch.setattr(commands, "free_space", lambda path: 1000)
-    code, _, err = run_fetch(write_suite(tmp_path / "proj"), capsys)
+    code, _, err = run_fetch(write_suite(tmp_path / "proj", SUITE), capsys)
     assert code == 1
     assert f"not enough free space in {hub_env}: 423.0 kB to download, 1.0 kB free" in err
     assert fake_hub.count(kind="resolve") == 0
@@ -311,7 +247,7 @@ def test_token_is_sent_but_never_printed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake_hub.add_repo("org/gated", {"g-Q4_K_M.gguf": b"x" * 10}, gated=True)
-    root = write_suite(tmp_path / "proj", "def test_a():\n    a.model_hf_repo = 'org/gated'\n")
+    root = suite_for(tmp_path / "proj", "org/gated")
     monkeypatch.setenv("HF_TOKEN", "hf_wrongwrongwrongwrong")
     code, out, err = run_fetch(root, capsys)
     assert code == 1 and "the token in HF_TOKEN has no access" in out
@@ -342,12 +278,11 @@ def test_invoke_task_end_to_end_with_environment(
 ) -> None:
     """As a user runs it: `invoke -r <this repo> models.fetch` from the project, env only."""
     add_repos(fake_hub)
-    root = write_suite(tmp_path / "proj")
+    root = write_suite(tmp_path / "proj", SUITE)
     cache = tmp_path / "llama-cache"
     env = dict(os.environ, LLAMA_CACHE=str(cache))
-    run = subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "models.fetch",
-                          "--json"], cwd=root, env=env, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(invoke_command("models.fetch", "--json"), cwd=root, env=env,
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     document = json.loads(run.stdout)
     assert document["cache_dir"] == str(cache) and document["ok"] is True
@@ -359,8 +294,7 @@ def test_verify_in_a_dry_run_or_offline_reports_but_never_deletes(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     add_repos(fake_hub)
-    root = write_suite(tmp_path / "proj",
-                       "def test_a():\n    a.model_hf_repo = 'bartowski/Qwen3-GGUF'\n")
+    root = suite_for(tmp_path / "proj", "bartowski/Qwen3-GGUF")
     assert run_fetch(root, capsys)[0] == 0
     blob = hub_env / "models--bartowski--Qwen3-GGUF" / "blobs" / fake_hub.sha256(
         "bartowski/Qwen3-GGUF", "Qwen3-Q4_K_M.gguf")

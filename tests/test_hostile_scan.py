@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.test_fetch import REPO_ROOT
+from tests.helpers import invoke_command
 
 SUITE = "tools/server/tests"
 BIG = 10 * 1024 * 1024
@@ -59,8 +58,7 @@ def build_corpus(suite: Path) -> dict[str, str]:
 
 
 def models_list(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "models.list",
-               "--root", str(root), *args]
+    command = invoke_command("models.list", "--root", str(root), *args)
     return subprocess.run(command, capture_output=True, text=True, timeout=30,
                           env=dict(os.environ, TERM="dumb"))
 
@@ -69,7 +67,7 @@ def test_hostile_files_are_one_diagnostic_each_and_the_rest_is_scanned(tmp_path:
     expected = build_corpus(tmp_path / SUITE)
     started = time.monotonic()
     run = models_list(tmp_path, "--json")
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 10, "the scan takes about a second"
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     document = json.loads(run.stdout)

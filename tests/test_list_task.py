@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "llama.cpp"
+from tests.helpers import REPO_ROOT, invoke_command
+
+EXAMPLE = REPO_ROOT / "examples" / "llama.cpp"
 
 EXPECTED_MODELS = {
     ("bartowski/Qwen_Qwen3-0.6B-GGUF:Q4_K_M", None, None),
@@ -41,8 +42,9 @@ EXPECTED_DIAGNOSTICS = {
 }
 
 
-def invoke(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd,
+def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+    """`invoke ARGS` run in this repo, without -r: invoke finds tasks.py from the cwd."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -68,7 +70,8 @@ def test_json_from_this_repo_with_root() -> None:
 
 def test_json_from_a_checkout_with_search_root() -> None:
     """The same tasks.py, run from inside a llama.cpp checkout with `invoke -r`."""
-    run = invoke("-r", str(REPO), "models.list", "--json", cwd=EXAMPLE)
+    run = subprocess.run(invoke_command("models.list", "--json"), cwd=EXAMPLE,
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     check_example_document(json.loads(run.stdout))
 

@@ -1,17 +1,16 @@
 """`invoke models.fetch --backend llama`, run as a user would; llama.cpp is the stand-in
-executable of tests/test_llama_backend.py, not a real build."""
+executable of tests/llama_standin.py, not a real build."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.test_llama_backend import read_log, write_standin
+from tests.helpers import invoke_command, write_suite
+from tests.llama_standin import read_log, write_standin
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SUITE = """
 def test_a():
     a.model_hf_repo = "ggml-org/models"
@@ -22,20 +21,13 @@ def test_a():
 
 
 def run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "models.fetch", *args],
-        cwd=root, env=dict(os.environ, **env), capture_output=True, text=True, timeout=120)
-
-
-def project(tmp_path: Path) -> Path:
-    suite = tmp_path / "proj/tools/server/tests"
-    suite.mkdir(parents=True)
-    (suite / "test_a.py").write_text(SUITE)
-    return tmp_path / "proj"
+    return subprocess.run(invoke_command("models.fetch", *args), cwd=root,
+                          env=dict(os.environ, **env), capture_output=True, text=True, timeout=120)
 
 
 def test_llama_backend_fetches_every_model_and_reports_failures(tmp_path: Path) -> None:
-    root, log, cache = project(tmp_path), tmp_path / "log.jsonl", tmp_path / "cache"
+    root = write_suite(tmp_path / "proj", SUITE, "test_a.py")
+    log, cache = tmp_path / "log.jsonl", tmp_path / "cache"
     llama = write_standin(root / "build/bin", "llama")
     result = run(root, "--backend", "llama", LLAMA_CACHE=str(cache), STANDIN_LOG=str(log),
                  STANDIN_FAIL_REPOS="ggml-org/broken-repo")
@@ -56,7 +48,7 @@ def test_llama_backend_fetches_every_model_and_reports_failures(tmp_path: Path) 
 
 
 def test_llama_backend_json_and_missing_binary(tmp_path: Path) -> None:
-    root, log = project(tmp_path), tmp_path / "log.jsonl"
+    root, log = write_suite(tmp_path / "proj", SUITE, "test_a.py"), tmp_path / "log.jsonl"
     empty_path = str(tmp_path / "nowhere")
     missing = run(root, "--backend", "llama", PATH=empty_path)
     assert missing.returncode == 2
@@ -72,7 +64,8 @@ def test_llama_backend_json_and_missing_binary(tmp_path: Path) -> None:
 
 
 def test_llama_timeout_stops_a_hung_run_and_fails_its_model(tmp_path: Path) -> None:
-    root, log, cache = project(tmp_path), tmp_path / "log.jsonl", tmp_path / "cache"
+    root = write_suite(tmp_path / "proj", SUITE, "test_a.py")
+    log, cache = tmp_path / "log.jsonl", tmp_path / "cache"
     write_standin(root / "build/bin", "llama")
     result = run(root, "--backend", "llama", "--llama-timeout", "0.5", LLAMA_CACHE=str(cache),
                  STANDIN_LOG=str(log), STANDIN_SLEEP="30")
@@ -84,7 +77,8 @@ def test_llama_timeout_stops_a_hung_run_and_fails_its_model(tmp_path: Path) -> N
 
 
 def test_llama_dry_run_runs_nothing_and_json_stays_json(tmp_path: Path) -> None:
-    root, log, cache = project(tmp_path), tmp_path / "log.jsonl", tmp_path / "cache"
+    root = write_suite(tmp_path / "proj", SUITE, "test_a.py")
+    log, cache = tmp_path / "log.jsonl", tmp_path / "cache"
     write_standin(root / "build/bin", "llama")
     env = {"LLAMA_CACHE": str(cache), "STANDIN_LOG": str(log),
            "STANDIN_FAIL_REPOS": "ggml-org/broken-repo"}

@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from scanner.fetch import (
 from scanner.progress import FetchProgress
 from scanner.resolve import RepoFile
 from tests.fakehub import FakeHub, Fault, GeneratedFile, Request
-from tests.test_fetch import REPO_ROOT, llama_offline_lookup, run_fetch, write_suite
+from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
 
 REPO = "org/rel-GGUF"
 FOLDER = "models--org--rel-GGUF"
@@ -62,12 +61,6 @@ def hf_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(huggingface_hub.utils._http, "time", instant)
     monkeypatch.setattr(huggingface_hub.file_download, "time", instant)
     return asked
-
-
-def suite_for(root: Path, *models: str) -> Path:
-    """A test file that references each `org/name[:TAG]` once."""
-    body = "".join(f"    s{i}.model_hf_repo = {m!r}\n" for i, m in enumerate(models))
-    return write_suite(root, f"def test_a():\n{body}")
 
 
 def add_model_repo(hub_: FakeHub, size: int = 3_000_000) -> None:
@@ -156,18 +149,39 @@ def test_progress_bars_go_back_on_a_restart_without_a_negative_speed() -> None:
 
 
 def test_server_errors_a_few_times_then_success(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    hf_backoff: list[float],
 ) -> None:
     add_model_repo(fake_hub)
-    for status in (500, 502, 503):  # faults apply in order: one each on the file's GET
+    # Faults on one path apply in order: the file's GET fails four times, each differently.
+    for status in (500, 502, 503):
         fake_hub.add_fault(MODEL, Fault("status", code=status), times=1)
+    fake_hub.add_fault(MODEL, Fault("status", code=429, retry_after=0), times=1)
+    fake_hub.add_fault(f"/api/models/{REPO}/refs", Fault("status", code=503), times=2)
     fake_hub.add_fault(f"/api/models/{REPO}/tree/", Fault("status", code=502), times=1)
     fake_hub.add_fault(f"/{REPO}/resolve/", Fault("status", code=503, methods=("HEAD",)), 1)
     code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
     assert code == 0, out
     assert fake_hub.pending_faults() == 0
-    assert len(file_gets(fake_hub)) == 4
+    assert len(file_gets(fake_hub)) == 5
     assert_identical(hub_env, fake_hub)
+
+
+def test_a_file_failing_every_attempt_fails_only_its_model_after_four(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add_repo("org/ok", {"ok-Q4_K_M.gguf": GeneratedFile(10_000, 1)})
+    fake_hub.add_repo("org/down", {"d-Q4_K_M.gguf": GeneratedFile(10_000, 2)})
+    fake_hub.add_repo("org/reset", {"r-Q4_K_M.gguf": GeneratedFile(300_000, 3)})
+    fake_hub.add_fault("d-Q4_K_M.gguf", Fault("status", code=500), times=None)
+    fake_hub.add_fault("r-Q4_K_M.gguf", Fault("reset", after=1000), times=None)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", "org/ok", "org/down", "org/reset"), capsys)
+    assert code == 1
+    assert [len(file_gets(fake_hub, name)) for name in ("d-Q4_K_M.gguf", "r-Q4_K_M.gguf")] == [4, 4]
+    assert "FAILED org/down" in out and "Hub server error (HTTP 500)" in out
+    assert "FAILED org/reset" in out and "the connection to the Hub broke" in out
+    assert llama_offline_lookup(hub_env, "org/ok", "ok-Q4_K_M.gguf") == fake_hub.content(
+        "org/ok", "ok-Q4_K_M.gguf")
 
 
 @pytest.mark.slow
@@ -221,7 +235,7 @@ def test_content_not_matching_the_advertised_sha256_is_rejected(
     cause = out[out.index(f"FAILED {REPO}:Q4_K_M"):]
     assert f"{MODEL}: content does not match the Hub's sha256" in cause
     assert_nothing_cached(hub_env)
-    assert llama_offline_lookup(hub_env, REPO, MODEL) is None
+    assert not list((hub_env / FOLDER / "snapshots").rglob("*.gguf")), "a model file is left"
 
 
 @pytest.mark.parametrize(("delta", "methods"), [
@@ -360,8 +374,7 @@ def test_token_never_appears_in_output_logs_or_errors(
 
 
 def fetch_command(root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "models.fetch",
-            "--root", str(root), *args]
+    return invoke_command("models.fetch", "--root", str(root), *args)
 
 
 def start_fetch(root: Path, cache: Path, *args: str) -> subprocess.Popen[str]:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 from tests.fakehub import FakeHub, GeneratedFile
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import invoke_command, write_suite
 
 # The suite under test checks, from inside pytest, what the server tests would rely on.
 SUITE = '''
@@ -40,24 +37,17 @@ def test_environment():
 '''
 
 
-def make_project(root: Path, extra: str = "") -> Path:
-    suite = root / "tools/server/tests"
-    suite.mkdir(parents=True)
-    (suite / "test_suite.py").write_text(textwrap.dedent(SUITE) + textwrap.dedent(extra))
-    return root
-
-
 def invoke(root: Path, cache: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ, LLAMA_CACHE=str(cache), **env)
-    return subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args],
-                          cwd=root, env=full_env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(invoke_command(*args), cwd=root, env=full_env, capture_output=True,
+                          text=True, timeout=180)
 
 
 def test_fetch_then_offline_tests_with_passthrough_args(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
     fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
-    root, cache = make_project(tmp_path / "proj"), tmp_path / "cache"
+    root, cache = write_suite(tmp_path / "proj", SUITE, "test_suite.py"), tmp_path / "cache"
     run = invoke(root, cache, "test.server", "--offline", "--slow", "--", "-v", "-p",
                  "no:cacheprovider", EXPECT_OFFLINE="1", EXPECT_SLOW="1")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -71,7 +61,8 @@ def test_pytest_exit_code_propagates_and_fetch_can_be_skipped(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
     fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
-    root = make_project(tmp_path / "proj", "def test_fails():\n    assert False\n")
+    failing = SUITE + "def test_fails():\n    assert False\n"
+    root = write_suite(tmp_path / "proj", failing, "test_suite.py")
     cache = tmp_path / "cache"
     run = invoke(root, cache, "test.server", "--", "-k", "fails or environment")
     assert run.returncode == 1
@@ -85,7 +76,7 @@ def test_pytest_exit_code_propagates_and_fetch_can_be_skipped(
 
 def test_failed_fetch_stops_before_pytest(fake_hub: FakeHub, hub_env: Path,
                                           tmp_path: Path) -> None:
-    root = make_project(tmp_path / "proj")
+    root = write_suite(tmp_path / "proj", SUITE, "test_suite.py")
     run = invoke(root, tmp_path / "cache", "test.server")
     assert run.returncode == 1
     assert "FAILED ggml-org/models tinyllamas/stories260K.gguf" in run.stdout
@@ -97,7 +88,7 @@ def test_relative_cache_dir_reaches_the_tests_as_an_absolute_path(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
     fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
-    root = make_project(tmp_path / "proj")
+    root = write_suite(tmp_path / "proj", SUITE, "test_suite.py")
     run = invoke(root, Path("rel-cache"), "test.server", "--", "-k", "cached")
     assert run.returncode == 0, run.stdout + run.stderr
     assert (root / "rel-cache").is_dir(), "the fetch filled the cache relative to where it ran"
