@@ -99,7 +99,7 @@ def _fetch_models(options: Options, env: Mapping[str, str]) -> int:
     if options.json_output:
         print_json(fetch_json(plans, settings, list(scan.diagnostics), problems,
                               options.dry_run))
-    elif not options.dry_run:
+    elif not options.dry_run or settings.offline:
         print_summary(plans, settings, time.monotonic() - started, console)
     if code:
         return code
@@ -109,10 +109,10 @@ def _fetch_models(options: Options, env: Mapping[str, str]) -> int:
 
 def _download_phase(options: Options, settings: FetchSettings, plans: list[ModelPlan],
                     jobs: list[FileJob], client: HubClient, console: Console) -> int:
-    if options.dry_run:
-        return EXIT_OK
-    if settings.offline:
+    if settings.offline:  # nothing to download: a dry run reports the same
         mark_offline(plans)
+        return EXIT_OK
+    if options.dry_run:
         return EXIT_OK
     needed = sum(job.file.size for job in jobs if job.status == "download")
     free = free_space(settings.cache)

@@ -135,7 +135,7 @@ def _cached_listing(cache: Path, repo: str, revision: str,
     commit = revision if hf_cache.is_commit(revision) else hf_cache.read_ref(cache, repo, revision)
     listing = hf_cache.cached_listing(cache, repo, commit) if commit else None
     if error is None:
-        return ListingOutcome(listing, note="offline: resolved from the cache")
+        return ListingOutcome(listing, note="offline: resolved from the cache" if listing else None)
     if listing is None:
         return ListingOutcome(None, error)
     hint = " (set HF_TOKEN: rate limits are per IP)" if error.kind == "rate_limited" else ""

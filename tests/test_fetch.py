@@ -137,6 +137,36 @@ def test_offline_with_the_hub_stopped_reports_present_and_missing(
     assert statuses["ggml-org/gemma-GGUF:Q8_0"] == "cached"
 
 
+def test_offline_dry_run_reports_as_offline_does(
+    fake_hub: FakeHub, hub_env: Path, fetched_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lost split part, a corrupted blob (`--verify`) and a model never fetched: both runs
+    call all three missing, say why, and exit 1."""
+    fake_hub.stop()
+    snapshot = hub_env / "models--ggml-org--models" / "snapshots" / fake_hub.commit(
+        "ggml-org/models")
+    (snapshot / "split/stories15M-q8_0-00002-of-00003.gguf").unlink()
+    gemma = hub_env / "models--ggml-org--gemma-GGUF" / "blobs" / fake_hub.sha256(
+        "ggml-org/gemma-GGUF", "gemma-Q8_0.gguf")
+    gemma.write_bytes(b"\0" * gemma.stat().st_size)
+    (fetched_root / "tools/server/tests/test_more.py").write_text(
+        "def test_x():\n    s.model_hf_repo = 'ggml-org/never-fetched'\n")
+    reports = []
+    for flags in ({}, {"dry_run": True}):
+        code, out, _ = run_fetch(fetched_root, capsys, offline=True, verify=True, json=True,
+                                 **flags)
+        models = {m["hf_repo"] + " " + str(m["hf_file"]): m for m in json.loads(out)["models"]}
+        reports.append((code, {key: (m["status"], m["error"]) for key, m in models.items()}))
+        split = models["ggml-org/models split/stories15M-q8_0-00001-of-00003.gguf"]
+        assert split["status"] == "missing" and "missing part(s) 00002" in split["error"]
+        assert models["ggml-org/gemma-GGUF:Q8_0 None"]["status"] == "missing"
+        never = models["ggml-org/never-fetched None"]
+        assert never["status"] == "missing" and never["note"] is None
+        assert gemma.exists(), "offline, a mismatching blob is reported, never deleted"
+    assert reports[0] == reports[1]
+    assert reports[0][0] == 1
+
+
 def test_dry_run_plans_without_downloading(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
