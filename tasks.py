@@ -6,6 +6,7 @@ Run from a llama.cpp checkout with `invoke -r <this repo> models.list`.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from typing import Any
@@ -13,11 +14,18 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import Task, task
+from invoke.tasks import task
 from pydantic import ValidationError
 
 from scanner import commands
-from scanner.options import CONFIG_DEFAULTS, TEST_DEFAULTS, Options, build_options
+from scanner.options import (
+    CONFIG_DEFAULTS,
+    TEST_DEFAULTS,
+    Options,
+    build_options,
+    build_server_run,
+)
+from scanner.server_run import run_server_tests
 
 SCAN_HELP = {
     "root": "project root the globs are relative to (default: current directory)",
@@ -26,6 +34,8 @@ SCAN_HELP = {
     "json": "print one JSON document instead of tables",
     "strict": "exit 1 when the scan has diagnostics",
     "deny": "glob of repos never to fetch, e.g. '*/this-model-does-not-exist'; repeatable",
+    "suite": "folder of the pytest suite under root, where a selection after `--` is "
+    "collected and test.server runs (default: tools/server/tests)",
 }
 
 
@@ -34,10 +44,13 @@ def _options(c: Context, **flags: Any) -> Options:
     try:
         return build_options(c.config.models, **flags)
     except ValidationError as exc:
-        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise Exit(f"error: invalid option: {why}", code=2) from exc
+        raise Exit(f"error: invalid option: {_why(exc)}", code=2) from exc
     except ValueError as exc:
         raise Exit(f"error: invalid option: {exc}", code=2) from exc
+
+
+def _why(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def _finish(code: int) -> None:
@@ -48,11 +61,13 @@ def _finish(code: int) -> None:
 @task(name="list", iterable=["tests", "deny"], help=SCAN_HELP)
 def list_(
     c: Context, root: str | None = None, tests: Any = None, json_: bool = False,
-    strict: bool = False, deny: Any = None,
+    strict: bool = False, deny: Any = None, suite: str | None = None,
 ) -> None:
-    """List every Hugging Face model the test suite references."""
+    """List the Hugging Face models the test suite references; `-- PYTEST ARGS`: only those
+    the tests pytest selects with these arguments need."""
     options = _options(
-        c, root=root, tests=tests, json=json_, strict=strict, deny=deny
+        c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
+        suite=suite or c.config.test.suite, selection=_selection(c),
     )
     _finish(commands.list_models(options))
 
@@ -83,10 +98,13 @@ def fetch(
     jobs: int | None = None, dry_run: bool = False, offline: bool = False,
     no_mmproj: bool = False, urls: bool = False, verify: bool = False,
     backend: str | None = None, llama_bin: str | None = None, llama_timeout: str | None = None,
+    suite: str | None = None,
 ) -> None:
-    """Resolve every referenced model as llama.cpp would and download it into the cache."""
+    """Resolve the referenced models as llama.cpp would and download them into the cache;
+    `-- PYTEST ARGS`: only those the tests pytest selects with these arguments need."""
     options = _options(
         c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
+        suite=suite or c.config.test.suite, selection=_selection(c),
         cache_dir=cache_dir, jobs=jobs, dry_run=dry_run, offline=offline,
         mmproj=False if no_mmproj else None, urls=urls, verify=verify, backend=backend,
         llama_bin=llama_bin, llama_timeout=llama_timeout,
@@ -102,32 +120,41 @@ def _pytest_args(c: Context) -> list[str]:
     return shlex.split(c.remainder)
 
 
-def _fetch_first(c: Context) -> None:
-    """`models.fetch` with its configured options, unless `test.fetch` is false."""
-    if c.config.test.fetch:
-        fetch(c)
+def _selection(c: Context) -> list[str] | None:
+    """The pytest arguments after `--`, or None (no `--`: the whole suite)."""
+    return _pytest_args(c) if "--" in sys.argv or c.remainder else None
 
 
 SERVER_HELP = {
-    "suite": "folder of the test suite under models.root (default: tools/server/tests)",
+    "root": SCAN_HELP["root"],
+    "suite": SCAN_HELP["suite"],
     "offline": "run the tests offline (LLAMA_ARG_OFFLINE=1, HF_HUB_OFFLINE=1)",
-    "slow": "also run the slow tests (SLOW_TESTS=1, as tools/server/tests/tests.sh does)",
+    "slow": "also run the slow tests (SLOW_TESTS=1 and no -m \"not slow\", as tests.sh does)",
+    "workers": "pytest-xdist workers, as tests.sh's PYTEST_WORKERS (default: PYTEST_WORKERS, "
+    "else 4; 1 = no xdist)",
+    "no_fetch": "do not run models.fetch first",
+    "keep_going": "run the tests even when fetching a model they need failed",
 }
 
 
-@task(pre=[Task(_fetch_first, name="fetch")], help=SERVER_HELP)
-def server(c: Context, suite: str | None = None, offline: bool = False,
-           slow: bool = False) -> None:
-    """Fetch the suite's models (pre-task), then run pytest; arguments after `--` go to pytest.
+@task(help=SERVER_HELP)
+def server(c: Context, root: str | None = None, suite: str | None = None,
+           offline: bool = False, slow: bool = False, workers: int | None = None,
+           no_fetch: bool = False, keep_going: bool = False) -> None:
+    """Run the server tests as tools/server/tests/tests.sh does, after models.fetch has fetched
+    the models of exactly the tests pytest selects; arguments after `--` go to pytest.
 
-    Skip the fetch with `test: {fetch: false}` in invoke.yaml or INVOKE_TEST_FETCH=0.
+    Depends on models.fetch: it runs first, with models.fetch's configured options and the
+    selection, unless --no-fetch (or `test: {fetch: false}`).
     """
-    options = _options(c)
-    settings = c.config.test
-    code = commands.run_server_tests(
-        options, suite or settings.suite, _pytest_args(c),
-        offline=offline or bool(settings.offline), slow=slow or bool(settings.slow))
-    _finish(code)
+    options = _options(c, root=root, suite=suite or c.config.test.suite)
+    try:
+        run = build_server_run(c.config.test, os.environ, _pytest_args(c), offline=offline,
+                               slow=slow, workers=workers, fetch=False if no_fetch else None,
+                               keep_going=keep_going)
+    except ValidationError as exc:
+        raise Exit(f"error: invalid option: {_why(exc)}", code=2) from exc
+    _finish(run_server_tests(options, run))
 
 
 namespace = Collection(Collection("models", list_, fetch), Collection("test", server))

@@ -132,7 +132,8 @@ class FileScanner:
         qualname = node.name if outer.qualname == "<module>" else f"{outer.qualname}.{node.name}"
         params = frozenset() if isinstance(node, ast.ClassDef) else _param_names(node.args)
         scope = Scope(qualname, params, isinstance(node, ast.ClassDef), parent=outer)
-        sets = [s for d in node.decorator_list if (s := self._parametrize_rows(d)) is not None]
+        sets = [s for d in node.decorator_list
+                if (s := self._parametrize_rows(d, scope)) is not None]
         if sets:
             scope.rows = self._emit_rows(sets, scope)
         for deco in node.decorator_list:
@@ -151,7 +152,7 @@ class FileScanner:
             return func.attr == "parametrize"
         return isinstance(func, ast.Name) and func.id in self.constants.parametrize_aliases
 
-    def _parametrize_rows(self, node: ast.expr) -> list[Row] | None:
+    def _parametrize_rows(self, node: ast.expr, scope: Scope) -> list[Row] | None:
         """Rows of one `parametrize(...)` mark, each mapping argname -> value node."""
         if not self._is_parametrize_call(node):
             return None
@@ -167,16 +168,18 @@ class FileScanner:
             if isinstance(found, Missing):
                 if self._mentions_model(names):
                     self._diagnose(node.lineno, f"argvalues name {values_node.id!r} is not a "
-                                   "literal list or tuple at module level; cannot follow it")
+                                   "literal list or tuple at module level; cannot follow it",
+                                   scope, "parametrize")
                 return None
             values_node = found
         if not isinstance(values_node, (ast.List, ast.Tuple)):
             if self._mentions_model(names):
-                self._diagnose(node.lineno, "argvalues is not a literal list or tuple")
+                self._diagnose(node.lineno, "argvalues is not a literal list or tuple", scope,
+                               "parametrize")
             return None
-        return [r for row in values_node.elts if (r := self._row(names, row)) is not None]
+        return [r for row in values_node.elts if (r := self._row(names, row, scope)) is not None]
 
-    def _row(self, names: list[str], row: ast.expr) -> Row | None:
+    def _row(self, names: list[str], row: ast.expr, scope: Scope) -> Row | None:
         if _is_param_call(row):
             assert isinstance(row, ast.Call)
             values = row.args
@@ -187,12 +190,12 @@ class FileScanner:
         else:
             if self._mentions_model(names):
                 self._diagnose(row.lineno, "parametrize row is not a literal tuple, list or "
-                               "pytest.param(...)")
+                               "pytest.param(...)", scope, "parametrize")
             return None
         if len(values) != len(names):
             if self._mentions_model(names):
                 self._diagnose(row.lineno, f"parametrize row has {len(values)} values for "
-                               f"{len(names)} argnames")
+                               f"{len(names)} argnames", scope, "parametrize")
             return None
         return dict(zip(names, values, strict=True))
 
@@ -211,7 +214,7 @@ class FileScanner:
 
     def _pytestmark(self, value: ast.expr, scope: Scope) -> None:
         marks = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
-        sets = [s for m in marks if (s := self._parametrize_rows(m)) is not None]
+        sets = [s for m in marks if (s := self._parametrize_rows(m, scope)) is not None]
         if sets:
             scope.rows = self._emit_rows(sets, scope)
 
@@ -299,7 +302,7 @@ class FileScanner:
                      scope: Scope) -> None:
         for value, what in ((repo, "repo"), (file, "file")):
             if isinstance(value, Unresolved):
-                self._diagnose(line, f"model {what}: {value.reason}")
+                self._diagnose(line, f"model {what}: {value.reason}", scope, kind)
                 return
         if repo is None or isinstance(repo, ParamRef) or isinstance(file, ParamRef):
             return
@@ -310,13 +313,15 @@ class FileScanner:
         """Record a reference, or a diagnostic when llama.cpp would refuse the names."""
         problem = model_problem(model.hf_repo, model.hf_file)
         if problem:
-            self._diagnose(line, problem)
+            self._diagnose(line, problem, scope, kind)
             return
         ref = ModelReference(model=model, file=self.rel, line=line, test=scope.qualname, kind=kind)
         self.references[ref] = None
 
-    def _diagnose(self, line: int, message: str) -> None:
-        diag = Diagnostic(file=self.rel, line=line, severity="warning", message=message)
+    def _diagnose(self, line: int, message: str, scope: Scope,
+                  kind: ReferenceKind | None = None) -> None:
+        diag = Diagnostic(file=self.rel, line=line, severity="warning", message=message,
+                          test=scope.qualname, kind=kind)
         self.diagnostics[diag] = None
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -42,42 +41,87 @@ from .llama_backend import (
 from .models import HuggingFaceModel, ScanResult
 from .options import Options
 from .progress import FetchProgress, human_size
-from .report import make_console, print_diagnostics, print_json, print_scan, scan_json
+from .report import (
+    make_console,
+    print_diagnostics,
+    print_json,
+    print_scan,
+    print_selection_error,
+    scan_json,
+    selection_entry,
+    selection_line,
+)
 from .scan import NoTestFiles, scan_suite
+from .select_models import SelectedScan, narrow
+from .selection import Selection, collect_tests, run_environment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def list_models(options: Options) -> int:
+def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     """`models.list`: exit 1 with --strict and diagnostics, 2 when nothing matched."""
+    env = os.environ if env is None else env
     try:
-        result = scan_suite(options.root, options.scan, _endpoint_host(os.environ))
+        result, selected = scan_selected(options, env)
     except NoTestFiles as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if options.json_output:
-        print_json(scan_json(result))
+        print_json(scan_json(result, selected))
     else:
-        print_scan(result, make_console())
+        print_scan(result, make_console(), selected)
     return EXIT_FAILED if options.strict and result.diagnostics else EXIT_OK
 
 
-def fetch_models(options: Options, env: Mapping[str, str] | None = None) -> int:
+def scan_selected(options: Options, env: Mapping[str, str], *, offline: bool = False,
+                  slow: bool = False) -> tuple[ScanResult, SelectedScan | None]:
+    """The scan, narrowed to `options.selection` when there is one (see `select_for`)."""
+    scan = scan_suite(options.root, options.scan, _endpoint_host(env))
+    selected = select_for(options, scan, env, offline=offline, slow=slow)
+    print_selection_error(selected)
+    return (scan if selected is None else selected.scan), selected
+
+
+def select_for(options: Options, scan: ScanResult, env: Mapping[str, str],
+               *, offline: bool = False, slow: bool = False) -> SelectedScan | None:
+    """The scan narrowed to the tests `options.selection` runs; None without a selection.
+    `offline` and `slow` give the collection the environment of a `test.server` run."""
+    if options.selection is None:
+        return None
+    folder = options.root / options.suite
+    if not folder.is_dir():
+        error = f"test suite folder {folder} does not exist (set test.suite or --suite)"
+        return SelectedScan(scan, Selection(arguments=options.selection, error=error),
+                            len(scan.models()))
+    cache = hf_cache.cache_dir(env, options.cache_dir)
+    run_env = run_environment(env, cache, offline=offline, slow=slow)
+    names = (*options.scan.repo_names, *options.scan.file_names)
+    selection = collect_tests(folder, options.root, options.selection, run_env, names)
+    return narrow(scan, selection, options.scan)
+
+
+def fetch_models(options: Options, env: Mapping[str, str] | None = None,
+                 selected: SelectedScan | None = None) -> int:
     """`models.fetch`: exit 1 if any model failed or is missing, 2 when nothing matched,
-    130 on Ctrl-C (after the downloads in flight have stopped and removed their partials)."""
+    130 on Ctrl-C (after the downloads in flight have stopped and removed their partials).
+    `selected`: a scan the caller (`test.server`) already narrowed, fetched as it is."""
+    env = os.environ if env is None else env
     try:
-        return _fetch_models(options, os.environ if env is None else env)
+        if selected is not None:
+            return _fetch_models(options, selected.scan, env, selected)
+        try:
+            scan, selected = scan_selected(options, env)
+        except NoTestFiles as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return _fetch_models(options, scan, env, selected)
     except KeyboardInterrupt as exc:
         print(f"interrupted: {str(exc) or 'stopped by Ctrl-C'}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _fetch_models(options: Options, env: Mapping[str, str]) -> int:
-    try:
-        scan = scan_suite(options.root, options.scan, _endpoint_host(env))
-    except NoTestFiles as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
+                  selected: SelectedScan | None) -> int:
     if options.backend == "llama":
         return fetch_with_llama_backend(options, scan, env)
     settings = fetch_settings(options, env)
@@ -92,13 +136,15 @@ def _fetch_models(options: Options, env: Mapping[str, str]) -> int:
         problems += verify_cached(jobs, settings, repair=not (options.dry_run or settings.offline))
     if not options.json_output:
         print_diagnostics(scan.diagnostics, console)
+        if selected is not None:
+            console.print(selection_line(selected), markup=False)
         print_plan(plans, jobs, console)
         for problem in problems:
             console.print(f"warning: {problem}", markup=False)
     code = _download_phase(options, settings, plans, jobs, client, console)
     if options.json_output:
         print_json(fetch_json(plans, settings, list(scan.diagnostics), problems,
-                              options.dry_run))
+                              options.dry_run, selection_entry(selected)))
     elif not options.dry_run or settings.offline:
         print_summary(plans, settings, time.monotonic() - started, console)
     if code:
@@ -199,24 +245,3 @@ def _llama_entry(model: HuggingFaceModel, command: tuple[str, ...],
             "ok": outcome.ok if outcome else None,
             "returncode": outcome.returncode if outcome else None,
             "message": outcome.message if outcome else None}
-
-
-def run_server_tests(options: Options, suite: str, pytest_args: list[str], *, offline: bool,
-                     slow: bool, env: Mapping[str, str] | None = None) -> int:
-    """`test.server`: pytest in the suite folder, on the cache the fetch filled; pytest's code."""
-    env = dict(os.environ if env is None else env)
-    folder = options.root / suite
-    if not folder.is_dir():
-        print(f"error: test suite folder {folder} does not exist (set test.suite or --suite)",
-              file=sys.stderr)
-        return EXIT_USAGE
-    cache = str(hf_cache.cache_dir(env, options.cache_dir))
-    env.update(LLAMA_CACHE=cache, HF_HUB_CACHE=cache)
-    if offline:
-        env.update(LLAMA_ARG_OFFLINE="1", HF_HUB_OFFLINE="1")
-    if slow:
-        env["SLOW_TESTS"] = "1"
-    command = [sys.executable, "-m", "pytest", *pytest_args]
-    print(f"running {shlex.join(command[1:])} in {folder} (cache {cache}"
-          f"{', offline' if offline else ''})", flush=True)
-    return subprocess.run(command, cwd=folder, env=env, check=False).returncode

@@ -74,7 +74,8 @@ def needed_by(references: list[ModelReference]) -> str:
 
 
 def fetch_json(plans: list[ModelPlan], settings: FetchSettings, diagnostics: list[Diagnostic],
-               problems: list[str], dry_run: bool) -> dict[str, Any]:
+               problems: list[str], dry_run: bool,
+               selection: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `--json` document of `models.fetch` (format documented in the README)."""
     return {
         "cache_dir": str(settings.cache),
@@ -85,6 +86,7 @@ def fetch_json(plans: list[ModelPlan], settings: FetchSettings, diagnostics: lis
         "diagnostics": [diagnostic_entry(d) for d in diagnostics],
         "listing_problems": problems,
         "ok": not any(plan.status in BAD for plan in plans),
+        "selection": selection,
     }
 
 

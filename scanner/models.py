@@ -66,6 +66,8 @@ class Diagnostic(BaseModel):
     line: int | None
     severity: Severity
     message: str
+    test: str = "<module>"  # where it sits, as ModelReference.test, so a selection can place it
+    kind: ReferenceKind | None = None  # the kind of reference it would have been
 
     def location(self) -> str:
         return f"{self.file}:{self.line}" if self.line else self.file

@@ -34,13 +34,18 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 }
 
 
-#: `test:` section: where `test.server` runs pytest, and whether its pre-task fetches.
+#: `test:` section: where the suite's pytest runs (also for a selection after `--` in
+#: `models.list` / `models.fetch`), and how `test.server` runs it.
 TEST_DEFAULTS: dict[str, Any] = {
     "suite": "tools/server/tests",
     "offline": False,
     "slow": False,
     "fetch": True,
+    "workers": None,
+    "keep_going": False,
 }
+#: tools/server/tests/tests.sh: `WORKERS="${PYTEST_WORKERS:-4}"`.
+DEFAULT_WORKERS = 4
 
 
 class Options(BaseModel):
@@ -62,6 +67,35 @@ class Options(BaseModel):
     backend: Literal["native", "llama"] = "native"
     llama_bin: str | None = None
     llama_timeout: float | None = Field(default=None, gt=0)
+    suite: str = TEST_DEFAULTS["suite"]
+    #: pytest arguments whose selection narrows the models (`--` given); None: the whole suite
+    selection: tuple[str, ...] | None = None
+
+
+class ServerRun(BaseModel):
+    """How `test.server` runs pytest, after the `test:` config and flags are merged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pytest_args: tuple[str, ...]
+    offline: bool = False
+    slow: bool = False
+    fetch: bool = True
+    workers: int = Field(default=DEFAULT_WORKERS, ge=1, le=256)
+    keep_going: bool = False
+
+
+def build_server_run(section: Mapping[str, Any], env: Mapping[str, str],
+                     pytest_args: list[str], **flags: Any) -> ServerRun:
+    """Flags win over the `test:` section; workers: flag, config, PYTEST_WORKERS, then 4."""
+    merged = {key: section.get(key, default) for key, default in TEST_DEFAULTS.items()}
+    merged.update({k: v for k, v in flags.items() if v is not None and v is not False})
+    if flags.get("fetch") is False:
+        merged["fetch"] = False
+    workers = merged["workers"] or env.get("PYTEST_WORKERS") or DEFAULT_WORKERS
+    return ServerRun(pytest_args=tuple(pytest_args), offline=bool(merged["offline"]),
+                     slow=bool(merged["slow"]), fetch=bool(merged["fetch"]), workers=workers,
+                     keep_going=bool(merged["keep_going"]))
 
 
 def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
@@ -92,4 +126,6 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         backend=merged["backend"],
         llama_bin=merged["llama_bin"],
         llama_timeout=merged["llama_timeout"],
+        suite=flags.get("suite") or TEST_DEFAULTS["suite"],
+        selection=None if flags.get("selection") is None else tuple(flags["selection"]),
     )

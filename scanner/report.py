@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from .models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
+from .select_models import SelectedScan
 
 MAX_LOCATIONS = 2
 
@@ -46,20 +49,60 @@ def diagnostic_entry(diag: Diagnostic) -> dict[str, Any]:
             "message": diag.message}
 
 
-def scan_json(result: ScanResult) -> dict[str, Any]:
+def scan_json(result: ScanResult, selected: SelectedScan | None = None) -> dict[str, Any]:
     """The `--json` document of `models.list` (format documented in the README)."""
     return {
         "models": [model_entry(result, m) for m in result.models()],
         "diagnostics": [diagnostic_entry(d) for d in result.diagnostics],
         "files_scanned": result.files_scanned,
+        "selection": selection_entry(selected),
     }
+
+
+def selection_entry(selected: SelectedScan | None) -> dict[str, Any] | None:
+    """The `selection` object of both JSON documents; null when no `--` was given."""
+    if selected is None:
+        return None
+    selection = selected.selection
+    running = len(selection.running())
+    return {
+        "arguments": list(selection.arguments),
+        "selected_tests": len(selection.tests),
+        "skipped_tests": len(selection.tests) - running,
+        "models": len(selected.scan.models()),
+        "total_models": selected.total_models,
+        "collection_seconds": round(selection.seconds, 3),
+        "error": selection.error,
+    }
+
+
+def selection_line(selected: SelectedScan) -> str:
+    """One line saying which selection applied and what it kept, for people."""
+    selection = selected.selection
+    args = shlex.join(selection.arguments) or "(no arguments)"
+    if selection.error:
+        return (f"selection: pytest {args}: collection failed; "
+                f"every model the scan found is kept ({selected.total_models})")
+    skipped = len(selection.tests) - len(selection.running())
+    skipped_note = f" ({skipped} skipped by their marks)" if skipped else ""
+    return (f"selection: pytest {args}: {len(selection.tests)} tests selected{skipped_note}, "
+            f"{len(selected.scan.models())} of {selected.total_models} models "
+            f"(collected in {selection.seconds:.1f} s)")
+
+
+def print_selection_error(selected: SelectedScan | None) -> None:
+    """pytest's own error lines when collection failed, and what the run does instead."""
+    if selected is not None and selected.selection.error:
+        print(f"warning: the selection could not be applied, so every model the scan found "
+              f"is kept: {selected.selection.error}", file=sys.stderr)
 
 
 def print_json(document: dict[str, Any]) -> None:
     print(json.dumps(document, indent=2))
 
 
-def print_scan(result: ScanResult, console: Console) -> None:
+def print_scan(result: ScanResult, console: Console,
+               selected: SelectedScan | None = None) -> None:
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for column in ("model", "tag or file", "refs", "first locations"):
         table.add_column(column, justify="right" if column == "refs" else "left")
@@ -75,8 +118,12 @@ def print_scan(result: ScanResult, console: Console) -> None:
     print_diagnostics(result.diagnostics, console)
     denied = len(result.denied)
     under = f" under {folder}" if folder else ""
+    if selected is not None:
+        console.print(selection_line(selected), markup=False)
+    models = len(result.models())
+    of_total = f" of {selected.total_models}" if selected and not selected.selection.error else ""
     console.print(
-        f"{len(result.models())} models ({denied} denied), {len(result.references)} references, "
+        f"{models}{of_total} models ({denied} denied), {len(result.references)} references, "
         f"{len(result.diagnostics)} diagnostics, {result.files_scanned} files scanned{under}"
     )
 

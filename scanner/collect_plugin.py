@@ -1,0 +1,79 @@
+"""pytest plugin for the selection step: `pytest --collect-only -p scanner.collect_plugin`.
+
+It is loaded explicitly by `scanner.selection` and only writes, after pytest's own collection
+and deselection (`-k`, `-m`, paths, node ids, plugins, ini options), which items the run will
+execute. It imports nothing from the rest of `scanner`, so collection pays for pytest and the
+suite alone. The file it writes is named by `FETCH_TEST_MODELS_SELECTION`; without it, the
+plugin does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+
+OUTPUT_VAR = "FETCH_TEST_MODELS_SELECTION"
+NAMES_VAR = "FETCH_TEST_MODELS_PARAM_NAMES"
+
+
+def _skip_reason(item: pytest.Item) -> str | None:
+    """pytest's own verdict on the item's skip/skipif marks, evaluated in this environment
+    (llama.cpp marks slow tests `skipif(not is_slow_test_allowed())`)."""
+    try:
+        from _pytest.skipping import evaluate_skip_marks
+    except ImportError:  # a pytest without it: treat the item as running, which over-fetches
+        return None
+    try:
+        skipped = evaluate_skip_marks(item)
+    except Exception:  # a condition that fails here fails the run too; the item still counts
+        return None
+    return None if skipped is None else (skipped.reason or "skipped")
+
+
+def _qualname(item: pytest.Item) -> str:
+    """`Class.Inner.function` as the static scan names the test (no parametrize id)."""
+    name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
+    cls = getattr(item, "cls", None)
+    return f"{cls.__qualname__}.{name}" if cls is not None else name
+
+
+def _params(item: pytest.Item, names: list[str]) -> dict[str, str | None]:
+    """The item's values for the configured repo/file names; other types are not model ids."""
+    callspec = getattr(item, "callspec", None)
+    params: dict[str, Any] = callspec.params if callspec is not None else {}
+    return {name: params[name] for name in names
+            if name in params and (params[name] is None or isinstance(params[name], str))}
+
+
+def _entry(item: pytest.Item, names: list[str]) -> dict[str, Any]:
+    line = item.location[1]
+    return {
+        "nodeid": item.nodeid,
+        "path": str(item.path),
+        "qualname": _qualname(item),
+        "line": None if line is None else line + 1,
+        "params": _params(item, names),
+        "skip": _skip_reason(item),
+    }
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    target = os.environ.get(OUTPUT_VAR)
+    if not target:
+        return
+    config = session.config
+    names = json.loads(os.environ.get(NAMES_VAR) or "[]")
+    document = {
+        "items": [_entry(item, names) for item in session.items],
+        "python_files": config.getini("python_files"),
+        "python_classes": config.getini("python_classes"),
+        "python_functions": config.getini("python_functions"),
+    }
+    partial = f"{target}.partial"
+    with open(partial, "w", encoding="utf-8") as out:
+        json.dump(document, out)
+    os.replace(partial, target)  # a reader never sees half a document

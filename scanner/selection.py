@@ -1,0 +1,137 @@
+"""Which tests a pytest run will execute, asked of pytest itself: one collection-only run.
+
+The run uses this interpreter, the suite folder as working directory, the environment the test
+run gets and the same arguments, plus `--collect-only` and our plugin (`collect_plugin`). With
+pytest-xdist in the arguments, `--collect-only` makes xdist stand aside, so the suite is
+collected once, here, and not once per worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from . import collect_plugin
+
+#: pytest's "no tests collected": an empty selection, not a failure.
+NO_TESTS_COLLECTED = 5
+#: A collection that takes longer is reported as failed (and every model is kept).
+COLLECT_TIMEOUT_SECONDS = 600
+#: How many of pytest's last output lines a failure shows.
+ERROR_LINES = 15
+
+
+class SelectedTest(BaseModel):
+    """One test item pytest will run (or skip by its marks), located as the scan locates it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    nodeid: str
+    file: str  # relative to the project root, `/`-separated, as in ModelReference.file
+    qualname: str  # `Class.function`, no parametrize id
+    line: int | None
+    params: dict[str, str | None]  # the configured repo/file names this item is parametrized by
+    skip: str | None  # why its skip/skipif marks skip it, or None when it runs
+
+
+class TestNaming(BaseModel):
+    """The suite's `python_files` / `python_classes` / `python_functions` ini options."""
+
+    model_config = ConfigDict(frozen=True)
+    __test__ = False  # not a pytest test class, whatever its name
+
+    python_files: tuple[str, ...] = ("test_*.py", "*_test.py")
+    python_classes: tuple[str, ...] = ("Test",)
+    python_functions: tuple[str, ...] = ("test",)
+
+
+class Selection(BaseModel):
+    """The outcome of the selection step; `error` set means collection failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    arguments: tuple[str, ...]
+    tests: tuple[SelectedTest, ...] = ()
+    naming: TestNaming = TestNaming()
+    seconds: float = 0.0
+    error: str | None = None
+
+    def running(self) -> list[SelectedTest]:
+        """Selected tests that their marks do not skip: the ones that need models."""
+        return [test for test in self.tests if test.skip is None]
+
+
+def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mapping[str, str],
+                  param_names: Sequence[str]) -> Selection:
+    """Run pytest's collection once in `folder` with `arguments`; never raises for a failed
+    collection (the Selection carries pytest's own error lines instead)."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ftm-select-") as scratch:
+        output = Path(scratch) / "selection.json"
+        command = [sys.executable, "-m", "pytest", *arguments, "--collect-only", "-q",
+                   "-p", collect_plugin.__name__]
+        child_env = _collection_env(env, output, param_names)
+        try:
+            run = subprocess.run(command, cwd=folder, env=child_env, capture_output=True,
+                                 text=True, errors="replace", timeout=COLLECT_TIMEOUT_SECONDS,
+                                 check=False, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return Selection(arguments=tuple(arguments), seconds=time.monotonic() - started,
+                             error=f"collection took longer than {COLLECT_TIMEOUT_SECONDS} s")
+        seconds = time.monotonic() - started
+        if run.returncode not in (0, NO_TESTS_COLLECTED) or not output.exists():
+            return Selection(arguments=tuple(arguments), seconds=seconds,
+                             error=_failure(run.returncode, run.stdout + run.stderr))
+        document = json.loads(output.read_text(encoding="utf-8"))
+    naming = TestNaming(**{key: tuple(document[key]) for key in TestNaming.model_fields})
+    tests = tuple(_selected(entry, root) for entry in document["items"])
+    return Selection(arguments=tuple(arguments), tests=tests, naming=naming, seconds=seconds)
+
+
+def _collection_env(env: Mapping[str, str], output: Path,
+                    param_names: Sequence[str]) -> dict[str, str]:
+    child = dict(env)
+    child[collect_plugin.OUTPUT_VAR] = str(output)
+    child[collect_plugin.NAMES_VAR] = json.dumps(list(param_names))
+    # `-p scanner.collect_plugin` must import in the child even when this package is used
+    # through `invoke -r` without being installed; appended, so the suite's own modules win.
+    home = str(Path(collect_plugin.__file__).resolve().parent.parent)
+    paths = [p for p in child.get("PYTHONPATH", "").split(os.pathsep) if p]
+    child["PYTHONPATH"] = os.pathsep.join([*paths, home] if home not in paths else paths)
+    return child
+
+
+def _failure(code: int, output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    shown = "\n".join(f"    {line}" for line in lines[-ERROR_LINES:])
+    return f"pytest exited with code {code} while collecting:\n{shown}"
+
+
+def _selected(entry: Mapping[str, object], root: Path) -> SelectedTest:
+    path = Path(str(entry["path"])).resolve()
+    try:
+        file = path.relative_to(root).as_posix()
+    except ValueError:  # outside the project: it can match no reference, which is right
+        file = path.as_posix()
+    return SelectedTest(file=file, **{k: v for k, v in entry.items() if k != "path"})
+
+
+def run_environment(env: Mapping[str, str], cache: Path, *, offline: bool,
+                    slow: bool) -> dict[str, str]:
+    """The environment of the test run, which its collection must share: skipif conditions
+    read it (`SLOW_TESTS` in llama.cpp's `is_slow_test_allowed()`)."""
+    child = dict(env)
+    child.update(LLAMA_CACHE=str(cache), HF_HUB_CACHE=str(cache))
+    if offline:
+        child.update(LLAMA_ARG_OFFLINE="1", HF_HUB_OFFLINE="1")
+    if slow:
+        child["SLOW_TESTS"] = "1"
+    return child

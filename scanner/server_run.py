@@ -1,0 +1,82 @@
+"""`test.server`: what llama.cpp's `tools/server/tests/tests.sh` runs, after `models.fetch` has
+fetched exactly the models of the tests that run will select."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping
+
+from . import cache as hf_cache
+from .commands import EXIT_USAGE, fetch_models, scan_selected
+from .options import Options, ServerRun
+from .scan import NoTestFiles
+from .select_models import SelectedScan
+from .selection import run_environment
+
+
+def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
+    """tests.sh: `--durations=30 [-n WORKERS --dist=worksteal]`, then the arguments given, or
+    without any `-v -x` and `-m "not slow"` (dropped when slow tests are allowed)."""
+    workers = ["-n", str(run.workers), "--dist=worksteal"] if run.workers > 1 else []
+    if not xdist_installed:
+        workers = []
+    if run.pytest_args:
+        return ["--durations=30", *workers, *run.pytest_args]
+    return ["--durations=30", "-v", "-x", *workers, *([] if run.slow else ["-m", "not slow"])]
+
+
+def run_server_tests(options: Options, run: ServerRun,
+                     env: Mapping[str, str] | None = None) -> int:
+    """Fetch the selection's models (unless `run.fetch` is off), then pytest; pytest's code."""
+    env = os.environ if env is None else env
+    folder = options.root / options.suite
+    if not folder.is_dir():
+        print(f"error: test suite folder {folder} does not exist (set test.suite or --suite)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    xdist = importlib.util.find_spec("xdist") is not None
+    if run.workers > 1 and not xdist:
+        print("note: pytest-xdist is not installed: the tests run in one process", flush=True)
+    arguments = tests_sh_arguments(run, xdist)
+    print(f"test.server: pytest {shlex.join(arguments)} in {folder}", flush=True)
+    if run.fetch:
+        code = _fetch_selection(options.model_copy(update={"selection": tuple(arguments)}),
+                                run, env)
+        if code and not run.keep_going:
+            print("not running the tests: the fetch failed (--keep-going runs them anyway)",
+                  file=sys.stderr)
+            return code
+        if code:
+            print("note: the fetch failed; running the tests anyway (--keep-going)", flush=True)
+    cache = hf_cache.cache_dir(env, options.cache_dir)
+    run_env = run_environment(env, cache, offline=run.offline, slow=run.slow)
+    command = [sys.executable, "-m", "pytest", *arguments]
+    print(f"running {shlex.join(command[1:])} in {folder} (cache {cache}"
+          f"{', offline' if run.offline else ''})", flush=True)
+    return subprocess.run(command, cwd=folder, env=run_env, check=False).returncode
+
+
+def _fetch_selection(options: Options, run: ServerRun, env: Mapping[str, str]) -> int:
+    """`models.fetch` for the tests this run selects: pytest collects them once, here."""
+    try:
+        _, selected = scan_selected(options, env, offline=run.offline, slow=run.slow)
+    except NoTestFiles as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    assert selected is not None  # options.selection is set
+    print(_fetching_line(selected), flush=True)
+    return fetch_models(options, env, selected)
+
+
+def _fetching_line(selected: SelectedScan) -> str:
+    selection, count = selected.selection, len(selected.scan.models())
+    if selection.error:
+        return f"fetching all {count} models: collecting the selected tests failed"
+    skipped = len(selection.tests) - len(selection.running())
+    note = f" ({skipped} skipped by their marks)" if skipped else ""
+    return (f"fetching {count} of {selected.total_models} models for {len(selection.tests)} "
+            f"selected tests{note}")
