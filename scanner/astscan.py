@@ -30,6 +30,9 @@ class ParamRef:
 @dataclass(frozen=True)
 class Unresolved:
     reason: str
+    #: an argument with a configured repo/file name: its values are parametrize's, which a
+    #: selection reads from pytest
+    parametrized: bool = False
 
 
 Resolved = str | None | ParamRef | Unresolved
@@ -281,7 +284,8 @@ class FileScanner:
         if not isinstance(found, Missing):
             return found
         if name in scope.params:
-            return Unresolved(f"function argument `{name}` cannot be followed statically")
+            return Unresolved(f"function argument `{name}` cannot be followed statically",
+                              name in self.repo_names or name in self.file_names)
         return Unresolved(f"name `{name}` is not bound to a string at module level")
 
     def _emit_nodes(self, repo_node: ast.expr, file_node: ast.expr | None, line: int,
@@ -302,7 +306,8 @@ class FileScanner:
                      scope: Scope) -> None:
         for value, what in ((repo, "repo"), (file, "file")):
             if isinstance(value, Unresolved):
-                self._diagnose(line, f"model {what}: {value.reason}", scope, kind)
+                self._diagnose(line, f"model {what}: {value.reason}", scope,
+                               "parametrize" if value.parametrized else kind)
                 return
         if repo is None or isinstance(repo, ParamRef) or isinstance(file, ParamRef):
             return

@@ -81,9 +81,9 @@ def select_models(scan: ScanResult, selection: Selection, config: ScanConfig) ->
     for test in places.running:
         found = _parametrized_model(test, config)
         if isinstance(found, str):
+            where = test.nodeid.rpartition("::")[2]
             diag = Diagnostic(file=test.file, line=test.line, severity="warning",
-                              message=f"{test.nodeid.rpartition('::')[2]}: {found}", test=test.qualname,
-                              kind="parametrize")
+                              message=f"{where}: {found}", test=test.qualname, kind="parametrize")
             diagnostics[diag] = None
         elif found is not None:
             line = static_lines.get((test.file, test.qualname, found), test.line or 0)
@@ -121,10 +121,14 @@ class SelectedScan(NamedTuple):
 
     scan: ScanResult  # the whole scan when collection failed
     selection: Selection
-    total_models: int  # models of the whole scan
+    total_models: int  # models of the whole suite: the scan's and those pytest named
 
 
 def narrow(scan: ScanResult, selection: Selection, config: ScanConfig) -> SelectedScan:
     """`select_models`, or the whole scan when collection failed: never silently nothing."""
-    narrowed = scan if selection.error else select_models(scan, selection, config)
-    return SelectedScan(narrowed, selection, len(scan.models()))
+    if selection.error:
+        return SelectedScan(scan, selection, len(scan.models()))
+    narrowed = select_models(scan, selection, config)
+    # pytest may name models the scan could not read (f-strings): the suite has them all
+    total = len(set(scan.models()) | set(narrowed.models()))
+    return SelectedScan(narrowed, selection, total)

@@ -1,4 +1,5 @@
-"""`invoke test.server`: fetch as a pre-task, then pytest in the suite on the same cache."""
+"""`invoke test.server`: fetch for the selected tests, then pytest in the suite on the same
+cache; its tests.sh behaviour (default arguments, workers) is in test_selection.py."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def test_environment():
 
 
 def invoke(root: Path, cache: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = dict(os.environ, LLAMA_CACHE=str(cache), **env)
+    full_env = dict(os.environ, LLAMA_CACHE=str(cache), PYTEST_WORKERS="1", **env)
     return subprocess.run(invoke_command(*args), cwd=root, env=full_env, capture_output=True,
                           text=True, timeout=180)
 
@@ -64,14 +65,17 @@ def test_pytest_exit_code_propagates_and_fetch_can_be_skipped(
     failing = SUITE + "def test_fails():\n    assert False\n"
     root = write_suite(tmp_path / "proj", failing, "test_suite.py")
     cache = tmp_path / "cache"
-    run = invoke(root, cache, "test.server", "--", "-k", "fails or environment")
+    run = invoke(root, cache, "test.server", "--", "-k", "fails or cached")
     assert run.returncode == 1
     assert "1 failed, 1 passed, 1 deselected" in run.stdout
-    fake_hub.reset_counts()
-    run = invoke(root, cache, "test.server", "--", "-k", "cached", INVOKE_TEST_FETCH="0")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert fake_hub.count() == 0, "no fetch: not even a listing request"
-    assert "1 passed, 2 deselected" in run.stdout
+    for no_fetch in (["--no-fetch"], []):
+        fake_hub.reset_counts()
+        run = invoke(root, cache, "test.server", *no_fetch, "--", "-k", "cached",
+                     INVOKE_TEST_FETCH="1" if no_fetch else "0")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert fake_hub.count() == 0, "no fetch: not even a listing request"
+        assert "1 passed, 2 deselected" in run.stdout
+        assert "fetching" not in run.stdout
 
 
 def test_failed_fetch_stops_before_pytest(fake_hub: FakeHub, hub_env: Path,
@@ -82,6 +86,18 @@ def test_failed_fetch_stops_before_pytest(fake_hub: FakeHub, hub_env: Path,
     assert "FAILED ggml-org/models tinyllamas/stories260K.gguf" in run.stdout
     assert "needed by: tools/server/tests/test_suite.py:" in run.stdout
     assert "running" not in run.stdout and "passed" not in run.stdout
+    assert "not running the tests: the fetch failed" in run.stderr
+
+
+def test_keep_going_runs_the_tests_after_a_failed_fetch(fake_hub: FakeHub, hub_env: Path,
+                                                        tmp_path: Path) -> None:
+    root = write_suite(tmp_path / "proj", SUITE, "test_suite.py")
+    run = invoke(root, tmp_path / "cache", "test.server", "--keep-going", "--", "-k",
+                 "cached or environment")
+    assert run.returncode == 1, "pytest's exit code: the test that needs the model failed"
+    assert "FAILED ggml-org/models tinyllamas/stories260K.gguf" in run.stdout
+    assert "note: the fetch failed; running the tests anyway (--keep-going)" in run.stdout
+    assert "1 failed, 1 passed" in run.stdout
 
 
 def test_relative_cache_dir_reaches_the_tests_as_an_absolute_path(

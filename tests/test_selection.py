@@ -1,0 +1,238 @@
+"""The selection after `--`, end to end on examples/server-suite (shaped like llama.cpp's suite
+today, with a stand-in ServerProcess that checks the cache instead of starting llama-server):
+pytest collects, the tool narrows, the fake Hub sees only the selection's repos, and the tests
+then pass offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner import commands
+from scanner.options import build_options
+from tests.fakehub import FakeHub, GeneratedFile
+from tests.helpers import REPO_ROOT, invoke_command
+
+EXAMPLE = REPO_ROOT / "examples" / "server-suite"
+
+Model = tuple[str, str | None, str | None]
+PRESETS: set[Model] = {
+    ("ggml-org/models", "tinyllamas/stories260K.gguf", None),
+    ("ggml-org/models", "bert-bge-small/ggml-model-f16.gguf", None),
+    ("ggml-org/tinygemma3-GGUF:Q8_0", None, None),
+}
+BASIC: set[Model] = {
+    ("ggml-org/models", "tinyllamas/split/stories15M-q8_0-00001-of-00003.gguf", None),
+    ("ggml-org/test-model-stories260K", None, None),
+}
+INFILL: set[Model] = {("ggml-org/test-model-stories260K-infill", None, None)}
+EMBEDDING: set[Model] = {("ggml-org/models", "bert-bge-small/ggml-model-f16.gguf", "main")}
+SPECULATIVE: set[Model] = {("ggml-org/stories15M_MOE", "stories15M_MOE-F16.gguf", None)}
+SKIPPED_UNLESS_SLOW: set[Model] = {
+    ("ggml-org/embeddinggemma-300M-GGUF", "embeddinggemma-300M-Q8_0.gguf", None),
+    ("ggml-org/Qwen2.5-Coder-7B-Q8_0-GGUF", None, None),
+}
+TOOL_CALL: set[Model] = {
+    ("bartowski/Qwen_Qwen3-8B-GGUF:Q4_K_M", None, None),
+    ("bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M", None, None),
+    ("bartowski/gemma-2-2b-it-GGUF:Q4_K_M", None, None),
+    ("unsloth/Qwen3-0.6B-GGUF:Q4_K_M", None, None),  # an f-string only collection can read
+    ("unsloth/Qwen3-1.7B-GGUF:Q4_K_M", None, None),
+}
+NOT_SLOW = PRESETS | BASIC | INFILL | EMBEDDING | SPECULATIVE
+
+
+def list_json(capsys: pytest.CaptureFixture[str], selection: list[str] | None,
+              root: Path = EXAMPLE, **env: str) -> dict[str, Any]:
+    options = build_options({}, root=str(root), json=True, selection=selection)
+    assert commands.list_models(options, dict(os.environ, **env)) == 0
+    document: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return document
+
+
+def models_of(document: dict[str, Any]) -> set[Model]:
+    return {(m["hf_repo"], m["hf_file"], m["revision"]) for m in document["models"]}
+
+
+@pytest.mark.parametrize(("selection", "expected"), [
+    pytest.param([], NOT_SLOW | TOOL_CALL, id="no arguments"),
+    pytest.param(["-m", "not slow"], NOT_SLOW, id="not slow"),
+    pytest.param(["unit/test_basic.py"], PRESETS | BASIC, id="one file"),
+    pytest.param(["unit/test_speculative.py::TestSpeculative::test_with_draft"],
+                 PRESETS | SPECULATIVE, id="one node id"),
+    pytest.param(["-k", "infill or by_size"], PRESETS | INFILL | TOOL_CALL - {
+        ("bartowski/Qwen_Qwen3-8B-GGUF:Q4_K_M", None, None),
+        ("bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M", None, None),
+        ("bartowski/gemma-2-2b-it-GGUF:Q4_K_M", None, None)}, id="-k"),
+    pytest.param(["-k", "no_test_has_this_name"], set(), id="nothing selected"),
+])
+def test_each_selection_needs_exactly_its_models(
+    capsys: pytest.CaptureFixture[str], selection: list[str], expected: set[Model]
+) -> None:
+    document = list_json(capsys, selection)
+    assert models_of(document) == expected
+    assert document["selection"]["arguments"] == selection
+    assert document["selection"]["error"] is None
+    assert document["diagnostics"] == [], "pytest read what the scan could only warn about"
+
+
+def test_slow_tests_allowed_bring_their_skipif_models(capsys: pytest.CaptureFixture[str]) -> None:
+    document = list_json(capsys, [], SLOW_TESTS="1")
+    assert models_of(document) == NOT_SLOW | TOOL_CALL | SKIPPED_UNLESS_SLOW
+    assert document["selection"]["skipped_tests"] == 0
+
+
+def test_without_a_selection_the_whole_static_scan_is_listed(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = list_json(capsys, None)
+    assert document["selection"] is None
+    computed = {("unsloth/Qwen3-0.6B-GGUF:Q4_K_M", None, None),
+                ("unsloth/Qwen3-1.7B-GGUF:Q4_K_M", None, None)} | INFILL
+    assert models_of(document) == (NOT_SLOW | TOOL_CALL | SKIPPED_UNLESS_SLOW) - computed
+    assert {d["line"] for d in document["diagnostics"]} == {15, 32, 36}
+
+
+def test_human_output_names_the_selection_and_n_of_m(capsys: pytest.CaptureFixture[str]) -> None:
+    options = build_options({}, root=str(EXAMPLE), selection=["-m", "not slow"])
+    assert commands.list_models(options, dict(os.environ)) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"selection: pytest -m 'not slow': 9 tests selected \(2 skipped by their "
+                     r"marks\), 8 of 13 models \(collected in \d+\.\d s\)", out), out
+    assert "8 of 13 models (0 denied), " in out.splitlines()[-1]
+
+
+# -- against the fake Hub ----------------------------------------------------------------------
+
+def serve_example_repos(hub: FakeHub) -> None:
+    """Every repo the example names, with small files shaped as llama.cpp expects."""
+    split = {f"tinyllamas/split/stories15M-q8_0-0000{i}-of-00003.gguf": GeneratedFile(900 + i)
+             for i in (1, 2, 3)}
+    hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(1000),
+                                     "bert-bge-small/ggml-model-f16.gguf": GeneratedFile(1100),
+                                     **split})
+    hub.add_repo("ggml-org/tinygemma3-GGUF", {"tinygemma3-Q8_0.gguf": GeneratedFile(1200),
+                                              "mmproj-tinygemma3.gguf": GeneratedFile(300)})
+    singles = {
+        "ggml-org/test-model-stories260K": "stories260K-F32.gguf",
+        "ggml-org/test-model-stories260K-infill": "stories260K-infill-F32.gguf",
+        "ggml-org/stories15M_MOE": "stories15M_MOE-F16.gguf",
+        "ggml-org/embeddinggemma-300M-GGUF": "embeddinggemma-300M-Q8_0.gguf",
+        "ggml-org/Qwen2.5-Coder-7B-Q8_0-GGUF": "qwen2.5-coder-7b-q8_0.gguf",
+        "bartowski/Qwen_Qwen3-8B-GGUF": "Qwen_Qwen3-8B-Q4_K_M.gguf",
+        "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF": "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf",
+        "bartowski/gemma-2-2b-it-GGUF": "gemma-2-2b-it-Q4_K_M.gguf",
+        "unsloth/Qwen3-0.6B-GGUF": "Qwen3-0.6B-Q4_K_M.gguf",
+        "unsloth/Qwen3-1.7B-GGUF": "Qwen3-1.7B-Q4_K_M.gguf",
+    }
+    for seed, (repo, name) in enumerate(singles.items()):
+        hub.add_repo(repo, {name: GeneratedFile(800 + seed, seed=seed)})
+
+
+def requested_repos(hub: FakeHub) -> set[str]:
+    """The repos the fake Hub was asked anything about."""
+    found = set()
+    for request in hub.requests:
+        match = re.match(r"/(?:api/models/)?([^/]+/[^/]+)/", request.path)
+        assert match, request.path
+        found.add(match[1])
+    return found
+
+
+def run_task(root: Path, cache: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    full_env = dict(inherited, LLAMA_CACHE=str(cache), PYTEST_WORKERS="1", **env)
+    return subprocess.run(invoke_command(*args), cwd=root, env=full_env, capture_output=True,
+                          text=True, timeout=180)
+
+
+def test_one_file_fetches_only_its_repos_then_passes_offline(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--",
+                   "unit/test_basic.py", "-p", "no:cacheprovider")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "fetching 5 of 12 models for 3 selected tests" in run.stdout
+    assert requested_repos(fake_hub) == {"ggml-org/models", "ggml-org/tinygemma3-GGUF",
+                                         "ggml-org/test-model-stories260K"}
+    assert "3 passed" in run.stdout
+
+
+def test_default_run_is_tests_sh_without_slow_tests(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--workers", "1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "test.server: pytest --durations=30 -v -x -m 'not slow' in " in run.stdout
+    assert "fetching 8 of 13 models for 9 selected tests (2 skipped by their marks)" in run.stdout
+    assert not any(repo.startswith(("bartowski/", "unsloth/"))
+                   for repo in requested_repos(fake_hub)), "no slow model was even listed"
+    assert re.search(r"7 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
+
+
+def test_slow_run_fetches_and_passes_every_test(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--slow")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "-m 'not slow'" not in run.stdout
+    assert "fetching 15 of 15 models for 14 selected tests" in run.stdout
+    assert "14 passed" in run.stdout
+
+
+def copy_example(tmp_path: Path) -> Path:
+    root = tmp_path / "suite"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return root
+
+
+def test_xdist_run_collects_once_and_fetches_once(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    log = tmp_path / "collections.log"
+    with (root / "tools/server/tests/conftest.py").open("a") as conftest:
+        conftest.write(
+            "\n\ndef pytest_collection_finish(session):\n"
+            "    with open(os.environ['COLLECT_LOG'], 'a') as log:\n"
+            "        worker = os.environ.get('PYTEST_XDIST_WORKER', 'controller')\n"
+            "        log.write(f'{session.config.option.collectonly} {worker}\\n')\n")
+    run = run_task(root, tmp_path / "cache", "test.server", "--offline", "--workers", "2",
+                   "--", "-m", "not slow", COLLECT_LOG=str(log))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "-n 2 --dist=worksteal -m 'not slow'" in run.stdout
+    assert "2 workers [9 items]" in run.stdout
+    assert sorted(log.read_text().splitlines()) == ["False gw0", "False gw1",
+                                                    "True controller"]
+    downloads = [r.path for r in fake_hub.requests if r.kind == "resolve" and r.method == "GET"]
+    assert len(downloads) == len(set(downloads)) == 10, "each file once: 3 split parts, 1 mmproj"
+
+
+def test_a_failed_collection_falls_back_to_every_model_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_example(tmp_path)
+    conftest = root / "tools/server/tests/conftest.py"
+    conftest.write_text("import requirement_not_installed\n" + conftest.read_text())
+    document = list_json(capsys, ["-m", "not slow"], root=root)
+    assert models_of(document) == models_of(list_json(capsys, None, root=root))
+    error = document["selection"]["error"]
+    assert "pytest exited with code 4 while collecting" in error
+    assert "ModuleNotFoundError: No module named 'requirement_not_installed'" in error
+    options = build_options({}, root=str(root), selection=["-m", "not slow"])
+    assert commands.list_models(options, dict(os.environ)) == 0
+    out, err = capsys.readouterr()
+    assert "warning: the selection could not be applied, so every model the scan found is " \
+           "kept: pytest exited with code 4 while collecting" in err
+    assert "collection failed; every model the scan found is kept (12)" in out
