@@ -123,7 +123,7 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None,
 def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
                   selected: SelectedScan | None) -> int:
     if options.backend == "llama":
-        return fetch_with_llama_backend(options, scan, env)
+        return fetch_with_llama_backend(options, scan, env, selected)
     settings = fetch_settings(options, env)
     console = make_console()
     started = time.monotonic()
@@ -183,7 +183,8 @@ def _endpoint_host(env: Mapping[str, str]) -> str | None:
     return host or None
 
 
-def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[str, str]) -> int:
+def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[str, str],
+                             selected: SelectedScan | None = None) -> int:
     """`--backend llama`: llama.cpp's own downloader, once per model, same cache and endpoint."""
     try:
         binary = find_llama_binary(options.root, options.llama_bin, env)
@@ -194,8 +195,10 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
     console, quiet = make_console(), options.json_output
     if not quiet:
         print_diagnostics(scan.diagnostics, console)
+        if selected is not None:
+            console.print(selection_line(selected), markup=False)
     if options.dry_run:
-        _print_llama_plan(binary, models, options.offline, console, quiet)
+        _print_llama_plan(binary, models, options.offline, console, quiet, selected)
         return EXIT_FAILED if options.strict and scan.diagnostics else EXIT_OK
 
     def report(outcome: LlamaOutcome) -> None:
@@ -210,7 +213,8 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
     failed = [o for o in outcomes if not o.ok]
     if quiet:
         print_json({"backend": "llama", "binary": str(binary.path), "dry_run": False,
-                    "models": [_llama_entry(o.model, o.command, o) for o in outcomes]})
+                    "models": [_llama_entry(o.model, o.command, o) for o in outcomes],
+                    "selection": selection_entry(selected)})
     else:
         for outcome in failed:
             console.print(f"FAILED {outcome.model.label()}: {outcome.message}", markup=False)
@@ -223,7 +227,7 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
 
 
 def _print_llama_plan(binary: LlamaBinary, models: list[HuggingFaceModel], offline: bool,
-                      console: Console, quiet: bool) -> None:
+                      console: Console, quiet: bool, selected: SelectedScan | None) -> None:
     """`--dry-run`: the command each model would run, and nothing is run."""
     commands = []
     for model in models:
@@ -232,7 +236,8 @@ def _print_llama_plan(binary: LlamaBinary, models: list[HuggingFaceModel], offli
     if quiet:
         print_json({"backend": "llama", "binary": str(binary.path), "dry_run": True,
                     "models": [_llama_entry(m, c, None) for m, c in zip(models, commands,
-                                                                        strict=True)]})
+                                                                        strict=True)],
+                    "selection": selection_entry(selected)})
         return
     for model, command in zip(models, commands, strict=True):
         shown = shlex.join(command) if command else str(unsupported_reason(model))

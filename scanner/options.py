@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,7 +81,11 @@ class ServerRun(BaseModel):
     offline: bool = False
     slow: bool = False
     fetch: bool = True
-    workers: int = Field(default=DEFAULT_WORKERS, ge=1, le=256)
+    #: a count, or pytest-xdist's `auto` / `logical` (one per CPU)
+    workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto", "logical"] = DEFAULT_WORKERS
+
+    def parallel(self) -> bool:
+        return self.workers != 1
     keep_going: bool = False
 
 

@@ -21,9 +21,8 @@ from .selection import run_environment
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
     """tests.sh: `--durations=30 [-n WORKERS --dist=worksteal]`, then the arguments given, or
     without any `-v -x` and `-m "not slow"` (dropped when slow tests are allowed)."""
-    workers = ["-n", str(run.workers), "--dist=worksteal"] if run.workers > 1 else []
-    if not xdist_installed:
-        workers = []
+    parallel = run.parallel() and xdist_installed
+    workers = ["-n", str(run.workers), "--dist=worksteal"] if parallel else []
     if run.pytest_args:
         return ["--durations=30", *workers, *run.pytest_args]
     return ["--durations=30", "-v", "-x", *workers, *([] if run.slow else ["-m", "not slow"])]
@@ -39,7 +38,7 @@ def run_server_tests(options: Options, run: ServerRun,
               file=sys.stderr)
         return EXIT_USAGE
     xdist = importlib.util.find_spec("xdist") is not None
-    if run.workers > 1 and not xdist:
+    if run.parallel() and not xdist:
         print("note: pytest-xdist is not installed: the tests run in one process", flush=True)
     arguments = tests_sh_arguments(run, xdist)
     print(f"test.server: pytest {shlex.join(arguments)} in {folder}", flush=True)

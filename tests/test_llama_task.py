@@ -90,3 +90,18 @@ def test_llama_dry_run_runs_nothing_and_json_stays_json(tmp_path: Path) -> None:
     assert result.returncode == 1
     document = json.loads(result.stdout)  # nothing but the document on stdout
     assert [m["ok"] for m in document["models"]] == [False, True, True]
+
+
+def test_llama_backend_runs_only_the_selections_models(tmp_path: Path) -> None:
+    two_tests = SUITE + '\n\ndef test_b():\n    d.model_hf_repo = "ggml-org/only-for-b"\n'
+    root = write_suite(tmp_path / "proj", two_tests, "test_a.py")
+    log, cache = tmp_path / "log.jsonl", tmp_path / "cache"
+    write_standin(root / "build/bin", "llama")
+    result = run(root, "--backend", "llama", "--json", "--", "-k", "test_b",
+                 LLAMA_CACHE=str(cache), STANDIN_LOG=str(log))
+    assert result.returncode == 0, result.stderr
+    assert [entry["argv"] for entry in read_log(log)] == [["download", "-hf",
+                                                           "ggml-org/only-for-b"]]
+    document = json.loads(result.stdout)
+    assert (document["selection"]["selected_tests"], document["selection"]["models"],
+            document["selection"]["total_models"]) == (1, 1, 4)

@@ -1,12 +1,17 @@
 """`invoke test.server`: fetch for the selected tests, then pytest in the suite on the same
-cache; its tests.sh behaviour (default arguments, workers) is in test_selection.py."""
+cache, with tests.sh's command line (the selection itself is tested in test_selection.py)."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from scanner import server_run
+from scanner.options import build_server_run
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import invoke_command, write_suite
 
@@ -109,3 +114,27 @@ def test_relative_cache_dir_reaches_the_tests_as_an_absolute_path(
     assert run.returncode == 0, run.stdout + run.stderr
     assert (root / "rel-cache").is_dir(), "the fetch filled the cache relative to where it ran"
     assert f"(cache {root / 'rel-cache'}" in run.stdout
+
+
+@pytest.mark.parametrize(("args", "slow", "workers", "xdist", "expected"), [
+    ([], False, "4", True, "--durations=30 -v -x -n 4 --dist=worksteal -m 'not slow'"),
+    ([], True, "4", True, "--durations=30 -v -x -n 4 --dist=worksteal"),
+    ([], False, "1", True, "--durations=30 -v -x -m 'not slow'"),
+    ([], False, "auto", True, "--durations=30 -v -x -n auto --dist=worksteal -m 'not slow'"),
+    ([], False, "4", False, "--durations=30 -v -x -m 'not slow'"),
+    (["-k", "a or b"], True, "2", True, "--durations=30 -n 2 --dist=worksteal -k 'a or b'"),
+])
+def test_pytest_arguments_are_tests_sh_s(args: list[str], slow: bool, workers: str,
+                                         xdist: bool, expected: str) -> None:
+    run = build_server_run({}, {"PYTEST_WORKERS": workers}, args, slow=slow)
+    assert shlex.join(server_run.tests_sh_arguments(run, xdist)) == expected
+
+
+def test_workers_flag_wins_and_a_bad_value_is_a_usage_error(tmp_path: Path) -> None:
+    run = build_server_run({"workers": 3}, {"PYTEST_WORKERS": "8"}, [], workers="2")
+    assert run.workers == 2
+    assert build_server_run({"workers": 3}, {"PYTEST_WORKERS": "8"}, []).workers == 3
+    root = write_suite(tmp_path / "proj", SUITE, "test_suite.py")
+    bad = invoke(root, tmp_path / "cache", "test.server", "--no-fetch", "--workers", "many")
+    assert (bad.returncode, "Traceback" in bad.stderr) == (2, False)
+    assert "error: invalid option: workers" in bad.stderr
