@@ -206,9 +206,13 @@ class FileScanner:
         return any(n in self.repo_names or n in self.file_names for n in names)
 
     def _emit_rows(self, sets: list[list[Row]], scope: Scope) -> list[Row]:
-        """Stacked marks combine as pytest does: every pairing of their rows."""
+        """Stacked marks combine as pytest does: every pairing of their rows, and each of those
+        with the rows of the enclosing levels (class, module `pytestmark`)."""
         rows = [_merge(combo) for combo in itertools.product(*sets)]
-        for row in rows:
+        outer = (scope.parent.param_rows() if scope.parent else []) or [{}]
+        # a row naming no model here only repeats what its enclosing level already emitted
+        own_rows = [own for own in rows if self._mentions_model(list(own))]
+        for row in (_merge((above, own)) for above in outer for own in own_rows):
             repo_node = _first(row, self.config.repo_names)
             if repo_node is not None:
                 file_node = _first(row, self.config.file_names)

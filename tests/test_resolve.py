@@ -396,3 +396,39 @@ def test_resolution_invariants(paths: list[str], tag: str) -> None:
         assert not any(m in res.primary.path for m in ("mmproj", "imatrix", "mtp-"))
     if res.mmproj is not None:
         assert res.files[-1] == res.mmproj and "mmproj" in res.mmproj.path
+
+
+# --- split models: the edges (a user sees a model fetched whole, or a clear error) -------------
+
+TWO_PARTS = ["big-Q4_K_M-00001-of-00002.gguf", "big-Q4_K_M-00002-of-00002.gguf"]
+
+
+def test_a_two_part_model_is_fetched_whole() -> None:
+    assert names(run(REPO, [TWO_PARTS[1], TWO_PARTS[0]], mmproj=False)) == TWO_PARTS
+
+
+def test_a_file_naming_part_two_brings_every_part_and_needs_part_one() -> None:
+    res = run(REPO, SPLIT, hf_file=SPLIT[1], mmproj=False)
+    assert res.primary.path == SPLIT[1]
+    assert names(res) == [SPLIT[1], SPLIT[0], SPLIT[2]]
+    with pytest.raises(ResolutionError) as info:
+        run(REPO, SPLIT[1:], hf_file=SPLIT[1])
+    assert str(info.value).startswith(
+        f"{REPO}: split model '{SPLIT[1]}': missing part(s) 00001. ")
+
+
+def test_a_url_to_part_two_brings_part_one_and_a_missing_part_is_named() -> None:
+    res = resolve(url_model(SPLIT[1]), listing(*SPLIT))
+    assert names(res) == [SPLIT[1], SPLIT[0], SPLIT[2]]
+    with pytest.raises(ResolutionError) as info:
+        resolve(url_model(SPLIT[0]), listing(SPLIT[0], SPLIT[2]))
+    assert str(info.value).startswith(
+        f"{REPO}: URL file '{SPLIT[0]}': missing part(s) {SPLIT[1]}. ")
+
+
+@pytest.mark.parametrize("digits", [3, 4, 6])
+def test_only_five_digit_part_numbers_make_a_split_model(digits: int) -> None:
+    paths = [f"model-Q8_0-{i:0{digits}d}-of-{3:0{digits}d}.gguf" for i in (1, 2, 3)]
+    assert names(run(REPO, paths, hf_file=paths[0])) == [paths[0]]
+    info = split_info(paths[1])
+    assert info is not None and (info.prefix, info.index, info.count) == (paths[1][:-5], 1, 1)

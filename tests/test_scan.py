@@ -410,3 +410,84 @@ def test_urls_and_extra_are_validated_like_any_reference(tmp_path: Path) -> None
         ("<config>", "extra: 'not a repo'"), (f"{SUITE}/test_a.py", "'org/x..y'")]
     single = scan(tmp_path, {"test_a.py": "x = 1\n"}, extra="ggml-org/models:Q8_0")
     assert found(single) == {("ggml-org/models:Q8_0", None)}
+
+
+# --- shapes and checks a user relies on (each once pinned by no test) -------------------------
+
+def test_a_file_path_escaping_the_repo_is_a_diagnostic_not_a_reference(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            server.model_hf_repo = "org/model"
+            server.model_hf_file = "../../etc/passwd"
+    """})
+    assert found(result) == set()
+    assert [(d.line, d.severity) for d in result.diagnostics] == [(3, "warning")]
+    assert "'org/model' is not fetched: file '../../etc/passwd'" in messages(result)[0]
+
+
+def test_assignment_from_a_parametrized_argument_without_a_file_argument(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+
+        @pytest.mark.parametrize("model", ["org/a", "org/b:Q8_0"])
+        def test_a(model):
+            server.model_hf_repo = model
+    """})
+    assert [(r[0], r[1], r[2], r[4]) for r in refs(result)] == [
+        ("org/a", None, 6, "assignment"), ("org/b:Q8_0", None, 6, "assignment")]
+
+
+def test_a_file_assigned_before_its_repo_pairs_with_it(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            server.model_hf_file = "first.gguf"
+            server.model_hf_repo = "org/first"
+            other.model_hf_repo = "org/second"
+    """})
+    assert found(result) == {("org/first", "first.gguf"), ("org/second", None)}
+
+
+def test_a_local_variable_named_like_a_repo_is_not_a_reference(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            hf_repo = "org/local"
+            model_hf_repo: str = "org/annotated"
+    """})
+    assert found(result) == set() and result.diagnostics == ()
+
+
+def test_repo_keywords_in_any_call_even_a_decorator(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        @with_server(hf_repo="org/deco", hf_file="d.gguf")
+        def test_a(): ...
+    """})
+    assert [(r[0], r[1], r[4]) for r in refs(result)] == [("org/deco", "d.gguf", "keyword")]
+
+
+def test_param_rows_keyword_argvalues_and_chained_assignment(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+        from pytest import param
+
+        @pytest.mark.parametrize("hf_repo", argvalues=[param("org/p", marks=pytest.mark.slow)])
+        def test_a(hf_repo): ...
+
+        def test_b():
+            x = s.model_hf_repo = "org/chained"
+            s.model_hf_repo = "unsloth/Qwen3-8B-GGUF:UD-Q4_K_XL"
+    """})
+    assert found(result) == {("org/p", None), ("org/chained", None),
+                             ("unsloth/Qwen3-8B-GGUF:UD-Q4_K_XL", None)}
+    assert result.diagnostics == ()
+
+
+def test_class_parametrize_combines_with_a_methods_own_rows(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+
+        @pytest.mark.parametrize("hf_file", ["a.gguf", "b.gguf"])
+        class TestCls:
+            @pytest.mark.parametrize("hf_repo", ["org/x"])
+            def test_m(self, hf_repo, hf_file): ...
+    """})
+    assert found(result) == {("org/x", "a.gguf"), ("org/x", "b.gguf")}
