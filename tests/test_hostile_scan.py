@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 from tests.helpers import invoke_command
@@ -65,9 +64,7 @@ def models_list(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_hostile_files_are_one_diagnostic_each_and_the_rest_is_scanned(tmp_path: Path) -> None:
     expected = build_corpus(tmp_path / SUITE)
-    started = time.monotonic()
-    run = models_list(tmp_path, "--json")
-    assert time.monotonic() - started < 10, "the scan takes about a second"
+    run = models_list(tmp_path, "--json")  # a hang (the FIFO, the 10 MB file) hits the timeout
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     document = json.loads(run.stdout)

@@ -39,3 +39,13 @@ def test_random_strings_are_judged_like_llama_cpp(text: str) -> None:
 def test_length_limit() -> None:
     assert repo_id_problem("o/" + "n" * 254) is None
     assert repo_id_problem("o/" + "n" * 255) == "repo id longer than 256 characters"
+
+
+@given(name_parts(), name_parts(), st.sampled_from("éßЖ中٣"), st.integers(min_value=0))
+def test_a_non_ascii_letter_anywhere_in_a_well_formed_id_is_refused(
+    org: str, name: str, letter: str, where: int
+) -> None:
+    """llama.cpp's regex is ASCII-only: `\\w` there is `[A-Za-z0-9_]`, never `é` or `٣`."""
+    valid = f"{org}/{name}"
+    at = where % (len(valid) + 1)
+    assert repo_id_problem(valid[:at] + letter + valid[at:]) is not None

@@ -382,13 +382,35 @@ NAMES = st.sampled_from(
 )
 
 
+def expected_primary(paths: list[str], tag: str) -> str | None:
+    """llama.cpp's choice restated for NAMES: preset.ini; else per tag (Q4_K_M then Q8_0 by
+    default) the first model GGUF, first split part only, with TAG followed by '.' or '-';
+    with no tag asked, else the first model GGUF."""
+    if "preset.ini" in paths:
+        return "preset.ini"
+    skipped = ("mmproj", "imatrix", "mtp-")
+    later_part = re.compile(r".*-(?!00001)\d{5}-of-\d{5}\.gguf")
+    models = [p for p in paths if p.endswith(".gguf") and not later_part.fullmatch(p)
+              and not any(k in p.rsplit("/", 1)[-1] for k in skipped)]
+    for wanted in [tag] if tag else ["Q4_K_M", "Q8_0"]:
+        match = next((p for p in models if re.search(re.escape(wanted) + "[.-]", p, re.I)), None)
+        if match:
+            return match
+    return None if tag or not models else models[0]
+
+
 @given(st.lists(NAMES, unique=True), st.sampled_from(["", ":Q8_0", ":q4_k_m", ":BF16"]))
 def test_resolution_invariants(paths: list[str], tag: str) -> None:
-    try:
-        res = run(REPO + tag, paths)
-    except ResolutionError as exc:
-        assert REPO in str(exc)
+    expected = expected_primary(paths, tag.lstrip(":"))
+    incomplete = expected == SPLIT[0] and not set(SPLIT) <= set(paths)
+    if expected is None or incomplete:
+        with pytest.raises(ResolutionError) as info:
+            run(REPO + tag, paths)
+        why = "missing part(s)" if incomplete else "no model GGUF matches"
+        assert info.value.repo == REPO and why in info.value.problem
         return
+    res = run(REPO + tag, paths)
+    assert res.primary.path == expected
     assert res.files[0] == res.primary and len(set(res.files)) == len(res.files)
     assert all(f in listing(*paths).files for f in res.files)
     if res.primary.path != "preset.ini":
@@ -432,3 +454,17 @@ def test_only_five_digit_part_numbers_make_a_split_model(digits: int) -> None:
     assert names(run(REPO, paths, hf_file=paths[0])) == [paths[0]]
     info = split_info(paths[1])
     assert info is not None and (info.prefix, info.index, info.count) == (paths[1][:-5], 1, 1)
+
+
+def test_a_tag_matching_nothing_lists_twenty_model_ggufs_and_counts_the_rest() -> None:
+    paths = [f"model-IQ{i}_XS.gguf" for i in range(1, 23)] + ["mmproj-f16.gguf"]
+    with pytest.raises(ResolutionError) as info:
+        run(f"{REPO}:Q4_K_M", paths)
+    shown = ", ".join(paths[:20])
+    assert str(info.value) == (f"{REPO}: tag 'Q4_K_M': no model GGUF matches (tag followed by "
+                               f"'.' or '-'). Model GGUFs in the repo: {shown} and 2 more.")
+    with pytest.raises(ResolutionError) as info:
+        run(REPO, ["README.md", "mmproj-f16.gguf"])
+    assert str(info.value) == (
+        f"{REPO}: default quant (Q4_K_M, Q8_0, else first model GGUF): no model GGUF matches "
+        "(tag followed by '.' or '-'). The repo has no model GGUF files.")

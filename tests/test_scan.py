@@ -491,3 +491,47 @@ def test_class_parametrize_combines_with_a_methods_own_rows(tmp_path: Path) -> N
             def test_m(self, hf_repo, hf_file): ...
     """})
     assert found(result) == {("org/x", "a.gguf"), ("org/x", "b.gguf")}
+
+
+def test_parametrize_shapes_the_scan_cannot_read_are_exact_diagnostics(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+
+        REPOS = make_repos()
+
+        @pytest.mark.parametrize("hf_repo", make_repos())
+        def test_call(hf_repo): ...
+
+        @pytest.mark.parametrize("hf_repo", REPOS)
+        def test_name(hf_repo): ...
+
+        @pytest.mark.parametrize("hf_repo,hf_file", [
+            ROW,
+            ("org/one",),
+            ("org/ok", "ok.gguf"),
+        ])
+        def test_rows(hf_repo, hf_file): ...
+
+        @pytest.mark.parametrize("n_ctx", make_sizes())
+        def test_not_a_model(n_ctx): ...
+    """})
+    assert messages(result) == [
+        "6: argvalues is not a literal list or tuple",
+        "9: argvalues name 'REPOS' is not a literal list or tuple at module level; "
+        "cannot follow it",
+        "13: parametrize row is not a literal tuple, list or pytest.param(...)",
+        "14: parametrize row has 1 values for 2 argnames",
+    ]
+    assert found(result) == {("org/ok", "ok.gguf")}
+
+
+def test_a_function_argument_at_a_model_position_is_named_in_its_diagnostic(
+    tmp_path: Path,
+) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def start(server, repo):
+            server.model_hf_repo = repo
+    """})
+    assert messages(result) == [
+        "3: model repo: function argument `repo` cannot be followed statically"]
+    assert [(d.test, d.kind) for d in result.diagnostics] == [("start", "assignment")]

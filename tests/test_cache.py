@@ -1,0 +1,142 @@
+"""The shared cache as llama.cpp and huggingface_hub lay it out: where it is, what counts as
+cached, what an offline run can rebuild from it, and what clean-up may remove."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from scanner import cache as hf_cache
+from scanner.resolve import RepoFile
+
+REPO = "org/model"
+COMMIT = "c" * 40
+
+
+def blob(cache: Path, content: bytes, path: str, *, lfs: bool = True,
+         commit: str = COMMIT) -> RepoFile:
+    """Put `content` in blobs/ and link it from the snapshot, as huggingface_hub does."""
+    folder = hf_cache.repo_folder(cache, REPO)
+    sha = hashlib.sha256(content).hexdigest()
+    name = sha if lfs else hashlib.sha1(content).hexdigest()
+    (folder / "blobs").mkdir(parents=True, exist_ok=True)
+    (folder / "blobs" / name).write_bytes(content)
+    link = folder / "snapshots" / commit / path
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.relpath(folder / "blobs" / name, link.parent))
+    return RepoFile(path=path, size=len(content), oid=name, sha256=sha if lfs else None)
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"LLAMA_CACHE": "/l", "HF_HUB_CACHE": "/h", "HUGGINGFACE_HUB_CACHE": "/u", "HF_HOME": "/o",
+      "XDG_CACHE_HOME": "/x"}, "/l"),
+    ({"LLAMA_CACHE": "", "HF_HUB_CACHE": "/h", "HUGGINGFACE_HUB_CACHE": "/u"}, "/h"),
+    ({"HUGGINGFACE_HUB_CACHE": "/u", "HF_HOME": "/o"}, "/u"),
+    ({"HF_HOME": "/o", "XDG_CACHE_HOME": "/x"}, "/o/hub"),
+    ({"XDG_CACHE_HOME": "/x"}, "/x/huggingface/hub"),
+    ({}, str(Path.home() / ".cache/huggingface/hub")),
+])
+def test_cache_dir_follows_llama_cpps_order(env: dict[str, str], expected: str) -> None:
+    assert hf_cache.cache_dir(env) == Path(expected)
+    assert hf_cache.cache_dir(env, Path("/flag")) == Path("/flag")
+
+
+def test_a_relative_cache_dir_is_made_absolute() -> None:
+    assert hf_cache.cache_dir({"LLAMA_CACHE": "rel"}) == Path.cwd() / "rel"
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"MODEL_ENDPOINT": "http://mirror/", "HF_ENDPOINT": "http://hf"}, "http://mirror"),
+    ({"MODEL_ENDPOINT": "", "HF_ENDPOINT": "http://hf//"}, "http://hf"),
+    ({}, "https://huggingface.co"),
+])
+def test_endpoint_follows_llama_cpps_order(env: dict[str, str], expected: str) -> None:
+    assert hf_cache.endpoint(env) == expected
+
+
+def test_refs_main_is_trusted_only_when_it_is_a_commit_hash(tmp_path: Path) -> None:
+    refs = hf_cache.repo_folder(tmp_path, REPO) / "refs"
+    assert hf_cache.read_ref(tmp_path, REPO) is None
+    refs.mkdir(parents=True)
+    for text, expected in ((f"{COMMIT}\n", COMMIT), ("C" * 40, None), ("c" * 39, None),
+                           ("c" * 41, None), ("main", None), ("", None)):
+        (refs / "main").write_text(text)
+        assert hf_cache.read_ref(tmp_path, REPO) == expected, text
+
+
+def test_write_ref_points_main_at_the_commit_and_leaves_nothing_else(tmp_path: Path) -> None:
+    hf_cache.write_ref(tmp_path, REPO, COMMIT)
+    refs = hf_cache.repo_folder(tmp_path, REPO) / "refs"
+    assert (refs / "main").read_text() == COMMIT
+    hf_cache.write_ref(tmp_path, REPO, "d" * 40)
+    assert hf_cache.read_ref(tmp_path, REPO) == "d" * 40
+    assert sorted(p.name for p in refs.iterdir()) == ["main"]
+
+
+def test_is_cached_means_in_the_snapshot_with_the_listed_size(tmp_path: Path) -> None:
+    file = blob(tmp_path, b"weights", "sub/model.gguf")
+    assert hf_cache.is_cached(tmp_path, REPO, COMMIT, file)
+    assert not hf_cache.is_cached(tmp_path, REPO, COMMIT, file.model_copy(update={"size": 8}))
+    assert not hf_cache.is_cached(tmp_path, REPO, "d" * 40, file)
+    os.remove(os.path.realpath(hf_cache.snapshot_path(tmp_path, REPO, COMMIT, file.path)))
+    assert not hf_cache.is_cached(tmp_path, REPO, COMMIT, file), "a dangling link is not cached"
+
+
+def test_sha256_of_reads_files_larger_than_one_chunk(tmp_path: Path) -> None:
+    data = os.urandom(hf_cache.HASH_CHUNK * 2 + 17)
+    (tmp_path / "big").write_bytes(data)
+    assert hf_cache.sha256_of(tmp_path / "big") == hashlib.sha256(data).hexdigest()
+
+
+def test_removing_a_bad_file_drops_its_link_and_its_blob_only(tmp_path: Path) -> None:
+    bad = blob(tmp_path, b"bad", "bad.gguf")
+    good = blob(tmp_path, b"good", "good.gguf")
+    hf_cache.remove_cached_file(tmp_path, REPO, COMMIT, bad)
+    blobs = hf_cache.repo_folder(tmp_path, REPO) / "blobs"
+    assert sorted(p.name for p in blobs.iterdir()) == [good.oid]
+    assert not hf_cache.snapshot_path(tmp_path, REPO, COMMIT, "bad.gguf").is_symlink()
+    assert hf_cache.is_cached(tmp_path, REPO, COMMIT, good)
+
+
+def test_removing_never_follows_a_link_out_of_the_repos_blobs(tmp_path: Path) -> None:
+    outside = tmp_path / "precious.gguf"
+    outside.write_bytes(b"keep me")
+    link = hf_cache.snapshot_path(tmp_path, REPO, COMMIT, "model.gguf")
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside)
+    file = RepoFile(path="model.gguf", size=7, oid="x" * 40, sha256=None)
+    hf_cache.remove_cached_file(tmp_path, REPO, COMMIT, file)
+    assert outside.read_bytes() == b"keep me" and not link.is_symlink()
+
+
+def test_stale_partials_go_live_ones_and_llama_cpps_stay(tmp_path: Path) -> None:
+    folder = hf_cache.repo_folder(tmp_path, REPO)
+    (folder / "blobs").mkdir(parents=True)
+    live, stale = folder / "blobs/aaa.1.incomplete", folder / "blobs/bbb.2.incomplete"
+    live.write_bytes(b"12345")
+    stale.write_bytes(b"123")
+    llama_partial = folder / "blobs/ccc.downloadInProgress"
+    llama_partial.write_bytes(b"1")
+    lock_dir = tmp_path / ".locks" / folder.name
+    lock_dir.mkdir(parents=True)
+    with FileLock(lock_dir / "aaa.lock"):  # a download in progress: "aaa" sorts first
+        assert hf_cache.remove_stale_partials(tmp_path, REPO) == [3]
+    assert live.exists() and not stale.exists() and llama_partial.exists()
+    assert stat.S_IMODE((lock_dir / "bbb.lock").stat().st_mode) == 0o664, \
+        "the lock mode huggingface_hub uses, so other users of a shared cache can lock too"
+
+
+def test_a_cached_listing_is_rebuilt_from_the_snapshot(tmp_path: Path) -> None:
+    lfs = blob(tmp_path, b"gguf bytes", "q8/model.gguf")
+    plain = blob(tmp_path, b"{}", "config.json", lfs=False)
+    dangling = blob(tmp_path, b"gone", "a-gone.gguf")
+    os.remove(os.path.realpath(hf_cache.snapshot_path(tmp_path, REPO, COMMIT, dangling.path)))
+    listing = hf_cache.cached_listing(tmp_path, REPO, COMMIT)
+    assert listing is not None and (listing.repo, listing.commit) == (REPO, COMMIT)
+    assert listing.files == (plain, lfs), "sorted by path; a dangling link hides nothing else"
+    assert hf_cache.cached_listing(tmp_path, REPO, "d" * 40) is None
