@@ -12,6 +12,7 @@ import ast
 import gc
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scanner.config import ScanConfig
 from scanner.report import scan_json
 from scanner.scan import scan_suite
+
+REPO = Path(__file__).resolve().parent.parent
 
 SHAPES = [
     '@pytest.mark.parametrize("hf_repo,hf_file", [("org/m{i}", "m{i}.gguf"), '
@@ -41,6 +44,51 @@ FILLER = (
     "    values = [x * 2 for x in range({j}) if x % 3]\n"
     "    assert sum(values) >= 0\n\n"
 )
+
+
+WIDE = (
+    "import pytest\nfrom utils import *\n\n\n"
+    '@pytest.mark.parametrize("hf_repo,hf_file", [("org/w{m}", "w{m}.gguf"), '
+    '("org/x{m}:Q8_0", None)])\n'
+    "def test_p_{n}(hf_repo, hf_file):\n"
+    "    server.model_hf_repo = hf_repo\n"
+    "    res = server.make_request('GET', '/health')\n"
+    "    assert res.status_code == 200\n\n\n"
+    "def test_a_{n}():\n"
+    "    server = ServerPreset.tiny()\n"
+    '    server.model_hf_repo = "org/a{m}"\n'
+    '    server.model_hf_file = "a{m}.gguf"\n'
+    "    server.start()\n"
+    "    assert server.make_request('GET', '/props').status_code == 200\n\n\n"
+    "def test_k_{n}():\n"
+    '    srv = ServerProcess(model_hf_repo="org/k{m}", n_ctx=512)\n'
+    "    srv.start()\n"
+    "    for k in range(3):\n"
+    "        assert srv.make_request('GET', f'/slots/{{k}}').status_code in (200, 404)\n"
+)
+
+
+def generate_wide(folder: Path, files: int) -> int:
+    """Many small files (~27 lines, 4 references each), as a large real suite is."""
+    lines = 0
+    for n in range(files):
+        text = WIDE.format(n=n, m=n % 50)
+        lines += text.count("\n")
+        path = folder / "tools/server/tests/unit" / f"test_{n:05d}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return lines
+
+
+def generate_dense(folder: Path, files: int) -> int:
+    """Files of 175 references each, the same 20 repo strings over and over."""
+    body = "".join(f'    s{j}.model_hf_repo = "org/dense-{j % 20}"\n' for j in range(175))
+    text = f"def test_dense():\n{body}"
+    for n in range(files):
+        path = folder / "tools/server/tests/unit" / f"test_{n:05d}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return files * text.count("\n")
 
 
 def generate(folder: Path, files: int, seed: int = 1) -> int:
@@ -82,26 +130,47 @@ def our_scan(root: Path) -> float:
     return elapsed
 
 
+def in_child(what: str, root: Path) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one measurement in a fresh process, so peaks do not mix."""
+    code = (f"import resource, sys; sys.path.insert(0, {str(REPO)!r}); "
+            f"from bench.scan import parse_only, our_scan; from pathlib import Path; "
+            f"t = {what}(Path({str(root)!r})); "
+            f"print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+CORPORA = {
+    "mixed": (generate, 2000, 1.5, None),
+    "wide": (generate_wide, 10_000, 2.0, 150.0),
+    "dense": (generate_dense, 2000, 1.5, None),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--corpus", choices=[*CORPORA, "all"], default="all")
+    parser.add_argument("--files", type=int, help="override the corpus' file count")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        lines = generate(root, args.files)
-        print(f"{args.files} files, {lines:,} lines")
-        floor, floor_nogc, ours = [], [], []
-        for _ in range(args.rounds):
-            floor.append(parse_only(root))
-            floor_nogc.append(parse_only(root, collect=False))
-            ours.append(our_scan(root))
-        best_floor = min(min(floor), min(floor_nogc))
-        best_ours = min(ours)
-        print(f"ast.parse only          : {min(floor):6.2f} s (best of {args.rounds})")
-        print(f"ast.parse only, GC off  : {min(floor_nogc):6.2f} s")
-        print(f"our scan + JSON report  : {best_ours:6.2f} s")
-        print(f"ratio to the best floor : {best_ours / best_floor:.2f}x  (target <= 1.5x)")
+    for name in CORPORA if args.corpus == "all" else [args.corpus]:
+        make, files, target, rss_target = CORPORA[name]
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            lines = make(root, args.files or files)
+            floor, ours, peaks = [], [], []
+            for _ in range(args.rounds):
+                floor.append(in_child("parse_only", root)[0])
+                seconds, peak = in_child("our_scan", root)
+                ours.append(seconds)
+                peaks.append(peak)
+            ratio = min(ours) / min(floor)
+            rss = f", peak RSS {max(peaks):.0f} MB" + \
+                (f" (target <= {rss_target:.0f} MB)" if rss_target else "")
+            print(f"{name}: {args.files or files} files, {lines:,} lines: ast.parse "
+                  f"{min(floor):.2f} s, our scan + JSON {min(ours):.2f} s = {ratio:.2f}x "
+                  f"(target <= {target}x){rss}")
 
 
 if __name__ == "__main__":

@@ -86,11 +86,6 @@ class FileScanner:
         self.diagnostics: dict[Diagnostic, None] = {}
         self._lines = _candidate_lines(source, config)
 
-    def prune(self) -> None:
-        """Drop top-level statements the scan will not enter, so a large suite's trees do not
-        all stay in memory until every file is parsed. Call after collecting constants."""
-        self.tree.body = [stmt for stmt in self.tree.body if self._touches(stmt)]
-
     def scan(self, index: ConstantIndex) -> None:
         self.index = index
         self.constants = index.module(self.rel)

@@ -1,12 +1,14 @@
 """Module-level names a scan can follow: string constants, literal row lists and imports.
 
-Collected from every scanned file before any file is scanned, so that `from utils import MODEL`
-resolves whatever order the files come in.
+The index knows every scanned file from the start but reads a module's names only when first
+asked (its own scan, or a lookup that follows `from utils import MODEL`), so that a file's syntax
+tree can be dropped as soon as it is scanned, whatever order the files come in.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import PurePosixPath
@@ -71,19 +73,30 @@ def _bind(info: ModuleConstants, target: ast.expr, value: ast.expr) -> None:
 
 
 class ConstantIndex:
-    """Looks a name up in a module, following imports into other scanned modules."""
+    """Looks a name up in a module, following imports into other scanned modules.
 
-    def __init__(self, modules: list[ModuleConstants]) -> None:
-        self._by_rel = {m.rel: m for m in modules}
-        self._by_stem: dict[str, list[ModuleConstants]] = {}
-        for module in modules:
-            stem = PurePosixPath(module.rel).stem
+    `load(rel)` reads a module's names (None when it cannot be parsed); each is read once.
+    """
+
+    def __init__(self, rels: Iterable[str],
+                 load: Callable[[str], ModuleConstants | None]) -> None:
+        self._load = load
+        self._loaded: dict[str, ModuleConstants] = {}
+        self._by_stem: dict[str, list[str]] = {}
+        for rel in rels:
+            stem = PurePosixPath(rel).stem
             if stem == "__init__":
-                stem = PurePosixPath(module.rel).parent.name
-            self._by_stem.setdefault(stem, []).append(module)
+                stem = PurePosixPath(rel).parent.name
+            self._by_stem.setdefault(stem, []).append(rel)
+
+    def add(self, constants: ModuleConstants) -> None:
+        """Names read by the caller from a tree it already has: saves parsing it again."""
+        self._loaded.setdefault(constants.rel, constants)
 
     def module(self, rel: str) -> ModuleConstants:
-        return self._by_rel[rel]
+        if rel not in self._loaded:
+            self._loaded[rel] = self._load(rel) or ModuleConstants(rel)
+        return self._loaded[rel]
 
     def string(self, rel: str, name: str) -> str | Missing | None:
         """The string (or None) bound to `name` as seen from `rel`, else `NOT_FOUND`."""
@@ -96,13 +109,13 @@ class ConstantIndex:
 
     def attribute(self, rel: str, module_name: str, name: str) -> str | Missing | None:
         """`utils.MODEL` where `utils` was imported as a module."""
-        key = self._by_rel[rel].modules.get(module_name)
+        key = self.module(rel).modules.get(module_name)
         target = self._find_module(rel, key) if key else None
         return _as_string(self._lookup(target.rel, name, "strings", depth=1)) if target \
             else NOT_FOUND
 
     def _lookup(self, rel: str, name: str, kind: str, depth: int) -> object:
-        module = self._by_rel[rel]
+        module = self.module(rel)
         table: dict[str, object] = getattr(module, kind)
         if name in table:
             return table[name]
@@ -126,12 +139,12 @@ class ConstantIndex:
             return None
         here = PurePosixPath(importer).parent
 
-        def distance(module: ModuleConstants) -> tuple[int, str]:
-            folder = PurePosixPath(module.rel).parent
+        def distance(rel: str) -> tuple[int, str]:
+            folder = PurePosixPath(rel).parent
             shared = len(_common_parts(here, folder))
-            return (len(here.parts) - shared + len(folder.parts) - shared, module.rel)
+            return (len(here.parts) - shared + len(folder.parts) - shared, rel)
 
-        return min(candidates, key=distance)
+        return self.module(min(candidates, key=distance))
 
 
 def _common_parts(a: PurePosixPath, b: PurePosixPath) -> tuple[str, ...]:

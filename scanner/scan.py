@@ -46,28 +46,30 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
     diagnostics: list[Diagnostic] = list(found.diagnostics)
     hosts = config.url_hosts + ((endpoint_host,) if endpoint_host else ())
     url_regex = url_pattern(hosts)
-    scanners: list[FileScanner] = []
-    constants: list[ModuleConstants] = []
-    for path in found.paths:
-        parsed = parse_file(path, printable_path(path.relative_to(root).as_posix()))
+    rels = {printable_path(path.relative_to(root).as_posix()): path for path in found.paths}
+
+    def load(rel: str) -> ModuleConstants | None:
+        """Names of a module another one imports before its own turn (parsed twice then)."""
+        parsed = parse_file(rels[rel], rel)
+        return None if isinstance(parsed, Diagnostic) else collect_constants(rel, parsed.tree)
+
+    index = ConstantIndex(rels, load)
+    references: list[ModelReference] = []
+    for rel, path in rels.items():
+        parsed = parse_file(path, rel)
         if isinstance(parsed, Diagnostic):
             diagnostics.append(parsed)
             continue
-        constants.append(collect_constants(parsed.rel, parsed.tree))
-        scanner = FileScanner(parsed.rel, parsed.source, parsed.tree, config, url_regex)
-        scanner.prune()
-        scanners.append(scanner)
-    index = ConstantIndex(constants)
-    references: list[ModelReference] = []
-    for scanner in scanners:
+        index.add(collect_constants(rel, parsed.tree))
+        scanner = FileScanner(rel, parsed.source, parsed.tree, config, url_regex)
         try:
             scanner.scan(index)
         except RecursionError:
-            diagnostics.append(Diagnostic(file=scanner.rel, line=None, severity="error",
+            diagnostics.append(Diagnostic(file=rel, line=None, severity="error",
                                           message="nested too deeply to scan"))
             continue
         references.extend(scanner.references)
-        diagnostics.extend(scanner.diagnostics)
+        diagnostics.extend(scanner.diagnostics)  # the tree goes with `parsed` and `scanner`
     for model in config.extra:
         problem = model_problem(model.hf_repo, model.hf_file)
         if problem:

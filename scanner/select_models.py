@@ -23,8 +23,6 @@ from .models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from .repo_id import model_problem
 from .selection import SelectedTest, Selection, TestNaming
 
-MODULE = "<module>"
-
 
 def _matches(name: str, patterns: Iterable[str]) -> bool:
     """pytest's `PyCollector._matches_prefix_or_glob_option`: a prefix, or a glob."""
@@ -54,7 +52,7 @@ class SelectedPlaces:
         # The test container the place sits in: its leading test-named segments; a helper,
         # fixture or module-level place has none and is needed by any running test of the file.
         container: list[str] = []
-        for segment in [] if test == MODULE else test.split("."):
+        for segment in test.split("."):  # `<module>` is no test name: it has none
             if not _matches(segment, (*self.naming.python_functions,
                                       *self.naming.python_classes)):
                 break

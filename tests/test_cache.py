@@ -53,6 +53,7 @@ def test_a_relative_cache_dir_is_made_absolute() -> None:
 @pytest.mark.parametrize(("env", "expected"), [
     ({"MODEL_ENDPOINT": "http://mirror/", "HF_ENDPOINT": "http://hf"}, "http://mirror"),
     ({"MODEL_ENDPOINT": "", "HF_ENDPOINT": "http://hf//"}, "http://hf"),
+    ({"HF_ENDPOINT": "http://hub.lan/X/"}, "http://hub.lan/X"),
     ({}, "https://huggingface.co"),
 ])
 def test_endpoint_follows_llama_cpps_order(env: dict[str, str], expected: str) -> None:
@@ -140,3 +141,19 @@ def test_a_cached_listing_is_rebuilt_from_the_snapshot(tmp_path: Path) -> None:
     assert listing is not None and (listing.repo, listing.commit) == (REPO, COMMIT)
     assert listing.files == (plain, lfs), "sorted by path; a dangling link hides nothing else"
     assert hf_cache.cached_listing(tmp_path, REPO, "d" * 40) is None
+
+
+def test_a_repos_folder_is_named_as_the_hub_names_it(tmp_path: Path) -> None:
+    assert hf_cache.repo_folder(tmp_path, "ggml-org/tiny--x") == \
+        tmp_path / "models--ggml-org--tiny--x"
+    assert hf_cache.snapshot_path(tmp_path, REPO, COMMIT, "a/b.gguf") == \
+        tmp_path / f"models--org--model/snapshots/{COMMIT}/a/b.gguf"
+
+
+def test_removing_a_file_already_half_gone_is_not_an_error(tmp_path: Path) -> None:
+    gone_blob = blob(tmp_path, b"one", "one.gguf")
+    os.remove(os.path.realpath(hf_cache.snapshot_path(tmp_path, REPO, COMMIT, "one.gguf")))
+    hf_cache.remove_cached_file(tmp_path, REPO, COMMIT, gone_blob)
+    never_linked = RepoFile(path="two.gguf", size=3, oid="b" * 64, sha256="b" * 64)
+    hf_cache.remove_cached_file(tmp_path, REPO, COMMIT, never_linked)
+    assert list((hf_cache.repo_folder(tmp_path, REPO) / "snapshots" / COMMIT).iterdir()) == []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.repo_id import hf_repo_problem, repo_id_problem
+from scanner.repo_id import hf_repo_problem, model_problem, repo_id_problem
 
 WORD = st.text("abcXYZ019_", min_size=1, max_size=12)
 SEPARATOR = st.sampled_from([".", "-"])
@@ -49,3 +50,34 @@ def test_a_non_ascii_letter_anywhere_in_a_well_formed_id_is_refused(
     valid = f"{org}/{name}"
     at = where % (len(valid) + 1)
     assert repo_id_problem(valid[:at] + letter + valid[at:]) is not None
+
+
+@pytest.mark.parametrize(("hf_repo", "hf_file", "message"), [
+    ("", None, "'' is not fetched: empty repo id"),
+    ("org", None, "'org' is not fetched: repo id must be exactly 'org/name' (one '/')"),
+    ("org/na me", None, "'org/na me' is not fetched: repo id may only contain letters, digits, "
+                        "'_', '.', '-' and one '/'"),
+    ("org/name-", None, "'org/name-' is not fetched: repo id may not start or end with '.', "
+                        "'-' or '/'"),
+    ("org/a.-b", None, "'org/a.-b' is not fetched: repo id may not contain '.-'"),
+    ("<org>/<model>", None, "'<org>/<model>' is not fetched: placeholder, not a model"),
+    ("org/m:Q4 K", None, "'org/m:Q4 K' is not fetched: invalid tag 'Q4 K' after ':'"),
+    ("org/m", "{file}", "'org/m' is not fetched: file '{file}': placeholder, not a file"),
+    ("org/m", "", "'org/m' is not fetched: file '': file must be a relative path inside the "
+                  "repo"),
+    ("org/m", "/etc/passwd", "'org/m' is not fetched: file '/etc/passwd': file must be a "
+                             "relative path inside the repo"),
+    ("org/m", "a\\b.gguf", "'org/m' is not fetched: file 'a\\\\b.gguf': file must be a "
+                           "relative path inside the repo"),
+    ("org/m", "a//b.gguf", "'org/m' is not fetched: file 'a//b.gguf': file path may not "
+                           "contain empty, '.' or '..' parts"),
+    ("org/m", "./b.gguf", "'org/m' is not fetched: file './b.gguf': file path may not contain "
+                          "empty, '.' or '..' parts"),
+    ("org/m", "a/../../b", "'org/m' is not fetched: file 'a/../../b': file path may not contain "
+                           "empty, '.' or '..' parts"),
+    ("org/m:UD-Q4_K_XL", "sub/.hidden/m.gguf", None),
+    ("org/m", "a/b.c/m..gguf", None),
+])
+def test_each_refusal_says_why_in_the_diagnostic(hf_repo: str, hf_file: str | None,
+                                                 message: str | None) -> None:
+    assert model_problem(hf_repo, hf_file) == message

@@ -468,3 +468,72 @@ def test_a_tag_matching_nothing_lists_twenty_model_ggufs_and_counts_the_rest() -
     assert str(info.value) == (
         f"{REPO}: default quant (Q4_K_M, Q8_0, else first model GGUF): no model GGUF matches "
         "(tag followed by '.' or '-'). The repo has no model GGUF files.")
+
+
+# --- the exact words of each refusal: what a user reads in the summary ---------------------------
+
+def refusal(ref: str, paths: list[str], hf_file: str | None = None) -> str:
+    with pytest.raises(ResolutionError) as info:
+        run(ref, paths, hf_file)
+    return str(info.value)
+
+
+def test_a_missing_file_names_the_file_and_a_case_only_difference() -> None:
+    assert refusal(REPO, ["Model-Q8_0.gguf"], "model-q8_0.gguf") == (
+        f"{REPO}: file 'model-q8_0.gguf': not in the repo (llama.cpp matches case-sensitively; "
+        "the repo has 'Model-Q8_0.gguf'). Model GGUFs in the repo: Model-Q8_0.gguf.")
+    assert refusal(REPO, ["a.gguf"], "b.gguf") == (
+        f"{REPO}: file 'b.gguf': not in the repo. Model GGUFs in the repo: a.gguf.")
+
+
+def test_a_tag_that_is_no_pattern_says_so() -> None:
+    assert refusal(f"{REPO}:Q4(", ["a-Q4.gguf"]).startswith(
+        f"{REPO}: tag 'Q4(': not a valid llama.cpp tag pattern (")
+
+
+def test_every_missing_part_is_named() -> None:
+    assert refusal(REPO, [SPLIT[0]]).startswith(
+        f"{REPO}: split model '{SPLIT[0]}': missing part(s) 00002, 00003. ")
+    with pytest.raises(ResolutionError) as info:
+        resolve(url_model(SPLIT[0]), listing(SPLIT[0]))
+    assert str(info.value).startswith(
+        f"{REPO}: URL file '{SPLIT[0]}': missing part(s) {SPLIT[1]}, {SPLIT[2]}. ")
+    with pytest.raises(ResolutionError) as info:
+        resolve(url_model("gone.gguf"), listing(*FLAT))
+    assert str(info.value).startswith(
+        f"{REPO}: URL file 'gone.gguf': not in the repo at this revision. ")
+
+
+@pytest.mark.parametrize(("count", "tail"), [(20, "."), (21, " and 1 more.")])
+def test_the_gguf_list_says_how_many_it_left_out(count: int, tail: str) -> None:
+    paths = [f"model-IQ{i}_XS.gguf" for i in range(1, count + 1)]
+    assert refusal(f"{REPO}:Q4_K_M", paths).endswith(", ".join(paths[:20]) + tail)
+
+
+def test_split_models_are_listed_with_their_part_count() -> None:
+    assert refusal(f"{REPO}:Q2_K", TWO_PARTS).endswith(
+        f"Model GGUFs in the repo: {TWO_PARTS[0]} (2 parts).")
+
+
+def test_a_two_part_url_brings_both_parts() -> None:
+    assert names(resolve(url_model(TWO_PARTS[0]), listing(*TWO_PARTS))) == TWO_PARTS
+
+
+def test_an_explicit_file_that_is_not_a_gguf_is_fetched_as_it_is() -> None:
+    assert names(run(REPO, ["weights.bin", "x.gguf"], "weights.bin", mmproj=False)) == [
+        "weights.bin"]
+
+
+def test_the_mmproj_comes_by_default() -> None:
+    res = resolve(HuggingFaceModel(hf_repo=REPO), listing(*FLAT))
+    assert res.mmproj is not None and res.mmproj.path == "mmproj-model-Q8_0.gguf"
+
+
+def test_a_listing_of_another_repo_is_named() -> None:
+    with pytest.raises(ValueError) as info:
+        resolve(HuggingFaceModel(hf_repo="org/other:Q8_0"), listing(*FLAT))
+    assert str(info.value) == f"listing of {REPO} given for org/other:Q8_0"
+
+
+def test_a_file_without_a_tag_has_an_empty_tag() -> None:
+    assert split_info("sub/model.gguf") == SplitInfo("sub/model", "", 1, 1)
