@@ -25,7 +25,7 @@ from scanner.options import (
     build_options,
     build_server_run,
 )
-from scanner.server_run import run_server_tests
+from scanner.server_tests import run_server_tests
 
 SCAN_HELP = {
     "root": "project root the globs are relative to (default: current directory)",

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanner.config import ScanConfig
-from scanner.report import scan_json
-from scanner.scan import scan_suite
+from scanner.output.scan_report import scan_json
+from scanner.scan.config import ScanConfig
+from scanner.scan.suite import scan_suite
 
 REPO = Path(__file__).resolve().parent.parent
 

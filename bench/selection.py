@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanner.config import ScanConfig
-from scanner.scan import scan_suite
-from scanner.select_models import narrow
-from scanner.selection import collect_tests
+from scanner.scan.config import ScanConfig
+from scanner.scan.suite import scan_suite
+from scanner.selection.collect import collect_tests
+from scanner.selection.needs import narrow
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,16 @@ from urllib.parse import urlsplit
 from rich.console import Console
 
 from . import cache as hf_cache
-from .fetch import (
+from .fetch.llama import (
+    LlamaBinary,
+    LlamaNotFound,
+    LlamaOutcome,
+    fetch_with_llama,
+    find_llama_binary,
+    llama_command,
+    unsupported_reason,
+)
+from .fetch.plan import (
     EXIT_INTERRUPTED,
     FetchSettings,
     FileJob,
@@ -27,21 +36,12 @@ from .fetch import (
     resolve_plans,
     verify_cached,
 )
-from .fetch_report import fetch_json, needed_by, print_plan, print_summary
 from .hub import HubClient
-from .llama_backend import (
-    LlamaBinary,
-    LlamaNotFound,
-    LlamaOutcome,
-    fetch_with_llama,
-    find_llama_binary,
-    llama_command,
-    unsupported_reason,
-)
 from .models import HuggingFaceModel, ScanResult
 from .options import Options
-from .progress import FetchProgress, human_size
-from .report import (
+from .output.fetch_report import fetch_json, needed_by, print_plan, print_summary
+from .output.progress import FetchProgress, human_size
+from .output.scan_report import (
     make_console,
     print_diagnostics,
     print_json,
@@ -51,9 +51,9 @@ from .report import (
     selection_entry,
     selection_line,
 )
-from .scan import NoTestFiles, scan_suite
-from .select_models import SelectedScan, narrow
-from .selection import Selection, collect_tests, run_environment
+from .scan.suite import NoTestFiles, scan_suite
+from .selection.collect import Selection, collect_tests, run_environment
+from .selection.needs import SelectedScan, narrow
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -28,7 +28,7 @@ from huggingface_hub.errors import (
 )
 
 from .cache import is_commit, is_sha256
-from .progress import ByteCallback, bridge
+from .output.progress import ByteCallback, bridge
 from .repo_id import hf_file_problem
 from .resolve import RepoFile, RepoListing
 

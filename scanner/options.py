@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import ScanConfig
+from .scan.config import ScanConfig
 
 #: Defaults registered with Invoke so that every key can be set in config files and env.
 CONFIG_DEFAULTS: dict[str, Any] = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scanner.llama_backend import (
+from scanner.fetch.llama import (
     LlamaBinary,
     LlamaNotFound,
     LlamaOutcome,

@@ -29,14 +29,14 @@ from filelock import FileLock
 from rich.console import Console
 
 from scanner import hub
-from scanner.fetch import (
+from scanner.fetch.plan import (
     INTERRUPTED,
     FetchInterrupted,
     FetchSettings,
     FileJob,
     download_all,
 )
-from scanner.progress import FetchProgress
+from scanner.output.progress import FetchProgress
 from scanner.resolve import RepoFile
 from tests.fakehub import FakeHub, Fault, GeneratedFile, Request
 from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.config import ScanConfig
 from scanner.models import ScanResult
-from scanner.scan import NoTestFiles, scan_suite
+from scanner.scan.config import ScanConfig
+from scanner.scan.suite import NoTestFiles, scan_suite
 
 SUITE = "tools/server/tests"
 

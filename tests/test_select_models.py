@@ -3,10 +3,10 @@ which references a set of running tests needs."""
 
 from __future__ import annotations
 
-from scanner.config import ScanConfig
 from scanner.models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind, ScanResult
-from scanner.select_models import narrow, select_models
-from scanner.selection import SelectedTest, Selection, TestNaming
+from scanner.scan.config import ScanConfig
+from scanner.selection.collect import SelectedTest, Selection, TestNaming
+from scanner.selection.needs import narrow, select_models
 
 TESTS = "tools/server/tests/unit/test_chat.py"
 UTILS = "tools/server/tests/utils.py"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import server_run
+from scanner import server_tests as server_run
 from scanner.options import build_server_run
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import invoke_command, write_suite

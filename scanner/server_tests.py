@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from . import cache as hf_cache
 from .commands import EXIT_USAGE, fetch_models, scan_selected
 from .options import Options, ServerRun
-from .scan import NoTestFiles
-from .select_models import SelectedScan
-from .selection import run_environment
+from .scan.suite import NoTestFiles
+from .selection.collect import run_environment
+from .selection.needs import SelectedScan
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:

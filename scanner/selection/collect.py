@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from . import collect_plugin
+from . import plugin as collect_plugin
 
 #: pytest's "no tests collected": an empty selection, not a failure.
 NO_TESTS_COLLECTED = 5
@@ -103,7 +103,7 @@ def _collection_env(env: Mapping[str, str], output: Path,
     child[collect_plugin.NAMES_VAR] = json.dumps(list(param_names))
     # `-p scanner.collect_plugin` must import in the child even when this package is used
     # through `invoke -r` without being installed; appended, so the suite's own modules win.
-    home = str(Path(collect_plugin.__file__).resolve().parent.parent)
+    home = str(Path(collect_plugin.__file__).resolve().parents[2])
     paths = [p for p in child.get("PYTHONPATH", "").split(os.pathsep) if p]
     child["PYTHONPATH"] = os.pathsep.join([*paths, home] if home not in paths else paths)
     return child

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .astscan import FileScanner, url_pattern
+from ..models import Diagnostic, ModelReference, ScanResult
+from ..repo_id import model_problem
 from .config import ScanConfig
-from .constants import ConstantIndex, ModuleConstants, collect_constants
-from .discovery import find_test_files, parse_file, printable_path
-from .models import Diagnostic, ModelReference, ScanResult
-from .repo_id import model_problem
+from .files import find_test_files, parse_file, printable_path
+from .symbols import ConstantIndex, ModuleConstants, collect_constants
+from .visitor import FileScanner, url_pattern
 
 
 class NoTestFiles(Exception):

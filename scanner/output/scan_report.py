@@ -10,8 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
-from .select_models import SelectedScan
+from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
+from ..selection.needs import SelectedScan
 
 MAX_LOCATIONS = 2
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from . import cache as hf_cache
-from .hub import Cancelled, HubClient, HubError
-from .models import HuggingFaceModel, ModelReference, ScanResult
-from .options import Options
-from .progress import FetchProgress, human_size
-from .resolve import RepoFile, RepoListing, ResolutionError, resolve
+from .. import cache as hf_cache
+from ..hub import Cancelled, HubClient, HubError
+from ..models import HuggingFaceModel, ModelReference, ScanResult
+from ..options import Options
+from ..output.progress import FetchProgress, human_size
+from ..resolve import RepoFile, RepoListing, ResolutionError, resolve
 
 FileStatus = Literal["cached", "download", "downloaded", "failed", "missing"]
 ModelStatus = Literal["planned", "cached", "downloaded", "failed", "missing", "denied", "skipped"]

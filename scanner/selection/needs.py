@@ -18,10 +18,10 @@ from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
-from .config import ScanConfig
-from .models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
-from .repo_id import model_problem
-from .selection import SelectedTest, Selection, TestNaming
+from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
+from ..repo_id import model_problem
+from ..scan.config import ScanConfig
+from .collect import SelectedTest, Selection, TestNaming
 
 
 def _matches(name: str, patterns: Iterable[str]) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .models import HuggingFaceModel
+from ..models import HuggingFaceModel
 
 DEFAULT_TESTS = ("tools/server/tests/**/*.py",)
 DEFAULT_REPO_NAMES = ("hf_repo", "model_hf_repo")

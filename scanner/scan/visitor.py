@@ -12,10 +12,10 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
+from ..models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
+from ..repo_id import model_problem
 from .config import ScanConfig
-from .constants import ConstantIndex, Missing
-from .models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
-from .repo_id import model_problem
+from .symbols import ConstantIndex, Missing
 
 Row = dict[str, ast.expr]
 

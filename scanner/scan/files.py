@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import Diagnostic
+from ..models import Diagnostic
 
 _GLOB_PARTS = re.compile(r"\*\*/|\*\*|\*|\?|\[[^\]/]*\]|[^*?\[]+|\[")
 #: Real test files are far smaller; parsing costs ~100x the source size in memory (a generated

@@ -7,10 +7,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .fetch import FetchSettings, FileJob, ModelPlan
-from .models import Diagnostic, ModelReference
+from ..fetch.plan import FetchSettings, FileJob, ModelPlan
+from ..models import Diagnostic, ModelReference
 from .progress import human_size
-from .report import diagnostic_entry, model_fields, reference_entry
+from .scan_report import diagnostic_entry, model_fields, reference_entry
 
 MAX_NEEDED_BY = 3
 BAD = ("failed", "missing")

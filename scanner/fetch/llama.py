@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .models import HuggingFaceModel
+from ..models import HuggingFaceModel
 
 LlamaKind = Literal["llama", "llama-download", "llama-completion", "llama-cli"]
 # Preference order: the first two only download; the last two load the model and generate.

@@ -1,0 +1,2 @@
+"""Fetch: plan the files of each model (`plan`), download them (`download`), one entry point
+for a whole run (`run`), and llama.cpp's own downloader as an alternative backend (`llama`)."""

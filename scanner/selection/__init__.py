@@ -1,0 +1,2 @@
+"""Selection: which tests pytest will run for given arguments (`collect`, with the `plugin`
+a collection-only run loads), and which models those tests need (`needs`)."""
