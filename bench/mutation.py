@@ -34,10 +34,9 @@ EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.txt"
 TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/resolve.py": ("tests/test_resolve.py",),
     "scanner/repo_id.py": ("tests/test_repo_id.py", "tests/test_scan.py"),
-    "scanner/astscan.py": ("tests/test_scan.py",),
-    "scanner/select_models.py": ("tests/test_select_models.py",),
+    "scanner/scan/visitor.py": ("tests/test_scan.py",),
+    "scanner/selection/needs.py": ("tests/test_select_models.py",),
     "scanner/cache.py": ("tests/test_cache.py",),
-    "scanner/selection.py": ("tests/test_selection.py",),
 }
 
 SWAPS: dict[type, type] = {
@@ -142,12 +141,12 @@ class _Apply(ast.NodeTransformer):
 
 
 def mutants_of(module: str) -> list[Mutant]:
-    tree = ast.parse((REPO / module).read_text())
+    tree = ast.parse((REPO / module).read_text())  # read before any scratch copy is mutated
     return [Mutant(module, i, line, what) for i, (_, what, line) in enumerate(_sites(tree))]
 
 
-def mutated_source(mutant: Mutant) -> str:
-    tree = ast.parse((REPO / mutant.module).read_text())
+def mutated_source(mutant: Mutant, original: str) -> str:
+    tree = ast.parse(original)
     sites = list(_sites(tree))
     node, what, _ = sites[mutant.index]
     sub_index = int(what.split("#")[1].split(":")[0]) if what.startswith("compare #") else 0
@@ -208,14 +207,15 @@ def run_module(module: str, free: queue.Queue[Path], deadline: float
         target = root / mutant.module
         original = target.read_text()
         try:
-            target.write_text(mutated_source(mutant))
+            target.write_text(mutated_source(mutant, original))
             return mutant, _run_tests(root, tests, timeout)
         finally:
             target.write_text(original)
             free.put(root)
 
+    mutants = mutants_of(module)  # the tree may change while the run goes on: list them first
     with ThreadPoolExecutor(max_workers=free.qsize()) as pool:
-        return list(pool.map(attempt, mutants_of(module)))
+        return list(pool.map(attempt, mutants))
 
 
 def main() -> int:

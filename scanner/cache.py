@@ -9,14 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from filelock import FileLock
 
-from .resolve import RepoFile, RepoListing
+from .models import RepoFile, RepoListing
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
 HASH_CHUNK = 1024 * 1024
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -29,30 +27,6 @@ def is_commit(text: str) -> bool:
 
 def is_sha256(text: str) -> bool:
     return bool(_SHA256.fullmatch(text))
-
-
-def cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:
-    """`--cache-dir`, else the first of llama.cpp's variables that is set."""
-    return _cache_dir(env, override).expanduser().absolute()  # tests run in another folder
-
-
-def _cache_dir(env: Mapping[str, str], override: Path | None) -> Path:
-    if override is not None:
-        return override
-    for name in ("LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if env.get(name):
-            return Path(env[name])
-    if env.get("HF_HOME"):
-        return Path(env["HF_HOME"]) / "hub"
-    if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]) / "huggingface" / "hub"
-    return Path.home() / ".cache" / "huggingface" / "hub"
-
-
-def endpoint(env: Mapping[str, str]) -> str:
-    """`MODEL_ENDPOINT`, else `HF_ENDPOINT`, else the Hub; without the trailing slash."""
-    value = env.get("MODEL_ENDPOINT") or env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
-    return value.rstrip("/")
 
 
 def repo_folder(cache: Path, repo: str) -> Path:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from . import cache as hf_cache
+from . import environment
 from .fetch.llama import (
     LlamaBinary,
     LlamaNotFound,
@@ -39,12 +39,10 @@ from .fetch.plan import (
 from .hub import HubClient
 from .models import HuggingFaceModel, ScanResult
 from .options import Options
+from .output.console import human_size, make_console, print_diagnostics, print_json
 from .output.fetch_report import fetch_json, needed_by, print_plan, print_summary
-from .output.progress import FetchProgress, human_size
+from .output.progress import FetchProgress
 from .output.scan_report import (
-    make_console,
-    print_diagnostics,
-    print_json,
     print_scan,
     print_selection_error,
     scan_json,
@@ -93,7 +91,7 @@ def select_for(options: Options, scan: ScanResult, env: Mapping[str, str],
         error = f"test suite folder {folder} does not exist (set test.suite or --suite)"
         return SelectedScan(scan, Selection(arguments=options.selection, error=error),
                             len(scan.models()))
-    cache = hf_cache.cache_dir(env, options.cache_dir)
+    cache = environment.cache_dir(env, options.cache_dir)
     run_env = run_environment(env, cache, offline=offline, slow=slow)
     names = (*options.scan.repo_names, *options.scan.file_names)
     selection = collect_tests(folder, options.root, options.selection, run_env, names)
@@ -179,7 +177,7 @@ def _download_phase(options: Options, settings: FetchSettings, plans: list[Model
 
 def _endpoint_host(env: Mapping[str, str]) -> str | None:
     """The configured endpoint's host, so URLs pointing at a mirror are recognised too."""
-    host = urlsplit(hf_cache.endpoint(env)).netloc
+    host = urlsplit(environment.endpoint(env)).netloc
     return host or None
 
 
@@ -207,8 +205,8 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
                           markup=False)
 
     outcomes = fetch_with_llama(
-        binary, models, cache_dir=hf_cache.cache_dir(env, options.cache_dir),
-        endpoint=hf_cache.endpoint(env), offline=options.offline, env=env,
+        binary, models, cache_dir=environment.cache_dir(env, options.cache_dir),
+        endpoint=environment.endpoint(env), offline=options.offline, env=env,
         timeout=options.llama_timeout, on_done=report)
     failed = [o for o in outcomes if not o.ok]
     if quiet:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx2 as httpx
 from huggingface_hub import HfApi, hf_hub_download
@@ -26,11 +26,11 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from tqdm import tqdm
 
 from .cache import is_commit, is_sha256
-from .output.progress import ByteCallback, bridge
+from .models import RepoFile, RepoListing
 from .repo_id import hf_file_problem
-from .resolve import RepoFile, RepoListing
 
 ErrorKind = Literal[
     "unreachable", "rate_limited", "server", "auth", "repo_not_found", "revision_not_found",
@@ -63,6 +63,24 @@ def _read_sockets_in_chunks_of(size: int) -> None:
 
 
 _read_sockets_in_chunks_of(1024 * 1024)
+
+
+ByteCallback = Callable[[int], None]
+
+
+def bridge(callback: ByteCallback) -> type[tqdm]:  # type: ignore[type-arg]
+    """A tqdm class for huggingface_hub's `tqdm_class=` that reports bytes to `callback`."""
+
+    class Bridge(tqdm):  # type: ignore[type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            callback(int(n or 0))
+            return None
+
+    return Bridge
 
 
 class Cancelled(Exception):

@@ -1,4 +1,4 @@
-"""Data types shared by discovery, resolution and fetching.
+"""Data types shared by the scan, the selection, resolution, the Hub, the cache and fetching.
 
 All are frozen pydantic models so they hash and can be deduplicated in sets.
 """
@@ -40,6 +40,31 @@ class HuggingFaceModel(BaseModel):
     def label(self) -> str:
         """How people read this model in tables and messages."""
         return f"{self.hf_repo} {self.hf_file}" if self.hf_file else self.hf_repo
+
+
+class RepoFile(BaseModel):
+    """One file of a Hub tree listing (`hf_cache::get_repo_files` keeps files only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    size: int
+    oid: str
+    sha256: str | None = None
+
+
+class RepoListing(BaseModel):
+    """A repo's files at one commit; `files` keeps Hub order because "first match" depends on it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    repo: str
+    commit: str
+    files: tuple[RepoFile, ...]
+
+    def find(self, path: str) -> RepoFile | None:
+        """The file at exactly `path` (case-sensitive, like the `--hf-file` lookup)."""
+        return next((f for f in self.files if f.path == path), None)
 
 
 class ModelReference(BaseModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from .models import HuggingFaceModel
+from .models import HuggingFaceModel, RepoFile, RepoListing
 
 PRESET = "preset.ini"
 DEFAULT_TAGS = ("Q4_K_M", "Q8_0")
@@ -26,31 +26,6 @@ _SPLIT = re.compile(r"(.+)-([0-9]{5})-of-([0-9]{5})", re.IGNORECASE | re.ASCII)
 _TAG = re.compile(r"[-.]([A-Z0-9_]+)\Z", re.IGNORECASE | re.ASCII)
 _DIGITS = re.compile(r"[0-9]+")
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-class RepoFile(BaseModel):
-    """One file of a Hub tree listing (`hf_cache::get_repo_files` keeps files only)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    size: int
-    oid: str
-    sha256: str | None = None
-
-
-class RepoListing(BaseModel):
-    """A repo's files at one commit; `files` keeps Hub order because "first match" depends on it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    repo: str
-    commit: str
-    files: tuple[RepoFile, ...]
-
-    def find(self, path: str) -> RepoFile | None:
-        """The file at exactly `path` (case-sensitive, like the `--hf-file` lookup)."""
-        return next((f for f in self.files if f.path == path), None)
 
 
 class Resolution(BaseModel):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
-from . import cache as hf_cache
+from . import environment
 from .commands import EXIT_USAGE, fetch_models, scan_selected
 from .options import Options, ServerRun
 from .scan.suite import NoTestFiles
@@ -51,7 +51,7 @@ def run_server_tests(options: Options, run: ServerRun,
             return code
         if code:
             print("note: the fetch failed; running the tests anyway (--keep-going)", flush=True)
-    cache = hf_cache.cache_dir(env, options.cache_dir)
+    cache = environment.cache_dir(env, options.cache_dir)
     run_env = run_environment(env, cache, offline=run.offline, slow=run.slow)
     command = [sys.executable, "-m", "pytest", *arguments]
     print(f"running {shlex.join(command[1:])} in {folder} (cache {cache}"

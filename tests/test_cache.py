@@ -1,5 +1,6 @@
-"""The shared cache as llama.cpp and huggingface_hub lay it out: where it is, what counts as
-cached, what an offline run can rebuild from it, and what clean-up may remove."""
+"""The shared cache as llama.cpp and huggingface_hub lay it out: where it is (and the Hub
+endpoint), what counts as cached, what an offline run can rebuild from it, and what clean-up
+may remove."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from filelock import FileLock
 
 from scanner import cache as hf_cache
-from scanner.resolve import RepoFile
+from scanner import environment
+from scanner.models import RepoFile
 
 REPO = "org/model"
 COMMIT = "c" * 40
@@ -42,12 +44,12 @@ def blob(cache: Path, content: bytes, path: str, *, lfs: bool = True,
     ({}, str(Path.home() / ".cache/huggingface/hub")),
 ])
 def test_cache_dir_follows_llama_cpps_order(env: dict[str, str], expected: str) -> None:
-    assert hf_cache.cache_dir(env) == Path(expected)
-    assert hf_cache.cache_dir(env, Path("/flag")) == Path("/flag")
+    assert environment.cache_dir(env) == Path(expected)
+    assert environment.cache_dir(env, Path("/flag")) == Path("/flag")
 
 
 def test_a_relative_cache_dir_is_made_absolute() -> None:
-    assert hf_cache.cache_dir({"LLAMA_CACHE": "rel"}) == Path.cwd() / "rel"
+    assert environment.cache_dir({"LLAMA_CACHE": "rel"}) == Path.cwd() / "rel"
 
 
 @pytest.mark.parametrize(("env", "expected"), [
@@ -57,7 +59,7 @@ def test_a_relative_cache_dir_is_made_absolute() -> None:
     ({}, "https://huggingface.co"),
 ])
 def test_endpoint_follows_llama_cpps_order(env: dict[str, str], expected: str) -> None:
-    assert hf_cache.endpoint(env) == expected
+    assert environment.endpoint(env) == expected
 
 
 def test_refs_main_is_trusted_only_when_it_is_a_commit_hash(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from scanner import cache as hf_cache
 from scanner import commands
 from tests.fakehub import FakeHub, Fault, GeneratedFile
 from tests.helpers import (
@@ -285,22 +284,6 @@ def test_token_is_sent_but_never_printed(
     monkeypatch.setenv("HF_TOKEN", fake_hub.valid_token)
     code, out, err = run_fetch(root, capsys, json=True)
     assert code == 0 and fake_hub.valid_token not in out + err
-
-
-def test_cache_dir_and_endpoint_follow_llama_cpp_precedence(tmp_path: Path) -> None:
-    env = {"HF_HOME": "/h", "XDG_CACHE_HOME": "/x", "HUGGINGFACE_HUB_CACHE": "/hh",
-           "HF_HUB_CACHE": "/hc", "LLAMA_CACHE": "/l"}
-    order = ["LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"]
-    expected = ["/l", "/hc", "/hh", "/h/hub", "/x/huggingface/hub"]
-    for name, path in zip(order, expected, strict=True):
-        assert hf_cache.cache_dir(env) == Path(path)
-        del env[name]
-    assert hf_cache.cache_dir(env) == Path.home() / ".cache/huggingface/hub"
-    assert hf_cache.cache_dir({"LLAMA_CACHE": "/l"}, tmp_path) == tmp_path
-    assert hf_cache.endpoint({"MODEL_ENDPOINT": "http://m/", "HF_ENDPOINT": "http://h"}) == \
-        "http://m"
-    assert hf_cache.endpoint({"HF_ENDPOINT": "http://h/"}) == "http://h"
-    assert hf_cache.endpoint({}) == "https://huggingface.co"
 
 
 def test_invoke_task_end_to_end_with_environment(

@@ -36,8 +36,8 @@ from scanner.fetch.plan import (
     FileJob,
     download_all,
 )
+from scanner.models import RepoFile
 from scanner.output.progress import FetchProgress
-from scanner.resolve import RepoFile
 from tests.fakehub import FakeHub, Fault, GeneratedFile, Request
 from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
 

@@ -9,10 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.models import HuggingFaceModel
+from scanner.models import HuggingFaceModel, RepoFile, RepoListing
 from scanner.resolve import (
-    RepoFile,
-    RepoListing,
     Resolution,
     ResolutionError,
     SplitInfo,
@@ -487,8 +485,10 @@ def test_a_missing_file_names_the_file_and_a_case_only_difference() -> None:
 
 
 def test_a_tag_that_is_no_pattern_says_so() -> None:
-    assert refusal(f"{REPO}:Q4(", ["a-Q4.gguf"]).startswith(
-        f"{REPO}: tag 'Q4(': not a valid llama.cpp tag pattern (")
+    with pytest.raises(ResolutionError) as info:
+        run(f"{REPO}:Q4(", ["a-Q4.gguf"])
+    assert (info.value.asked, info.value.available) == ("tag 'Q4('", ("a-Q4.gguf",))
+    assert re.fullmatch(r"not a valid llama\.cpp tag pattern \(missing \).+\)", info.value.problem)
 
 
 def test_every_missing_part_is_named() -> None:

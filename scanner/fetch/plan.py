@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Literal
 
 from .. import cache as hf_cache
+from .. import environment
 from ..hub import Cancelled, HubClient, HubError
-from ..models import HuggingFaceModel, ModelReference, ScanResult
+from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing, ScanResult
 from ..options import Options
-from ..output.progress import FetchProgress, human_size
-from ..resolve import RepoFile, RepoListing, ResolutionError, resolve
+from ..output.console import human_size
+from ..output.progress import FetchProgress
+from ..resolve import ResolutionError, resolve
 
 FileStatus = Literal["cached", "download", "downloaded", "failed", "missing"]
 ModelStatus = Literal["planned", "cached", "downloaded", "failed", "missing", "denied", "skipped"]
@@ -91,7 +93,7 @@ class FetchSettings:
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     """Cache, endpoint and token as llama.cpp reads them, plus the run's flags."""
     return FetchSettings(
-        cache=hf_cache.cache_dir(env, options.cache_dir), endpoint=hf_cache.endpoint(env),
+        cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
         token=env.get("HF_TOKEN") or None, jobs=options.jobs, offline=options.offline,
         mmproj=options.mmproj, urls=options.urls, verify=options.verify)
 

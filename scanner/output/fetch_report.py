@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ..fetch.plan import FetchSettings, FileJob, ModelPlan
 from ..models import Diagnostic, ModelReference
-from .progress import human_size
+from .console import human_size
 from .scan_report import diagnostic_entry, model_fields, reference_entry
 
 MAX_NEEDED_BY = 3

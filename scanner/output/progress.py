@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -18,32 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from tqdm import tqdm
 
-ByteCallback = Callable[[int], None]
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
-
-
-def bridge(callback: ByteCallback) -> type[tqdm]:  # type: ignore[type-arg]
-    """A tqdm class for huggingface_hub's `tqdm_class=` that reports bytes to `callback`."""
-
-    class Bridge(tqdm):  # type: ignore[type-arg]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["disable"] = True
-            super().__init__(*args, **kwargs)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            callback(int(n or 0))
-            return None
-
-    return Bridge
+from .console import human_size
 
 
 class FetchProgress:
@@ -70,7 +45,7 @@ class FetchProgress:
         if self._progress is not None:
             self._progress.stop()
 
-    def file_started(self, label: str, size: int) -> tuple[ByteCallback, float]:
+    def file_started(self, label: str, size: int) -> tuple[Callable[[int], None], float]:
         if self._progress is None:
             return (lambda _n: None), time.monotonic()
         progress = self._progress

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from typing import Any
@@ -12,16 +11,9 @@ from rich.table import Table
 
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from ..selection.needs import SelectedScan
+from .console import common_folder, print_diagnostics
 
 MAX_LOCATIONS = 2
-
-
-def make_console(stderr: bool = False) -> Console:
-    """Rich console that does not wrap tables to 80 columns when piped."""
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, width=200)
-    return console
 
 
 def model_fields(model: HuggingFaceModel) -> dict[str, Any]:
@@ -97,10 +89,6 @@ def print_selection_error(selected: SelectedScan | None) -> None:
               f"is kept: {selected.selection.error}", file=sys.stderr)
 
 
-def print_json(document: dict[str, Any]) -> None:
-    print(json.dumps(document, indent=2))
-
-
 def print_scan(result: ScanResult, console: Console,
                selected: SelectedScan | None = None) -> None:
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
@@ -126,28 +114,6 @@ def print_scan(result: ScanResult, console: Console,
         f"{models}{of_total} models ({denied} denied), {len(result.references)} references, "
         f"{len(result.diagnostics)} diagnostics, {result.files_scanned} files scanned{under}"
     )
-
-
-def common_folder(files: list[str]) -> str:
-    """The folder all locations share (with a trailing '/'), so the table stays narrow."""
-    if not files:
-        return ""
-    parts = [f.split("/")[:-1] for f in files]
-    common: list[str] = []
-    for names in zip(*parts, strict=False):
-        if len(set(names)) != 1:
-            break
-        common.append(names[0])
-    return "/".join(common) + "/" if common else ""
-
-
-def print_diagnostics(diagnostics: tuple[Diagnostic, ...], console: Console) -> None:
-    if not diagnostics:
-        return
-    console.print()
-    for diag in diagnostics:
-        console.print(f"{diag.location()}: {diag.severity}: {diag.message}", markup=False)
-    console.print()
 
 
 def _tag_or_file(model: HuggingFaceModel) -> str:
