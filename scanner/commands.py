@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 
 from . import environment
+from .errors import ExitCode
 from .fetch.llama import (
     LlamaBinary,
     LlamaNotFound,
@@ -21,27 +22,11 @@ from .fetch.llama import (
     llama_command,
     unsupported_reason,
 )
-from .fetch.plan import (
-    EXIT_INTERRUPTED,
-    FetchSettings,
-    FileJob,
-    ModelPlan,
-    download_all,
-    fetch_settings,
-    finish_plans,
-    free_space,
-    list_repos,
-    make_plans,
-    mark_offline,
-    resolve_plans,
-    verify_cached,
-)
-from .hub import HubClient
+from .fetch.plan import FetchSettings
 from .models import HuggingFaceModel, ScanResult
 from .options import Options
 from .output.console import human_size, make_console, print_diagnostics, print_json
-from .output.fetch_report import fetch_json, needed_by, print_plan, print_summary
-from .output.progress import FetchProgress
+from .output.fetch_report import needed_by
 from .output.scan_report import (
     print_scan,
     print_selection_error,
@@ -53,8 +38,6 @@ from .scan.suite import NoTestFiles, scan_suite
 from .selection.collect import Selection, collect_tests, run_environment
 from .selection.needs import SelectedScan, narrow
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
 
 def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     """`models.list`: exit 1 with --strict and diagnostics, 2 when nothing matched."""
@@ -63,12 +46,12 @@ def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
         result, selected = scan_selected(options, env)
     except NoTestFiles as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if options.json_output:
         print_json(scan_json(result, selected))
     else:
         print_scan(result, make_console(), selected)
-    return EXIT_FAILED if options.strict and result.diagnostics else EXIT_OK
+    return ExitCode.FAILED if options.strict and result.diagnostics else ExitCode.OK
 
 
 def scan_selected(options: Options, env: Mapping[str, str], *, offline: bool = False,
@@ -111,68 +94,44 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None,
             scan, selected = scan_selected(options, env)
         except NoTestFiles as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         return _fetch_models(options, scan, env, selected)
     except KeyboardInterrupt as exc:
         print(f"interrupted: {str(exc) or 'stopped by Ctrl-C'}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
 
 
 def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
                   selected: SelectedScan | None) -> int:
     if options.backend == "llama":
         return fetch_with_llama_backend(options, scan, env, selected)
+    from .fetch.run import run_fetch  # the Hub stack loads only for a native fetch
+    from .output.fetch_report import FetchDisplay, fetch_json, print_summary
+
     settings = fetch_settings(options, env)
     console = make_console()
     started = time.monotonic()
-    client = HubClient(settings.endpoint, settings.token, settings.cache)
-    plans = make_plans(scan, settings)
-    listings = list_repos(plans, client, settings)
-    jobs = resolve_plans(plans, listings, settings)
-    problems = [problem for outcome in listings.values() for problem in outcome.problems]
-    if settings.verify:
-        problems += verify_cached(jobs, settings, repair=not (options.dry_run or settings.offline))
-    if not options.json_output:
-        print_diagnostics(scan.diagnostics, console)
-        if selected is not None:
-            console.print(selection_line(selected), markup=False)
-        print_plan(plans, jobs, console)
-        for problem in problems:
-            console.print(f"warning: {problem}", markup=False)
-    code = _download_phase(options, settings, plans, jobs, client, console)
+    display = FetchDisplay(console, scan, selected, quiet=options.json_output)
+    run = run_fetch(scan, settings, display)
+    if run.refused:
+        print(f"error: {run.refused}: {human_size(run.needed_bytes)} to download, "
+              f"{human_size(run.free_bytes)} free; nothing was downloaded", file=sys.stderr)
     if options.json_output:
-        print_json(fetch_json(plans, settings, list(scan.diagnostics), problems,
-                              options.dry_run, selection_entry(selected)))
-    elif not options.dry_run or settings.offline:
-        print_summary(plans, settings, time.monotonic() - started, console)
-    if code:
-        return code
-    failed = any(plan.status in ("failed", "missing") for plan in plans)
-    return EXIT_FAILED if failed or (options.strict and scan.diagnostics) else EXIT_OK
+        print_json(fetch_json(run, settings, list(scan.diagnostics), selection_entry(selected)))
+    elif not settings.dry_run or settings.offline:
+        print_summary(run.plans, settings, time.monotonic() - started, console)
+    if run.refused or not run.ok:
+        return ExitCode.FAILED
+    return ExitCode.FAILED if options.strict and scan.diagnostics else ExitCode.OK
 
 
-def _download_phase(options: Options, settings: FetchSettings, plans: list[ModelPlan],
-                    jobs: list[FileJob], client: HubClient, console: Console) -> int:
-    if settings.offline:  # nothing to download: a dry run reports the same
-        mark_offline(plans)
-        return EXIT_OK
-    if options.dry_run:
-        return EXIT_OK
-    needed = sum(job.file.size for job in jobs if job.status == "download")
-    free = free_space(settings.cache)
-    if needed > free:
-        print(f"error: not enough free space in {settings.cache}: {human_size(needed)} to "
-              f"download, {human_size(free)} free; nothing was downloaded", file=sys.stderr)
-        for job in jobs:
-            if job.status == "download":
-                job.error = "not downloaded: not enough free space"
-        finish_plans(plans, settings)
-        return EXIT_FAILED
-    mode = "quiet" if options.json_output else ("bars" if console.is_terminal else "lines")
-    with FetchProgress(console, needed, mode) as progress:
-        download_all(jobs, client, settings, progress)
-    finish_plans(plans, settings)
-    return EXIT_OK
+def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
+    """Cache, endpoint and token as llama.cpp reads them, plus the run's flags."""
+    return FetchSettings(
+        cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
+        token=env.get("HF_TOKEN") or None, jobs=options.jobs, offline=options.offline,
+        mmproj=options.mmproj, urls=options.urls, verify=options.verify,
+        dry_run=options.dry_run)
 
 
 def _endpoint_host(env: Mapping[str, str]) -> str | None:
@@ -188,7 +147,7 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
         binary = find_llama_binary(options.root, options.llama_bin, env)
     except LlamaNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     models = [m for m in scan.fetchable() if options.urls or m.revision is None]
     console, quiet = make_console(), options.json_output
     if not quiet:
@@ -197,7 +156,7 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
             console.print(selection_line(selected), markup=False)
     if options.dry_run:
         _print_llama_plan(binary, models, options.offline, console, quiet, selected)
-        return EXIT_FAILED if options.strict and scan.diagnostics else EXIT_OK
+        return ExitCode.FAILED if options.strict and scan.diagnostics else ExitCode.OK
 
     def report(outcome: LlamaOutcome) -> None:
         if not quiet:
@@ -221,7 +180,7 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
                           markup=False)
         console.print(f"{len(outcomes)} models: {len(outcomes) - len(failed)} fetched, "
                       f"{len(failed)} failed (llama.cpp: {binary.path})", markup=False)
-    return EXIT_FAILED if failed or (options.strict and scan.diagnostics) else EXIT_OK
+    return ExitCode.FAILED if failed or (options.strict and scan.diagnostics) else ExitCode.OK
 
 
 def _print_llama_plan(binary: LlamaBinary, models: list[HuggingFaceModel], offline: bool,

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Mapping
 
 from . import environment
-from .commands import EXIT_USAGE, fetch_models, scan_selected
+from .commands import fetch_models, scan_selected
+from .errors import ExitCode
 from .options import Options, ServerRun
 from .scan.suite import NoTestFiles
 from .selection.collect import run_environment
@@ -36,7 +37,7 @@ def run_server_tests(options: Options, run: ServerRun,
     if not folder.is_dir():
         print(f"error: test suite folder {folder} does not exist (set test.suite or --suite)",
               file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     xdist = importlib.util.find_spec("xdist") is not None
     if run.parallel() and not xdist:
         print("note: pytest-xdist is not installed: the tests run in one process", flush=True)
@@ -65,7 +66,7 @@ def _fetch_selection(options: Options, run: ServerRun, env: Mapping[str, str]) -
         _, selected = scan_selected(options, env, offline=run.offline, slow=run.slow)
     except NoTestFiles as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     assert selected is not None  # options.selection is set
     print(_fetching_line(selected), flush=True)
     return fetch_models(options, env, selected)

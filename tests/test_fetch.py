@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import commands
+from scanner.fetch import run as fetch_run
 from tests.fakehub import FakeHub, Fault, GeneratedFile
 from tests.helpers import (
     invoke_command,
@@ -264,7 +264,7 @@ def test_not_enough_space_refuses_before_downloading(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     add_repos(fake_hub)
-    monkeypatch.setattr(commands, "free_space", lambda path: 1000)
+    monkeypatch.setattr(fetch_run, "free_space", lambda path: 1000)
     code, _, err = run_fetch(write_suite(tmp_path / "proj", SUITE), capsys)
     assert code == 1
     assert f"not enough free space in {hub_env}: 423.0 kB to download, 1.0 kB free" in err

@@ -29,13 +29,8 @@ from filelock import FileLock
 from rich.console import Console
 
 from scanner import hub
-from scanner.fetch.plan import (
-    INTERRUPTED,
-    FetchInterrupted,
-    FetchSettings,
-    FileJob,
-    download_all,
-)
+from scanner.fetch.download import FetchInterrupted, download_all
+from scanner.fetch.plan import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.models import RepoFile
 from scanner.output.progress import FetchProgress
 from tests.fakehub import FakeHub, Fault, GeneratedFile, Request
@@ -512,7 +507,7 @@ def test_ctrl_c_inside_a_join_still_waits_for_the_worker_to_clean_up(tmp_path: P
     running thread as finished (python/cpython#90882): the run exited while that worker's
     partial file was still on disk."""
     client = SlowToStopClient(cleanup_s=0.5)
-    job = FileJob(repo=REPO, commit="0" * 40, status="download",
+    job = FileJob(repo=REPO, commit="0" * 40, status=FileStatus.DOWNLOAD,
                   file=RepoFile(path=MODEL, size=1, oid="1" * 40))
     settings = FetchSettings(cache=tmp_path, endpoint="http://127.0.0.1:9", token=None, jobs=1)
     progress = FetchProgress(Console(file=io.StringIO()), 1, "quiet")

@@ -7,21 +7,46 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..fetch.plan import FetchSettings, FileJob, ModelPlan
-from ..models import Diagnostic, ModelReference
-from .console import human_size
-from .scan_report import diagnostic_entry, model_fields, reference_entry
+from ..fetch.plan import FetchSettings, FileJob, FileStatus, ModelPlan
+from ..fetch.run import FetchRun
+from ..models import Diagnostic, ModelReference, ScanResult
+from ..selection.needs import SelectedScan
+from .console import human_size, print_diagnostics
+from .progress import FetchProgress
+from .scan_report import diagnostic_entry, model_fields, reference_entry, selection_line
 
 MAX_NEEDED_BY = 3
-BAD = ("failed", "missing")
+
+
+class FetchDisplay:
+    """What a person sees of a fetch (nothing with `quiet`, the --json run): the plan table
+    before the downloads, then one progress display."""
+
+    def __init__(self, console: Console, scan: ScanResult, selected: SelectedScan | None,
+                 *, quiet: bool) -> None:
+        self.console, self.scan, self.selected, self.quiet = console, scan, selected, quiet
+
+    def planned(self, run: FetchRun) -> None:
+        if self.quiet:
+            return
+        print_diagnostics(self.scan.diagnostics, self.console)
+        if self.selected is not None:
+            self.console.print(selection_line(self.selected), markup=False)
+        print_plan(run.plans, run.jobs, self.console)
+        for problem in run.problems:
+            self.console.print(f"warning: {problem}", markup=False)
+
+    def downloading(self, total_bytes: int) -> FetchProgress:
+        mode = "quiet" if self.quiet else ("bars" if self.console.is_terminal else "lines")
+        return FetchProgress(self.console, total_bytes, mode)
 
 
 def _file_lines(plan: ModelPlan) -> tuple[str, str, str]:
     if not plan.files:
-        return (plan.error or plan.note or "-"), "", plan.status
+        return (plan.error or plan.note or "-"), "", str(plan.status)
     paths = "\n".join(job.file.path for job in plan.files)
     sizes = "\n".join(human_size(job.file.size) for job in plan.files)
-    states = "\n".join("to download" if job.status == "download" else job.status
+    states = "\n".join("to download" if job.status is FileStatus.DOWNLOAD else str(job.status)
                        for job in plan.files)
     return paths, sizes, states
 
@@ -37,8 +62,8 @@ def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) ->
             name += f" @ {plan.model.revision}"
         table.add_row(name, paths, sizes, states)
     console.print(table)
-    todo = [job for job in jobs if job.status == "download"]
-    cached = [job for job in jobs if job.status == "cached"]
+    todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
+    cached = [job for job in jobs if job.status is FileStatus.CACHED]
     console.print(
         f"to download: {len(todo)} files, {human_size(sum(j.file.size for j in todo))}; "
         f"already cached: {len(cached)} files, {human_size(sum(j.file.size for j in cached))}"
@@ -49,17 +74,17 @@ def print_summary(plans: list[ModelPlan], settings: FetchSettings, seconds: floa
                   console: Console) -> None:
     counts: dict[str, int] = {}
     for plan in plans:
-        counts[plan.status] = counts.get(plan.status, 0) + 1
+        counts[str(plan.status)] = counts.get(str(plan.status), 0) + 1
     for plan in plans:
         if plan.note and "Hub unavailable" in plan.note:
             console.print(f"note: {plan.model.label()}: {plan.note}", markup=False)
     for plan in plans:
-        if plan.status in BAD:
-            console.print(f"{plan.status.upper()} {plan.model.label()}", markup=False)
+        if plan.status.bad:
+            console.print(f"{str(plan.status).upper()} {plan.model.label()}", markup=False)
             console.print(f"    cause: {plan.error}", markup=False)
             console.print(f"    needed by: {needed_by(plan.references)}", markup=False)
     downloaded = sum({id(j): j.file.size for p in plans for j in p.files
-                      if j.status == "downloaded"}.values())
+                      if j.status is FileStatus.DOWNLOADED}.values())
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     rate = f" ({human_size(downloaded / seconds)}/s)" if downloaded and seconds > 0 else ""
     console.print(f"{len(plans)} models: {parts}; downloaded {human_size(downloaded)} in "
@@ -73,19 +98,18 @@ def needed_by(references: list[ModelReference]) -> str:
     return ", ".join(refs) + (f", +{more} more" if more > 0 else "")
 
 
-def fetch_json(plans: list[ModelPlan], settings: FetchSettings, diagnostics: list[Diagnostic],
-               problems: list[str], dry_run: bool,
+def fetch_json(run: FetchRun, settings: FetchSettings, diagnostics: list[Diagnostic],
                selection: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `--json` document of `models.fetch` (format documented in the README)."""
     return {
         "cache_dir": str(settings.cache),
         "endpoint": settings.endpoint,
         "offline": settings.offline,
-        "dry_run": dry_run,
-        "models": [_plan_entry(plan) for plan in plans],
+        "dry_run": settings.dry_run,
+        "models": [_plan_entry(plan) for plan in run.plans],
         "diagnostics": [diagnostic_entry(d) for d in diagnostics],
-        "listing_problems": problems,
-        "ok": not any(plan.status in BAD for plan in plans),
+        "listing_problems": run.problems,
+        "ok": run.ok,
         "selection": selection,
     }
 
@@ -93,8 +117,8 @@ def fetch_json(plans: list[ModelPlan], settings: FetchSettings, diagnostics: lis
 def _plan_entry(plan: ModelPlan) -> dict[str, Any]:
     return {
         **model_fields(plan.model), "commit": plan.commit,
-        "status": plan.status, "error": plan.error, "note": plan.note,
+        "status": str(plan.status), "error": plan.error, "note": plan.note,
         "files": [{"path": j.file.path, "size": j.file.size, "sha256": j.file.sha256,
-                   "status": j.status, "error": j.error} for j in plan.files],
+                   "status": str(j.status), "error": j.error} for j in plan.files],
         "references": [reference_entry(r) for r in plan.references],
     }

@@ -71,6 +71,10 @@ class FetchProgress:
         for bar in (task, self._total):
             self._progress.reset(bar, completed=max(int(done[bar]) - n, 0))
 
+    def partials_removed(self, count: int, total_bytes: int) -> None:
+        self.note(f"removed {count} partial download(s) of an interrupted run "
+                  f"({human_size(total_bytes)}); downloads restart from the beginning")
+
     def note(self, text: str) -> None:
         """A line about the run itself (not a file); nothing for `--json`."""
         if self.mode != "quiet":

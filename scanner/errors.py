@@ -1,0 +1,16 @@
+"""Exit codes of every task, and the one error a bad option or configuration value raises."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # a model failed or is missing, or --strict and diagnostics
+    USAGE = 2  # bad option or configuration, nothing matched, no llama.cpp binary
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+
+
+class OptionsError(ValueError):
+    """A bad option or configuration value; the message names the key."""

@@ -1,0 +1,92 @@
+"""One native fetch, start to end: scan result and settings in, every model's outcome out.
+
+The caller shows the plan (`Display.planned`) before anything is downloaded, and the downloads
+(`Display.downloading`), but decides nothing: the run is here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..hub import HubClient
+from ..models import ScanResult
+from .download import ProgressSink, download_all
+from .plan import (
+    FetchSettings,
+    FileJob,
+    FileStatus,
+    ModelPlan,
+    finish_plans,
+    list_repos,
+    make_plans,
+    mark_offline,
+    resolve_plans,
+    verify_cached,
+)
+
+
+@dataclass
+class FetchRun:
+    """What one fetch planned and how it ended."""
+
+    plans: list[ModelPlan]
+    jobs: list[FileJob]
+    problems: list[str] = field(default_factory=list)  # listing and --verify warnings
+    #: the downloads were refused before any request (not enough free space): why
+    refused: str | None = None
+    needed_bytes: int = 0
+    free_bytes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not any(plan.status.bad for plan in self.plans)
+
+
+class Display(Protocol):
+    def planned(self, run: FetchRun) -> None:
+        """The plan is made: show it (before any download starts)."""
+
+    def downloading(self, total_bytes: int) -> AbstractContextManager[ProgressSink]:
+        """The progress display around the downloads."""
+
+
+def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> FetchRun:
+    """List each repo once, resolve as llama.cpp would, then (unless offline or a dry run)
+    download what the cache lacks. Ctrl-C raises `FetchInterrupted` once downloads stopped."""
+    client = HubClient(settings.endpoint, settings.token, settings.cache)
+    plans = make_plans(scan, settings)
+    listings = list_repos(plans, client, settings)
+    jobs = resolve_plans(plans, listings, settings)
+    run = FetchRun(plans, jobs, [p for outcome in listings.values() for p in outcome.problems])
+    if settings.verify:
+        repair = not (settings.dry_run or settings.offline)
+        run.problems += verify_cached(jobs, settings, repair=repair)
+    display.planned(run)
+    if settings.offline:  # nothing to download: a dry run reports the same
+        mark_offline(plans)
+        return run
+    if settings.dry_run:
+        return run
+    run.needed_bytes = sum(job.file.size for job in jobs if job.status is FileStatus.DOWNLOAD)
+    run.free_bytes = free_space(settings.cache)
+    if run.needed_bytes > run.free_bytes:
+        run.refused = f"not enough free space in {settings.cache}"
+        for job in jobs:
+            if job.status is FileStatus.DOWNLOAD:
+                job.not_downloaded("not downloaded: not enough free space")
+    else:
+        with display.downloading(run.needed_bytes) as progress:
+            download_all(jobs, client, settings, progress)
+    finish_plans(plans, settings)
+    return run
+
+
+def free_space(path: Path) -> int:
+    """Free bytes where the cache is, or would be created."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
