@@ -47,11 +47,11 @@ def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     except NoTestFiles as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    if options.json_output:
+    if options.models.json:
         print_json(scan_json(result, selected))
     else:
         print_scan(result, make_console(), selected)
-    return ExitCode.FAILED if options.strict and result.diagnostics else ExitCode.OK
+    return ExitCode.FAILED if options.models.strict and result.diagnostics else ExitCode.OK
 
 
 def scan_selected(options: Options, env: Mapping[str, str], *, offline: bool = False,
@@ -103,7 +103,7 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None,
 
 def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
                   selected: SelectedScan | None) -> int:
-    if options.backend == "llama":
+    if options.models.backend == "llama":
         return fetch_with_llama_backend(options, scan, env, selected)
     from .fetch.run import run_fetch  # the Hub stack loads only for a native fetch
     from .output.fetch_report import FetchDisplay, fetch_json, print_summary
@@ -111,27 +111,27 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     settings = fetch_settings(options, env)
     console = make_console()
     started = time.monotonic()
-    display = FetchDisplay(console, scan, selected, quiet=options.json_output)
+    display = FetchDisplay(console, scan, selected, quiet=options.models.json)
     run = run_fetch(scan, settings, display)
     if run.refused:
         print(f"error: {run.refused}: {human_size(run.needed_bytes)} to download, "
               f"{human_size(run.free_bytes)} free; nothing was downloaded", file=sys.stderr)
-    if options.json_output:
+    if options.models.json:
         print_json(fetch_json(run, settings, list(scan.diagnostics), selection_entry(selected)))
     elif not settings.dry_run or settings.offline:
         print_summary(run.plans, settings, time.monotonic() - started, console)
     if run.refused or not run.ok:
         return ExitCode.FAILED
-    return ExitCode.FAILED if options.strict and scan.diagnostics else ExitCode.OK
+    return ExitCode.FAILED if options.models.strict and scan.diagnostics else ExitCode.OK
 
 
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     """Cache, endpoint and token as llama.cpp reads them, plus the run's flags."""
     return FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
-        token=env.get("HF_TOKEN") or None, jobs=options.jobs, offline=options.offline,
-        mmproj=options.mmproj, urls=options.urls, verify=options.verify,
-        dry_run=options.dry_run)
+        token=env.get("HF_TOKEN") or None, jobs=options.models.jobs, offline=options.models.offline,
+        mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
+        dry_run=options.models.dry_run)
 
 
 def _endpoint_host(env: Mapping[str, str]) -> str | None:
@@ -144,19 +144,19 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
                              selected: SelectedScan | None = None) -> int:
     """`--backend llama`: llama.cpp's own downloader, once per model, same cache and endpoint."""
     try:
-        binary = find_llama_binary(options.root, options.llama_bin, env)
+        binary = find_llama_binary(options.root, options.models.llama_bin, env)
     except LlamaNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    models = [m for m in scan.fetchable() if options.urls or m.revision is None]
-    console, quiet = make_console(), options.json_output
+    models = [m for m in scan.fetchable() if options.models.urls or m.revision is None]
+    console, quiet = make_console(), options.models.json
     if not quiet:
         print_diagnostics(scan.diagnostics, console)
         if selected is not None:
             console.print(selection_line(selected), markup=False)
-    if options.dry_run:
-        _print_llama_plan(binary, models, options.offline, console, quiet, selected)
-        return ExitCode.FAILED if options.strict and scan.diagnostics else ExitCode.OK
+    if options.models.dry_run:
+        _print_llama_plan(binary, models, options.models.offline, console, quiet, selected)
+        return ExitCode.FAILED if options.models.strict and scan.diagnostics else ExitCode.OK
 
     def report(outcome: LlamaOutcome) -> None:
         if not quiet:
@@ -165,8 +165,8 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
 
     outcomes = fetch_with_llama(
         binary, models, cache_dir=environment.cache_dir(env, options.cache_dir),
-        endpoint=environment.endpoint(env), offline=options.offline, env=env,
-        timeout=options.llama_timeout, on_done=report)
+        endpoint=environment.endpoint(env), offline=options.models.offline, env=env,
+        timeout=options.models.llama_timeout, on_done=report)
     failed = [o for o in outcomes if not o.ok]
     if quiet:
         print_json({"backend": "llama", "binary": str(binary.path), "dry_run": False,
@@ -180,7 +180,8 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
                           markup=False)
         console.print(f"{len(outcomes)} models: {len(outcomes) - len(failed)} fetched, "
                       f"{len(failed)} failed (llama.cpp: {binary.path})", markup=False)
-    return ExitCode.FAILED if failed or (options.strict and scan.diagnostics) else ExitCode.OK
+    bad = failed or (options.models.strict and scan.diagnostics)
+    return ExitCode.FAILED if bad else ExitCode.OK
 
 
 def _print_llama_plan(binary: LlamaBinary, models: list[HuggingFaceModel], offline: bool,

@@ -40,15 +40,19 @@ RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "rate_limited", "ser
 RETRY_BACKOFF_S = 0.5
 T = TypeVar("T")
 
-# huggingface_hub writes, reports progress and resumes in whole chunks, 10 MiB by default: a body
-# cut short below 10 MiB restarted from byte 0, a Ctrl-C waited up to 10 s at 1 MB/s for the
-# next chunk, and the copies that assemble big chunks cost throughput. 1 MiB fixes all three.
-hf_constants.DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+def configure_transport() -> None:
+    """Settings below huggingface_hub, made when a client is created rather than on import.
 
-# Plain HTTPS, the transport llama.cpp uses and the one our retries, Ctrl-C handling and
-# benchmarks are built and tested on; a user who sets HF_HUB_DISABLE_XET=0 gets Xet back.
-if os.environ.get("HF_HUB_DISABLE_XET") is None:
-    hf_constants.HF_HUB_DISABLE_XET = True
+    huggingface_hub writes, reports progress and resumes in whole chunks, 10 MiB by default: a
+    body cut short below 10 MiB restarted from byte 0, a Ctrl-C waited up to 10 s at 1 MB/s for
+    the next chunk, and the copies that assemble big chunks cost throughput. 1 MiB fixes all
+    three. Plain HTTPS is the transport llama.cpp uses and the one our retries, Ctrl-C handling
+    and benchmarks are built and tested on; a user who sets HF_HUB_DISABLE_XET=0 gets Xet back.
+    """
+    hf_constants.DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+    if os.environ.get("HF_HUB_DISABLE_XET") is None:
+        hf_constants.HF_HUB_DISABLE_XET = True
+    _read_sockets_in_chunks_of(1024 * 1024)
 
 
 def _read_sockets_in_chunks_of(size: int) -> None:
@@ -60,9 +64,6 @@ def _read_sockets_in_chunks_of(size: int) -> None:
         return
     if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < size:
         HTTP11Connection.READ_NUM_BYTES = size
-
-
-_read_sockets_in_chunks_of(1024 * 1024)
 
 
 ByteCallback = Callable[[int], None]
@@ -213,6 +214,7 @@ class HubClient:
 
     def __init__(self, endpoint: str, token: str | None, cache: Path, *,
                  attempts: int = 4, backoff: float | None = None) -> None:
+        configure_transport()
         self.endpoint, self.token, self.cache = endpoint, token, cache
         self.attempts = attempts
         self.backoff = RETRY_BACKOFF_S if backoff is None else backoff

@@ -1,135 +1,204 @@
-"""Task options: Invoke config (`models:` in invoke.yaml, INVOKE_MODELS_* env) under CLI flags."""
+"""Every option, declared once: its config key, type, default and help, per config section.
+
+`models:` (flags of `models.list` / `models.fetch`) and `test:` (flags of `test.server`) are
+frozen dataclasses whose fields generate Invoke's config defaults and the `--help` texts; the
+values a run gets (config under flags) are validated with pydantic, imported only then, so that
+loading `tasks.py` (`invoke --list`) costs no more than Invoke itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge, Gt, Le
 
-from .scan.config import ScanConfig
+from .errors import OptionsError
 
-#: Defaults registered with Invoke so that every key can be set in config files and env.
-CONFIG_DEFAULTS: dict[str, Any] = {
-    "root": None,
-    "tests": None,
-    "json": False,
-    "strict": False,
-    "repo_names": None,
-    "file_names": None,
-    "url_hosts": None,
-    "extra": None,
-    "deny": None,
-    "cache_dir": None,
-    "jobs": 4,
-    "dry_run": False,
-    "offline": False,
-    "mmproj": True,
-    "urls": False,
-    "verify": False,
-    "backend": "native",
-    "llama_bin": None,
-    "llama_timeout": None,
-}
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
+    from .scan.config import ScanConfig
 
-#: `test:` section: where the suite's pytest runs (also for a selection after `--` in
-#: `models.list` / `models.fetch`), and how `test.server` runs it.
-TEST_DEFAULTS: dict[str, Any] = {
-    "suite": "tools/server/tests",
-    "offline": False,
-    "slow": False,
-    "fetch": True,
-    "workers": None,
-    "keep_going": False,
-}
 #: tools/server/tests/tests.sh: `WORKERS="${PYTEST_WORKERS:-4}"`.
 DEFAULT_WORKERS = 4
+DEFAULT_SUITE = "tools/server/tests"
 
 
-class Options(BaseModel):
-    """Everything one task run needs, after config and flags are merged."""
+def option(default: Any, help: str) -> Any:
+    """A field with its help text (`--help` and the README say the same)."""
+    return field(default=default, metadata={"help": help})
 
-    model_config = ConfigDict(frozen=True)
 
+@dataclass(frozen=True)
+class ModelsOptions:
+    """`models:` in invoke.yaml / INVOKE_MODELS_*, under the flags of models.list and fetch."""
+
+    root: str | None = option(None, "project root the globs are relative to (default: current "
+                                    "directory)")
+    tests: str | list[str] | None = option(None, "glob of test files, relative to root; "
+                                                 "repeatable (default: tools/server/tests/**/*.py)")
+    json: bool = option(False, "print one JSON document instead of tables")
+    strict: bool = option(False, "exit 1 when the scan has diagnostics")
+    deny: str | list[str] | None = option(None, "glob of repos never to fetch, e.g. "
+                                                "'*/this-model-does-not-exist'; repeatable")
+    repo_names: str | list[str] | None = option(None, "names that hold a repo "
+                                                      "(default: hf_repo, model_hf_repo)")
+    file_names: str | list[str] | None = option(None, "names that hold a file in the repo "
+                                                      "(default: hf_file, model_hf_file)")
+    url_hosts: str | list[str] | None = option(None, "Hub hosts of recognised URLs "
+                                                     "(default: huggingface.co, hf.co)")
+    extra: str | list[str | dict[str, str | None]] | None = option(
+        None, "models no scan can see, as org/name[:TAG] or {hf_repo, hf_file}")
+    cache_dir: str | None = option(None, "cache to fill (default: LLAMA_CACHE, HF_HUB_CACHE, "
+                                         "HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, "
+                                         "$XDG_CACHE_HOME/huggingface/hub, "
+                                         "~/.cache/huggingface/hub)")
+    jobs: Annotated[int, Ge(1), Le(64)] = option(4, "concurrent file downloads (default 4)")
+    dry_run: bool = option(False, "print the plan and stop")
+    offline: bool = option(False, "no network: report each model as present in the cache or "
+                                  "missing")
+    mmproj: bool = option(True, "fetch the multimodal projector of vision repos "
+                                "(flag: --no-mmproj)")
+    urls: bool = option(False, "also fetch files named by Hub URLs in the tests")
+    verify: bool = option(False, "re-hash cached files and fetch again any that do not match")
+    backend: Literal["native", "llama"] = option(
+        "native", "'native' (huggingface_hub, default) or 'llama' (llama.cpp's own downloader)")
+    llama_bin: str | None = option(None, "llama.cpp binary for --backend llama (else LLAMA_BIN, "
+                                         "LLAMA_CLI_BIN_PATH, build/bin under root, PATH)")
+    llama_timeout: Annotated[float, Gt(0)] | None = option(
+        None, "seconds one llama.cpp run may take before it is stopped and its model failed "
+              "(default: no limit)")
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    """`test:` in invoke.yaml / INVOKE_TEST_*, under the flags of test.server."""
+
+    __test__ = False  # a pytest run must not take it for a test class
+
+    suite: str = option(DEFAULT_SUITE, "folder of the pytest suite under root, where a "
+                                       "selection after `--` is collected and test.server runs "
+                                       "(default: tools/server/tests)")
+    offline: bool = option(False, "run the tests offline (LLAMA_ARG_OFFLINE=1, HF_HUB_OFFLINE=1)")
+    slow: bool = option(False, "also run the slow tests (SLOW_TESTS=1 and no -m \"not slow\", "
+                               "as tests.sh does)")
+    fetch: bool = option(True, "run models.fetch first (flag: --no-fetch)")
+    workers: Annotated[int, Ge(1), Le(256)] | Literal["auto", "logical"] | None = option(
+        None, "pytest-xdist workers, as tests.sh's PYTEST_WORKERS (default: PYTEST_WORKERS, "
+              "else 4; 1 = no xdist)")
+    keep_going: bool = option(False, "run the tests even when fetching a model they need failed")
+
+
+def config_defaults(section: type[Any]) -> dict[str, Any]:
+    """The section's defaults, registered with Invoke so every key can be configured."""
+    return {f.name: f.default for f in dataclasses.fields(section)}
+
+
+def help_texts(section: type[Any], *names: str, **overrides: str) -> dict[str, str]:
+    """`--help` texts of the named options (flag spellings as Invoke derives them)."""
+    texts = {f.name: f.metadata["help"] for f in dataclasses.fields(section)}
+    return {name: overrides.get(name, texts[name]) for name in names}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What one `models.*` run needs: the validated section, and what follows from it."""
+
+    models: ModelsOptions
     root: Path
     scan: ScanConfig
-    json_output: bool = False
-    strict: bool = False
-    cache_dir: Path | None = None
-    jobs: int = Field(default=4, ge=1, le=64)
-    dry_run: bool = False
-    offline: bool = False
-    mmproj: bool = True
-    urls: bool = False
-    verify: bool = False
-    backend: Literal["native", "llama"] = "native"
-    llama_bin: str | None = None
-    llama_timeout: float | None = Field(default=None, gt=0)
-    suite: str = TEST_DEFAULTS["suite"]
+    suite: str = DEFAULT_SUITE
     #: pytest arguments whose selection narrows the models (`--` given); None: the whole suite
     selection: tuple[str, ...] | None = None
 
+    @property
+    def cache_dir(self) -> Path | None:
+        return Path(self.models.cache_dir).expanduser() if self.models.cache_dir else None
 
-class ServerRun(BaseModel):
-    """How `test.server` runs pytest, after the `test:` config and flags are merged."""
+    def with_selection(self, selection: Iterable[str]) -> Options:
+        return dataclasses.replace(self, selection=tuple(selection))
 
-    model_config = ConfigDict(frozen=True)
 
+@dataclass(frozen=True)
+class ServerRun:
+    """How `test.server` runs pytest: the validated `test:` section and its arguments."""
+
+    test: TestOptions
     pytest_args: tuple[str, ...]
-    offline: bool = False
-    slow: bool = False
-    fetch: bool = True
-    #: a count, or pytest-xdist's `auto` / `logical` (one per CPU)
-    workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto", "logical"] = DEFAULT_WORKERS
+    workers: int | str  # resolved: flag, config, PYTEST_WORKERS, else 4
 
     def parallel(self) -> bool:
         return self.workers != 1
-    keep_going: bool = False
-
-
-def build_server_run(section: Mapping[str, Any], env: Mapping[str, str],
-                     pytest_args: list[str], **flags: Any) -> ServerRun:
-    """Flags win over the `test:` section; workers: flag, config, PYTEST_WORKERS, then 4."""
-    merged = {key: section.get(key, default) for key, default in TEST_DEFAULTS.items()}
-    merged.update({k: v for k, v in flags.items() if v is not None and v is not False})
-    if flags.get("fetch") is False:
-        merged["fetch"] = False
-    workers = merged["workers"] or env.get("PYTEST_WORKERS") or DEFAULT_WORKERS
-    return ServerRun(pytest_args=tuple(pytest_args), offline=bool(merged["offline"]),
-                     slow=bool(merged["slow"]), fetch=bool(merged["fetch"]), workers=workers,
-                     keep_going=bool(merged["keep_going"]))
 
 
 def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     """Flags given on the command line win; unset flags (None, False, empty) fall back to config.
+    Boolean flags can only switch a behaviour on, except `mmproj` (`--no-mmproj`).
+    `suite` and `selection` are not `models:` keys: they come with the flags."""
+    suite = flags.pop("suite", None) or DEFAULT_SUITE
+    selection = flags.pop("selection", None)
+    models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj"})
+    from .scan.config import ScanConfig
 
-    Boolean flags can only switch a behaviour on from the command line, except `mmproj`,
-    whose flag is `--no-mmproj`.
-    """
-    merged = {key: section.get(key, default) for key, default in CONFIG_DEFAULTS.items()}
+    try:
+        scan = ScanConfig.from_mapping(dataclasses.asdict(models))
+    except ValueError as exc:
+        raise OptionsError(_why(exc, "models")) from exc
+    root = Path(models.root or ".").expanduser().resolve()
+    return Options(models=models, root=root, scan=scan, suite=suite,
+                   selection=None if selection is None else tuple(selection))
+
+
+def build_server_run(section: Mapping[str, Any], env: Mapping[str, str],
+                     pytest_args: list[str], **flags: Any) -> ServerRun:
+    """The `test:` section under the flags; workers: flag, config, PYTEST_WORKERS, then 4."""
+    from_env = flags.get("workers") is None and section.get("workers") is None \
+        and bool(env.get("PYTEST_WORKERS"))
+    if from_env:
+        flags = {**flags, "workers": env["PYTEST_WORKERS"]}
+    try:
+        test = _validate(TestOptions, "test", section, flags, switched_off={"fetch"})
+    except OptionsError as exc:
+        raise OptionsError(f"PYTEST_WORKERS={env['PYTEST_WORKERS']!r}: {exc}" if from_env
+                           else str(exc)) from exc
+    return ServerRun(test=test, pytest_args=tuple(pytest_args),
+                     workers=test.workers if test.workers is not None else DEFAULT_WORKERS)
+
+
+def _validate(kind: type[Any], name: str, section: Mapping[str, Any], flags: Mapping[str, Any],
+              switched_off: set[str]) -> Any:
+    """Config under flags, checked: unknown keys (with a "did you mean"), then types."""
+    known = [f.name for f in dataclasses.fields(kind)]
+    for key in section:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise OptionsError(f"{name}.{key}: unknown configuration key{hint}")
+    merged = {key: section[key] for key in known if key in section}
     for key, value in flags.items():
         if value is not None and value is not False and value != [] and value != ():
             merged[key] = value
-    if flags.get("mmproj") is False:
-        merged["mmproj"] = False
-    root = Path(merged["root"] or ".").expanduser()
-    return Options(
-        root=root.resolve(),
-        scan=ScanConfig.from_mapping(merged),
-        json_output=bool(merged["json"]),
-        strict=bool(merged["strict"]),
-        cache_dir=Path(merged["cache_dir"]).expanduser() if merged["cache_dir"] else None,
-        jobs=int(merged["jobs"]),
-        dry_run=bool(merged["dry_run"]),
-        offline=bool(merged["offline"]),
-        mmproj=bool(merged["mmproj"]),
-        urls=bool(merged["urls"]),
-        verify=bool(merged["verify"]),
-        backend=merged["backend"],
-        llama_bin=merged["llama_bin"],
-        llama_timeout=merged["llama_timeout"],
-        suite=flags.get("suite") or TEST_DEFAULTS["suite"],
-        selection=None if flags.get("selection") is None else tuple(flags["selection"]),
-    )
+        elif value is False and key in switched_off:
+            merged[key] = False
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(kind).validate_python(merged)
+    except ValidationError as exc:
+        raise OptionsError(_why(exc, name)) from exc
+
+
+def _why(exc: ValidationError | ValueError, section: str) -> str:
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return f"{section}: {exc}"
+    parts = []
+    for error in errors():
+        loc = [str(p) for p in error["loc"] if not str(p).startswith(("function-", "literal["))]
+        parts.append(f"{loc[0] if loc else section}: {error['msg']}")
+    return "; ".join(dict.fromkeys(parts))

@@ -26,12 +26,12 @@ def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
     workers = ["-n", str(run.workers), "--dist=worksteal"] if parallel else []
     if run.pytest_args:
         return ["--durations=30", *workers, *run.pytest_args]
-    return ["--durations=30", "-v", "-x", *workers, *([] if run.slow else ["-m", "not slow"])]
+    return ["--durations=30", "-v", "-x", *workers, *([] if run.test.slow else ["-m", "not slow"])]
 
 
 def run_server_tests(options: Options, run: ServerRun,
                      env: Mapping[str, str] | None = None) -> int:
-    """Fetch the selection's models (unless `run.fetch` is off), then pytest; pytest's code."""
+    """Fetch the selection's models (unless `run.test.fetch` is off), then pytest; pytest's code."""
     env = os.environ if env is None else env
     folder = options.root / options.suite
     if not folder.is_dir():
@@ -43,27 +43,27 @@ def run_server_tests(options: Options, run: ServerRun,
         print("note: pytest-xdist is not installed: the tests run in one process", flush=True)
     arguments = tests_sh_arguments(run, xdist)
     print(f"test.server: pytest {shlex.join(arguments)} in {folder}", flush=True)
-    if run.fetch:
-        code = _fetch_selection(options.model_copy(update={"selection": tuple(arguments)}),
+    if run.test.fetch:
+        code = _fetch_selection(options.with_selection(arguments),
                                 run, env)
-        if code and not run.keep_going:
+        if code and not run.test.keep_going:
             print("not running the tests: the fetch failed (--keep-going runs them anyway)",
                   file=sys.stderr)
             return code
         if code:
             print("note: the fetch failed; running the tests anyway (--keep-going)", flush=True)
     cache = environment.cache_dir(env, options.cache_dir)
-    run_env = run_environment(env, cache, offline=run.offline, slow=run.slow)
+    run_env = run_environment(env, cache, offline=run.test.offline, slow=run.test.slow)
     command = [sys.executable, "-m", "pytest", *arguments]
     print(f"running {shlex.join(command[1:])} in {folder} (cache {cache}"
-          f"{', offline' if run.offline else ''})", flush=True)
+          f"{', offline' if run.test.offline else ''})", flush=True)
     return subprocess.run(command, cwd=folder, env=run_env, check=False).returncode
 
 
 def _fetch_selection(options: Options, run: ServerRun, env: Mapping[str, str]) -> int:
     """`models.fetch` for the tests this run selects: pytest collects them once, here."""
     try:
-        _, selected = scan_selected(options, env, offline=run.offline, slow=run.slow)
+        _, selected = scan_selected(options, env, offline=run.test.offline, slow=run.test.slow)
     except NoTestFiles as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
