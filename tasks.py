@@ -24,6 +24,7 @@ from scanner.options import (
     TestOptions,
     build_options,
     build_server_run,
+    check_section,
     config_defaults,
     help_texts,
 )
@@ -37,6 +38,7 @@ SUITE_HELP = help_texts(TestOptions, "suite")
 def _options(c: Context, **flags: Any) -> Options:
     """Flags over the `models:` section; a bad value is a usage error, never a traceback."""
     try:
+        check_section(c.config.test)
         return build_options(c.config.models, suite=flags.pop("suite", None) or
                              c.config.test.suite, **flags)
     except OptionsError as exc:

@@ -95,8 +95,13 @@ class TestOptions:
 
 
 def config_defaults(section: type[Any]) -> dict[str, Any]:
-    """The section's defaults, registered with Invoke so every key can be configured."""
-    return {f.name: f.default for f in dataclasses.fields(section)}
+    """Every key of the section, registered with Invoke so that each can be configured.
+
+    Registered as None ("not set"; the dataclass default applies): Invoke casts an
+    INVOKE_MODELS_* value to the type of the registered default and crashes on `jobs=abc`,
+    whereas a string reaches our validation, which names the key.
+    """
+    return {f.name: None for f in dataclasses.fields(section)}
 
 
 def help_texts(section: type[Any], *names: str, **overrides: str) -> dict[str, str]:
@@ -154,6 +159,12 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
                    selection=None if selection is None else tuple(selection))
 
 
+def check_section(section: Mapping[str, Any]) -> None:
+    """Validate the `test:` section for a task that does not run tests: every value is checked
+    wherever it is set, so a mistake shows up on the first command."""
+    _validate(TestOptions, "test", section, {}, switched_off=set())
+
+
 def build_server_run(section: Mapping[str, Any], env: Mapping[str, str],
                      pytest_args: list[str], **flags: Any) -> ServerRun:
     """The `test:` section under the flags; workers: flag, config, PYTEST_WORKERS, then 4."""
@@ -179,7 +190,7 @@ def _validate(kind: type[Any], name: str, section: Mapping[str, Any], flags: Map
             near = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise OptionsError(f"{name}.{key}: unknown configuration key{hint}")
-    merged = {key: section[key] for key in known if key in section}
+    merged = {key: section[key] for key in known if section.get(key) is not None}
     for key, value in flags.items():
         if value is not None and value is not False and value != [] and value != ():
             merged[key] = value

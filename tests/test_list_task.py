@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.helpers import REPO_ROOT, invoke_command
 
@@ -119,3 +122,27 @@ def test_bad_option_values_are_usage_errors_not_tracebacks() -> None:
     run = invoke("models.fetch", "--root", "examples/llama.cpp", "--jobs", "0")
     assert (run.returncode, "Traceback" in run.stderr) == (2, False)
     assert "jobs: Input should be greater than or equal to 1" in run.stderr
+
+
+@pytest.mark.parametrize(("config", "env", "message"), [
+    ("models:\n  denny: ['*/x']\n", {},
+     "models.denny: unknown configuration key; did you mean 'deny'?"),
+    ("test:\n  workerz: 2\n", {}, "test.workerz: unknown configuration key; did you mean "
+                                  "'workers'?"),
+    ("models:\n  tests: 5\n", {}, "tests: Input should be a valid string"),
+    ("models:\n  deny: 3\n", {}, "deny: Input should be a valid string; deny: Input should "
+                                  "be a valid list"),
+    ("models:\n  cache_dir: 5\n", {}, "cache_dir: Input should be a valid string"),
+    ("", {"INVOKE_MODELS_JOBS": "abc"}, "jobs: Input should be a valid integer"),
+    ("", {"INVOKE_MODELS_OFFLINE": "maybe"}, "offline: Input should be a valid boolean"),
+])
+def test_bad_configuration_is_a_usage_error_naming_the_key(
+    tmp_path: Path, config: str, env: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "invoke.yaml"
+    path.write_text(config or "models: {}\n")
+    run = subprocess.run([sys.executable, "-m", "invoke", "-f", str(path), "models.list",
+                          "--root", "examples/llama.cpp"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, **env})
+    assert (run.returncode, "Traceback" in run.stderr) == (2, False), run.stderr
+    assert f"error: invalid option: {message}" in run.stderr

@@ -1,7 +1,7 @@
 """Which tests a pytest run will execute, asked of pytest itself: one collection-only run.
 
 The run uses this interpreter, the suite folder as working directory, the environment the test
-run gets and the same arguments, plus `--collect-only` and our plugin (`collect_plugin`). With
+run gets and the same arguments, plus `--collect-only` and our plugin (`plugin.py`). With
 pytest-xdist in the arguments, `--collect-only` makes xdist stand aside, so the suite is
 collected once, here, and not once per worker.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from . import plugin as collect_plugin
+from . import NAMES_VAR, OUTPUT_VAR, PLUGIN
 
 #: pytest's "no tests collected": an empty selection, not a failure.
 NO_TESTS_COLLECTED = 5
@@ -77,7 +77,7 @@ def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mappi
     with tempfile.TemporaryDirectory(prefix="ftm-select-") as scratch:
         output = Path(scratch) / "selection.json"
         command = [sys.executable, "-m", "pytest", *arguments, "--collect-only", "-q",
-                   "-p", collect_plugin.__name__]
+                   "-p", PLUGIN]
         child_env = _collection_env(env, output, param_names)
         try:
             run = subprocess.run(command, cwd=folder, env=child_env, capture_output=True,
@@ -99,11 +99,11 @@ def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mappi
 def _collection_env(env: Mapping[str, str], output: Path,
                     param_names: Sequence[str]) -> dict[str, str]:
     child = dict(env)
-    child[collect_plugin.OUTPUT_VAR] = str(output)
-    child[collect_plugin.NAMES_VAR] = json.dumps(list(param_names))
-    # `-p scanner.collect_plugin` must import in the child even when this package is used
+    child[OUTPUT_VAR] = str(output)
+    child[NAMES_VAR] = json.dumps(list(param_names))
+    # `-p scanner.selection.plugin` must import in the child even when this package is used
     # through `invoke -r` without being installed; appended, so the suite's own modules win.
-    home = str(Path(collect_plugin.__file__).resolve().parents[2])
+    home = str(Path(__file__).resolve().parents[2])
     paths = [p for p in child.get("PYTHONPATH", "").split(os.pathsep) if p]
     child["PYTHONPATH"] = os.pathsep.join([*paths, home] if home not in paths else paths)
     return child

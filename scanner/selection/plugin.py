@@ -1,9 +1,9 @@
-"""pytest plugin for the selection step: `pytest --collect-only -p scanner.collect_plugin`.
+"""pytest plugin for the selection step: `pytest --collect-only -p scanner.selection.plugin`.
 
-It is loaded explicitly by `scanner.selection` and only writes, after pytest's own collection
-and deselection (`-k`, `-m`, paths, node ids, plugins, ini options), which items the run will
-execute. It imports nothing from the rest of `scanner`, so collection pays for pytest and the
-suite alone. The file it writes is named by `FETCH_TEST_MODELS_SELECTION`; without it, the
+It is loaded explicitly by `scanner.selection.collect` and only writes, after pytest's own
+collection and deselection (`-k`, `-m`, paths, node ids, plugins, ini options), which items the
+run will execute. It imports nothing but the names in `scanner.selection`, so collection pays
+for pytest and the suite alone. The file it writes is named by `OUTPUT_VAR`; without it, the
 plugin does nothing.
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-OUTPUT_VAR = "FETCH_TEST_MODELS_SELECTION"
-NAMES_VAR = "FETCH_TEST_MODELS_PARAM_NAMES"
+from . import NAMES_VAR, OUTPUT_VAR
 
 
 def _skip_reason(item: pytest.Item) -> str | None:
