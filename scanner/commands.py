@@ -119,10 +119,12 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
 
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     """Cache, endpoint and token as llama.cpp reads them, plus the run's flags."""
+    from .fetch import plan  # loads the Hub stack: only for a native fetch
 
-    return FetchSettings(
+    return plan.FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
-        token=env.get("HF_TOKEN") or None, jobs=options.models.jobs, offline=options.models.offline,
+        token=env.get("HF_TOKEN") or None, jobs=options.models.jobs,
+        offline=options.models.offline,
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
         dry_run=options.models.dry_run)
 
