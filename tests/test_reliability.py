@@ -28,7 +28,7 @@ import pytest
 from filelock import FileLock
 from rich.console import Console
 
-from scanner import hub
+from scanner import hub, hub_errors
 from scanner.fetch.download import FetchInterrupted, download_all
 from scanner.fetch.plan import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.models import RepoFile
@@ -499,7 +499,7 @@ class SlowToStopClient:
         self._cancel.wait()
         time.sleep(self.cleanup_s)
         self.cleaned.append(file.path)
-        raise hub.Cancelled("interrupted")
+        raise hub_errors.Cancelled("interrupted")
 
 
 def test_ctrl_c_inside_a_join_still_waits_for_the_worker_to_clean_up(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .. import cache as hf_cache
-from ..hub import Cancelled, HubClient, HubError
+from ..hub import HubClient
+from ..hub_errors import Cancelled, HubError
 from .plan import FetchSettings, FileJob, FileStatus, check_content
 
 #: How long Ctrl-C waits for downloads in flight to stop and delete their partial files.

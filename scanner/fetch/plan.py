@@ -13,7 +13,8 @@ from enum import Enum
 from pathlib import Path
 
 from .. import cache as hf_cache
-from ..hub import HubClient, HubError
+from ..hub import HubClient
+from ..hub_errors import HubError
 from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing, ScanResult
 from ..resolve import ResolutionError, resolve
 

@@ -61,9 +61,9 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
             diagnostics.append(parsed)
             continue
         index.add(collect_constants(rel, parsed.tree))
-        scanner = FileScanner(rel, parsed.source, parsed.tree, config, url_regex)
+        scanner = FileScanner(rel, parsed.source, parsed.tree, config, url_regex, index)
         try:
-            scanner.scan(index)
+            scanner.scan()
         except RecursionError:
             diagnostics.append(Diagnostic(file=rel, line=None, severity="error",
                                           message="nested too deeply to scan"))

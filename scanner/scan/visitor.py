@@ -7,63 +7,16 @@ keeps the scan close to the cost of `ast.parse` itself on large suites.
 from __future__ import annotations
 
 import ast
-import itertools
 import re
 from bisect import bisect_left
-from dataclasses import dataclass, field
 
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
 from ..repo_id import model_problem
+from .assignments import Assignment, Target, pairs, target_name
 from .config import ScanConfig
+from .parametrize import Row, combine, is_parametrize_call, merge, parse_parametrize
+from .scope import ParamRef, Resolved, Scope, Unresolved
 from .symbols import ConstantIndex, Missing
-
-Row = dict[str, ast.expr]
-
-
-@dataclass(frozen=True)
-class ParamRef:
-    """A name that is a parametrized argument of the enclosing test."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Unresolved:
-    reason: str
-    #: an argument with a configured repo/file name: its values are parametrize's, which a
-    #: selection reads from pytest
-    parametrized: bool = False
-
-
-Resolved = str | None | ParamRef | Unresolved
-
-
-@dataclass
-class Scope:
-    qualname: str
-    params: frozenset[str] = frozenset()
-    is_class: bool = False
-    rows: list[Row] = field(default_factory=list)
-    events: list[tuple[str, str, ast.expr, int]] = field(default_factory=list)
-    parent: Scope | None = None
-
-    def param_rows(self) -> list[Row]:
-        """Rows of every enclosing parametrize level combined, as pytest combines them."""
-        levels: list[list[Row]] = []
-        scope: Scope | None = self
-        while scope is not None:
-            if scope.rows:
-                levels.append(scope.rows)
-            scope = scope.parent
-        return [_merge(combo) for combo in itertools.product(*reversed(levels))] if levels else []
-
-    def is_param(self, name: str) -> bool:
-        scope: Scope | None = self
-        while scope is not None:
-            if scope.rows and name in scope.rows[0]:
-                return True
-            scope = scope.parent
-        return False
 
 
 def url_pattern(hosts: tuple[str, ...]) -> re.Pattern[str]:
@@ -78,17 +31,17 @@ class FileScanner:
     """Scans one module; results land in `references` and `diagnostics`."""
 
     def __init__(self, rel: str, source: str, tree: ast.Module, config: ScanConfig,
-                 url_regex: re.Pattern[str]) -> None:
+                 url_regex: re.Pattern[str], index: ConstantIndex) -> None:
         self.rel, self.tree, self.config, self.url_regex = rel, tree, config, url_regex
+        self.index = index
+        self.constants = index.module(rel)
         self.repo_names = frozenset(config.repo_names)
         self.file_names = frozenset(config.file_names)
         self.references: dict[ModelReference, None] = {}
         self.diagnostics: dict[Diagnostic, None] = {}
         self._lines = _candidate_lines(source, config)
 
-    def scan(self, index: ConstantIndex) -> None:
-        self.index = index
-        self.constants = index.module(self.rel)
+    def scan(self) -> None:
         module = Scope("<module>")
         self._visit_body(self.tree.body, module)
         self._pair_assignments(module)
@@ -143,59 +96,25 @@ class FileScanner:
     # -- parametrize -------------------------------------------------------------------------
 
     def _is_parametrize_call(self, node: ast.AST) -> bool:
-        if not isinstance(node, ast.Call):
-            return False
-        func = node.func
-        if isinstance(func, ast.Attribute):
-            return func.attr == "parametrize"
-        return isinstance(func, ast.Name) and func.id in self.constants.parametrize_aliases
+        return is_parametrize_call(node, self.constants.parametrize_aliases)
 
     def _parametrize_rows(self, node: ast.expr, scope: Scope) -> list[Row] | None:
-        """Rows of one `parametrize(...)` mark, each mapping argname -> value node."""
+        """Rows of one `parametrize(...)` mark; what cannot be read is diagnosed when the mark
+        names a model argument."""
         if not self._is_parametrize_call(node):
             return None
         assert isinstance(node, ast.Call)
-        args = {kw.arg: kw.value for kw in node.keywords if kw.arg}
-        names_node = node.args[0] if node.args else args.get("argnames")
-        values_node = node.args[1] if len(node.args) > 1 else args.get("argvalues")
-        names = _argnames(names_node)
-        if names is None or values_node is None:
+        parsed = parse_parametrize(node, self._module_rows)
+        if parsed is None:
             return None
-        if isinstance(values_node, ast.Name):
-            found = self.index.rows(self.rel, values_node.id)
-            if isinstance(found, Missing):
-                if self._mentions_model(names):
-                    self._diagnose(node.lineno, f"argvalues name {values_node.id!r} is not a "
-                                   "literal list or tuple at module level; cannot follow it",
-                                   scope, "parametrize")
-                return None
-            values_node = found
-        if not isinstance(values_node, (ast.List, ast.Tuple)):
-            if self._mentions_model(names):
-                self._diagnose(node.lineno, "argvalues is not a literal list or tuple", scope,
-                               "parametrize")
-            return None
-        return [r for row in values_node.elts if (r := self._row(names, row, scope)) is not None]
+        if self._mentions_model(parsed.names):
+            for problem in parsed.problems:
+                self._diagnose(problem.line, problem.message, scope, "parametrize")
+        return parsed.rows
 
-    def _row(self, names: list[str], row: ast.expr, scope: Scope) -> Row | None:
-        if _is_param_call(row):
-            assert isinstance(row, ast.Call)
-            values = row.args
-        elif len(names) == 1:
-            values = [row]
-        elif isinstance(row, (ast.Tuple, ast.List)):
-            values = row.elts
-        else:
-            if self._mentions_model(names):
-                self._diagnose(row.lineno, "parametrize row is not a literal tuple, list or "
-                               "pytest.param(...)", scope, "parametrize")
-            return None
-        if len(values) != len(names):
-            if self._mentions_model(names):
-                self._diagnose(row.lineno, f"parametrize row has {len(values)} values for "
-                               f"{len(names)} argnames", scope, "parametrize")
-            return None
-        return dict(zip(names, values, strict=True))
+    def _module_rows(self, name: str) -> ast.expr | None:
+        found = self.index.rows(self.rel, name)
+        return None if isinstance(found, Missing) else found
 
     def _mentions_model(self, names: list[str]) -> bool:
         return any(n in self.repo_names or n in self.file_names for n in names)
@@ -203,11 +122,11 @@ class FileScanner:
     def _emit_rows(self, sets: list[list[Row]], scope: Scope) -> list[Row]:
         """Stacked marks combine as pytest does: every pairing of their rows, and each of those
         with the rows of the enclosing levels (class, module `pytestmark`)."""
-        rows = [_merge(combo) for combo in itertools.product(*sets)]
+        rows = combine(*sets)
         outer = (scope.parent.param_rows() if scope.parent else []) or [{}]
         # a row naming no model here only repeats what its enclosing level already emitted
         own_rows = [own for own in rows if self._mentions_model(list(own))]
-        for row in (_merge((above, own)) for above in outer for own in own_rows):
+        for row in (merge((above, own)) for above in outer for own in own_rows):
             repo_node = _first(row, self.config.repo_names)
             if repo_node is not None:
                 file_node = _first(row, self.config.file_names)
@@ -230,23 +149,15 @@ class FileScanner:
             if isinstance(target, ast.Name) and target.id == "pytestmark":
                 self._pytestmark(node.value, scope)
                 continue
-            name, base = _target_name(target, in_class=scope.is_class)
-            if name is None:
-                continue
+            name, base = target_name(target, in_class=scope.is_class)
             if name in self.repo_names:
-                scope.events.append(("repo", base, node.value, node.lineno))
+                scope.assignments.append(Assignment(Target.REPO, base, node.value, node.lineno))
             elif name in self.file_names:
-                scope.events.append(("file", base, node.value, node.lineno))
+                scope.assignments.append(Assignment(Target.FILE, base, node.value, node.lineno))
 
     def _pair_assignments(self, scope: Scope) -> None:
-        """Pair each repo assignment with the file assigned to the same target nearest to it."""
-        events = scope.events
-        for i, (kind, base, value, line) in enumerate(events):
-            if kind != "repo":
-                continue
-            window = _window(events, i, base)
-            files = [v for k, b, v, _ in window if k == "file" and b == base]
-            self._emit_nodes(value, files[0] if files else None, line, "assignment", scope)
+        for repo, file_value in pairs(scope.assignments):
+            self._emit_nodes(repo.value, file_value, repo.line, "assignment", scope)
 
     def _check_keywords(self, call: ast.Call, scope: Scope) -> None:
         given = {kw.arg: kw.value for kw in call.keywords if kw.arg}
@@ -342,60 +253,14 @@ def _candidate_lines(source: str, config: ScanConfig) -> list[int]:
     return lines
 
 
-def _argnames(node: ast.expr | None) -> list[str] | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [n.strip() for n in node.value.split(",") if n.strip()]
-    if isinstance(node, (ast.List, ast.Tuple)):
-        names = [e.value for e in node.elts if isinstance(e, ast.Constant)]
-        if len(names) == len(node.elts) and all(isinstance(n, str) for n in names):
-            return [str(n).strip() for n in names]
-    return None
-
-
-def _is_param_call(node: ast.expr) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, (ast.Attribute, ast.Name))
-        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == "param"
-    )
-
-
 def _first(row: Row, names: tuple[str, ...]) -> ast.expr | None:
     """The value of the first of `names` (in configured order) that `row` has."""
     return next((row[n] for n in names if n in row), None)
 
 
-def _merge(rows: tuple[Row, ...]) -> Row:
-    merged: Row = {}
-    for row in rows:
-        merged.update(row)
-    return merged
-
-
 def _param_names(args: ast.arguments) -> frozenset[str]:
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
     return frozenset(a.arg for a in every if a is not None)
-
-
-def _target_name(target: ast.expr, in_class: bool) -> tuple[str | None, str]:
-    """(attribute or class-attribute name, the object it is set on)."""
-    if isinstance(target, ast.Attribute):
-        return target.attr, ast.unparse(target.value)
-    if isinstance(target, ast.Name) and in_class:
-        return target.id, "<class>"
-    return None, ""
-
-
-def _window(events: list[tuple[str, str, ast.expr, int]], i: int,
-            base: str) -> list[tuple[str, str, ast.expr, int]]:
-    """Events for `base` between the previous and the next repo assignment to it, nearest first."""
-    same = [j for j, e in enumerate(events) if e[1] == base]
-    pos = same.index(i)
-    prev = next((j for j in reversed(same[:pos]) if events[j][0] == "repo"), -1)
-    nxt = next((j for j in same[pos + 1:] if events[j][0] == "repo"), len(events))
-    after = [events[j] for j in same if i < j < nxt]
-    before = [events[j] for j in reversed(same) if prev < j < i]
-    return after + before
 
 
 def _short(node: ast.expr) -> str:

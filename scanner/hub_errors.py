@@ -1,0 +1,117 @@
+"""What went wrong talking to the Hub: every failure becomes a `HubError` whose message names
+the repo (and file) and says what to do, with a kind that says whether a retry may help."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import httpx2 as httpx
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+ErrorKind = Literal[
+    "unreachable", "rate_limited", "server", "auth", "repo_not_found", "revision_not_found",
+    "file_not_found", "integrity", "bad_listing", "other",
+]
+RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "rate_limited", "server"})
+
+
+class Cancelled(Exception):
+    """The run was interrupted (Ctrl-C): stop this call, it is not a failure of the Hub."""
+
+
+class HubError(Exception):
+    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+    @property
+    def retriable(self) -> bool:
+        return self.kind in RETRIABLE
+
+
+def classify(exc: BaseException, repo: str, path: str | None = None,
+             has_token: bool = False) -> HubError:
+    """Turn a huggingface_hub / transport exception into a message a user can act on."""
+    what = f"{repo} {path}" if path else repo
+    token_hint = ("the token in HF_TOKEN has no access to it" if has_token
+                  else "set HF_TOKEN to a token that has access")
+    if isinstance(exc, HubError):
+        return exc
+    if isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None:
+        return classify(exc.__cause__, repo, path, has_token)  # the HEAD's own error says more
+    if isinstance(exc, GatedRepoError):
+        return HubError("auth", f"{what}: the repo is gated or private: {token_hint}")
+    if isinstance(exc, RepositoryNotFoundError):
+        return HubError("repo_not_found", f"{repo}: repository not found on the Hub "
+                        f"(HTTP {_status(exc) or 404}; if it is private, {token_hint})")
+    if isinstance(exc, RevisionNotFoundError):
+        return HubError("revision_not_found", f"{repo}: revision not found ({_short(exc)})")
+    if isinstance(exc, RemoteEntryNotFoundError):
+        return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
+    if isinstance(exc, HfHubHTTPError):
+        return _classify_status(exc, what, token_hint)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return HubError("unreachable", f"{what}: the Hub's response ended before its advertised "
+                        f"size ({_short(exc)})")
+    if isinstance(exc, httpx.NetworkError) and not isinstance(exc, httpx.ConnectError):
+        return HubError("unreachable", f"{what}: the connection to the Hub broke ({_short(exc)})")
+    if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError,
+                        LocalEntryNotFoundError)):
+        return HubError("unreachable", f"{what}: cannot reach the Hub ({_short(exc)})")
+    if isinstance(exc, OSError) and "Consistency check failed" in str(exc):
+        return HubError("integrity", f"{what}: download size does not match the Hub's size")
+    return HubError("other", f"{what}: {type(exc).__name__}: {_short(exc)}")
+
+
+def _classify_status(exc: HfHubHTTPError, what: str, token_hint: str) -> HubError:
+    status = _status(exc)
+    if status in (401, 403):
+        return HubError("auth", f"{what}: access denied (HTTP {status}): the repo is gated or "
+                        f"private: {token_hint}")
+    if status == 429:
+        retry_after = _retry_after(exc)
+        return HubError("rate_limited", f"{what}: rate limited by the Hub (HTTP 429); limits "
+                        "are per IP address, an HF_TOKEN raises them", retry_after)
+    if status is not None and status >= 500:
+        return HubError("server", f"{what}: Hub server error (HTTP {status})")
+    if status == 404:
+        return HubError("file_not_found", f"{what}: not found (HTTP 404)")
+    return HubError("other", f"{what}: HTTP {status}: {_short(exc)}")
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def retried_by_hf_hub_download(exc: BaseException) -> bool:
+    """Failures `hf_hub_download` already retried 5 times (another round of ours would only
+    multiply the wait): any transient error of its HEAD (raised as `LocalEntryNotFoundError`),
+    a GET answered 408/429, and a body that timed out, was cut short or could not connect.
+    It does not retry a GET answered 5xx, nor a connection reset mid-body: those are ours."""
+    if isinstance(exc, (LocalEntryNotFoundError, httpx.TimeoutException,
+                        httpx.RemoteProtocolError, httpx.ConnectError)):
+        return True
+    return isinstance(exc, HfHubHTTPError) and _status(exc) in (408, 429)
