@@ -7,6 +7,7 @@ first, last or doubled, so a reference we would fetch must pass the same check.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import pairwise
 
 MAX_REPO_ID_LENGTH = 256
@@ -52,6 +53,7 @@ def hf_repo_problem(hf_repo: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # a suite repeats the same few names thousands of times
 def model_problem(hf_repo: str, hf_file: str | None) -> str | None:
     """Why a (repo, file) pair must not be fetched, phrased for a diagnostic; None if fine."""
     problem = hf_repo_problem(hf_repo)

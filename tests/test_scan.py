@@ -535,3 +535,22 @@ def test_a_function_argument_at_a_model_position_is_named_in_its_diagnostic(
     assert messages(result) == [
         "3: model repo: function argument `repo` cannot be followed statically"]
     assert [(d.test, d.kind) for d in result.diagnostics] == [("start", "assignment")]
+
+
+def test_a_file_pairs_with_the_nearest_repo_of_its_object_never_past_another(
+    tmp_path: Path,
+) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_after():
+            s.model_hf_repo = "org/a"
+            s.model_hf_repo = "org/b"
+            s.model_hf_file = "b.gguf"
+
+        def test_before():
+            t.model_hf_file = "x.gguf"
+            t.model_hf_repo = "org/x"
+            t.model_hf_repo = "org/y"
+            u.model_hf_file = "other-object.gguf"
+    """})
+    assert found(result) == {("org/a", None), ("org/b", "b.gguf"), ("org/x", "x.gguf"),
+                             ("org/y", None)}

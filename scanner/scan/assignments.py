@@ -8,6 +8,7 @@ first after it and then before it, but never past another repo assignment to tha
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from enum import Enum
 from typing import NamedTuple
 
@@ -27,31 +28,29 @@ class Assignment(NamedTuple):
 def target_name(target: ast.expr, in_class: bool) -> tuple[str | None, str]:
     """(attribute or class-attribute name, the object it is set on); a plain local is none."""
     if isinstance(target, ast.Attribute):
-        return target.attr, ast.unparse(target.value)
+        value = target.value  # `server.x = ...` is by far the most common: no unparse for it
+        return target.attr, value.id if isinstance(value, ast.Name) else ast.unparse(value)
     if isinstance(target, ast.Name) and in_class:
         return target.id, "<class>"
     return None, ""
 
 
 def pairs(assignments: list[Assignment]) -> list[tuple[Assignment, ast.expr | None]]:
-    """Each repo assignment with its file value (None when none goes with it)."""
-    found = []
-    for i, repo in enumerate(assignments):
-        if repo.target is Target.REPO:
-            files = [a.value for a in _window(assignments, i) if a.target is Target.FILE]
-            found.append((repo, files[0] if files else None))
-    return found
+    """Each repo assignment, in order, with its file value (None when none goes with it)."""
+    by_base: dict[str, list[Assignment]] = {}
+    for assignment in assignments:
+        by_base.setdefault(assignment.base, []).append(assignment)
+    paired: dict[int, ast.expr | None] = {}  # id of the repo assignment -> its file value
+    for same in by_base.values():  # one pass per object assigned to: linear, not quadratic
+        repos = [k for k, a in enumerate(same) if a.target is Target.REPO]
+        for n, k in enumerate(repos):
+            previous = repos[n - 1] if n else -1
+            following = repos[n + 1] if n + 1 < len(repos) else len(same)
+            after = _first_file(same[m] for m in range(k + 1, following))
+            before = _first_file(same[m] for m in range(k - 1, previous, -1))
+            paired[id(same[k])] = after if after is not None else before
+    return [(a, paired[id(a)]) for a in assignments if a.target is Target.REPO]
 
 
-def _window(assignments: list[Assignment], i: int) -> list[Assignment]:
-    """Assignments to the same object between the previous and the next repo assignment to
-    it, nearest first: those after `i`, then those before it."""
-    base = assignments[i].base
-    same = [j for j, a in enumerate(assignments) if a.base == base]
-    pos = same.index(i)
-    prev = next((j for j in reversed(same[:pos]) if assignments[j].target is Target.REPO), -1)
-    nxt = next((j for j in same[pos + 1:] if assignments[j].target is Target.REPO),
-               len(assignments))
-    after = [assignments[j] for j in same if i < j < nxt]
-    before = [assignments[j] for j in reversed(same) if prev < j < i]
-    return after + before
+def _first_file(nearest_first: Iterable[Assignment]) -> ast.expr | None:
+    return next((a.value for a in nearest_first if a.target is Target.FILE), None)

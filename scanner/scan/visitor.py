@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import re
 from bisect import bisect_left
+from collections.abc import Iterable
+from functools import lru_cache
 
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
 from ..repo_id import model_problem
@@ -67,13 +69,21 @@ class FileScanner:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self._visit_definition(node, scope)
             return
+        children: Iterable[ast.AST]
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             self._record_assignment(node, scope)
-        elif isinstance(node, ast.Call):
-            self._check_keywords(node, scope)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            self._check_urls(node, scope)
-        for child in ast.iter_child_nodes(node):
+            children = () if node.value is None else (node.value,)  # targets hold no model
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                self._check_urls(node, scope)
+            return
+        elif isinstance(node, (ast.Name, ast.expr_context)):
+            return  # leaves: nothing below them can name a model
+        else:
+            if isinstance(node, ast.Call):
+                self._check_keywords(node, scope)
+            children = ast.iter_child_nodes(node)
+        for child in children:
             if self._touches(child):
                 self._visit(child, scope)
 
@@ -222,7 +232,7 @@ class FileScanner:
         if repo is None or isinstance(repo, ParamRef) or isinstance(file, ParamRef):
             return
         assert isinstance(repo, str) and not isinstance(file, Unresolved)
-        self._add(HuggingFaceModel(hf_repo=repo, hf_file=file), line, kind, scope)
+        self._add(_model(repo, file), line, kind, scope)
 
     def _add(self, model: HuggingFaceModel, line: int, kind: ReferenceKind, scope: Scope) -> None:
         """Record a reference, or a diagnostic when llama.cpp would refuse the names."""
@@ -238,6 +248,11 @@ class FileScanner:
         diag = Diagnostic(file=self.rel, line=line, severity="warning", message=message,
                           test=scope.qualname, kind=kind)
         self.diagnostics[diag] = None
+
+
+@lru_cache(maxsize=4096)  # one object per distinct (repo, file), however often a suite repeats it
+def _model(hf_repo: str, hf_file: str | None) -> HuggingFaceModel:
+    return HuggingFaceModel(hf_repo=hf_repo, hf_file=hf_file)
 
 
 def _candidate_lines(source: str, config: ScanConfig) -> list[int]:
