@@ -35,8 +35,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/resolve.py": ("tests/test_resolve.py",),
     "scanner/repo_id.py": ("tests/test_repo_id.py", "tests/test_scan.py"),
     "scanner/scan/visitor.py": ("tests/test_scan.py",),
-    "scanner/selection/needs.py": ("tests/test_select_models.py",),
+    "scanner/scan/parametrize.py": ("tests/test_scan.py",),
+    "scanner/scan/assignments.py": ("tests/test_scan.py",),
+    "scanner/selection/needs.py": ("tests/test_selection_needs.py",),
     "scanner/cache.py": ("tests/test_cache.py",),
+    "scanner/environment.py": ("tests/test_cache.py",),
 }
 
 SWAPS: dict[type, type] = {

@@ -3,7 +3,7 @@
 Times, alternating in one run, with this interpreter (it must have the suite's requirements):
 1. baseline: `python -m pytest --collect-only -q ARGS` in the suite folder;
 2. selection step: `scanner.selection.collect_tests` (the same collection, with our plugin) and
-   the join with the static scan (`select_models`), as `models.list -- ARGS` runs them;
+   the join with the static scan (`selection.needs`), as `models.list -- ARGS` runs them;
 3. the whole command a user types: `python -m invoke -r <repo> models.list --json -- ARGS`
    (interpreter and Invoke start-up, static scan, collection, join, report).
 Prints medians and the ratios to the baseline (target for 2: <= 1.6x).

@@ -25,9 +25,9 @@ from .collect import SelectedTest, Selection, TestNaming
 
 
 def _matches(name: str, patterns: Iterable[str]) -> bool:
-    """pytest's `PyCollector._matches_prefix_or_glob_option`: a prefix, or a glob."""
-    return any(name.startswith(p) or (any(c in p for c in "*?[") and fnmatchcase(name, p))
-               for p in patterns)
+    """pytest's `PyCollector._matches_prefix_or_glob_option`: a prefix, or a glob (a pattern
+    without wildcards matches only itself, which the prefix test already covers)."""
+    return any(name.startswith(p) or fnmatchcase(name, p) for p in patterns)
 
 
 class SelectedPlaces:
