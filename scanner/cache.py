@@ -43,12 +43,25 @@ def read_ref(cache: Path, repo: str, ref: str = "main") -> str | None:
 
 
 def write_ref(cache: Path, repo: str, commit: str, ref: str = "main") -> None:
-    """Point `refs/<ref>` at `commit` atomically (readers never see a half-written ref)."""
+    """Point `refs/<ref>` at `commit` atomically (readers never see a half-written ref); a ref
+    that already says so is left alone, so a warm cache is never written to (it may be a
+    read-only mount shared by CI runners)."""
+    if read_ref(cache, repo, ref) == commit:
+        return
     refs = repo_folder(cache, repo) / "refs"
     refs.mkdir(parents=True, exist_ok=True)
     tmp = refs / f".{ref}.{os.getpid()}.tmp"
     tmp.write_text(commit)
     os.replace(tmp, refs / ref)
+
+
+def writable(cache: Path) -> bool:
+    """Whether files can be created in the cache (or where it would be created): `access(2)`
+    also answers for a read-only mount, even to root."""
+    path = cache
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return os.access(path, os.W_OK)
 
 
 def snapshot_path(cache: Path, repo: str, commit: str, path: str) -> Path:

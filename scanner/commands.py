@@ -105,9 +105,14 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     started = time.monotonic()
     display = FetchDisplay(console, scan, selected, quiet=options.models.json)
     run = run_fetch(scan, settings, display)
-    if run.refused:
-        print(f"error: {run.refused}: {human_size(run.needed_bytes)} to download, "
-              f"{human_size(run.free_bytes)} free; nothing was downloaded", file=sys.stderr)
+    if run.refused == "no-space":
+        print(f"error: not enough free space in {settings.cache}: {human_size(run.needed_bytes)} "
+              f"to download, {human_size(run.free_bytes)} free; nothing was downloaded",
+              file=sys.stderr)
+    elif run.refused == "read-only":
+        print(f"error: the cache {settings.cache} cannot be written to (a read-only mount?): "
+              f"{human_size(run.needed_bytes)} to download; nothing was downloaded",
+              file=sys.stderr)
     if options.models.json:
         print_json(fetch_json(run, settings, list(scan.diagnostics), selection_entry(selected)))
     elif not settings.dry_run or settings.offline:

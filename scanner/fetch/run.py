@@ -10,8 +10,9 @@ import shutil
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
+from .. import cache as hf_cache
 from ..hub import HubClient
 from ..models import ScanResult
 from .download import ProgressSink, download_all
@@ -36,8 +37,8 @@ class FetchRun:
     plans: list[ModelPlan]
     jobs: list[FileJob]
     problems: list[str] = field(default_factory=list)  # listing and --verify warnings
-    #: the downloads were refused before any request (not enough free space): why
-    refused: str | None = None
+    #: the downloads were refused before any request: "read-only" or "no-space"
+    refused: Literal["read-only", "no-space"] | None = None
     needed_bytes: int = 0
     free_bytes: int = 0
 
@@ -71,13 +72,17 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
         return run
     if settings.dry_run:
         return run
-    run.needed_bytes = sum(job.file.size for job in jobs if job.status is FileStatus.DOWNLOAD)
+    todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
+    run.needed_bytes = sum(job.file.size for job in todo)
     run.free_bytes = free_space(settings.cache)
-    if run.needed_bytes > run.free_bytes:
-        run.refused = f"not enough free space in {settings.cache}"
-        for job in jobs:
-            if job.status is FileStatus.DOWNLOAD:
-                job.not_downloaded("not downloaded: not enough free space")
+    if todo and not hf_cache.writable(settings.cache):
+        run.refused = "read-only"
+        for job in todo:
+            job.not_downloaded("not downloaded: the cache cannot be written to")
+    elif run.needed_bytes > run.free_bytes:
+        run.refused = "no-space"
+        for job in todo:
+            job.not_downloaded("not downloaded: not enough free space")
     else:
         with display.downloading(run.needed_bytes) as progress:
             download_all(jobs, client, settings, progress)

@@ -1,0 +1,82 @@
+"""Reliability with caches that are shared, read-only or already hold the bytes, and Hubs that
+answer something else than the Hub API; against the fake Hub on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fakehub import FakeHub, GeneratedFile
+from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
+
+REPO = "org/shared-GGUF"
+MODEL = "shared-Q4_K_M.gguf"
+
+
+def read_only(cache: Path, *command: str) -> list[str]:
+    """`command` run with `cache` bind-mounted read-only over itself, in a private mount
+    namespace (nothing outlives the process): what a CI runner with a `:ro` cache sees."""
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return ["unshare", "-rm", "sh", "-c", script, str(cache), *command]
+
+
+@pytest.fixture
+def mount_namespaces(tmp_path: Path) -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    run = subprocess.run(read_only(probe, "touch", str(probe / "x")), capture_output=True,
+                         text=True, check=False)
+    if "Read-only file system" not in run.stderr:
+        pytest.skip(f"no private read-only mounts here: {run.stderr.strip()}")
+
+
+def tree_state(cache: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(cache)), p.lstat().st_mtime_ns) for p in cache.rglob("*"))
+
+
+def test_a_warm_read_only_cache_works_and_a_cold_one_says_so_once(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    mount_namespaces: None,
+) -> None:
+    fake_hub.add_repo(REPO, {MODEL: GeneratedFile(4000, 3)})
+    root, cache = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), tmp_path / "cache"
+    code, _, _ = run_fetch(root, capsys, cache_dir=str(cache))
+    assert code == 0
+    before = tree_state(cache)
+    for flags in ([], ["--verify"], ["--offline"]):
+        run = subprocess.run(read_only(cache, *invoke_command(
+            "models.fetch", "--root", str(root), "--cache-dir", str(cache), *flags)),
+            capture_output=True, text=True, timeout=120, check=False)
+        assert run.returncode == 0, f"{flags}: {run.stdout}{run.stderr}"
+        assert "Traceback" not in run.stderr
+    assert tree_state(cache) == before, "a warm cache is not written to"
+    fake_hub.add_repo("org/new-GGUF", {"new-Q4_K_M.gguf": GeneratedFile(1000, 4)})
+    suite_for(root, f"{REPO}:Q4_K_M", "org/new-GGUF")
+    fake_hub.reset_counts()
+    run = subprocess.run(read_only(cache, *invoke_command(
+        "models.fetch", "--root", str(root), "--cache-dir", str(cache))),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 1
+    assert run.stderr.count("cannot be written to") == 1, run.stderr
+    assert f"error: the cache {cache} cannot be written to (a read-only mount?)" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert fake_hub.count("GET", "resolve") == 0, "nothing is requested that cannot be stored"
+    assert llama_offline_lookup(cache, REPO, MODEL) is not None
+
+
+def test_refs_main_is_rewritten_only_when_it_changes(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add_repo(REPO, {MODEL: GeneratedFile(4000, 3)})
+    root, cache = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), tmp_path / "cache"
+    assert run_fetch(root, capsys, cache_dir=str(cache))[0] == 0
+    ref = cache / "models--org--shared-GGUF/refs/main"
+    os.utime(ref, ns=(1, 1))
+    assert run_fetch(root, capsys, cache_dir=str(cache))[0] == 0
+    assert ref.stat().st_mtime_ns == 1
