@@ -125,7 +125,7 @@ class HubClient:
             raise Cancelled("interrupted")
         return with_retries(
             call, attempts=self.attempts, backoff=self.backoff,
-            classify_error=lambda exc: classify(exc, repo, path, bool(self.token)),
+            classify_error=lambda exc: classify(exc, repo, path, bool(self.token), self.endpoint),
             retry_if=retry_if, cancel=self._cancel,
         )
 

@@ -3,6 +3,7 @@ the repo (and file) and says what to do, with a kind that says whether a retry m
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import httpx2 as httpx
@@ -16,10 +17,12 @@ from huggingface_hub.errors import (
 )
 
 ErrorKind = Literal[
-    "unreachable", "rate_limited", "server", "auth", "repo_not_found", "revision_not_found",
-    "file_not_found", "integrity", "bad_listing", "other",
+    "unreachable", "rate_limited", "server", "not_hub", "auth", "repo_not_found",
+    "revision_not_found", "file_not_found", "integrity", "bad_listing", "other",
 ]
 RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "rate_limited", "server"})
+#: What makes a complete cached snapshot worth using instead: the Hub could not be asked.
+UNAVAILABLE: frozenset[ErrorKind] = RETRIABLE | {"not_hub"}
 
 
 class Cancelled(Exception):
@@ -36,9 +39,13 @@ class HubError(Exception):
     def retriable(self) -> bool:
         return self.kind in RETRIABLE
 
+    @property
+    def unavailable(self) -> bool:
+        return self.kind in UNAVAILABLE
+
 
 def classify(exc: BaseException, repo: str, path: str | None = None,
-             has_token: bool = False) -> HubError:
+             has_token: bool = False, endpoint: str = "the endpoint") -> HubError:
     """Turn a huggingface_hub / transport exception into a message a user can act on."""
     what = f"{repo} {path}" if path else repo
     token_hint = ("the token in HF_TOKEN has no access to it" if has_token
@@ -46,7 +53,12 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
     if isinstance(exc, HubError):
         return exc
     if isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None:
-        return classify(exc.__cause__, repo, path, has_token)  # the HEAD's own error says more
+        # the HEAD's own error says more
+        return classify(exc.__cause__, repo, path, has_token, endpoint)
+    if isinstance(exc, json.JSONDecodeError):  # a 200 that is not the API's JSON
+        page = "an HTML page" if exc.doc.lstrip()[:1] == "<" else "something that is not JSON"
+        return HubError("not_hub", f"{what}: {endpoint} answered {page}, not the Hub API: is a "
+                        "proxy or a captive portal in the way?")
     if isinstance(exc, GatedRepoError):
         return HubError("auth", f"{what}: the repo is gated or private: {token_hint}")
     if isinstance(exc, RepositoryNotFoundError):

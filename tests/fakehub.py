@@ -27,7 +27,7 @@ BLOCK = 1 << 20  # GeneratedFile block size
 LFS_SUFFIXES = (".gguf", ".bin", ".safetensors")
 DATE = "2024-01-01T00:00:00.000Z"
 Kind = Literal["refs", "tree", "info", "resolve", "other"]
-FaultKind = Literal["status", "cut", "reset", "slow", "corrupt", "wrong_length"]
+FaultKind = Literal["status", "cut", "reset", "slow", "corrupt", "wrong_length", "html"]
 
 _digests: dict[tuple[str, int, int], str] = {}  # (algo, size, seed) -> hex, shared by instances
 
@@ -172,7 +172,8 @@ class Fault:
     "slow" (wait `seconds` before the body); "corrupt" (XOR 0xFF `count` body bytes from
     `offset`, same size); "wrong_length" (advertise real + `delta` in Content-Length and
     X-Linked-Size: delta < 0 sends exactly the advertised bytes and keeps the connection;
-    delta > 0 sends the real body then closes, like a truncated response).
+    delta > 0 sends the real body then closes, like a truncated response); "html" (200 with a
+    login page, as a captive portal or a proxy answers).
     """
 
     kind: FaultKind
@@ -566,6 +567,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "status":
                 extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
                 resp = _error(fault.code, None, f"Injected HTTP {fault.code}", extra)
+            elif fault is not None and fault.kind == "html":
+                resp = _Response(200, {"Content-Type": "text/html; charset=utf-8"},
+                                 b"<!DOCTYPE html><html><body>Sign in to continue</body></html>")
             else:
                 resp = hub._answer(kind, repo_id, rest, req, split.path)
             self._send(resp, fault)

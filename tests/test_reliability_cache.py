@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakehub import FakeHub, GeneratedFile
+from tests.fakehub import FakeHub, Fault, GeneratedFile
 from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
 
 REPO = "org/shared-GGUF"
@@ -80,3 +80,20 @@ def test_refs_main_is_rewritten_only_when_it_changes(
     os.utime(ref, ns=(1, 1))
     assert run_fetch(root, capsys, cache_dir=str(cache))[0] == 0
     assert ref.stat().st_mtime_ns == 1
+
+
+def test_an_html_page_instead_of_the_api_is_named_and_the_cache_is_used(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add_repo(REPO, {MODEL: GeneratedFile(4000, 3)})
+    fake_hub.add_repo("org/uncached-GGUF", {"u-Q4_K_M.gguf": GeneratedFile(1000, 5)})
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M")
+    assert run_fetch(root, capsys)[0] == 0
+    suite_for(root, f"{REPO}:Q4_K_M", "org/uncached-GGUF")
+    fake_hub.add_fault("/api/", Fault("html"), times=None)
+    code, out, err = run_fetch(root, capsys)
+    assert code == 1, "the uncached model cannot be had"
+    assert "JSONDecodeError" not in out + err and "Traceback" not in err
+    assert (f"org/uncached-GGUF: {fake_hub.url} answered an HTML page, not the Hub API: is a "
+            "proxy or a captive portal in the way?") in out
+    assert "note: org/shared-GGUF:Q4_K_M: Hub unavailable, using the cached snapshot" in out

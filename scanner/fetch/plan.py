@@ -161,7 +161,7 @@ def list_repos(plans: list[ModelPlan], client: HubClient,
             listing, problems = client.listing(repo, revision)
             return ListingOutcome(listing, problems=problems)
         except HubError as error:
-            if not error.retriable:
+            if not error.unavailable:
                 return ListingOutcome(None, error)
             return _cached_listing(settings.cache, repo, revision, error)
 
