@@ -30,8 +30,8 @@ from scanner.options import (
 )
 
 SCAN_FLAGS = ("root", "tests", "json", "strict", "deny")
-FETCH_FLAGS = ("cache_dir", "jobs", "dry_run", "offline", "urls", "verify", "backend",
-               "llama_bin", "llama_timeout")
+FETCH_FLAGS = ("cache_dir", "jobs", "dry_run", "offline", "urls", "verify", "timeout",
+               "backend", "llama_bin", "llama_timeout")
 SUITE_HELP = help_texts(TestOptions, "suite")
 
 
@@ -87,7 +87,8 @@ def fetch(
     strict: bool = False, deny: Any = None, cache_dir: str | None = None,
     jobs: int | None = None, dry_run: bool = False, offline: bool = False,
     no_mmproj: bool = False, urls: bool = False, verify: bool = False,
-    backend: str | None = None, llama_bin: str | None = None, llama_timeout: str | None = None,
+    timeout: str | None = None, backend: str | None = None, llama_bin: str | None = None,
+    llama_timeout: str | None = None,
     suite: str | None = None,
 ) -> None:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
@@ -97,7 +98,8 @@ def fetch(
     options = _options(
         c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
         cache_dir=cache_dir, jobs=jobs, dry_run=dry_run, offline=offline,
-        mmproj=False if no_mmproj else None, urls=urls, verify=verify, backend=backend,
+        mmproj=False if no_mmproj else None, urls=urls, verify=verify, timeout=timeout,
+        backend=backend,
         llama_bin=llama_bin, llama_timeout=llama_timeout, suite=suite, selection=_selection(c),
     )
     _finish(commands.fetch_models(options))

@@ -131,7 +131,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         token=env.get("HF_TOKEN") or None, jobs=options.models.jobs,
         offline=options.models.offline,
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
-        dry_run=options.models.dry_run)
+        dry_run=options.models.dry_run, timeout=options.models.timeout)
 
 
 def _endpoint_host(env: Mapping[str, str]) -> str | None:

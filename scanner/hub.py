@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from huggingface_hub import HfApi, hf_hub_download
+import httpx2 as httpx
+from huggingface_hub import HfApi, get_session, hf_hub_download
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import hf_api as hf_types
 from tqdm import tqdm
@@ -23,9 +24,11 @@ from .models import RepoFile, RepoListing
 from .repo_id import hf_file_problem
 
 RETRY_BACKOFF_S = 0.5
+#: Seconds to wait for the Hub to accept a connection or send the next bytes.
+DEFAULT_TIMEOUT_S = 10.0
 T = TypeVar("T")
 
-def configure_transport() -> None:
+def configure_transport(timeout: float) -> None:
     """Settings below huggingface_hub, made when a client is created rather than on import.
 
     huggingface_hub writes, reports progress and resumes in whole chunks, 10 MiB by default: a
@@ -38,6 +41,10 @@ def configure_transport() -> None:
     if os.environ.get("HF_HUB_DISABLE_XET") is None:
         hf_constants.HF_HUB_DISABLE_XET = True
     _read_sockets_in_chunks_of(1024 * 1024)
+    # huggingface_hub's own client waits forever for an API answer (`timeout=None`): a Hub
+    # that accepts the connection and never answers hung the run. Downloads pass their own.
+    get_session().timeout = httpx.Timeout(timeout)
+    hf_constants.HF_HUB_DOWNLOAD_TIMEOUT = hf_constants.HF_HUB_ETAG_TIMEOUT = int(max(timeout, 1))
 
 
 def _read_sockets_in_chunks_of(size: int) -> None:
@@ -85,7 +92,8 @@ def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
             raise
         except Exception as exc:  # classified below; anything unknown is not retried
             error = classify_error(exc)
-            if not error.retriable or not retry_if(exc) or attempt == attempts - 1:
+            last = attempt == attempts - 1 or (error.kind == "timeout" and attempt >= 1)
+            if not error.retriable or not retry_if(exc) or last:  # a silent Hub: one retry
                 raise error from exc
             delay = error.retry_after if error.retry_after is not None else backoff * 2**attempt
             _pause(min(delay, 60.0), cancel)
@@ -103,9 +111,12 @@ class HubClient:
     """One endpoint and token; listings are made at most once per repo and revision."""
 
     def __init__(self, endpoint: str, token: str | None, cache: Path, *,
-                 attempts: int = 4, backoff: float | None = None) -> None:
-        configure_transport()
+                 attempts: int = 4, backoff: float | None = None,
+                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        configure_transport(timeout)
         self.endpoint, self.token, self.cache = endpoint, token, cache
+        #: set once the endpoint timed out after its retry: nothing more is sent to it
+        self.silent: str | None = None
         self.attempts = attempts
         self.backoff = RETRY_BACKOFF_S if backoff is None else backoff
         self.api = HfApi(endpoint=endpoint, token=token or None)
@@ -123,11 +134,20 @@ class HubClient:
                retry_if: Callable[[BaseException], bool] = lambda exc: True) -> T:
         if self.cancelled:
             raise Cancelled("interrupted")
-        return with_retries(
-            call, attempts=self.attempts, backoff=self.backoff,
-            classify_error=lambda exc: classify(exc, repo, path, bool(self.token), self.endpoint),
-            retry_if=retry_if, cancel=self._cancel,
-        )
+        if self.silent is not None:
+            raise HubError("timeout", f"{repo}: {self.silent}")
+        try:
+            return with_retries(
+                call, attempts=self.attempts, backoff=self.backoff,
+                classify_error=lambda exc: classify(exc, repo, path, bool(self.token),
+                                                    self.endpoint),
+                retry_if=retry_if, cancel=self._cancel,
+            )
+        except HubError as error:
+            if error.kind == "timeout":
+                self.silent = (f"not asked: {self.endpoint} did not answer earlier in this run "
+                               "(timeout: --timeout)")
+            raise
 
     def commit_of(self, repo: str, revision: str) -> str:
         """The commit a branch or tag points at (llama.cpp lists the tree at `main`'s commit)."""

@@ -17,10 +17,10 @@ from huggingface_hub.errors import (
 )
 
 ErrorKind = Literal[
-    "unreachable", "rate_limited", "server", "not_hub", "auth", "repo_not_found",
+    "unreachable", "timeout", "rate_limited", "server", "not_hub", "auth", "repo_not_found",
     "revision_not_found", "file_not_found", "integrity", "bad_listing", "other",
 ]
-RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "rate_limited", "server"})
+RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "timeout", "rate_limited", "server"})
 #: What makes a complete cached snapshot worth using instead: the Hub could not be asked.
 UNAVAILABLE: frozenset[ErrorKind] = RETRIABLE | {"not_hub"}
 
@@ -70,6 +70,11 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
         return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
     if isinstance(exc, HfHubHTTPError):
         return _classify_status(exc, what, token_hint)
+    if isinstance(exc, httpx.TimeoutException):
+        doing = "to accept the connection" if isinstance(exc, httpx.ConnectTimeout) else (
+            "to send the next bytes" if isinstance(exc, httpx.ReadTimeout) else "")
+        return HubError("timeout", f"{what}: {endpoint} did not answer in time{' ' + doing}: "
+                        "is it up, or is the network filtered? (timeout: --timeout)")
     if isinstance(exc, httpx.RemoteProtocolError):
         return HubError("unreachable", f"{what}: the Hub's response ended before its advertised "
                         f"size ({_short(exc)})")

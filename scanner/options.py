@@ -66,6 +66,9 @@ class ModelsOptions:
                                 "(flag: --no-mmproj)")
     urls: bool = option(False, "also fetch files named by Hub URLs in the tests")
     verify: bool = option(False, "re-hash cached files and fetch again any that do not match")
+    timeout: Annotated[float, Gt(0)] = option(
+        10.0, "seconds to wait for the Hub to accept a connection or send the next bytes "
+              "(default 10); a Hub silent that long is tried once more, then not asked again")
     backend: Literal["native", "llama"] = option(
         "native", "'native' (huggingface_hub, default) or 'llama' (llama.cpp's own downloader)")
     llama_bin: str | None = option(None, "llama.cpp binary for --backend llama (else LLAMA_BIN, "

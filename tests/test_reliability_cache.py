@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,3 +102,78 @@ def test_an_html_page_instead_of_the_api_is_named_and_the_cache_is_used(
     assert (f"org/uncached-GGUF: {fake_hub.url} answered an HTML page, not the Hub API: is a "
             "proxy or a captive portal in the way?") in out
     assert "note: org/shared-GGUF:Q4_K_M: Hub unavailable, using the cached snapshot" in out
+
+
+class SilentHub:
+    """Accepts connections on 127.0.0.1 and never answers: a hung Hub or a black-holing proxy."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def silent_hub() -> Iterator[SilentHub]:
+    hub = SilentHub()
+    yield hub
+    hub.close()
+
+
+def test_a_hub_that_never_answers_ends_the_run_and_the_cache_is_used(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_hub.add_repo(REPO, {MODEL: GeneratedFile(4000, 3)})
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M")
+    assert run_fetch(root, capsys)[0] == 0
+    suite_for(root, f"{REPO}:Q4_K_M", "org/a-GGUF", "org/b-GGUF", "org/c-GGUF")
+    silent = SilentHub()
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", silent.url)
+        monkeypatch.setenv("MODEL_ENDPOINT", silent.url)
+        code, out, err = run_fetch(root, capsys, timeout=0.5, jobs=1)
+        connections = len(silent.accepted)
+    finally:
+        silent.close()
+    assert code == 1 and "Traceback" not in err
+    assert f"{silent.url} did not answer in time to send the next bytes" in out
+    assert "not asked: " + silent.url + " did not answer earlier in this run" in out
+    assert "note: org/shared-GGUF:Q4_K_M: Hub unavailable, using the cached snapshot" in out
+    assert connections == 2, "one try and one retry, then the silent Hub is not asked again"
+
+
+def test_ctrl_c_while_a_listing_hangs_ends_the_run_at_once(
+    silent_hub: SilentHub, hub_env: Path, tmp_path: Path
+) -> None:
+    root = suite_for(tmp_path / "p", "org/a-GGUF", "org/b-GGUF", "org/c-GGUF")
+    run = subprocess.Popen(invoke_command("models.fetch", "--root", str(root), "--jobs", "1"),
+                           env=dict(os.environ, HF_HUB_CACHE=str(hub_env), TERM="dumb",
+                                    HF_ENDPOINT=silent_hub.url, MODEL_ENDPOINT=silent_hub.url),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not silent_hub.accepted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert silent_hub.accepted, "the first listing never started"
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=5)  # the default timeout (10 s) is not waited for
+    assert run.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    assert len(silent_hub.accepted) == 1, "no listing was sent after Ctrl-C"
+    assert "listing 3 repo(s) at " + silent_hub.url in out

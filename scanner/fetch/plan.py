@@ -7,7 +7,7 @@ Statuses are typed and change only through the methods below.
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -17,6 +17,7 @@ from ..hub import HubClient
 from ..hub_errors import HubError
 from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing, ScanResult
 from ..resolve import ResolutionError, resolve
+from .parallel import map_on_daemon_threads
 
 #: What an interrupted file's error says (Ctrl-C stopped it; nothing is wrong with the Hub).
 INTERRUPTED = "interrupted before it finished"
@@ -133,6 +134,7 @@ class FetchSettings:
     urls: bool = False
     verify: bool = False
     dry_run: bool = False
+    timeout: float = 10.0
 
 
 def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
@@ -148,25 +150,33 @@ def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
     return plans
 
 
-def list_repos(plans: list[ModelPlan], client: HubClient,
-               settings: FetchSettings) -> dict[tuple[str, str], ListingOutcome]:
-    """Each (repo, revision) listed once; from the cache when offline or the Hub fails."""
+def list_repos(plans: list[ModelPlan], client: HubClient, settings: FetchSettings,
+               on_listed: Callable[[str], None] = lambda repo: None,
+               ) -> dict[tuple[str, str], ListingOutcome]:
+    """Each (repo, revision) listed once; from the cache when offline or the Hub fails.
+    Ctrl-C stops at once: no new listing is sent, none in flight is waited for."""
     wanted = sorted({(p.model.repo, p.revision) for p in plans if p.planned})
 
     def one(key: tuple[str, str]) -> ListingOutcome:
         repo, revision = key
-        if settings.offline:
-            return _cached_listing(settings.cache, repo, revision, None)
         try:
-            listing, problems = client.listing(repo, revision)
-            return ListingOutcome(listing, problems=problems)
-        except HubError as error:
-            if not error.unavailable:
-                return ListingOutcome(None, error)
-            return _cached_listing(settings.cache, repo, revision, error)
+            if settings.offline:
+                return _cached_listing(settings.cache, repo, revision, None)
+            try:
+                listing, problems = client.listing(repo, revision)
+                return ListingOutcome(listing, problems=problems)
+            except HubError as error:
+                if not error.unavailable:
+                    return ListingOutcome(None, error)
+                return _cached_listing(settings.cache, repo, revision, error)
+        finally:
+            on_listed(repo)
 
-    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
-        return dict(zip(wanted, pool.map(one, wanted), strict=True))
+    try:
+        return dict(zip(wanted, map_on_daemon_threads(one, wanted, settings.jobs), strict=True))
+    except KeyboardInterrupt:
+        client.cancel()  # a listing waiting to retry stops too
+        raise
 
 
 def _cached_listing(cache: Path, repo: str, revision: str,

@@ -7,6 +7,7 @@ The caller shows the plan (`Display.planned`) before anything is downloaded, and
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,10 @@ class FetchRun:
 
 
 class Display(Protocol):
+    def listing(self, repos: list[str], endpoint: str, *,
+                offline: bool) -> AbstractContextManager[Callable[[str], None]]:
+        """Listings are under way: the callback hears of each repo done."""
+
     def planned(self, run: FetchRun) -> None:
         """The plan is made: show it (before any download starts)."""
 
@@ -58,9 +63,12 @@ class Display(Protocol):
 def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> FetchRun:
     """List each repo once, resolve as llama.cpp would, then (unless offline or a dry run)
     download what the cache lacks. Ctrl-C raises `FetchInterrupted` once downloads stopped."""
-    client = HubClient(settings.endpoint, settings.token, settings.cache)
+    client = HubClient(settings.endpoint, settings.token, settings.cache,
+                       timeout=settings.timeout)
     plans = make_plans(scan, settings)
-    listings = list_repos(plans, client, settings)
+    repos = sorted({p.model.repo for p in plans if p.planned})
+    with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
+        listings = list_repos(plans, client, settings, listed)
     jobs = resolve_plans(plans, listings, settings)
     run = FetchRun(plans, jobs, [p for outcome in listings.values() for p in outcome.problems])
     if settings.verify:

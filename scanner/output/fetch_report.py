@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..fetch.plan import FetchSettings, FileJob, FileStatus, ModelPlan
 from ..fetch.run import FetchRun
@@ -25,6 +29,32 @@ class FetchDisplay:
     def __init__(self, console: Console, scan: ScanResult, selected: SelectedScan | None,
                  *, quiet: bool) -> None:
         self.console, self.scan, self.selected, self.quiet = console, scan, selected, quiet
+
+    @contextmanager
+    def listing(self, repos: list[str], endpoint: str, *,
+                offline: bool) -> Iterator[Callable[[str], None]]:
+        """A spinner naming the repos still being listed, on a terminal; one line otherwise."""
+        if self.quiet or not repos:
+            yield lambda repo: None
+            return
+        where = "the cache (offline)" if offline else endpoint
+        if not self.console.is_terminal:
+            self.console.print(f"listing {len(repos)} repo(s) at {where} ...", markup=False)
+            yield lambda repo: None
+            return
+        pending, lock = list(repos), threading.Lock()
+
+        def text() -> Text:
+            head = ", ".join(pending[:3]) + (f" +{len(pending) - 3}" if len(pending) > 3 else "")
+            return Text(f"listing {len(repos) - len(pending)}/{len(repos)} at {where}: {head}")
+
+        with self.console.status(text()) as status:
+            def listed(repo: str) -> None:
+                with lock:
+                    if repo in pending:
+                        pending.remove(repo)
+                    status.update(text())
+            yield listed
 
     def planned(self, run: FetchRun) -> None:
         if self.quiet:
