@@ -4,7 +4,8 @@ For each module below, every mutation site (a comparison, boolean operator, `not
 string, `True`/`False`, `+`/`-`, `break`/`continue`) is changed one at a time in a scratch copy
 of the project, and the module's test files run against it (`pytest -x`). A mutant is killed
 when the tests fail (or time out); a survivor is a behaviour no test notices. Mutants listed in
-`bench/mutation_equivalent.txt` (`module:line: description  # why it cannot change behaviour`)
+`bench/mutation_equivalent.txt` (`module: description @ source line  # why it cannot change
+behaviour`)
 are reported as equivalent and left out of the score.
 
 Usage: python bench/mutation.py [MODULE ...] [--budget SECONDS] [--jobs N] [--list]
@@ -56,6 +57,11 @@ class Mutant:
     index: int  # the index-th mutation site of the module, in walk order
     line: int
     description: str
+    code: str  # the source line, stripped: what an equivalent mutant is recognised by
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}: {self.description} @ {self.code}"
 
 
 def _skipped_nodes(tree: ast.Module) -> set[int]:
@@ -143,9 +149,10 @@ class _Apply(ast.NodeTransformer):
         return node
 
 
-def mutants_of(module: str) -> list[Mutant]:
-    tree = ast.parse((REPO / module).read_text())  # read before any scratch copy is mutated
-    return [Mutant(module, i, line, what) for i, (_, what, line) in enumerate(_sites(tree))]
+def mutants_of(module: str, source: str) -> list[Mutant]:
+    lines = source.splitlines()
+    return [Mutant(module, i, line, what, lines[line - 1].strip() if line else "")
+            for i, (_, what, line) in enumerate(_sites(ast.parse(source)))]
 
 
 def mutated_source(mutant: Mutant, original: str) -> str:
@@ -157,16 +164,16 @@ def mutated_source(mutant: Mutant, original: str) -> str:
     return ast.unparse(ast.fix_missing_locations(mutated))
 
 
-def equivalents() -> dict[tuple[str, int, str], str]:
-    found: dict[tuple[str, int, str], str] = {}
+def equivalents() -> dict[str, str]:
+    """`Mutant.key` -> why it cannot change behaviour (by source text, not line number, so the
+    list survives edits elsewhere in the module)."""
+    found: dict[str, str] = {}
     if not EQUIVALENT_FILE.exists():
         return found
     for raw in EQUIVALENT_FILE.read_text().splitlines():
-        if not raw.strip() or raw.startswith("#"):
-            continue
-        where, _, why = raw.partition("  # ")
-        module, line, description = where.split(":", 2)
-        found[(module, int(line), description.strip())] = why.strip()
+        if raw.strip() and not raw.startswith("#"):
+            key, _, why = raw.rpartition("  # ")
+            found[key.strip()] = why.strip()
     return found
 
 
@@ -196,6 +203,7 @@ def run_module(module: str, free: queue.Queue[Path], deadline: float
     """Every mutant of `module` against its tests (None: not run, the budget is spent)."""
     tests = TARGETS[module]
     root = free.get()
+    mutants = mutants_of(module, (root / module).read_text())  # the copy, not the live tree
     started = time.monotonic()
     failing = _run_tests(root, tests, timeout=600)
     free.put(root)
@@ -216,7 +224,6 @@ def run_module(module: str, free: queue.Queue[Path], deadline: float
             target.write_text(original)
             free.put(root)
 
-    mutants = mutants_of(module)  # the tree may change while the run goes on: list them first
     with ThreadPoolExecutor(max_workers=free.qsize()) as pool:
         return list(pool.map(attempt, mutants))
 
@@ -230,8 +237,8 @@ def main() -> int:
     options = parser.parse_args()
     if options.list:
         for module in options.modules:
-            for m in mutants_of(module):
-                print(f"{m.module}:{m.line}: {m.description}")
+            for m in mutants_of(module, (REPO / module).read_text()):
+                print(f"{m.module}:{m.line}: {m.key}")
         return 0
     started = time.monotonic()
     copies = [_scratch_copy() for _ in range(options.jobs)]
@@ -254,12 +261,10 @@ def main() -> int:
 
 
 def _report(module: str, results: list[tuple[Mutant, bool | None]],
-            known: dict[tuple[str, int, str], str]) -> None:
+            known: dict[str, str]) -> None:
     ran = [(m, killed) for m, killed in results if killed is not None]
-    equivalent = [(m, known[(m.module, m.line, m.description)]) for m, killed in ran
-                  if not killed and (m.module, m.line, m.description) in known]
-    survivors = [m for m, killed in ran
-                 if not killed and (m.module, m.line, m.description) not in known]
+    equivalent = [(m, known[m.key]) for m, killed in ran if not killed and m.key in known]
+    survivors = [m for m, killed in ran if not killed and m.key not in known]
     killed = sum(1 for _, k in ran if k)
     counted = len(ran) - len(equivalent)
     score = 100 * killed / counted if counted else 100.0
@@ -267,9 +272,9 @@ def _report(module: str, results: list[tuple[Mutant, bool | None]],
     print(f"{module}: {killed} killed of {counted} ({score:.1f}%), {len(equivalent)} equivalent"
           + (f", {skipped} not run (budget)" if skipped else ""))
     for mutant in survivors:
-        print(f"  survived {mutant.module}:{mutant.line}: {mutant.description}")
+        print(f"  survived (line {mutant.line}) {mutant.key}")
     for mutant, why in equivalent:
-        print(f"  equivalent {mutant.module}:{mutant.line}: {mutant.description}  # {why}")
+        print(f"  equivalent (line {mutant.line}) {mutant.key}  # {why}")
 
 
 if __name__ == "__main__":

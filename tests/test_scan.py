@@ -554,3 +554,107 @@ def test_a_file_pairs_with_the_nearest_repo_of_its_object_never_past_another(
     """})
     assert found(result) == {("org/a", None), ("org/b", "b.gguf"), ("org/x", "x.gguf"),
                              ("org/y", None)}
+
+
+def test_calls_under_with_and_urls_in_parametrize_rows_are_found(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+
+        def test_with():
+            with make_server(hf_repo="org/with") as server:
+                server.start()
+
+        @pytest.mark.parametrize("url", [
+            "https://huggingface.co/org/row/resolve/main/row.gguf",
+        ])
+        def test_url(url): ...
+    """})
+    assert refs(result) == [("org/row", "row.gguf", 9, "test_url", "url"),
+                            ("org/with", None, 5, "test_with", "keyword")]
+
+
+def test_a_repo_set_to_none_is_no_reference_and_no_error(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def router():
+            server.model_hf_repo = None
+            server.model_hf_file = "ignored.gguf"
+    """})
+    assert found(result) == set() and result.diagnostics == ()
+
+
+def test_an_unreadable_file_is_named_and_a_file_argument_is_a_parametrize_position(
+    tmp_path: Path,
+) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def start(server, hf_file):
+            server.model_hf_repo = "org/x"
+            server.model_hf_file = hf_file
+
+        def other(server):
+            server.model_hf_repo = "org/y"
+            server.model_hf_file = FILE_FROM_NOWHERE
+    """})
+    assert [(d.line, d.message, d.kind) for d in result.diagnostics] == [
+        (3, "model file: function argument `hf_file` cannot be followed statically",
+         "parametrize"),
+        (7, "model file: name `FILE_FROM_NOWHERE` is not bound to a string at module level",
+         "assignment"),
+    ]
+
+
+def test_a_long_expression_is_shortened_in_its_diagnostic(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            server.model_hf_repo = pick(a_very_long_argument_name, another_long_argument_name_x)
+            server.model_hf_repo = pick(short)
+    """})
+    assert messages(result) == [
+        "3: model repo: call `pick(a_very_long_argument_name, another_long_argument_nam...` "
+        "cannot be read statically",
+        "4: model repo: call `pick(short)` cannot be read statically",
+    ]
+
+
+def test_module_pytestmark_rows_reach_an_assignment_in_a_test(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+
+        pytestmark = pytest.mark.parametrize("model", ["org/marked"])
+
+        def test_a(model):
+            server.model_hf_repo = model
+    """})
+    assert found(result) == {("org/marked", None)} and result.diagnostics == ()
+
+
+def test_argnames_that_are_not_literal_strings_are_not_read(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        import pytest
+
+        @pytest.mark.parametrize(NAMES, [("org/a", "a.gguf")])
+        def test_names(hf_repo, hf_file): ...
+
+        @pytest.mark.parametrize(("hf_repo", SECOND), [("org/b", "b.gguf")])
+        def test_mixed(hf_repo, hf_file): ...
+    """})
+    assert found(result) == set()
+
+
+def test_pairing_stops_at_the_next_repo_of_the_same_object(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            s.model_hf_repo = "org/1"
+            s.model_hf_file = "1.gguf"
+            s.model_hf_repo = "org/2"
+            s.model_hf_repo = "org/3"
+
+        def test_b():
+            s.model_hf_repo = "org/4"
+            s.model_hf_repo = "org/5"
+            s.model_hf_repo = "org/6"
+            s.model_hf_file = "6.gguf"
+            s.model_hf_repo = "org/7"
+    """})
+    assert found(result) == {("org/1", "1.gguf"), ("org/2", "1.gguf"), ("org/3", None),
+                             ("org/4", None), ("org/5", None), ("org/6", "6.gguf"),
+                             ("org/7", "6.gguf")}

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
-from enum import Enum
+from enum import Enum, auto
 from typing import NamedTuple
 
 
 class Target(Enum):
-    REPO = "repo"
-    FILE = "file"
+    REPO = auto()
+    FILE = auto()
 
 
 class Assignment(NamedTuple):

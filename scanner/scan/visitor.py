@@ -97,9 +97,9 @@ class FileScanner:
                 if (s := self._parametrize_rows(d, scope)) is not None]
         if sets:
             scope.rows = self._emit_rows(sets, scope)
-        for deco in node.decorator_list:
-            if self._touches(deco) and not self._is_parametrize_call(deco):
-                self._visit(deco, outer)
+        for deco in node.decorator_list:  # parametrize rows too: they may hold Hub URLs
+            if self._touches(deco):
+                self._visit(deco, scope)  # what a decorator names, its test needs
         self._visit_body(node.body, scope)
         self._pair_assignments(scope)
 
