@@ -76,6 +76,27 @@ def is_cached(cache: Path, repo: str, commit: str, file: RepoFile) -> bool:
         return False
 
 
+def cached_blob(cache: Path, repo: str, file: RepoFile) -> Path | None:
+    """The blob of `file` already in the cache under another commit (blobs are named by sha256,
+    or by git blob id for small files), with the size the Hub lists; None when it is not."""
+    blob = repo_folder(cache, repo) / "blobs" / (file.sha256 or file.oid)
+    try:
+        return blob if blob.stat().st_size == file.size else None
+    except OSError:
+        return None
+
+
+def link_blob(cache: Path, repo: str, commit: str, file: RepoFile, blob: Path) -> None:
+    """Put an existing blob in a snapshot, as huggingface_hub does for a file it already has: a
+    relative symlink, made under a temporary name and renamed, so it is never half there."""
+    link = snapshot_path(cache, repo, commit, file.path)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.relpath(blob, link.parent))
+    os.replace(tmp, link)
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

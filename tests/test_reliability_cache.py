@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner.fetch import run as fetch_run
 from tests.fakehub import FakeHub, Fault, GeneratedFile
 from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
 
@@ -177,3 +178,23 @@ def test_ctrl_c_while_a_listing_hangs_ends_the_run_at_once(
     assert "interrupted" in err and "Traceback" not in err
     assert len(silent_hub.accepted) == 1, "no listing was sent after Ctrl-C"
     assert "listing 3 repo(s) at " + silent_hub.url in out
+
+
+def test_a_new_main_that_changed_only_its_readme_costs_no_download(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    weights = GeneratedFile(400_000, 3)
+    fake_hub.add_repo(REPO, {MODEL: weights, "README.md": b"v1"})
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M")
+    assert run_fetch(root, capsys)[0] == 0
+    new_commit = fake_hub.add_repo(REPO, {MODEL: weights, "README.md": b"v2, typo fixed"})
+    fake_hub.reset_counts()
+    monkeypatch.setattr(fetch_run, "free_space", lambda path: 1000)  # a nearly full disk
+    code, out, err = run_fetch(root, capsys)
+    assert code == 0, out + err
+    assert "to download: 0 files, 0 B; already cached: 1 files, 400.0 kB" in out
+    assert "1 models: 1 cached; downloaded 0 B" in out
+    assert fake_hub.count("GET", "resolve") == 0 and fake_hub.count("HEAD") == 0
+    assert (hub_env / "models--org--shared-GGUF/refs/main").read_text() == new_commit
+    assert llama_offline_lookup(hub_env, REPO, MODEL) == weights.read()

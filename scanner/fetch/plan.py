@@ -65,6 +65,8 @@ class FileJob:
     status: FileStatus
     error: str | None = None
     interrupted: bool = False
+    #: cached as a blob of another commit: linked into this snapshot instead of downloaded
+    link_from: Path | None = None
 
     @property
     def label(self) -> str:
@@ -87,6 +89,7 @@ class FileJob:
         """A cached copy failed --verify: fetched again, or (dry run, offline) missing."""
         self.status = FileStatus.DOWNLOAD if repair else FileStatus.MISSING
         self.error = None if repair else problem
+        self.link_from = None
 
 
 @dataclass
@@ -215,12 +218,36 @@ def resolve_plans(plans: list[ModelPlan], listings: dict[tuple[str, str], Listin
         for file in resolution.files:
             repo, commit = plan.model.repo, resolution.commit
             if (repo, commit, file.path) not in jobs:
-                cached = hf_cache.is_cached(settings.cache, repo, commit, file)
-                status = FileStatus.CACHED if cached else (
-                    FileStatus.MISSING if settings.offline else FileStatus.DOWNLOAD)
-                jobs[(repo, commit, file.path)] = FileJob(repo, commit, file, status)
+                jobs[(repo, commit, file.path)] = _file_job(repo, commit, file, settings)
             plan.files.append(jobs[(repo, commit, file.path)])
     return list(jobs.values())
+
+
+def _file_job(repo: str, commit: str, file: RepoFile, settings: FetchSettings) -> FileJob:
+    """Cached in the snapshot, or as a blob of another commit (a new `main` that changed only
+    its README keeps every GGUF blob), or to download. Offline, only the snapshot counts:
+    that is all llama.cpp's offline lookup reads."""
+    if hf_cache.is_cached(settings.cache, repo, commit, file):
+        return FileJob(repo, commit, file, FileStatus.CACHED)
+    if settings.offline:
+        return FileJob(repo, commit, file, FileStatus.MISSING)
+    blob = hf_cache.cached_blob(settings.cache, repo, file)
+    if blob is not None:
+        return FileJob(repo, commit, file, FileStatus.CACHED, link_from=blob)
+    return FileJob(repo, commit, file, FileStatus.DOWNLOAD)
+
+
+def link_cached_blobs(jobs: list[FileJob], settings: FetchSettings) -> None:
+    """Put the blobs planned as cached into their new snapshots (no request is made)."""
+    for job in jobs:
+        if job.link_from is None:
+            continue
+        try:
+            hf_cache.link_blob(settings.cache, job.repo, job.commit, job.file, job.link_from)
+        except OSError as error:
+            job.fail(f"{job.label}: cannot link the cached blob into the snapshot: "
+                     f"{error.strerror or error}")
+        job.link_from = None
 
 
 def check_content(path: Path, file: RepoFile, removed: bool = True) -> str | None:
@@ -249,12 +276,15 @@ def verify_cached(jobs: list[FileJob], settings: FetchSettings, *, repair: bool)
     for job in jobs:
         if job.status is not FileStatus.CACHED:
             continue
-        path = hf_cache.snapshot_path(settings.cache, job.repo, job.commit, job.file.path)
+        path = job.link_from or hf_cache.snapshot_path(settings.cache, job.repo, job.commit,
+                                                       job.file.path)
         problem = check_content(path, job.file, removed=repair)
         if problem is None:
             continue
         problems.append(f"{job.label}: cached copy {problem}")
-        if repair:
+        if repair and job.link_from is not None:
+            job.link_from.unlink(missing_ok=True)
+        elif repair:
             hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
         job.bad_copy(problems[-1], repair=repair)
     return problems

@@ -23,6 +23,7 @@ from .plan import (
     FileStatus,
     ModelPlan,
     finish_plans,
+    link_cached_blobs,
     list_repos,
     make_plans,
     mark_offline,
@@ -81,19 +82,24 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
     if settings.dry_run:
         return run
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
+    links = [job for job in jobs if job.link_from is not None]
     run.needed_bytes = sum(job.file.size for job in todo)
     run.free_bytes = free_space(settings.cache)
-    if todo and not hf_cache.writable(settings.cache):
+    if (todo or links) and not hf_cache.writable(settings.cache):
         run.refused = "read-only"
         for job in todo:
             job.not_downloaded("not downloaded: the cache cannot be written to")
-    elif run.needed_bytes > run.free_bytes:
-        run.refused = "no-space"
-        for job in todo:
-            job.not_downloaded("not downloaded: not enough free space")
+        for job in links:
+            job.fail(f"{job.label}: cannot link the cached blob: the cache cannot be written to")
     else:
-        with display.downloading(run.needed_bytes) as progress:
-            download_all(jobs, client, settings, progress)
+        link_cached_blobs(links, settings)  # costs no space and no request
+        if run.needed_bytes > run.free_bytes:
+            run.refused = "no-space"
+            for job in todo:
+                job.not_downloaded("not downloaded: not enough free space")
+        else:
+            with display.downloading(run.needed_bytes) as progress:
+                download_all(jobs, client, settings, progress)
     finish_plans(plans, settings)
     return run
 
