@@ -151,7 +151,7 @@ class _Apply(ast.NodeTransformer):
 
 def mutants_of(module: str, source: str) -> list[Mutant]:
     lines = source.splitlines()
-    return [Mutant(module, i, line, what, lines[line - 1].strip() if line else "")
+    return [Mutant(module, i, line, what, lines[line - 1].split("  #")[0].strip() if line else "")
             for i, (_, what, line) in enumerate(_sites(ast.parse(source)))]
 
 

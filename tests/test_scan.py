@@ -607,11 +607,14 @@ def test_a_long_expression_is_shortened_in_its_diagnostic(tmp_path: Path) -> Non
         def test_a():
             server.model_hf_repo = pick(a_very_long_argument_name, another_long_argument_name_x)
             server.model_hf_repo = pick(short)
+            server.model_hf_repo = pick(exactly_sixty_characters_long_name_for_the_argument_x1)
     """})
     assert messages(result) == [
         "3: model repo: call `pick(a_very_long_argument_name, another_long_argument_nam...` "
         "cannot be read statically",
         "4: model repo: call `pick(short)` cannot be read statically",
+        "5: model repo: call `pick(exactly_sixty_characters_long_name_for_the_argument_x1)` "
+        "cannot be read statically",
     ]
 
 
@@ -636,6 +639,12 @@ def test_argnames_that_are_not_literal_strings_are_not_read(tmp_path: Path) -> N
 
         @pytest.mark.parametrize(("hf_repo", SECOND), [("org/b", "b.gguf")])
         def test_mixed(hf_repo, hf_file): ...
+
+        @pytest.mark.parametrize(("hf_repo", 3), [("org/c", "c.gguf")])
+        def test_number(hf_repo, hf_file): ...
+
+        @custom_decorator("hf_repo", ["org/d"])
+        def test_custom(hf_repo): ...
     """})
     assert found(result) == set()
 
