@@ -25,7 +25,7 @@ from typing import Any
 
 STANDIN = r'''#!{python}
 """Stand-in for the llama.cpp binary this file is named after (tests/llama_standin.py)."""
-import hashlib, json, os, re, sys, time
+import hashlib, json, os, re, subprocess, sys, time, urllib.parse
 from pathlib import Path
 
 PROG, ARGS = os.path.basename(sys.argv[0]), sys.argv[1:]
@@ -136,6 +136,10 @@ def main():
     else:
         mode, rest = ("download" if PROG == "llama-download" else PROG), ARGS
     params = parse(rest, DOWNLOAD_OPTS if mode == "download" else LEGACY_OPTS)
+    if os.environ.get("STANDIN_CHILD_PID"):  # a wrapper script's own child, e.g. `sleep`
+        child = subprocess.Popen(["sleep", "30"])
+        with open(os.environ["STANDIN_CHILD_PID"], "w") as out:
+            out.write(str(child.pid))
     time.sleep(float(os.environ.get("STANDIN_SLEEP", "0")))
     params.setdefault("hf_file", os.environ.get("LLAMA_ARG_HF_FILE"))  # set_env defaults
     if os.environ.get("LLAMA_ARG_HF_REPO"):
@@ -147,6 +151,7 @@ def main():
     if repo in os.environ.get("STANDIN_FAIL_REPOS", "").split(","):
         token = params.get("token") or os.environ.get("HF_TOKEN", "")
         die(f"common_download_file_single_online: Authorization: Bearer {{token}}",
+            f"GET https://hub.invalid/api/models?token={{urllib.parse.quote(token, safe='')}}",
             f"get_repo_commit: error: GET failed (401): Invalid credentials, token {{token}}",
             "error: model download failed" if mode == "download" else "error: --model is required")
     offline = params.get("offline") or os.environ.get("LLAMA_ARG_OFFLINE", "") in TRUTHY

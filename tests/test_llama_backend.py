@@ -457,3 +457,27 @@ def test_revision_pinned_model_is_reported_unsupported_without_running(
     )
     assert outcomes[1].ok
     assert [r["argv"][-1] for r in read_log(log)] == ["tinyllamas/stories260K.gguf"]
+
+
+def test_a_token_inside_a_url_is_redacted_too(
+    tmp_path: Path, cache: Path, base_env: dict[str, str]
+) -> None:
+    secret = "s3cret/with+plus=&more"  # changes when URL-encoded
+    bad = HuggingFaceModel(hf_repo="private-org/gated-GGUF")
+    env = {**base_env, "HF_TOKEN": secret, "STANDIN_FAIL_REPOS": bad.repo}
+    [failed] = fetch(binary(tmp_path, "llama"), [bad], cache, env)
+    assert "token=[redacted]" in failed.message or "token=" not in failed.message
+    dumped = failed.model_dump_json()
+    assert "s3cret" not in dumped and "%2Fwith" not in dumped
+
+
+def test_a_timeout_stops_what_llama_cpp_started_too(
+    tmp_path: Path, cache: Path, base_env: dict[str, str]
+) -> None:
+    """A wrapper script's own children (here `sleep 30`) must not outlive the timeout."""
+    pid_file = tmp_path / "child.pid"
+    env = {**base_env, "STANDIN_SLEEP": "30", "STANDIN_CHILD_PID": str(pid_file)}
+    [outcome] = fetch(binary(tmp_path, "llama"), [TAG], cache, env, timeout=1)
+    assert outcome.message == "timed out after 1s"
+    state = Path(f"/proc/{pid_file.read_text()}/status")
+    assert not state.exists() or "zombie" in state.read_text(), "the child is still running"

@@ -14,13 +14,16 @@ Known limits of llama.cpp itself, reported rather than worked around:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel, ConfigDict
 
@@ -220,17 +223,29 @@ def _fetch_one(
         return LlamaOutcome(model=model, ok=ok, command=tuple(cmd), returncode=code, message=text)
 
     try:
-        done = subprocess.run(
-            cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, errors="replace", timeout=timeout, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return outcome(False, None, f"timed out after {timeout:g}s")
+        # its own session: a timeout stops what it started too (a wrapper script's children)
+        child = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, errors="replace",
+                                 start_new_session=True)
     except OSError as exc:
         return outcome(False, None, f"could not run {cmd[0]}: {exc.strerror or exc}")
-    if done.returncode != 0:
-        return outcome(False, done.returncode, failure_cause(done.stderr, done.returncode))
-    return outcome(True, 0, success_message(binary, done.stdout))
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(child)
+        return outcome(False, None, f"timed out after {timeout:g}s")
+    except BaseException:  # Ctrl-C: nothing of it outlives the run
+        _kill_group(child)
+        raise
+    if child.returncode != 0:
+        return outcome(False, child.returncode, failure_cause(stderr, child.returncode))
+    return outcome(True, 0, success_message(binary, stdout))
+
+
+def _kill_group(child: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.communicate()
 
 
 def success_message(binary: LlamaBinary, stdout: str) -> str:
@@ -251,6 +266,7 @@ def failure_cause(stderr: str, returncode: int) -> str:
 
 def redact(text: str, secrets: Sequence[str]) -> str:
     """Hide the token itself and anything shaped like one, whatever the child printed."""
-    for secret in secrets:
-        text = text.replace(secret, "[redacted]")
+    for secret in secrets:  # as written, and as it looks inside a URL
+        for form in dict.fromkeys((secret, quote(secret, safe=""), quote_plus(secret))):
+            text = text.replace(form, "[redacted]")
     return _HF_TOKEN_SHAPE.sub("[redacted]", text)
