@@ -151,7 +151,7 @@ def main():
     if repo in os.environ.get("STANDIN_FAIL_REPOS", "").split(","):
         token = params.get("token") or os.environ.get("HF_TOKEN", "")
         die(f"common_download_file_single_online: Authorization: Bearer {{token}}",
-            f"GET https://hub.invalid/api/models?token={{urllib.parse.quote(token, safe='')}}",
+            f"error: GET https://hub.invalid/api/models?token={{urllib.parse.quote(token, safe='')}} failed",
             f"get_repo_commit: error: GET failed (401): Invalid credentials, token {{token}}",
             "error: model download failed" if mode == "download" else "error: --model is required")
     offline = params.get("offline") or os.environ.get("LLAMA_ARG_OFFLINE", "") in TRUTHY
