@@ -150,9 +150,11 @@ def main():
     repo, _, tag = params["hf_repo"].partition(":")
     if repo in os.environ.get("STANDIN_FAIL_REPOS", "").split(","):
         token = params.get("token") or os.environ.get("HF_TOKEN", "")
+        in_url = (f"error: GET https://hub.invalid/api?token={{urllib.parse.quote(token, safe='')}}"
+                  if os.environ.get("STANDIN_TOKEN_IN_URL") else "")
         die(f"common_download_file_single_online: Authorization: Bearer {{token}}",
-            f"error: GET https://hub.invalid/api/models?token={{urllib.parse.quote(token, safe='')}} failed",
             f"get_repo_commit: error: GET failed (401): Invalid credentials, token {{token}}",
+            *([in_url] if in_url else []),
             "error: model download failed" if mode == "download" else "error: --model is required")
     offline = params.get("offline") or os.environ.get("LLAMA_ARG_OFFLINE", "") in TRUTHY
     primary, files = plan(repo, tag, params.get("hf_file"), mode, params.get("no_mmproj"))
