@@ -17,7 +17,13 @@ import pytest
 
 from scanner.fetch import run as fetch_run
 from tests.fakehub import FakeHub, Fault, GeneratedFile
-from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
+from tests.helpers import (
+    invoke_command,
+    llama_offline_lookup,
+    run_fetch,
+    suite_for,
+    write_suite,
+)
 
 REPO = "org/shared-GGUF"
 MODEL = "shared-Q4_K_M.gguf"
@@ -198,3 +204,20 @@ def test_a_new_main_that_changed_only_its_readme_costs_no_download(
     assert fake_hub.count("GET", "resolve") == 0 and fake_hub.count("HEAD") == 0
     assert (hub_env / "models--org--shared-GGUF/refs/main").read_text() == new_commit
     assert llama_offline_lookup(hub_env, REPO, MODEL) == weights.read()
+
+
+def test_offline_a_file_the_snapshot_lacks_is_not_in_the_cache(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add_repo("org/files", {"a.gguf": GeneratedFile(100, 1),
+                                    "b.gguf": GeneratedFile(100, 2)})
+    root = tmp_path / "p"
+    write_suite(root, 'def test_a():\n    s.model_hf_repo = "org/files"\n'
+                      '    s.model_hf_file = "a.gguf"\n')
+    assert run_fetch(root, capsys)[0] == 0
+    write_suite(root, 'def test_a():\n    s.model_hf_repo = "org/files"\n'
+                      '    s.model_hf_file = "b.gguf"\n')
+    code, out, _ = run_fetch(root, capsys, offline=True)
+    assert code == 1
+    assert "org/files: file 'b.gguf': not in the cache (offline: no such file in the cached " \
+           "snapshot)" in out

@@ -212,7 +212,8 @@ def resolve_plans(plans: list[ModelPlan], listings: dict[tuple[str, str], Listin
         try:
             resolution = resolve(plan.model, outcome.listing, mmproj=settings.mmproj)
         except ResolutionError as exc:
-            plan.fail(str(exc), offline=settings.offline)
+            plan.fail(_offline_cause(exc) if settings.offline else str(exc),
+                      offline=settings.offline)
             continue
         plan.commit = resolution.commit
         for file in resolution.files:
@@ -221,6 +222,13 @@ def resolve_plans(plans: list[ModelPlan], listings: dict[tuple[str, str], Listin
                 jobs[(repo, commit, file.path)] = _file_job(repo, commit, file, settings)
             plan.files.append(jobs[(repo, commit, file.path)])
     return list(jobs.values())
+
+
+def _offline_cause(exc: ResolutionError) -> str:
+    """Offline the listing is the cached snapshot: what it lacks is not in the cache (it may
+    well be in the repo)."""
+    why = "no such file" if exc.problem.startswith("not in the repo") else exc.problem
+    return f"{exc.repo}: {exc.asked}: not in the cache (offline: {why} in the cached snapshot)"
 
 
 def _file_job(repo: str, commit: str, file: RepoFile, settings: FetchSettings) -> FileJob:
