@@ -159,3 +159,8 @@ def test_removing_a_file_already_half_gone_is_not_an_error(tmp_path: Path) -> No
     never_linked = RepoFile(path="two.gguf", size=3, oid="b" * 64, sha256="b" * 64)
     hf_cache.remove_cached_file(tmp_path, REPO, COMMIT, never_linked)
     assert list((hf_cache.repo_folder(tmp_path, REPO) / "snapshots" / COMMIT).iterdir()) == []
+
+
+def test_a_cache_not_yet_created_is_writable_where_it_would_be_created(tmp_path: Path) -> None:
+    assert hf_cache.writable(tmp_path / "not" / "yet")
+    assert not (tmp_path / "not").exists(), "asking creates nothing"

@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -450,6 +451,9 @@ def test_two_fetches_on_one_cache_download_each_file_once(
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert fake_hub.count("GET", "resolve") == 3, "a file was downloaded twice"
+    reported = [float(m[1]) for out, _ in outputs
+                for m in [re.search(r"; downloaded ([\d.]+) (?:MB|B) in", out)] if m]
+    assert len(reported) == 2 and sum(reported) == 9.0, "each run reports what it received"
     for model in models:
         assert_identical(hub_env, fake_hub, f"m-{model.rsplit(':', 1)[1]}.gguf")
     blobs = sorted(p.name for p in (hub_env / FOLDER / "blobs").iterdir())

@@ -103,8 +103,13 @@ def _work(todo: deque[FileJob], client: HubClient, settings: FetchSettings,
 def _download(job: FileJob, client: HubClient, settings: FetchSettings,
               progress: ProgressSink) -> None:
     advance, started = progress.file_started(job.label, job.file.size)
+
+    def received(n: int) -> None:
+        job.received += n  # a restart takes its bytes back (n < 0)
+        advance(n)
+
     try:
-        path = client.download(job.repo, job.commit, job.file, advance)
+        path = client.download(job.repo, job.commit, job.file, received)
         problem = check_content(path, job.file)
         if problem:
             hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)

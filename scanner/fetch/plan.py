@@ -67,13 +67,18 @@ class FileJob:
     interrupted: bool = False
     #: cached as a blob of another commit: linked into this snapshot instead of downloaded
     link_from: Path | None = None
+    #: bytes this run received for it (0 when another run stored it while this one waited)
+    received: int = 0
 
     @property
     def label(self) -> str:
         return f"{self.repo}/{self.file.path}"
 
     def downloaded(self) -> None:
-        self.status, self.error = FileStatus.DOWNLOADED, None
+        """In the cache now: downloaded by this run, or by another one on the same cache that
+        held the file's lock first (then nothing was received, and it counts as cached)."""
+        self.status = FileStatus.DOWNLOADED if self.received else FileStatus.CACHED
+        self.error = None
 
     def fail(self, error: str) -> None:
         self.status, self.error = FileStatus.FAILED, error

@@ -113,8 +113,7 @@ def print_summary(plans: list[ModelPlan], settings: FetchSettings, seconds: floa
             console.print(f"{str(plan.status).upper()} {plan.model.label()}", markup=False)
             console.print(f"    cause: {plan.error}", markup=False)
             console.print(f"    needed by: {needed_by(plan.references)}", markup=False)
-    downloaded = sum({id(j): j.file.size for p in plans for j in p.files
-                      if j.status is FileStatus.DOWNLOADED}.values())
+    downloaded = sum({id(j): j.received for p in plans for j in p.files}.values())
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     rate = f" ({human_size(downloaded / seconds)}/s)" if downloaded and seconds > 0 else ""
     console.print(f"{len(plans)} models: {parts}; downloaded {human_size(downloaded)} in "
