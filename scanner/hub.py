@@ -140,7 +140,7 @@ class HubClient:
             return with_retries(
                 call, attempts=self.attempts, backoff=self.backoff,
                 classify_error=lambda exc: classify(exc, repo, path, bool(self.token),
-                                                    self.endpoint),
+                                                    self.endpoint, self.cache),
                 retry_if=retry_if, cancel=self._cancel,
             )
         except HubError as error:

@@ -3,7 +3,9 @@ the repo (and file) and says what to do, with a kind that says whether a retry m
 
 from __future__ import annotations
 
+import errno
 import json
+from pathlib import Path
 from typing import Literal
 
 import httpx2 as httpx
@@ -18,7 +20,7 @@ from huggingface_hub.errors import (
 
 ErrorKind = Literal[
     "unreachable", "timeout", "rate_limited", "server", "not_hub", "auth", "repo_not_found",
-    "revision_not_found", "file_not_found", "integrity", "bad_listing", "other",
+    "revision_not_found", "file_not_found", "integrity", "bad_listing", "disk_full", "other",
 ]
 RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "timeout", "rate_limited", "server"})
 #: What makes a complete cached snapshot worth using instead: the Hub could not be asked.
@@ -45,7 +47,8 @@ class HubError(Exception):
 
 
 def classify(exc: BaseException, repo: str, path: str | None = None,
-             has_token: bool = False, endpoint: str = "the endpoint") -> HubError:
+             has_token: bool = False, endpoint: str = "the endpoint",
+             cache: Path | None = None) -> HubError:
     """Turn a huggingface_hub / transport exception into a message a user can act on."""
     what = f"{repo} {path}" if path else repo
     token_hint = ("the token in HF_TOKEN has no access to it" if has_token
@@ -54,7 +57,7 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
         return exc
     if isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None:
         # the HEAD's own error says more
-        return classify(exc.__cause__, repo, path, has_token, endpoint)
+        return classify(exc.__cause__, repo, path, has_token, endpoint, cache)
     if isinstance(exc, json.JSONDecodeError):  # a 200 that is not the API's JSON
         page = "an HTML page" if exc.doc.lstrip()[:1] == "<" else "something that is not JSON"
         return HubError("not_hub", f"{what}: {endpoint} answered {page}, not the Hub API: is a "
@@ -83,6 +86,10 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
     if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError,
                         LocalEntryNotFoundError)):
         return HubError("unreachable", f"{what}: cannot reach the Hub ({_short(exc)})")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f"the cache {cache}" if cache else "the cache"
+        return HubError("disk_full", f"{what}: no space left on the device of {where} "
+                        f"({exc.strerror or 'full'})")
     if isinstance(exc, OSError) and "Consistency check failed" in str(exc):
         return HubError("integrity", f"{what}: download size does not match the Hub's size")
     return HubError("other", f"{what}: {type(exc).__name__}: {_short(exc)}")

@@ -221,3 +221,23 @@ def test_offline_a_file_the_snapshot_lacks_is_not_in_the_cache(
     assert code == 1
     assert "org/files: file 'b.gguf': not in the cache (offline: no such file in the cached " \
            "snapshot)" in out
+
+
+def test_a_full_disk_names_the_cache_once(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, mount_namespaces: None
+) -> None:
+    """The cache is a tmpfs with room for a few inodes only: free bytes look plenty, so the
+    free-space check passes and the write itself fails with ENOSPC, as on a full disk."""
+    fake_hub.add_repo("org/full-GGUF", {"full-Q4_K_M.gguf": GeneratedFile(100_000, 1)})
+    root, cache = suite_for(tmp_path / "p", "org/full-GGUF"), tmp_path / "cache"
+    cache.mkdir()
+    script = 'mount -t tmpfs -o size=50m,nr_inodes=9 tmpfs "$0" && exec "$@"'
+    run = subprocess.run(["unshare", "-rm", "sh", "-c", script, str(cache), *invoke_command(
+        "models.fetch", "--root", str(root), "--cache-dir", str(cache))],
+        capture_output=True, text=True, timeout=120, check=False,
+        env=dict(os.environ, TERM="dumb"))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    cause = (f"org/full-GGUF full-Q4_K_M.gguf: no space left on the device of the cache {cache} "
+             "(No space left on device)")
+    assert f"    cause: {cause}" in run.stdout
+    assert f"failed      {cause}" in run.stdout, "the file is named once"

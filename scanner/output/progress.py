@@ -96,11 +96,12 @@ class FetchProgress:
         if self._progress is not None:
             self._drop_bar(label)
             if error:
-                self._progress.console.print(f"failed  {label}: {error}", markup=False)
+                # the error names the repo and file itself
+                self._progress.console.print(f"failed  {error}", markup=False)
             return
         if self.mode == "lines":
             if error:
-                line = f"failed      {label}: {error}"
+                line = f"failed      {error}"
             else:
                 line = f"downloaded  {label} ({human_size(size)} in {elapsed:.1f} s)"
             self.console.print(line, markup=False, highlight=False)
