@@ -135,7 +135,7 @@ class HubClient:
         if self.cancelled:
             raise Cancelled("interrupted")
         if self.silent is not None:
-            raise HubError("timeout", f"{repo}: {self.silent}")
+            raise HubError("unreachable", f"{repo}: {self.silent}", endpoint_down=True)
         try:
             return with_retries(
                 call, attempts=self.attempts, backoff=self.backoff,
@@ -144,9 +144,12 @@ class HubClient:
                 retry_if=retry_if, cancel=self._cancel,
             )
         except HubError as error:
-            if error.kind == "timeout":
+            if error.kind == "timeout":  # every later request would wait as long: none is sent
                 self.silent = (f"not asked: {self.endpoint} did not answer earlier in this run "
                                "(timeout: --timeout)")
+            elif error.endpoint_down:
+                self.silent = (f"cannot reach the Hub: not asked, {self.endpoint} refused or "
+                               "dropped the connection earlier in this run")
             raise
 
     def commit_of(self, repo: str, revision: str) -> str:

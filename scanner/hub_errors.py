@@ -32,10 +32,13 @@ class Cancelled(Exception):
 
 
 class HubError(Exception):
-    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None,
+                 *, endpoint_down: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.retry_after = retry_after
+        #: the endpoint itself could not be reached (refused, silent): so will the next request
+        self.endpoint_down = endpoint_down
 
     @property
     def retriable(self) -> bool:
@@ -77,7 +80,8 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
         doing = "to accept the connection" if isinstance(exc, httpx.ConnectTimeout) else (
             "to send the next bytes" if isinstance(exc, httpx.ReadTimeout) else "")
         return HubError("timeout", f"{what}: {endpoint} did not answer in time{' ' + doing}: "
-                        "is it up, or is the network filtered? (timeout: --timeout)")
+                        "is it up, or is the network filtered? (timeout: --timeout)",
+                        endpoint_down=True)
     if isinstance(exc, httpx.RemoteProtocolError):
         return HubError("unreachable", f"{what}: the Hub's response ended before its advertised "
                         f"size ({_short(exc)})")
@@ -85,7 +89,8 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
         return HubError("unreachable", f"{what}: the connection to the Hub broke ({_short(exc)})")
     if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError,
                         LocalEntryNotFoundError)):
-        return HubError("unreachable", f"{what}: cannot reach the Hub ({_short(exc)})")
+        return HubError("unreachable", f"{what}: cannot reach the Hub ({_short(exc)})",
+                        endpoint_down=isinstance(exc, (httpx.ConnectError, ConnectionError)))
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         where = f"the cache {cache}" if cache else "the cache"
         return HubError("disk_full", f"{what}: no space left on the device of {where} "

@@ -241,3 +241,20 @@ def test_a_full_disk_names_the_cache_once(
              "(No space left on device)")
     assert f"    cause: {cause}" in run.stdout
     assert f"failed      {cause}" in run.stdout, "the file is named once"
+
+
+def test_a_refused_endpoint_is_tried_for_one_repo_only(
+    hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: refused
+    monkeypatch.setenv("MODEL_ENDPOINT", "http://127.0.0.1:9")
+    root = suite_for(tmp_path / "p", "org/a-GGUF", "org/b-GGUF", "org/c-GGUF")
+    code, out, err = run_fetch(root, capsys, jobs=1)
+    assert code == 1 and "Traceback" not in err
+    causes = [line for line in out.splitlines() if line.startswith("    cause: ")]
+    assert len(causes) == 3
+    assert causes[0].startswith("    cause: org/a-GGUF: cannot reach the Hub (")
+    for later in causes[1:]:
+        assert later.endswith(": cannot reach the Hub: not asked, http://127.0.0.1:9 refused or "
+                              "dropped the connection earlier in this run")
