@@ -57,23 +57,26 @@ def test_a_warm_read_only_cache_works_and_a_cold_one_says_so_once(
     mount_namespaces: None,
 ) -> None:
     fake_hub.add_repo(REPO, {MODEL: GeneratedFile(4000, 3)})
-    root, cache = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), tmp_path / "cache"
+    root, cache = tmp_path / "p", tmp_path / "cache"
+    write_suite(root, f"class S:\n    pass\n\ndef test_a():\n    s = S()\n"
+                      f"    s.model_hf_repo = '{REPO}:Q4_K_M'\n")
     code, _, _ = run_fetch(root, capsys, cache_dir=str(cache))
     assert code == 0
     before = tree_state(cache)
-    for flags in ([], ["--verify"], ["--offline"]):
+    for task, *flags in (["models.fetch"], ["models.fetch", "--verify"],
+                         ["models.fetch", "--offline"], ["test.server", "--workers", "1"]):
         run = subprocess.run(read_only(cache, *invoke_command(
-            "models.fetch", "--root", str(root), "--cache-dir", str(cache), *flags)),
-            capture_output=True, text=True, timeout=120, check=False)
-        assert run.returncode == 0, f"{flags}: {run.stdout}{run.stderr}"
+            task, "--root", str(root), *flags)), capture_output=True, text=True, timeout=120,
+            check=False, env=dict(os.environ, LLAMA_CACHE=str(cache)))
+        assert run.returncode == 0, f"{task} {flags}: {run.stdout}{run.stderr}"
         assert "Traceback" not in run.stderr
     assert tree_state(cache) == before, "a warm cache is not written to"
     fake_hub.add_repo("org/new-GGUF", {"new-Q4_K_M.gguf": GeneratedFile(1000, 4)})
     suite_for(root, f"{REPO}:Q4_K_M", "org/new-GGUF")
     fake_hub.reset_counts()
     run = subprocess.run(read_only(cache, *invoke_command(
-        "models.fetch", "--root", str(root), "--cache-dir", str(cache))),
-        capture_output=True, text=True, timeout=120, check=False)
+        "models.fetch", "--root", str(root))), capture_output=True, text=True, timeout=120,
+        check=False, env=dict(os.environ, LLAMA_CACHE=str(cache)))
     assert run.returncode == 1
     assert run.stderr.count("cannot be written to") == 1, run.stderr
     assert f"error: the cache {cache} cannot be written to (a read-only mount?)" in run.stderr
