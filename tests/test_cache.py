@@ -164,3 +164,24 @@ def test_removing_a_file_already_half_gone_is_not_an_error(tmp_path: Path) -> No
 def test_a_cache_not_yet_created_is_writable_where_it_would_be_created(tmp_path: Path) -> None:
     assert hf_cache.writable(tmp_path / "not" / "yet")
     assert not (tmp_path / "not").exists(), "asking creates nothing"
+
+
+def test_a_blob_cached_under_another_commit_is_found_and_linked_relatively(
+    tmp_path: Path,
+) -> None:
+    lfs = blob(tmp_path, b"gguf weights", "q8/model.gguf")
+    small = blob(tmp_path, b"{}", "config.json", lfs=False)
+    assert hf_cache.cached_blob(tmp_path, REPO, lfs) == \
+        hf_cache.repo_folder(tmp_path, REPO) / "blobs" / str(lfs.sha256)
+    assert hf_cache.cached_blob(tmp_path, REPO, small) is not None, "git blob id for small files"
+    assert hf_cache.cached_blob(tmp_path, REPO, lfs.model_copy(update={"size": 1})) is None
+    assert hf_cache.cached_blob(tmp_path, "org/other", lfs) is None
+    new = "d" * 40
+    found = hf_cache.cached_blob(tmp_path, REPO, lfs)
+    assert found is not None
+    hf_cache.link_blob(tmp_path, REPO, new, lfs, found)
+    hf_cache.link_blob(tmp_path, REPO, new, lfs, found)  # again: replaced, not an error
+    link = hf_cache.snapshot_path(tmp_path, REPO, new, "q8/model.gguf")
+    assert os.readlink(link) == f"../../../blobs/{lfs.sha256}", "relative, as huggingface_hub"
+    assert link.read_bytes() == b"gguf weights"
+    assert sorted(p.name for p in link.parent.iterdir()) == ["model.gguf"], "no temporary left"
