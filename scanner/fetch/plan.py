@@ -11,13 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import cache as hf_cache
-from ..hub import HubClient
-from ..hub_errors import HubError
 from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing, ScanResult
 from ..resolve import ResolutionError, resolve
 from .parallel import map_on_daemon_threads
+
+if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
+    from ..hub import HubClient
+    from ..hub_errors import HubError
 
 #: What an interrupted file's error says (Ctrl-C stopped it; nothing is wrong with the Hub).
 INTERRUPTED = "interrupted before it finished"
@@ -158,7 +161,7 @@ def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
     return plans
 
 
-def list_repos(plans: list[ModelPlan], client: HubClient, settings: FetchSettings,
+def list_repos(plans: list[ModelPlan], client: HubClient | None, settings: FetchSettings,
                on_listed: Callable[[str], None] = lambda repo: None,
                ) -> dict[tuple[str, str], ListingOutcome]:
     """Each (repo, revision) listed once; from the cache when offline or the Hub fails.
@@ -168,8 +171,10 @@ def list_repos(plans: list[ModelPlan], client: HubClient, settings: FetchSetting
     def one(key: tuple[str, str]) -> ListingOutcome:
         repo, revision = key
         try:
-            if settings.offline:
+            if client is None:  # offline
                 return _cached_listing(settings.cache, repo, revision, None)
+            from ..hub_errors import HubError
+
             try:
                 listing, problems = client.listing(repo, revision)
                 return ListingOutcome(listing, problems=problems)
@@ -183,7 +188,8 @@ def list_repos(plans: list[ModelPlan], client: HubClient, settings: FetchSetting
     try:
         return dict(zip(wanted, map_on_daemon_threads(one, wanted, settings.jobs), strict=True))
     except KeyboardInterrupt:
-        client.cancel()  # a listing waiting to retry stops too
+        if client is not None:
+            client.cancel()  # a listing waiting to retry stops too
         raise
 
 

@@ -11,12 +11,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .. import cache as hf_cache
-from ..hub import HubClient
 from ..models import ScanResult
-from .download import ProgressSink, download_all
 from .plan import (
     FetchSettings,
     FileJob,
@@ -30,6 +28,9 @@ from .plan import (
     resolve_plans,
     verify_cached,
 )
+
+if TYPE_CHECKING:
+    from .download import ProgressSink
 
 
 @dataclass
@@ -64,8 +65,12 @@ class Display(Protocol):
 def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> FetchRun:
     """List each repo once, resolve as llama.cpp would, then (unless offline or a dry run)
     download what the cache lacks. Ctrl-C raises `FetchInterrupted` once downloads stopped."""
-    client = HubClient(settings.endpoint, settings.token, settings.cache,
-                       timeout=settings.timeout)
+    client = None
+    if not settings.offline:  # offline, the Hub stack is not even imported
+        from ..hub import HubClient
+
+        client = HubClient(settings.endpoint, settings.token, settings.cache,
+                           timeout=settings.timeout)
     plans = make_plans(scan, settings)
     repos = sorted({p.model.repo for p in plans if p.planned})
     with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
@@ -98,6 +103,9 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
             for job in todo:
                 job.not_downloaded("not downloaded: not enough free space")
         else:
+            from .download import download_all
+
+            assert client is not None  # not offline
             with display.downloading(run.needed_bytes) as progress:
                 download_all(jobs, client, settings, progress)
     finish_plans(plans, settings)
