@@ -44,8 +44,7 @@ def run_server_tests(options: Options, run: ServerRun,
     arguments = tests_sh_arguments(run, xdist)
     print(f"test.server: pytest {shlex.join(arguments)} in {folder}", flush=True)
     if run.test.fetch:
-        code = _fetch_selection(options.with_selection(arguments),
-                                run, env)
+        code = _fetch_selection(options.with_selection(arguments), run, env)
         if code and not run.test.keep_going:
             print("not running the tests: the fetch failed (--keep-going runs them anyway)",
                   file=sys.stderr)
