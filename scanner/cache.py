@@ -55,13 +55,17 @@ def write_ref(cache: Path, repo: str, commit: str, ref: str = "main") -> None:
     os.replace(tmp, refs / ref)
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path`, or its closest existing parent: where a cache not yet created would go."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def writable(cache: Path) -> bool:
     """Whether files can be created in the cache (or where it would be created): `access(2)`
     also answers for a read-only mount, even to root."""
-    path = cache
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return os.access(path, os.W_OK)
+    return os.access(nearest_existing(cache), os.W_OK)
 
 
 def snapshot_path(cache: Path, repo: str, commit: str, path: str) -> Path:

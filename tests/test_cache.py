@@ -162,6 +162,8 @@ def test_removing_a_file_already_half_gone_is_not_an_error(tmp_path: Path) -> No
 
 
 def test_a_cache_not_yet_created_is_writable_where_it_would_be_created(tmp_path: Path) -> None:
+    assert hf_cache.nearest_existing(tmp_path / "not" / "yet") == tmp_path
+    assert hf_cache.nearest_existing(tmp_path) == tmp_path
     assert hf_cache.writable(tmp_path / "not" / "yet")
     assert not (tmp_path / "not").exists(), "asking creates nothing"
 

@@ -114,6 +114,4 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
 
 def free_space(path: Path) -> int:
     """Free bytes where the cache is, or would be created."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return shutil.disk_usage(path).free
+    return shutil.disk_usage(hf_cache.nearest_existing(path)).free
