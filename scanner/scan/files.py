@@ -12,7 +12,6 @@ import os
 import re
 import stat
 import tokenize
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,14 +137,11 @@ def parse_file(path: Path, rel: str) -> ParsedFile | Diagnostic:
         line = data[: data.index(b"\0")].count(b"\n") + 1
         return problem("contains NUL bytes, not Python source", line)
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        source = data.decode(encoding)
+        source = _decode(data)
     except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
         return problem(f"cannot decode as Python source: {exc}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source, filename=rel)
+        tree = ast.parse(source, filename=rel)  # warnings: silenced once, by the caller
     except SyntaxError as exc:
         return problem(f"syntax error: {exc.msg}", exc.lineno)
     except (RecursionError, MemoryError):
@@ -153,6 +149,16 @@ def parse_file(path: Path, rel: str) -> ParsedFile | Diagnostic:
     except ValueError as exc:
         return problem(f"cannot parse: {exc}")
     return ParsedFile(rel=rel, source=source, tree=tree)
+
+
+def _decode(data: bytes) -> str:
+    """PEP 263: UTF-8 unless a BOM or a coding cookie in the first two lines says otherwise
+    (`tokenize.detect_encoding` decides then; the common case skips it)."""
+    head = data[:2048].split(b"\n", 2)[:2]
+    if data.startswith(b"\xef\xbb\xbf") or any(b"coding" in line for line in head):
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    return data.decode("utf-8")
 
 
 class _NotScanned(Exception):

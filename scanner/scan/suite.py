@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +35,8 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None = None) -> ScanResult:
     """Scan every file under `root` matching `config.tests`; never imports test code."""
-    with _no_cyclic_gc():
+    with _no_cyclic_gc(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a test file's SyntaxWarnings are not ours to print
         return _scan_suite(root, config, endpoint_host)
 
 
