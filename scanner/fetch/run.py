@@ -30,6 +30,7 @@ from .plan import (
 )
 
 if TYPE_CHECKING:
+    from ..hub import HubClient
     from .download import ProgressSink
 
 
@@ -86,6 +87,16 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
         return run
     if settings.dry_run:
         return run
+    _store(run, client, settings, display)
+    finish_plans(plans, settings)
+    return run
+
+
+def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
+           display: Display) -> None:
+    """Link cached blobs into new snapshots, then download what is missing, unless the cache
+    cannot be written to or has no room (then nothing is requested, and `run.refused` says)."""
+    jobs = run.jobs
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     links = [job for job in jobs if job.link_from is not None]
     run.needed_bytes = sum(job.file.size for job in todo)
@@ -108,8 +119,6 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
             assert client is not None  # not offline
             with display.downloading(run.needed_bytes) as progress:
                 download_all(jobs, client, settings, progress)
-    finish_plans(plans, settings)
-    return run
 
 
 def free_space(path: Path) -> int:
