@@ -65,7 +65,8 @@ class FileScanner:
             if self._touches(stmt):
                 self._visit(stmt, scope)
 
-    def _visit(self, node: ast.AST, scope: Scope) -> None:
+    def _visit(self, node: ast.AST, scope: Scope, whole: bool = False) -> None:
+        """Walk a node that touches a candidate line; `whole`: every line of it does."""
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self._visit_definition(node, scope)
             return
@@ -83,9 +84,11 @@ class FileScanner:
             if isinstance(node, ast.Call):
                 self._check_keywords(node, scope)
             children = ast.iter_child_nodes(node)
+        # a touched node on one line is touched throughout: its children need no check
+        whole = whole or getattr(node, "lineno", 0) == getattr(node, "end_lineno", -1)
         for child in children:
-            if self._touches(child):
-                self._visit(child, scope)
+            if whole or self._touches(child):
+                self._visit(child, scope, whole)
 
     def _visit_definition(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, outer: Scope
