@@ -99,6 +99,7 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     # the Hub stack (huggingface_hub, httpx) loads only for a native fetch
     from .fetch.run import run_fetch
     from .output.fetch_report import FetchDisplay, fetch_json, print_summary
+    from .output.step_summary import append_step_summary, fetch_markdown
 
     settings = fetch_settings(options, env)
     console = make_console()
@@ -113,10 +114,13 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
         print(f"error: the cache {settings.cache} cannot be written to (a read-only mount?): "
               f"{human_size(run.needed_bytes)} to download; nothing was downloaded",
               file=sys.stderr)
+    seconds = time.monotonic() - started
     if options.models.json:
         print_json(fetch_json(run, settings, list(scan.diagnostics), selection_entry(selected)))
     elif not settings.dry_run or settings.offline:
-        print_summary(run.plans, settings, time.monotonic() - started, console)
+        print_summary(run.plans, settings, seconds, console)
+    if not settings.dry_run:
+        append_step_summary(env, fetch_markdown(run, seconds, str(settings.cache)))
     if run.refused or not run.ok:
         return ExitCode.FAILED
     return ExitCode.FAILED if options.models.strict and scan.diagnostics else ExitCode.OK

@@ -14,6 +14,7 @@ from . import environment
 from .commands import fetch_models, scan_selected
 from .errors import ExitCode
 from .options import Options, ServerRun
+from .output.step_summary import append_step_summary, tests_markdown
 from .scan.suite import NoTestFiles
 from .selection.collect import run_environment
 from .selection.needs import SelectedScan
@@ -56,7 +57,9 @@ def run_server_tests(options: Options, run: ServerRun,
     command = [sys.executable, "-m", "pytest", *arguments]
     print(f"running {shlex.join(command[1:])} in {folder} (cache {cache}"
           f"{', offline' if run.test.offline else ''})", flush=True)
-    return subprocess.run(command, cwd=folder, env=run_env, check=False).returncode
+    code = subprocess.run(command, cwd=folder, env=run_env, check=False).returncode
+    append_step_summary(env, tests_markdown(shlex.join(["pytest", *arguments]), code))
+    return code
 
 
 def _fetch_selection(options: Options, run: ServerRun, env: Mapping[str, str]) -> int:

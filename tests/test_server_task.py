@@ -138,3 +138,34 @@ def test_workers_flag_wins_and_a_bad_value_is_a_usage_error(tmp_path: Path) -> N
     bad = invoke(root, tmp_path / "cache", "test.server", "--no-fetch", "--workers", "many")
     assert (bad.returncode, "Traceback" in bad.stderr) == (2, False)
     assert "error: invalid option: workers" in bad.stderr
+
+
+def test_ci_step_summary_gets_the_fetch_and_the_test_run(fake_hub: FakeHub, hub_env: Path,
+                                                       tmp_path: Path) -> None:
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
+    failing = SUITE + "def test_gone():\n    s.model_hf_repo = 'ggml-org/gone'\n"
+    root = write_suite(tmp_path / "proj", failing, "test_suite.py")
+    summary = tmp_path / "summary.md"
+    run = invoke(root, tmp_path / "cache", "test.server", "--keep-going", "--", "-k",
+                 "cached or gone", GITHUB_STEP_SUMMARY=str(summary))
+    assert run.returncode == 1, "test_gone fails: pytest's exit code"
+    text = summary.read_text()
+    assert text.startswith("### models.fetch\n\n2 models: 1 downloaded, 1 failed; downloaded")
+    assert "| ggml-org/models tinyllamas/stories260K.gguf | tinyllamas/stories260K.gguf | " \
+           "2.0 kB | downloaded |" in text
+    assert "- `ggml-org/gone`: ggml-org/gone: repository not found on the Hub" in text
+    assert "(needed by tools/server/tests/test_suite.py:" in text
+    assert text.endswith("### test.server\n\n`pytest --durations=30 -k 'cached or gone'`: "
+                         "failed (exit 1)\n\n")
+
+
+def test_an_unwritable_step_summary_is_a_warning(fake_hub: FakeHub, hub_env: Path,
+                                               tmp_path: Path) -> None:
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
+    root = write_suite(tmp_path / "proj", SUITE, "test_suite.py")
+    run = subprocess.run(invoke_command("models.fetch"), cwd=root, capture_output=True,
+                         text=True, timeout=120,
+                         env=dict(os.environ, LLAMA_CACHE=str(tmp_path / "cache"),
+                                  GITHUB_STEP_SUMMARY=str(tmp_path / "missing-dir" / "s.md")))
+    assert run.returncode == 0, run.stderr
+    assert "warning: cannot append to GITHUB_STEP_SUMMARY" in run.stderr
