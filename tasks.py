@@ -31,7 +31,7 @@ from scanner.options import (
 
 SCAN_FLAGS = ("root", "tests", "json", "strict", "deny")
 FETCH_FLAGS = ("cache_dir", "jobs", "dry_run", "offline", "urls", "verify", "timeout",
-               "backend", "llama_bin", "llama_timeout")
+               "backend", "llama_bin", "llama_timeout", "lock", "locked")
 SUITE_HELP = help_texts(TestOptions, "suite")
 
 
@@ -88,8 +88,8 @@ def fetch(
     jobs: int | None = None, dry_run: bool = False, offline: bool = False,
     no_mmproj: bool = False, urls: bool = False, verify: bool = False,
     timeout: str | None = None, backend: str | None = None, llama_bin: str | None = None,
-    llama_timeout: str | None = None,
-    suite: str | None = None,
+    llama_timeout: str | None = None, suite: str | None = None, lock: str | None = None,
+    locked: bool = False,
 ) -> None:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
     `-- PYTEST ARGS`: only those the tests pytest selects with these arguments need."""
@@ -99,18 +99,34 @@ def fetch(
         c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
         cache_dir=cache_dir, jobs=jobs, dry_run=dry_run, offline=offline,
         mmproj=False if no_mmproj else None, urls=urls, verify=verify, timeout=timeout,
-        backend=backend,
-        llama_bin=llama_bin, llama_timeout=llama_timeout, suite=suite, selection=_selection(c),
+        backend=backend, llama_bin=llama_bin, llama_timeout=llama_timeout, suite=suite,
+        lock=lock, locked=locked, selection=_selection(c),
     )
     _finish(commands.fetch_models(options))
 
 
-@task(help={**help_texts(ModelsOptions, "root"),
+@task(name="lock", iterable=["tests", "deny"], help={
+    **help_texts(ModelsOptions, "root", "tests", "deny", "lock"), **SUITE_HELP,
+    "check": "do not write: exit 1 when the lock is not what would be written (for CI)"})
+def lock_(
+    c: Context, root: str | None = None, tests: Any = None, deny: Any = None,
+    suite: str | None = None, lock: str | None = None, check: bool = False,
+) -> None:
+    """Pin the exact files (commit, size, sha256) every referenced model resolves to in a lock
+    file; `-- PYTEST ARGS`: only the models of the tests pytest selects."""
+    from scanner import commands
+
+    options = _options(c, root=root, tests=tests, deny=deny, suite=suite, lock=lock,
+                       selection=_selection(c))
+    _finish(commands.lock_models(options, check=check))
+
+
+@task(help={**help_texts(ModelsOptions, "root", "locked"),
             **help_texts(TestOptions, "suite", "offline", "slow", "workers", "keep_going"),
             "no_fetch": "do not run models.fetch first"})
 def server(c: Context, root: str | None = None, suite: str | None = None,
            offline: bool = False, slow: bool = False, workers: str | None = None,
-           no_fetch: bool = False, keep_going: bool = False) -> None:
+           no_fetch: bool = False, keep_going: bool = False, locked: bool = False) -> None:
     """Run the server tests as tools/server/tests/tests.sh does, after models.fetch has fetched
     the models of exactly the tests pytest selects; arguments after `--` go to pytest.
 
@@ -119,7 +135,7 @@ def server(c: Context, root: str | None = None, suite: str | None = None,
     """
     from scanner.server_tests import run_server_tests
 
-    options = _options(c, root=root, suite=suite)
+    options = _options(c, root=root, suite=suite, locked=locked)
     try:
         run = build_server_run(c.config.test, os.environ, _pytest_args(c), offline=offline,
                                slow=slow, workers=workers, fetch=False if no_fetch else None,
@@ -129,7 +145,7 @@ def server(c: Context, root: str | None = None, suite: str | None = None,
     _finish(run_server_tests(options, run))
 
 
-namespace = Collection(Collection("models", list_, fetch), Collection("test", server))
+namespace = Collection(Collection("models", list_, fetch, lock_), Collection("test", server))
 # On the root so that every task sees both sections (`test.server` reads `models:` too).
 namespace.configure({"models": config_defaults(ModelsOptions),
                      "test": config_defaults(TestOptions)})

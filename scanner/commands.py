@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import environment
+from . import environment, lock
 from .errors import ExitCode
 from .models import ScanResult
 from .options import Options
@@ -93,6 +96,10 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None,
 def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
                   selected: SelectedScan | None) -> int:
     if options.models.backend == "llama":
+        if options.models.locked:
+            print("error: --locked works with the native backend only (llama.cpp's downloader "
+                  "always asks the Hub for `main`)", file=sys.stderr)
+            return ExitCode.USAGE
         from .llama_fetch import fetch_with_llama_backend
 
         return fetch_with_llama_backend(options, scan, env, selected)
@@ -101,7 +108,11 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     from .output.fetch_report import FetchDisplay, fetch_json, print_summary
     from .output.step_summary import append_step_summary, fetch_markdown
 
-    settings = fetch_settings(options, env)
+    try:
+        settings = fetch_settings(options, env)
+    except lock.LockError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     console = make_console()
     started = time.monotonic()
     display = FetchDisplay(console, scan, selected, quiet=options.models.json)
@@ -127,15 +138,77 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
 
 
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
-    """Cache, endpoint and token as llama.cpp reads them, plus the run's flags."""
-    from .fetch import plan  # loads the Hub stack: only for a native fetch
+    """Cache, endpoint and token as llama.cpp reads them, plus the run's flags; with
+    `--locked`, the lock's pinned files (a LockError when it cannot be read)."""
+    from .fetch import plan
 
+    locked = None
+    if options.models.locked:
+        locked = lock.listings(read_lock(options.lock_path))
     return plan.FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
         token=env.get("HF_TOKEN") or None, jobs=options.models.jobs,
         offline=options.models.offline,
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
-        dry_run=options.models.dry_run, timeout=options.models.timeout)
+        dry_run=options.models.dry_run, timeout=options.models.timeout, locked=locked,
+        lock_path=str(options.lock_path))
+
+
+def read_lock(path: Path) -> list[lock.LockEntry]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise lock.LockError(f"{path} does not exist: run `invoke models.lock` to write it") \
+            from None
+    except OSError as exc:
+        raise lock.LockError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return lock.parse(text, path)
+
+
+def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
+                check: bool = False) -> int:
+    """`models.lock`: resolve every (selected) reference and write the lock, or with `check`
+    say whether the lock on disk is what would be written (exit 1 when stale)."""
+    from .fetch.run import run_fetch
+    from .output.fetch_report import FetchDisplay
+
+    env = os.environ if env is None else env
+    try:
+        scan, selected = scan_selected(options, env)
+    except NoTestFiles as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    unlocked = dataclasses.replace(options, models=dataclasses.replace(
+        options.models, locked=False, offline=False, dry_run=True, verify=False))
+    settings = fetch_settings(unlocked, env)
+    run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
+    failed = [plan for plan in run.plans if plan.status.bad]
+    for plan in failed:
+        print(f"error: {plan.model.label()}: {plan.error}", file=sys.stderr)
+    if failed:
+        print(f"error: {len(failed)} model(s) could not be resolved; {options.lock_path} was "
+              "not written", file=sys.stderr)
+        return ExitCode.FAILED
+    entries = [lock.LockEntry(plan.model, job.commit, job.file)
+               for plan in run.plans if plan.commit for job in plan.files]
+    text = lock.render(entries)
+    path = options.lock_path
+    if check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current == text:
+            print(f"{path} is up to date ({len(entries)} files)")
+            return ExitCode.OK
+        print(f"{path} is stale: `invoke models.lock` would change it", file=sys.stderr)
+        for line in difflib.unified_diff(current.splitlines(), text.splitlines(), "on disk",
+                                         "now", lineterm="", n=0):
+            print(f"    {line}", file=sys.stderr)
+        return ExitCode.FAILED
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    models = len({entry.model for entry in entries})
+    print(f"wrote {path}: {models} models, {len(entries)} files")
+    return ExitCode.OK
 
 
 def _endpoint_host(env: Mapping[str, str]) -> str | None:

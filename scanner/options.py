@@ -66,6 +66,11 @@ class ModelsOptions:
                                 "(flag: --no-mmproj)")
     urls: bool = option(False, "also fetch files named by Hub URLs in the tests")
     verify: bool = option(False, "re-hash cached files and fetch again any that do not match")
+    lock: str | None = option(None, "lock file, relative to root (default: models.lock in the "
+                                    "suite folder)")
+    locked: bool = option(False, "take each model's commit and files from the lock file: no "
+                                 "listing is asked of the Hub, every file is checked against "
+                                 "its locked sha256")
     timeout: Annotated[float, Gt(0)] = option(
         10.0, "seconds to wait for the Hub to accept a connection or send the next bytes "
               "(default 10); a Hub silent that long is tried once more, then not asked again")
@@ -127,6 +132,12 @@ class Options:
     @property
     def cache_dir(self) -> Path | None:
         return Path(self.models.cache_dir).expanduser() if self.models.cache_dir else None
+
+    @property
+    def lock_path(self) -> Path:
+        if self.models.lock:
+            return self.root / Path(self.models.lock).expanduser()
+        return self.root / self.suite / "models.lock"
 
     def with_selection(self, selection: Iterable[str]) -> Options:
         return dataclasses.replace(self, selection=tuple(selection))

@@ -132,6 +132,7 @@ class ListingOutcome:
     error: HubError | None = None
     note: str | None = None
     problems: list[str] = field(default_factory=list)
+    missing: str | None = None  # why there is no listing, when no Hub error says it
 
 
 @dataclass
@@ -146,6 +147,9 @@ class FetchSettings:
     verify: bool = False
     dry_run: bool = False
     timeout: float = 10.0
+    #: `--locked`: each locked model's pinned files (the Hub is not listed); None: list it
+    locked: dict[HuggingFaceModel, RepoListing] | None = None
+    lock_path: str = "models.lock"  # named in messages about models the lock lacks
 
 
 def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
@@ -159,6 +163,17 @@ def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
             plan.set_aside(ModelStatus.SKIPPED, "URL reference: fetched only with --urls")
         plans.append(plan)
     return plans
+
+
+def locked_listing(plan: ModelPlan, settings: FetchSettings) -> ListingOutcome:
+    """`--locked`: the model's pinned files, or why there are none (nothing is asked of the
+    Hub; a URL reference is pinned by its URL and listed as usual)."""
+    assert settings.locked is not None
+    listing = settings.locked.get(plan.model)
+    if listing is None:
+        return ListingOutcome(None, missing=f"{plan.model.label()}: not in {settings.lock_path} "
+                                            "(run `invoke models.lock` to pin it)")
+    return ListingOutcome(listing, note=f"locked at {listing.commit[:12]}")
 
 
 def list_repos(plans: list[ModelPlan], client: HubClient | None, settings: FetchSettings,
@@ -206,17 +221,17 @@ def _cached_listing(cache: Path, repo: str, revision: str,
                                         f"{error}")
 
 
-def resolve_plans(plans: list[ModelPlan], listings: dict[tuple[str, str], ListingOutcome],
+def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], ListingOutcome],
                   settings: FetchSettings) -> list[FileJob]:
     """Attach file jobs to plans; returns the distinct jobs (shared between models)."""
     jobs: dict[tuple[str, str, str], FileJob] = {}
     for plan in plans:
         if not plan.planned:
             continue
-        outcome = listings[(plan.model.repo, plan.revision)]
+        outcome = listing_of(plan)
         plan.note = outcome.note
         if outcome.listing is None:
-            plan.fail(str(outcome.error) if outcome.error else (
+            plan.fail(str(outcome.error) if outcome.error else outcome.missing or (
                 f"{plan.model.repo}: not in the cache (no refs/{plan.revision} or snapshot)"),
                 offline=settings.offline)
             continue

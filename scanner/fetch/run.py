@@ -19,10 +19,12 @@ from .plan import (
     FetchSettings,
     FileJob,
     FileStatus,
+    ListingOutcome,
     ModelPlan,
     finish_plans,
     link_cached_blobs,
     list_repos,
+    locked_listing,
     make_plans,
     mark_offline,
     resolve_plans,
@@ -73,10 +75,17 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
         client = HubClient(settings.endpoint, settings.token, settings.cache,
                            timeout=settings.timeout)
     plans = make_plans(scan, settings)
-    repos = sorted({p.model.repo for p in plans if p.planned})
+    to_list = [p for p in plans if p.planned and (settings.locked is None or p.model.revision)]
+    repos = sorted({p.model.repo for p in to_list})
     with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
-        listings = list_repos(plans, client, settings, listed)
-    jobs = resolve_plans(plans, listings, settings)
+        listings = list_repos(to_list, client, settings, listed)
+
+    def listing_of(plan: ModelPlan) -> ListingOutcome:
+        if settings.locked is not None and not plan.model.revision:
+            return locked_listing(plan, settings)
+        return listings[(plan.model.repo, plan.revision)]
+
+    jobs = resolve_plans(plans, listing_of, settings)
     run = FetchRun(plans, jobs, [p for outcome in listings.values() for p in outcome.problems])
     if settings.verify:
         repair = not (settings.dry_run or settings.offline)

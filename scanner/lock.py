@@ -1,0 +1,87 @@
+"""`models.lock`: the exact files a test suite's models resolved to, pinned by commit and hash.
+
+One line per file a model needs, tab-separated, sorted, after a version line: a lock that
+nothing changed is byte-identical, and a diff shows exactly which file of which model moved.
+
+    version<TAB>1
+    <hf_repo><TAB><hf_file or -><TAB><repo>@<commit><TAB><path><TAB><size><TAB><sha256:…|git:…>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+from .cache import is_commit, is_sha256
+from .models import HuggingFaceModel, RepoFile, RepoListing
+from .repo_id import model_problem
+
+VERSION = "1"
+HEADER = f"version\t{VERSION}"
+NO_FILE = "-"
+
+
+class LockError(ValueError):
+    """A lock file that cannot be read; the message names the file and line."""
+
+
+class LockEntry(NamedTuple):
+    model: HuggingFaceModel
+    commit: str
+    file: RepoFile
+
+    def line(self) -> str:
+        digest = f"sha256:{self.file.sha256}" if self.file.sha256 else f"git:{self.file.oid}"
+        return "\t".join((self.model.hf_repo, self.model.hf_file or NO_FILE,
+                          f"{self.model.repo}@{self.commit}", self.file.path,
+                          str(self.file.size), digest))
+
+
+def render(entries: Iterable[LockEntry]) -> str:
+    lines = sorted({entry.line() for entry in entries})
+    return "\n".join([HEADER, *lines]) + "\n"
+
+
+def parse(text: str, where: Path) -> list[LockEntry]:
+    """Every entry of a lock file; a malformed line is a LockError naming `where` and the line."""
+    lines = text.splitlines()
+    if not lines or lines[0] != HEADER:
+        raise LockError(f"{where}:1: not a models.lock of version {VERSION} "
+                        f"(first line should be {HEADER!r})")
+    return [_entry(line, where, number) for number, line in enumerate(lines[1:], start=2)
+            if line.strip()]
+
+
+def _entry(line: str, where: Path, number: int) -> LockEntry:
+    def bad(why: str) -> LockError:
+        return LockError(f"{where}:{number}: {why}")
+
+    fields = line.split("\t")
+    if len(fields) != 6:
+        raise bad(f"expected 6 tab-separated fields, found {len(fields)}")
+    hf_repo, hf_file, pinned, path, size, digest = fields
+    repo, _, commit = pinned.partition("@")
+    model = HuggingFaceModel(hf_repo=hf_repo, hf_file=None if hf_file == NO_FILE else hf_file)
+    problem = model_problem(model.hf_repo, model.hf_file)
+    if problem:
+        raise bad(problem)
+    if repo != model.repo or not is_commit(commit):
+        raise bad(f"{pinned!r} is not {model.repo}@<40 hex commit>")
+    kind, _, value = digest.partition(":")
+    if not size.isdigit() or not ((kind == "sha256" and is_sha256(value))
+                                  or (kind == "git" and is_commit(value))):
+        raise bad(f"{size!r} {digest!r} is not a size and sha256:<64 hex> or git:<40 hex>")
+    sha256 = value if kind == "sha256" else None
+    return LockEntry(model, commit, RepoFile(path=path, size=int(size), oid=value, sha256=sha256))
+
+
+def listings(entries: Iterable[LockEntry]) -> dict[HuggingFaceModel, RepoListing]:
+    """Each locked model's pinned files as the listing its resolution reads: resolving it
+    again finds exactly these files, at the locked commit, without asking the Hub."""
+    found: dict[HuggingFaceModel, list[LockEntry]] = {}
+    for entry in entries:
+        found.setdefault(entry.model, []).append(entry)
+    return {model: RepoListing(repo=model.repo, commit=group[0].commit,
+                               files=tuple(e.file for e in group))
+            for model, group in found.items()}
