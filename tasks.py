@@ -1,4 +1,4 @@
-"""Invoke tasks: `models.list`, `models.fetch`, `test.server`.
+"""Invoke tasks: `models.list`, `models.fetch`, `models.lock`, `models.prune`, `test.server`.
 
 Thin by design: each task merges its flags with its config section and calls `scanner`. The
 options, their defaults and help texts are declared once, in `scanner/options.py`.
@@ -145,7 +145,23 @@ def server(c: Context, root: str | None = None, suite: str | None = None,
     _finish(run_server_tests(options, run))
 
 
-namespace = Collection(Collection("models", list_, fetch, lock_), Collection("test", server))
+@task(iterable=["tests"], help={
+    **help_texts(ModelsOptions, "root", "tests", "cache_dir", "lock"), **SUITE_HELP,
+    "yes": "remove what is listed (default: only list it)",
+    "unreferenced": "also whole repos that no reference of the suite names"})
+def prune(c: Context, root: str | None = None, tests: Any = None, cache_dir: str | None = None,
+          suite: str | None = None, lock: str | None = None, yes: bool = False,
+          unreferenced: bool = False) -> None:
+    """List (or with --yes remove) what the suite no longer needs in the cache: snapshots other
+    than the current or locked commit, blobs nothing links to, stale partial downloads."""
+    from scanner import commands
+
+    options = _options(c, root=root, tests=tests, cache_dir=cache_dir, suite=suite, lock=lock)
+    _finish(commands.prune_models(options, yes=yes, unreferenced=unreferenced))
+
+
+namespace = Collection(Collection("models", list_, fetch, lock_, prune),
+                       Collection("test", server))
 # On the root so that every task sees both sections (`test.server` reads `models:` too).
 namespace.configure({"models": config_defaults(ModelsOptions),
                      "test": config_defaults(TestOptions)})

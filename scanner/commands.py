@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import environment, lock
+from . import environment, lock, prune
 from .errors import ExitCode
 from .models import ScanResult
 from .options import Options
@@ -215,3 +215,40 @@ def _endpoint_host(env: Mapping[str, str]) -> str | None:
     """The configured endpoint's host, so URLs pointing at a mirror are recognised too."""
     host = urlsplit(environment.endpoint(env)).netloc
     return host or None
+
+
+def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes: bool = False,
+                 unreferenced: bool = False) -> int:
+    """`models.prune`: list (or with `yes` remove) what the suite no longer needs in the cache."""
+    env = os.environ if env is None else env
+    try:
+        scan = scan_suite(options.root, options.scan, _endpoint_host(env))
+        locked_path = options.lock_path
+        entries = read_lock(locked_path) if locked_path.exists() else []
+    except NoTestFiles as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except lock.LockError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    cache = environment.cache_dir(env, options.cache_dir)
+    locked: dict[str, set[str]] = {}
+    for entry in entries:
+        locked.setdefault(entry.model.repo, set()).add(entry.commit)
+    items = prune.plan_prune(cache, {m.repo for m in scan.models()}, locked,
+                             unreferenced=unreferenced)
+    console = make_console()
+    for item in items:
+        size = human_size(item.size) if item.kind != "snapshot" else "-"
+        console.print(f"{item.kind:<9} {size:>9}  {item.path.relative_to(cache)}", markup=False)
+    total = human_size(sum(item.size for item in items))
+    if not yes:
+        console.print(f"{len(items)} item(s), {total} in {cache}"
+                      + ("; run with --yes to remove them" if items else ""), markup=False)
+        return ExitCode.OK
+    removed = prune.apply(cache, items)
+    busy = len(items) - len(removed)
+    console.print(f"removed {len(removed)} item(s), {human_size(sum(i.size for i in removed))} "
+                  f"from {cache}" + (f"; {busy} in use by a download, left" if busy else ""),
+                  markup=False)
+    return ExitCode.OK

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -88,14 +89,22 @@ def test_locked_fetch_takes_the_pinned_commit_after_main_moved(
 def test_a_reference_the_lock_lacks_and_a_broken_lock_are_named(
     history: tuple[Path, str, bytes], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root, _, _ = history
+    root, _, pinned = history
     assert lock(root, capsys)[0] == 0
     suite_for(root, f"{REPO}:Q4_K_M", "org/small", "org/new-GGUF")
     code, out, _ = run_fetch(root, capsys, locked=True)
     assert code == 1
     path = root / "tools/server/tests/models.lock"
     assert f"org/new-GGUF: not in {path} (run `invoke models.lock` to pin it)" in out
-    path.write_text(path.read_text().replace("\t3000\t", "\tbig\t"))
+    good = path.read_text()
+    gone = good.replace(f"\t{MODEL}\t", "\tgone-Q4_K_M.gguf\t").replace(
+        hashlib.sha256(pinned).hexdigest(), "0" * 64)  # bytes no cache holds
+    path.write_text(gone)
+    suite_for(root, f"{REPO}:Q4_K_M", "org/small")
+    code, out, _ = run_fetch(root, capsys, locked=True)
+    assert code == 1, "the Hub no longer has a locked file at its commit"
+    assert f"{REPO} gone-Q4_K_M.gguf: file not found in the repo (HTTP 404)" in out
+    path.write_text(good.replace("\t3000\t", "\tbig\t"))
     code, _, err = run_fetch(root, capsys, locked=True)
     assert code == 2
     assert f"error: {path}:3: 'big' 'sha256:" in err
@@ -127,3 +136,64 @@ def test_test_server_and_check_through_invoke(
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
     assert fake_hub.count(kind="tree") == 0, "the lock, not the Hub, said which files"
+
+
+def age(path: Path, seconds: float = 7200) -> None:
+    """Make a snapshot look untouched for `seconds` (a fresh one may be a fetch in progress)."""
+    then = time.time() - seconds
+    for item in [path, *path.rglob("*")]:
+        os.utime(item, (then, then), follow_symlinks=False)
+
+
+def test_prune_lists_then_removes_exactly_what_is_no_longer_needed(
+    fake_hub: FakeHub, hub_env: Path, history: tuple[Path, str, bytes],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root, old_commit, _ = history
+    assert run_fetch(root, capsys)[0] == 0
+    new = GeneratedFile(3100, 9)
+    fake_hub.add_repo(REPO, {MODEL: new, "mmproj-f16.gguf": GeneratedFile(500, 2)})
+    assert run_fetch(root, capsys)[0] == 0
+    fake_hub.add_repo("org/gone", {"g.gguf": GeneratedFile(100)})
+    suite_for(root, f"{REPO}:Q4_K_M", "org/small", "org/gone")
+    assert run_fetch(root, capsys)[0] == 0
+    suite_for(root, f"{REPO}:Q4_K_M", "org/small")  # org/gone no longer referenced
+    folder = hub_env / "models--org--pinned-GGUF"
+    age(folder / "snapshots" / old_commit)
+    old_blob = folder / "blobs" / hashlib.sha256(history[2]).hexdigest()
+    partial = folder / "blobs" / "abc.123.incomplete"
+    partial.write_bytes(b"x" * 10)
+    options = build_options({}, root=str(root))
+
+    assert commands.prune_models(options) == 0
+    listed = capsys.readouterr().out
+    assert f"snapshot          -  models--org--pinned-GGUF/snapshots/{old_commit}" in listed
+    assert f"blob         3.0 kB  models--org--pinned-GGUF/blobs/{old_blob.name}" in listed
+    assert "partial        10 B  models--org--pinned-GGUF/blobs/abc.123.incomplete" in listed
+    assert "models--org--gone" not in listed, "whole repos only with --unreferenced"
+    assert "3 item(s), 3.0 kB in" in listed and old_blob.exists(), "listing removes nothing"
+
+    assert commands.prune_models(options, yes=True, unreferenced=True) == 0
+    assert "removed 4 item(s)" in capsys.readouterr().out
+    assert not old_blob.exists() and not partial.exists()
+    assert not (folder / "snapshots" / old_commit).exists()
+    assert not (hub_env / "models--org--gone").exists()
+    assert llama_offline_lookup(hub_env, REPO, MODEL) == new.read(), "the current model intact"
+    assert llama_offline_lookup(hub_env, "org/small", "small-Q8_0.gguf") is not None
+
+
+def test_prune_keeps_the_locked_commit_and_fresh_snapshots(
+    fake_hub: FakeHub, hub_env: Path, history: tuple[Path, str, bytes],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root, old_commit, pinned = history
+    assert lock(root, capsys)[0] == 0 and run_fetch(root, capsys)[0] == 0
+    fake_hub.add_repo(REPO, {MODEL: GeneratedFile(3100, 9),
+                             "mmproj-f16.gguf": GeneratedFile(500, 2)})
+    assert run_fetch(root, capsys)[0] == 0  # main moved; the lock still pins the old commit
+    folder = hub_env / "models--org--pinned-GGUF"
+    age(folder / "snapshots" / old_commit)
+    assert commands.prune_models(build_options({}, root=str(root)), yes=True) == 0
+    assert "removed 0 item(s)" in capsys.readouterr().out
+    assert llama_offline_lookup(hub_env, REPO, MODEL) is not None
+    assert (folder / "snapshots" / old_commit / MODEL).read_bytes() == pinned

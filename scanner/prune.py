@@ -1,0 +1,121 @@
+"""`models.prune`: what the suite no longer needs in the cache, listed or removed.
+
+Kept, per referenced repo: the snapshot `refs/main` (and any other ref) points at, the locked
+commit, snapshots changed in the last hour (a fetch may be filling one), and every blob a kept
+snapshot links to. Pruned: the other snapshots, blobs no kept snapshot links to, partial
+downloads no live process writes; with `unreferenced`, whole repos no reference names. Nothing
+outside the cache folder is touched: links are removed, never followed, and a blob is removed
+only when its huggingface_hub lock can be taken at once (no download of it is in progress).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from filelock import FileLock, Timeout
+
+from .cache import is_commit
+
+#: A snapshot changed more recently than this may belong to a fetch in progress: kept.
+BUSY_SECONDS = 3600.0
+
+Kind = Literal["snapshot", "blob", "partial", "repo"]
+
+
+class PruneItem(NamedTuple):
+    kind: Kind
+    path: Path
+    size: int
+
+
+def plan_prune(cache: Path, referenced: Iterable[str], locked: Mapping[str, set[str]], *,
+               unreferenced: bool, now: float | None = None) -> list[PruneItem]:
+    """What `models.prune` would remove, repo by repo, sorted."""
+    now = time.time() if now is None else now
+    repos = set(referenced)
+    items: list[PruneItem] = []
+    for folder in sorted(cache.glob("models--*")):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        repo = folder.name.removeprefix("models--").replace("--", "/", 1)
+        if repo not in repos:
+            if unreferenced:
+                items.append(PruneItem("repo", folder, _tree_size(folder)))
+            continue
+        items += _prune_repo(folder, locked.get(repo, set()), now)
+    return items
+
+
+def _prune_repo(folder: Path, locked: set[str], now: float) -> list[PruneItem]:
+    keep = locked | _ref_commits(folder)
+    snapshots = folder / "snapshots"
+    old: list[Path] = []
+    kept: list[Path] = []
+    for snapshot in sorted(snapshots.iterdir()) if snapshots.is_dir() else []:
+        busy = now - _newest_change(snapshot) < BUSY_SECONDS
+        (kept if snapshot.name in keep or busy else old).append(snapshot)
+    items = [PruneItem("snapshot", s, 0) for s in old]
+    linked = {os.path.realpath(link) for s in kept for link in _links(s)}
+    blobs = folder / "blobs"
+    for blob in sorted(blobs.iterdir()) if blobs.is_dir() else []:
+        if blob.name.endswith(".incomplete"):
+            items.append(PruneItem("partial", blob, blob.stat().st_size))
+        elif blob.is_file() and os.path.realpath(blob) not in linked:
+            items.append(PruneItem("blob", blob, blob.stat().st_size))
+    return items
+
+
+def apply(cache: Path, items: Iterable[PruneItem]) -> list[PruneItem]:
+    """Remove the items that can be removed safely now; returns those removed."""
+    removed = []
+    for item in items:
+        if item.kind in ("blob", "partial"):
+            if not _remove_unlocked(cache, item.path):
+                continue
+        elif item.path.is_dir() and not item.path.is_symlink():
+            shutil.rmtree(item.path)  # does not follow links: nothing outside is touched
+        removed.append(item)
+    return removed
+
+
+def _remove_unlocked(cache: Path, blob: Path) -> bool:
+    """A blob or partial goes only when no process holds its huggingface_hub lock."""
+    etag = blob.name.split(".", 1)[0]
+    lock = FileLock(cache / ".locks" / blob.parent.parent.name / f"{etag}.lock", timeout=0,
+                    mode=0o664)
+    try:
+        with lock:
+            blob.unlink(missing_ok=True)
+    except Timeout:
+        return False
+    return True
+
+
+def _ref_commits(folder: Path) -> set[str]:
+    refs = folder / "refs"
+    found = set()
+    for ref in refs.rglob("*") if refs.is_dir() else []:
+        try:
+            text = ref.read_text().strip() if ref.is_file() else ""
+        except OSError:
+            continue
+        if is_commit(text):
+            found.add(text)
+    return found
+
+
+def _links(snapshot: Path) -> list[Path]:
+    return [p for p in snapshot.rglob("*") if p.is_symlink()]
+
+
+def _newest_change(snapshot: Path) -> float:
+    return max([snapshot.lstat().st_mtime, *(p.lstat().st_mtime for p in snapshot.rglob("*"))])
+
+
+def _tree_size(folder: Path) -> int:
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
