@@ -41,7 +41,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/selection/needs.py": ("tests/test_selection_needs.py",),
     "scanner/cache.py": ("tests/test_cache.py",),
     "scanner/environment.py": ("tests/test_cache.py",),
-    "scanner/lock.py": ("tests/test_lock.py",),
+    "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
 }
 
 SWAPS: dict[type, type] = {

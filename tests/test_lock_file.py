@@ -1,0 +1,65 @@
+"""The lock file's format: what is written, read back, and refused with the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scanner.lock import LockEntry, LockError, listings, parse, render
+from scanner.models import HuggingFaceModel, RepoFile
+
+WHERE = Path("tools/server/tests/models.lock")
+C1, C2 = "1" * 40, "2" * 40
+GGUF = RepoFile(path="m-Q8_0.gguf", size=700, oid="a" * 40, sha256="b" * 64)
+SMALL = RepoFile(path="config.json", size=2, oid="c" * 40)
+TAGGED = HuggingFaceModel(hf_repo="org/m:Q8_0")
+FILED = HuggingFaceModel(hf_repo="org/m", hf_file="config.json")
+
+
+def test_entries_round_trip_sorted_with_both_kinds_of_digest() -> None:
+    entries = [LockEntry(FILED, C2, SMALL), LockEntry(TAGGED, C1, GGUF)]
+    text = render(entries)
+    assert text == (
+        "version\t1\n"
+        f"org/m\tconfig.json\torg/m@{C2}\tconfig.json\t2\tgit:{'c' * 40}\n"
+        f"org/m:Q8_0\t-\torg/m@{C1}\tm-Q8_0.gguf\t700\tsha256:{'b' * 64}\n"
+    )
+    assert set(parse(text, WHERE)) == set(entries)
+    assert render(reversed(entries)) == text, "order of resolution does not matter"
+    pinned = listings(parse(text, WHERE))
+    assert pinned[TAGGED].commit == C1 and pinned[TAGGED].files == (GGUF,)
+    assert pinned[FILED].files == (SMALL,)
+
+
+LINE = f"org/m:Q8_0\t-\torg/m@{C1}\tm-Q8_0.gguf\t700\tsha256:{'b' * 64}"
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("org/m:Q8_0\t-\tm-Q8_0.gguf", "expected 6 tab-separated fields, found 3"),
+    (LINE.replace("org/m:Q8_0", "not a repo", 1),
+     "'not a repo' is not fetched: repo id must be exactly 'org/name' (one '/')"),
+    (LINE.replace(f"org/m@{C1}", f"org/other@{C1}"),
+     f"'org/other@{C1}' is not org/m@<40 hex commit>"),
+    (LINE.replace(f"@{C1}", "@main"), "'org/m@main' is not org/m@<40 hex commit>"),
+    (LINE.replace("\t700\t", "\tbig\t"),
+     f"'big' 'sha256:{'b' * 64}' is not a size and sha256:<64 hex> or git:<40 hex>"),
+    (LINE.replace("sha256:", "md5:"),
+     f"'700' 'md5:{'b' * 64}' is not a size and sha256:<64 hex> or git:<40 hex>"),
+    (LINE.replace(f"sha256:{'b' * 64}", f"sha256:{'b' * 40}"),
+     f"'700' 'sha256:{'b' * 40}' is not a size and sha256:<64 hex> or git:<40 hex>"),
+    (LINE.replace(f"sha256:{'b' * 64}", f"git:{'b' * 64}"),
+     f"'700' 'git:{'b' * 64}' is not a size and sha256:<64 hex> or git:<40 hex>"),
+])
+def test_a_malformed_line_is_refused_with_file_and_line(line: str, message: str) -> None:
+    with pytest.raises(LockError) as info:
+        parse(f"version\t1\n{LINE}\n\n{line}\n", WHERE)
+    assert str(info.value) == f"{WHERE}:4: {message}"
+
+
+@pytest.mark.parametrize("text", ["", "version\t2\n", f"{LINE}\n"])
+def test_a_file_that_is_no_lock_of_this_version_is_refused(text: str) -> None:
+    with pytest.raises(LockError) as info:
+        parse(text, WHERE)
+    assert str(info.value) == (f"{WHERE}:1: not a models.lock of version 1 (first line should "
+                               "be 'version\\t1')")
