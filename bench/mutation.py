@@ -42,7 +42,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/cache.py": ("tests/test_cache.py",),
     "scanner/environment.py": ("tests/test_cache.py",),
     "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
-    "scanner/prune.py": ("tests/test_lock.py",),
+    "scanner/prune.py": ("tests/test_prune.py",),
 }
 
 SWAPS: dict[type, type] = {

@@ -77,7 +77,9 @@ def apply(cache: Path, items: Iterable[PruneItem]) -> list[PruneItem]:
         if item.kind in ("blob", "partial"):
             if not _remove_unlocked(cache, item.path):
                 continue
-        elif item.path.is_dir() and not item.path.is_symlink():
+        elif item.path.is_symlink():
+            item.path.unlink()  # the link only: what it points at is not the cache's
+        else:
             shutil.rmtree(item.path)  # does not follow links: nothing outside is touched
         removed.append(item)
     return removed

@@ -1,0 +1,112 @@
+"""What `models.prune` lists and removes, on hand-made caches: exactly the unneeded, never
+what a fetch may be using, never anything outside the cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from filelock import FileLock
+
+from scanner.prune import BUSY_SECONDS, PruneItem, apply, plan_prune
+
+OLD, NEW, TAG = "a" * 40, "b" * 40, "c" * 40
+NOW = 1_000_000_000.0
+
+
+def repo(cache: Path, name: str = "org/m", main: str = NEW) -> Path:
+    folder = cache / ("models--" + name.replace("/", "--"))
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(main)
+    (folder / "blobs").mkdir()
+    return folder
+
+
+def snapshot(folder: Path, commit: str, blobs: dict[str, bytes], when: float = NOW - 7200) -> Path:
+    """A snapshot whose files link to blobs named by content, all last changed at `when`."""
+    snap = folder / "snapshots" / commit
+    snap.mkdir(parents=True)
+    for path, data in blobs.items():
+        blob = folder / "blobs" / f"{len(data):04d}{data[:4].hex()}"
+        blob.write_bytes(data)
+        (snap / path).symlink_to(os.path.relpath(blob, snap))
+        os.utime(blob, (when, when))
+        os.utime(snap / path, (when, when), follow_symlinks=False)
+    os.utime(snap, (when, when))
+    return snap
+
+
+def listed(items: list[PruneItem], cache: Path) -> list[tuple[str, str, int]]:
+    return [(i.kind, str(i.path.relative_to(cache)), i.size) for i in items]
+
+
+def test_old_snapshots_their_blobs_and_partials_are_listed_current_ones_kept(
+    tmp_path: Path,
+) -> None:
+    folder = repo(tmp_path)
+    snapshot(folder, OLD, {"m.gguf": b"old weights", "shared.gguf": b"same"})
+    snapshot(folder, NEW, {"m.gguf": b"new weights!", "shared.gguf": b"same"})
+    (folder / "blobs" / "e1.x.incomplete").write_bytes(b"12345")
+    items = plan_prune(tmp_path, ["org/m"], {}, unreferenced=False, now=NOW)
+    assert listed(items, tmp_path) == [
+        ("snapshot", f"models--org--m/snapshots/{OLD}", 0),
+        ("blob", f"models--org--m/blobs/0011{b'old '.hex()}", 11),
+        ("partial", "models--org--m/blobs/e1.x.incomplete", 5),
+    ]
+
+
+def test_locked_and_other_ref_commits_are_kept(tmp_path: Path) -> None:
+    folder = repo(tmp_path)
+    (folder / "refs" / "tags").mkdir()
+    (folder / "refs" / "tags" / "v1").write_text(TAG)
+    (folder / "refs" / "notes").mkdir()  # a folder among the refs is no ref
+    for commit in (OLD, NEW, TAG):
+        snapshot(folder, commit, {"m.gguf": commit.encode()})
+    assert plan_prune(tmp_path, ["org/m"], {"org/m": {OLD}}, unreferenced=False, now=NOW) == []
+    assert listed(plan_prune(tmp_path, ["org/m"], {}, unreferenced=False, now=NOW),
+                  tmp_path)[0] == ("snapshot", f"models--org--m/snapshots/{OLD}", 0)
+
+
+def test_a_snapshot_changed_within_the_hour_may_be_a_fetch_in_progress(tmp_path: Path) -> None:
+    folder = repo(tmp_path)
+    snap = snapshot(folder, OLD, {"m.gguf": b"x"}, when=NOW - BUSY_SECONDS)
+    assert [i.kind for i in plan_prune(tmp_path, ["org/m"], {}, unreferenced=False,
+                                       now=NOW)] == ["snapshot", "blob"], "exactly an hour old"
+    os.utime(snap / "m.gguf", (NOW - 10, NOW - 10), follow_symlinks=False)  # a link just made
+    assert plan_prune(tmp_path, ["org/m"], {}, unreferenced=False, now=NOW) == []
+
+
+def test_unreferenced_repos_only_on_request_sized_by_their_blobs(tmp_path: Path) -> None:
+    snapshot(repo(tmp_path, "org/gone"), NEW, {"g.gguf": b"x" * 100})
+    snapshot(repo(tmp_path, "org/kept"), NEW, {"k.gguf": b"y" * 10})
+    (tmp_path / "models--not-a-folder").write_text("")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (tmp_path / "models--linked").symlink_to(outside)
+    assert plan_prune(tmp_path, ["org/kept"], {}, unreferenced=False, now=NOW) == []
+    items = plan_prune(tmp_path, ["org/kept"], {}, unreferenced=True, now=NOW)
+    assert listed(items, tmp_path) == [("repo", "models--org--gone", 100 + 40)]  # blob + ref
+
+
+def test_removal_skips_what_a_download_holds_and_never_follows_links(tmp_path: Path) -> None:
+    folder = repo(tmp_path)
+    outside = tmp_path.parent / f"{tmp_path.name}-precious"
+    outside.mkdir()
+    (outside / "keep.gguf").write_bytes(b"keep")
+    (folder / "snapshots").mkdir()
+    (folder / "snapshots" / OLD).symlink_to(outside)  # a snapshot that is a link out
+    held = folder / "blobs" / "aa.1.incomplete"
+    held.write_bytes(b"in flight")
+    free = folder / "blobs" / "bb.2.incomplete"
+    free.write_bytes(b"stale")
+    gone = folder / "blobs" / "cc"  # listed, then removed by someone else before apply
+    items = [PruneItem("partial", held, 9), PruneItem("partial", free, 5),
+             PruneItem("blob", gone, 1), PruneItem("snapshot", folder / "snapshots" / OLD, 0)]
+    lock_dir = tmp_path / ".locks" / folder.name
+    lock_dir.mkdir(parents=True)
+    with FileLock(lock_dir / "aa.lock"):
+        removed = apply(tmp_path, items)
+    assert removed == items[1:], "the partial a live download holds is left"
+    assert held.exists() and not free.exists()
+    assert not (folder / "snapshots" / OLD).is_symlink()
+    assert (outside / "keep.gguf").read_bytes() == b"keep", "nothing outside the cache"
