@@ -235,8 +235,12 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     locked: dict[str, set[str]] = {}
     for entry in entries:
         locked.setdefault(entry.model.repo, set()).add(entry.commit)
-    items = prune.plan_prune(cache, {m.repo for m in scan.models()}, locked,
-                             unreferenced=unreferenced)
+    try:
+        items = prune.plan_prune(cache, {m.repo for m in scan.models()}, locked,
+                                 unreferenced=unreferenced)
+    except OSError as exc:
+        print(f"error: cannot read the cache {cache}: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
     console = make_console()
     for item in items:
         size = human_size(item.size) if item.kind != "snapshot" else "-"

@@ -99,16 +99,11 @@ def _remove_unlocked(cache: Path, blob: Path) -> bool:
 
 
 def _ref_commits(folder: Path) -> set[str]:
+    """The commits `refs/main` and any other branch or tag of the repo point at."""
     refs = folder / "refs"
-    found = set()
-    for ref in refs.rglob("*") if refs.is_dir() else []:
-        try:
-            text = ref.read_text().strip() if ref.is_file() else ""
-        except OSError:
-            continue
-        if is_commit(text):
-            found.add(text)
-    return found
+    texts = [ref.read_text().strip() for ref in refs.rglob("*") if ref.is_file()] \
+        if refs.is_dir() else []
+    return {text for text in texts if is_commit(text)}
 
 
 def _links(snapshot: Path) -> list[Path]:

@@ -78,14 +78,18 @@ def test_a_snapshot_changed_within_the_hour_may_be_a_fetch_in_progress(tmp_path:
 
 def test_unreferenced_repos_only_on_request_sized_by_their_blobs(tmp_path: Path) -> None:
     snapshot(repo(tmp_path, "org/gone"), NEW, {"g.gguf": b"x" * 100})
-    snapshot(repo(tmp_path, "org/kept"), NEW, {"k.gguf": b"y" * 10})
+    kept = repo(tmp_path, "org/kept")
+    snapshot(kept, NEW, {"k.gguf": b"y" * 10})
+    snapshot(kept, OLD, {"k.gguf": b"y" * 10})  # same blob: only the snapshot goes
     (tmp_path / "models--not-a-folder").write_text("")
     outside = tmp_path.parent / f"{tmp_path.name}-outside"
     outside.mkdir()
     (tmp_path / "models--linked").symlink_to(outside)
-    assert plan_prune(tmp_path, ["org/kept"], {}, unreferenced=False, now=NOW) == []
+    old = ("snapshot", f"models--org--kept/snapshots/{OLD}", 0)
+    assert listed(plan_prune(tmp_path, ["org/kept"], {}, unreferenced=False, now=NOW),
+                  tmp_path) == [old], "the repos after an unreferenced one are looked at too"
     items = plan_prune(tmp_path, ["org/kept"], {}, unreferenced=True, now=NOW)
-    assert listed(items, tmp_path) == [("repo", "models--org--gone", 100 + 40)]  # blob + ref
+    assert listed(items, tmp_path) == [("repo", "models--org--gone", 100 + 40), old]
 
 
 def test_removal_skips_what_a_download_holds_and_never_follows_links(tmp_path: Path) -> None:
@@ -107,6 +111,8 @@ def test_removal_skips_what_a_download_holds_and_never_follows_links(tmp_path: P
     with FileLock(lock_dir / "aa.lock"):
         removed = apply(tmp_path, items)
     assert removed == items[1:], "the partial a live download holds is left"
+    assert oct(os.stat(lock_dir / "bb.lock").st_mode & 0o777) == oct(0o664), \
+        "huggingface_hub's lock mode, so other users of a shared cache can lock too"
     assert held.exists() and not free.exists()
     assert not (folder / "snapshots" / OLD).is_symlink()
     assert (outside / "keep.gguf").read_bytes() == b"keep", "nothing outside the cache"
