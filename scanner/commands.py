@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec
 from urllib.parse import urlsplit
 
 from . import environment, lock, prune
@@ -30,15 +31,26 @@ from .selection.needs import SelectedScan, narrow
 if TYPE_CHECKING:
     from .fetch.plan import FetchSettings
 
+P = ParamSpec("P")
 
+
+def _usage_errors(command: Callable[P, int]) -> Callable[P, int]:
+    """Nothing matched, or a lock that cannot be read: one message and exit 2, whichever task."""
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        try:
+            return command(*args, **kwargs)
+        except (NoTestFiles, lock.LockError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return ExitCode.USAGE
+    return run
+
+
+@_usage_errors
 def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     """`models.list`: exit 1 with --strict and diagnostics, 2 when nothing matched."""
     env = os.environ if env is None else env
-    try:
-        result, selected = scan_selected(options, env)
-    except NoTestFiles as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+    result, selected = scan_selected(options, env)
     if options.models.json:
         print_json(scan_json(result, selected))
     else:
@@ -73,6 +85,7 @@ def select_for(options: Options, scan: ScanResult, env: Mapping[str, str],
     return narrow(scan, selection, options.scan)
 
 
+@_usage_errors
 def fetch_models(options: Options, env: Mapping[str, str] | None = None,
                  selected: SelectedScan | None = None) -> int:
     """`models.fetch`: exit 1 if any model failed or is missing, 2 when nothing matched,
@@ -82,11 +95,7 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None,
     try:
         if selected is not None:
             return _fetch_models(options, selected.scan, env, selected)
-        try:
-            scan, selected = scan_selected(options, env)
-        except NoTestFiles as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return ExitCode.USAGE
+        scan, selected = scan_selected(options, env)
         return _fetch_models(options, scan, env, selected)
     except KeyboardInterrupt as exc:
         print(f"interrupted: {str(exc) or 'stopped by Ctrl-C'}", file=sys.stderr)
@@ -108,11 +117,7 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     from .output.fetch_report import FetchDisplay, fetch_json, print_summary
     from .output.step_summary import append_step_summary, fetch_markdown
 
-    try:
-        settings = fetch_settings(options, env)
-    except lock.LockError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+    settings = fetch_settings(options, env)
     console = make_console()
     started = time.monotonic()
     display = FetchDisplay(console, scan, selected, quiet=options.models.json)
@@ -165,6 +170,7 @@ def read_lock(path: Path) -> list[lock.LockEntry]:
     return lock.parse(text, path)
 
 
+@_usage_errors
 def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
                 check: bool = False) -> int:
     """`models.lock`: resolve every (selected) reference and write the lock, or with `check`
@@ -173,11 +179,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     from .output.fetch_report import FetchDisplay
 
     env = os.environ if env is None else env
-    try:
-        scan, selected = scan_selected(options, env)
-    except NoTestFiles as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+    scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
         options.models, locked=False, offline=False, dry_run=True, verify=False))
     settings = fetch_settings(unlocked, env)
@@ -217,20 +219,13 @@ def _endpoint_host(env: Mapping[str, str]) -> str | None:
     return host or None
 
 
+@_usage_errors
 def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes: bool = False,
                  unreferenced: bool = False) -> int:
     """`models.prune`: list (or with `yes` remove) what the suite no longer needs in the cache."""
     env = os.environ if env is None else env
-    try:
-        scan = scan_suite(options.root, options.scan, _endpoint_host(env))
-        locked_path = options.lock_path
-        entries = read_lock(locked_path) if locked_path.exists() else []
-    except NoTestFiles as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
-    except lock.LockError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+    scan = scan_suite(options.root, options.scan, _endpoint_host(env))
+    entries = read_lock(options.lock_path) if options.lock_path.exists() else []
     cache = environment.cache_dir(env, options.cache_dir)
     locked: dict[str, set[str]] = {}
     for entry in entries:
