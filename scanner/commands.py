@@ -134,7 +134,7 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     if options.models.json:
         print_json(fetch_json(run, settings, list(scan.diagnostics), selection_entry(selected)))
     elif not settings.dry_run or settings.offline:
-        print_summary(run.plans, settings, seconds, console)
+        print_summary(run, settings, seconds, console)
     if not settings.dry_run:
         append_step_summary(env, fetch_markdown(run, seconds, str(settings.cache)))
     if run.refused or not run.ok:

@@ -52,6 +52,17 @@ class FetchRun:
     def ok(self) -> bool:
         return not any(plan.status.bad for plan in self.plans)
 
+    def status_counts(self) -> str:
+        """`2 cached, 1 failed`: models by status, for summaries."""
+        counts: dict[str, int] = {}
+        for plan in self.plans:
+            counts[str(plan.status)] = counts.get(str(plan.status), 0) + 1
+        return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+    def received_bytes(self) -> int:
+        """Bytes this run received (each shared file once)."""
+        return sum({id(j): j.received for p in self.plans for j in p.files}.values())
+
 
 class Display(Protocol):
     def listing(self, repos: list[str], endpoint: str, *,

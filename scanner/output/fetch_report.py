@@ -100,24 +100,21 @@ def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) ->
     )
 
 
-def print_summary(plans: list[ModelPlan], settings: FetchSettings, seconds: float,
+def print_summary(run: FetchRun, settings: FetchSettings, seconds: float,
                   console: Console) -> None:
-    counts: dict[str, int] = {}
-    for plan in plans:
-        counts[str(plan.status)] = counts.get(str(plan.status), 0) + 1
-    for plan in plans:
+    for plan in run.plans:
         if plan.note and "Hub unavailable" in plan.note:
             console.print(f"note: {plan.model.label()}: {plan.note}", markup=False)
-    for plan in plans:
+    for plan in run.plans:
         if plan.status.bad:
             console.print(f"{str(plan.status).upper()} {plan.model.label()}", markup=False)
             console.print(f"    cause: {plan.error}", markup=False)
             console.print(f"    needed by: {needed_by(plan.references)}", markup=False)
-    downloaded = sum({id(j): j.received for p in plans for j in p.files}.values())
-    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    downloaded = run.received_bytes()
     rate = f" ({human_size(downloaded / seconds)}/s)" if downloaded and seconds > 0 else ""
-    console.print(f"{len(plans)} models: {parts}; downloaded {human_size(downloaded)} in "
-                  f"{seconds:.1f} s{rate}; cache: {settings.cache}", markup=False)
+    console.print(f"{len(run.plans)} models: {run.status_counts()}; downloaded "
+                  f"{human_size(downloaded)} in {seconds:.1f} s{rate}; cache: {settings.cache}",
+                  markup=False)
 
 
 def needed_by(references: list[ModelReference]) -> str:

@@ -16,13 +16,9 @@ SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
 def fetch_markdown(run: FetchRun, seconds: float, cache: str) -> str:
     """Models, files and sizes, what was cached or downloaded, and each failure's cause and the
     tests that need it."""
-    counts: dict[str, int] = {}
-    for plan in run.plans:
-        counts[str(plan.status)] = counts.get(str(plan.status), 0) + 1
-    received = sum({id(j): j.received for p in run.plans for j in p.files}.values())
-    states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     lines = ["### models.fetch", "",
-             f"{len(run.plans)} models: {states}; downloaded {human_size(received)} in "
+             f"{len(run.plans)} models: {run.status_counts()}; downloaded "
+             f"{human_size(run.received_bytes())} in "
              f"{seconds:.1f} s; cache `{cache}`", "",
              "| model | files | size | status |", "|---|---|---:|---|"]
     for plan in run.plans:
