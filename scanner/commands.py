@@ -189,7 +189,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
         print(f"error: {plan.model.label()}: {plan.error}", file=sys.stderr)
     if failed:
         print(f"error: {len(failed)} model(s) could not be resolved; {options.lock_path} was "
-              "not written", file=sys.stderr)
+              f"{'not checked' if check else 'not written'}", file=sys.stderr)
         return ExitCode.FAILED
     entries = [lock.LockEntry(plan.model, job.commit, job.file)
                for plan in run.plans if plan.commit for job in plan.files]
