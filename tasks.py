@@ -35,10 +35,12 @@ FETCH_FLAGS = ("cache_dir", "jobs", "dry_run", "offline", "urls", "verify", "tim
 SUITE_HELP = help_texts(TestOptions, "suite")
 
 
-def _options(c: Context, **flags: Any) -> Options:
-    """Flags over the `models:` section; a bad value is a usage error, never a traceback."""
+def _options(c: Context, check_test: bool = True, **flags: Any) -> Options:
+    """Flags over the `models:` section; a bad value is a usage error, never a traceback.
+    The `test:` section is checked too (`test.server` checks it with its own flags)."""
     try:
-        check_section(c.config.test)
+        if check_test:
+            check_section(c.config.test)
         return build_options(c.config.models, suite=flags.pop("suite", None) or
                              c.config.test.suite, **flags)
     except OptionsError as exc:
@@ -135,7 +137,7 @@ def server(c: Context, root: str | None = None, suite: str | None = None,
     """
     from scanner.server_tests import run_server_tests
 
-    options = _options(c, root=root, suite=suite, locked=locked)
+    options = _options(c, check_test=False, root=root, suite=suite, locked=locked)
     try:
         run = build_server_run(c.config.test, os.environ, _pytest_args(c), offline=offline,
                                slow=slow, workers=workers, fetch=False if no_fetch else None,

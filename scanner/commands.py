@@ -73,15 +73,14 @@ def select_for(options: Options, scan: ScanResult, env: Mapping[str, str],
     `offline` and `slow` give the collection the environment of a `test.server` run."""
     if options.selection is None:
         return None
-    folder = options.root / options.suite
-    if not folder.is_dir():
-        error = f"test suite folder {folder} does not exist (set test.suite or --suite)"
-        return SelectedScan(scan, Selection(arguments=options.selection, error=error),
+    missing = options.missing_suite()
+    if missing:
+        return SelectedScan(scan, Selection(arguments=options.selection, error=missing),
                             len(scan.models()))
     cache = environment.cache_dir(env, options.cache_dir)
     run_env = run_environment(env, cache, offline=offline, slow=slow)
     names = (*options.scan.repo_names, *options.scan.file_names)
-    selection = collect_tests(folder, options.root, options.selection, run_env, names)
+    selection = collect_tests(options.suite_dir, options.root, options.selection, run_env, names)
     return narrow(scan, selection, options.scan)
 
 

@@ -134,10 +134,20 @@ class Options:
         return Path(self.models.cache_dir).expanduser() if self.models.cache_dir else None
 
     @property
+    def suite_dir(self) -> Path:
+        return self.root / self.suite
+
+    def missing_suite(self) -> str | None:
+        """Why the suite folder cannot be used, or None."""
+        if self.suite_dir.is_dir():
+            return None
+        return f"test suite folder {self.suite_dir} does not exist (set test.suite or --suite)"
+
+    @property
     def lock_path(self) -> Path:
         if self.models.lock:
             return self.root / Path(self.models.lock).expanduser()
-        return self.root / self.suite / "models.lock"
+        return self.suite_dir / "models.lock"
 
     def with_selection(self, selection: Iterable[str]) -> Options:
         return dataclasses.replace(self, selection=tuple(selection))

@@ -34,10 +34,10 @@ def run_server_tests(options: Options, run: ServerRun,
                      env: Mapping[str, str] | None = None) -> int:
     """Fetch the selection's models (unless `run.test.fetch` is off), then pytest; pytest's code."""
     env = os.environ if env is None else env
-    folder = options.root / options.suite
-    if not folder.is_dir():
-        print(f"error: test suite folder {folder} does not exist (set test.suite or --suite)",
-              file=sys.stderr)
+    folder = options.suite_dir
+    missing = options.missing_suite()
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
         return ExitCode.USAGE
     xdist = importlib.util.find_spec("xdist") is not None
     if run.parallel() and not xdist:
