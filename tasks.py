@@ -30,8 +30,8 @@ from scanner.options import (
 )
 
 SCAN_FLAGS = ("root", "tests", "json", "strict", "deny")
-FETCH_FLAGS = ("cache_dir", "jobs", "dry_run", "offline", "urls", "verify", "timeout",
-               "backend", "llama_bin", "llama_timeout", "lock", "locked")
+FETCH_FLAGS = ("cache_dir", "jobs", "connections", "dry_run", "offline", "urls", "verify",
+               "timeout", "backend", "llama_bin", "llama_timeout", "lock", "locked")
 SUITE_HELP = help_texts(TestOptions, "suite")
 
 
@@ -87,8 +87,8 @@ def list_(
 def fetch(
     c: Context, root: str | None = None, tests: Any = None, json_: bool = False,
     strict: bool = False, deny: Any = None, cache_dir: str | None = None,
-    jobs: int | None = None, dry_run: bool = False, offline: bool = False,
-    no_mmproj: bool = False, urls: bool = False, verify: bool = False,
+    jobs: int | None = None, connections: int | None = None, dry_run: bool = False,
+    offline: bool = False, no_mmproj: bool = False, urls: bool = False, verify: bool = False,
     timeout: str | None = None, backend: str | None = None, llama_bin: str | None = None,
     llama_timeout: str | None = None, suite: str | None = None, lock: str | None = None,
     locked: bool = False,
@@ -99,7 +99,8 @@ def fetch(
 
     options = _options(
         c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
-        cache_dir=cache_dir, jobs=jobs, dry_run=dry_run, offline=offline,
+        cache_dir=cache_dir, jobs=jobs, connections=connections, dry_run=dry_run,
+        offline=offline,
         mmproj=False if no_mmproj else None, urls=urls, verify=verify, timeout=timeout,
         backend=backend, llama_bin=llama_bin, llama_timeout=llama_timeout, suite=suite,
         lock=lock, locked=locked, selection=_selection(c),

@@ -43,6 +43,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/environment.py": ("tests/test_cache.py",),
     "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
     "scanner/prune.py": ("tests/test_prune.py",),
+    "scanner/fetch/partial.py": ("tests/test_partial.py",),
 }
 
 SWAPS: dict[type, type] = {

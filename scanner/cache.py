@@ -16,6 +16,8 @@ from filelock import FileLock
 from .models import RepoFile, RepoListing
 
 HASH_CHUNK = 1024 * 1024
+#: Our partial downloads, kept for the next run to resume (`fetch/partial.py`).
+RESUMABLE_SUFFIX = ".resume.incomplete"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -80,10 +82,38 @@ def is_cached(cache: Path, repo: str, commit: str, file: RepoFile) -> bool:
         return False
 
 
+def blob_path(cache: Path, repo: str, file: RepoFile) -> Path:
+    """Blobs are named by sha256, or by git blob id for small files (huggingface_hub names them
+    after the ETag, which the Hub sets to the same ids)."""
+    return repo_folder(cache, repo) / "blobs" / (file.sha256 or file.oid)
+
+
+def blob_lock(cache: Path, repo: str, file: RepoFile) -> FileLock:
+    """The lock huggingface_hub takes around writing this blob, `.locks/<repo folder>/<id>.lock`
+    (an `flock`, mode 0664 so that users sharing a cache can wait on it). Not bound to a
+    thread: the thread that stores the file may not be the one that took it."""
+    path = cache / ".locks" / repo_folder(cache, repo).name / f"{file.sha256 or file.oid}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(path, mode=0o664, thread_local=False)
+
+
+def resumable_partial(cache: Path, repo: str, file: RepoFile) -> Path:
+    blob = blob_path(cache, repo, file)
+    return blob.with_name(blob.name + RESUMABLE_SUFFIX)
+
+
+def store_blob(partial: Path, cache: Path, repo: str, commit: str, file: RepoFile) -> None:
+    """A complete, checked download enters `blobs/` by rename (never half there), then the
+    snapshot. The partial was created under the process umask, as huggingface_hub's are."""
+    blob = blob_path(cache, repo, file)
+    os.replace(partial, blob)
+    link_blob(cache, repo, commit, file, blob)
+
+
 def cached_blob(cache: Path, repo: str, file: RepoFile) -> Path | None:
     """The blob of `file` already in the cache under another commit (blobs are named by sha256,
     or by git blob id for small files), with the size the Hub lists; None when it is not."""
-    blob = repo_folder(cache, repo) / "blobs" / (file.sha256 or file.oid)
+    blob = blob_path(cache, repo, file)
     try:
         return blob if blob.stat().st_size == file.size else None
     except OSError:
@@ -123,16 +153,19 @@ def remove_cached_file(cache: Path, repo: str, commit: str, file: RepoFile) -> N
 
 
 def remove_stale_partials(cache: Path, repo: str) -> list[int]:
-    """Delete `blobs/*.incomplete` that no live process is writing; returns their sizes.
+    """Delete huggingface_hub's `blobs/*.incomplete` that no live process is writing; returns
+    their sizes.
 
     huggingface_hub names a partial `<etag>.<random>.incomplete` per call, writes it only while
     holding `.locks/<repo folder>/<etag>.lock`, and never resumes it: one whose lock can be
-    taken at once was left by a killed run. llama.cpp's own partials (`.downloadInProgress`,
-    which it resumes) are not touched.
+    taken at once was left by a killed run. Our own resumable partials and llama.cpp's
+    (`.downloadInProgress`) are resumed by the next run: not touched.
     """
     folder = repo_folder(cache, repo)
     sizes = []
     for partial in sorted((folder / "blobs").glob("*.incomplete")):
+        if partial.name.endswith(RESUMABLE_SUFFIX):
+            continue
         etag = partial.name.split(".", 1)[0]
         lock = FileLock(cache / ".locks" / folder.name / f"{etag}.lock", timeout=0, mode=0o664)
         try:

@@ -152,6 +152,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     return plan.FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
         token=env.get("HF_TOKEN") or None, jobs=options.models.jobs,
+        connections=options.models.connections,
         offline=options.models.offline,
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
         dry_run=options.models.dry_run, timeout=options.models.timeout, locked=locked,

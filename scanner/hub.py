@@ -1,25 +1,24 @@
-"""Talking to the Hub through huggingface_hub: listings and downloads, retried with backoff
-when the failure is retriable (connection errors, timeouts, 429, 5xx) unless huggingface_hub
-already retried it inside the call. What went wrong is `hub_errors`'.
+"""Talking to the Hub: listings through huggingface_hub's API client, file bodies over its HTTP
+client (the transfer itself is `fetch/transfer.py`), each retried with backoff when the failure
+is retriable (connection errors, timeouts, 429, 5xx). What went wrong is `hub_errors`'.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx2 as httpx
-from huggingface_hub import HfApi, get_session, hf_hub_download
-from huggingface_hub import constants as hf_constants
+from huggingface_hub import HfApi, get_session, hf_hub_url
 from huggingface_hub import hf_api as hf_types
-from tqdm import tqdm
+from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # documented
 
 from .cache import is_commit, is_sha256
-from .hub_errors import Cancelled, HubError, classify, retried_by_hf_hub_download
+from .hub_errors import Cancelled, HubError, classify
 from .models import RepoFile, RepoListing
 from .repo_id import hf_file_problem
 
@@ -28,23 +27,13 @@ RETRY_BACKOFF_S = 0.5
 DEFAULT_TIMEOUT_S = 10.0
 T = TypeVar("T")
 
-def configure_transport(timeout: float) -> None:
-    """Settings below huggingface_hub, made when a client is created rather than on import.
 
-    huggingface_hub writes, reports progress and resumes in whole chunks, 10 MiB by default: a
-    body cut short below 10 MiB restarted from byte 0, a Ctrl-C waited up to 10 s at 1 MB/s for
-    the next chunk, and the copies that assemble big chunks cost throughput. 1 MiB fixes all
-    three. Plain HTTPS is the transport llama.cpp uses and the one our retries, Ctrl-C handling
-    and benchmarks are built and tested on; a user who sets HF_HUB_DISABLE_XET=0 gets Xet back.
-    """
-    hf_constants.DOWNLOAD_CHUNK_SIZE = 1024 * 1024
-    if os.environ.get("HF_HUB_DISABLE_XET") is None:
-        hf_constants.HF_HUB_DISABLE_XET = True
+def configure_transport(timeout: float) -> None:
+    """Settings below huggingface_hub, made when a client is created rather than on import."""
     _read_sockets_in_chunks_of(1024 * 1024)
     # huggingface_hub's own client waits forever for an API answer (`timeout=None`): a Hub
     # that accepts the connection and never answers hung the run. Downloads pass their own.
     get_session().timeout = httpx.Timeout(timeout)
-    hf_constants.HF_HUB_DOWNLOAD_TIMEOUT = hf_constants.HF_HUB_ETAG_TIMEOUT = int(max(timeout, 1))
 
 
 def _read_sockets_in_chunks_of(size: int) -> None:
@@ -56,24 +45,6 @@ def _read_sockets_in_chunks_of(size: int) -> None:
         return
     if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < size:
         HTTP11Connection.READ_NUM_BYTES = size
-
-
-ByteCallback = Callable[[int], None]
-
-
-def bridge(callback: ByteCallback) -> type[tqdm]:  # type: ignore[type-arg]
-    """A tqdm class for huggingface_hub's `tqdm_class=` that reports bytes to `callback`."""
-
-    class Bridge(tqdm):  # type: ignore[type-arg]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["disable"] = True
-            super().__init__(*args, **kwargs)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            callback(int(n or 0))
-            return None
-
-    return Bridge
 
 
 def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
@@ -117,7 +88,7 @@ class HubClient:
         self.endpoint, self.token, self.cache = endpoint, token, cache
         #: set once the endpoint timed out after its retry: nothing more is sent to it
         self.silent: str | None = None
-        self.attempts = attempts
+        self.attempts, self.timeout = attempts, timeout
         self.backoff = RETRY_BACKOFF_S if backoff is None else backoff
         self.api = HfApi(endpoint=endpoint, token=token or None)
         self._cancel = threading.Event()
@@ -130,7 +101,7 @@ class HubClient:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def _retry(self, call: Callable[[], T], repo: str, path: str | None = None,
+    def request(self, call: Callable[[], T], repo: str, path: str | None = None,
                retry_if: Callable[[BaseException], bool] = lambda exc: True) -> T:
         if self.cancelled:
             raise Cancelled("interrupted")
@@ -156,7 +127,7 @@ class HubClient:
         """The commit a branch or tag points at (llama.cpp lists the tree at `main`'s commit)."""
         if is_commit(revision):
             return revision
-        refs = self._retry(lambda: self.api.list_repo_refs(repo), repo)
+        refs = self.request(lambda: self.api.list_repo_refs(repo), repo)
         for ref in (*refs.branches, *refs.tags):
             if ref.name == revision:
                 return str(ref.target_commit)
@@ -165,7 +136,7 @@ class HubClient:
     def listing(self, repo: str, revision: str = "main") -> tuple[RepoListing, list[str]]:
         """The recursive file tree at `revision`, plus problems with entries that were dropped."""
         commit = self.commit_of(repo, revision)
-        entries = self._retry(
+        entries = self.request(
             lambda: list(self.api.list_repo_tree(repo, recursive=True, revision=commit)), repo)
         files, problems = [], []
         for entry in entries:
@@ -179,34 +150,21 @@ class HubClient:
             files.append(RepoFile(path=entry.path, size=entry.size, oid=entry.blob_id, sha256=sha))
         return RepoListing(repo=repo, commit=commit, files=tuple(files)), problems
 
-    def download(self, repo: str, commit: str, file: RepoFile,
-                 on_bytes: ByteCallback = lambda n: None) -> Path:
-        """One file into the cache, the standard way (blob + snapshot link).
+    def file_url(self, repo: str, commit: str, path: str) -> str:
+        """The resolve URL of a file at a commit (the Hub redirects LFS files to its CDN)."""
+        return hf_hub_url(repo, path, revision=commit, endpoint=self.endpoint)
 
-        `on_bytes` hears of every chunk written; a `cancel()` raises `Cancelled` from the next
-        one, so huggingface_hub deletes its partial file as it unwinds. A retry that starts the
-        file again first takes back the bytes reported so far, so progress never passes 100 %.
-        """
-        reported = 0
+    def file_headers(self) -> dict[str, str]:
+        """Auth and user agent as huggingface_hub sends them; bodies as stored (no gzip)."""
+        headers = build_hf_headers(token=self.token or None)
+        headers["Accept-Encoding"] = "identity"
+        return headers
 
-        def chunk(n: int) -> None:
-            nonlocal reported
-            if self.cancelled:
-                raise Cancelled("interrupted")
-            reported += n
-            on_bytes(n)
-
-        def call() -> Path:
-            nonlocal reported
-            if reported:
-                on_bytes(-reported)
-                reported = 0
-            return Path(str(hf_hub_download(
-                repo, file.path, revision=commit, cache_dir=self.cache, endpoint=self.endpoint,
-                token=self.token or None, tqdm_class=bridge(chunk),
-            )))
-        return self._retry(call, repo, file.path,
-                           retry_if=lambda exc: not retried_by_hf_hub_download(exc))
+    def stream(self, url: str, headers: dict[str, str]) -> AbstractContextManager[httpx.Response]:
+        """One GET over huggingface_hub's HTTP client, following redirects (httpx drops the
+        token when a redirect leaves the endpoint's origin, as the Hub's CDN redirects do)."""
+        return get_session().stream("GET", url, headers=headers, follow_redirects=True,
+                                    timeout=httpx.Timeout(self.timeout))
 
 
 def listing_problem(entry: hf_types.RepoFile) -> str | None:

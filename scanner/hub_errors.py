@@ -75,7 +75,7 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
     if isinstance(exc, RemoteEntryNotFoundError):
         return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
     if isinstance(exc, HfHubHTTPError):
-        return _classify_status(exc, what, token_hint)
+        return status_error(_status(exc), _retry_after(exc), what, token_hint, _short(exc))
     if isinstance(exc, httpx.TimeoutException):
         doing = "to accept the connection" if isinstance(exc, httpx.ConnectTimeout) else (
             "to send the next bytes" if isinstance(exc, httpx.ReadTimeout) else "")
@@ -100,20 +100,32 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
     return HubError("other", f"{what}: {type(exc).__name__}: {_short(exc)}")
 
 
-def _classify_status(exc: HfHubHTTPError, what: str, token_hint: str) -> HubError:
-    status = _status(exc)
+def response_error(response: httpx.Response, what: str, has_token: bool) -> HubError:
+    """A file request answered with an error status, or with a page instead of the file."""
+    if response.headers.get("content-type", "").startswith("text/html"):
+        return HubError("not_hub", f"{what}: the endpoint answered an HTML page, not the file: "
+                        "is a proxy or a captive portal in the way?")
+    if response.status_code == 404:
+        return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
+    token_hint = ("the token in HF_TOKEN has no access to it" if has_token
+                  else "set HF_TOKEN to a token that has access")
+    return status_error(response.status_code, _retry_after(response), what, token_hint,
+                        response.reason_phrase)
+
+
+def status_error(status: int | None, retry_after: float | None, what: str, token_hint: str,
+                 detail: str) -> HubError:
     if status in (401, 403):
         return HubError("auth", f"{what}: access denied (HTTP {status}): the repo is gated or "
                         f"private: {token_hint}")
     if status == 429:
-        retry_after = _retry_after(exc)
         return HubError("rate_limited", f"{what}: rate limited by the Hub (HTTP 429); limits "
                         "are per IP address, an HF_TOKEN raises them", retry_after)
     if status is not None and status >= 500:
         return HubError("server", f"{what}: Hub server error (HTTP {status})")
     if status == 404:
         return HubError("file_not_found", f"{what}: not found (HTTP 404)")
-    return HubError("other", f"{what}: HTTP {status}: {_short(exc)}")
+    return HubError("other", f"{what}: HTTP {status}: {detail}")
 
 
 def _status(exc: BaseException) -> int | None:
@@ -121,8 +133,8 @@ def _status(exc: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
+def _retry_after(source: BaseException | httpx.Response) -> float | None:
+    response = source if isinstance(source, httpx.Response) else getattr(source, "response", None)
     value = response.headers.get("Retry-After") if response is not None else None
     try:
         return float(value) if value is not None else None
@@ -133,14 +145,3 @@ def _retry_after(exc: BaseException) -> float | None:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
-
-
-def retried_by_hf_hub_download(exc: BaseException) -> bool:
-    """Failures `hf_hub_download` already retried 5 times (another round of ours would only
-    multiply the wait): any transient error of its HEAD (raised as `LocalEntryNotFoundError`),
-    a GET answered 408/429, and a body that timed out, was cut short or could not connect.
-    It does not retry a GET answered 5xx, nor a connection reset mid-body: those are ours."""
-    if isinstance(exc, (LocalEntryNotFoundError, httpx.TimeoutException,
-                        httpx.RemoteProtocolError, httpx.ConnectError)):
-        return True
-    return isinstance(exc, HfHubHTTPError) and _status(exc) in (408, 429)

@@ -58,7 +58,11 @@ class ModelsOptions:
                                          "HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, "
                                          "$XDG_CACHE_HOME/huggingface/hub, "
                                          "~/.cache/huggingface/hub)")
-    jobs: Annotated[int, Ge(1), Le(64)] = option(4, "concurrent file downloads (default 4)")
+    jobs: Annotated[int, Ge(1), Le(64)] = option(4, "files downloaded at once, and repos listed "
+                                                    "at once (default 4)")
+    connections: Annotated[int, Ge(1), Le(64)] = option(
+        12, "connections to the Hub at once over all downloads; a file over 16 MiB is fetched "
+            "as byte ranges over several (default 12)")
     dry_run: bool = option(False, "print the plan and stop")
     offline: bool = option(False, "no network: report each model as present in the cache or "
                                   "missing")

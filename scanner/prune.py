@@ -63,8 +63,9 @@ def _prune_repo(folder: Path, locked: set[str], now: float) -> list[PruneItem]:
     linked = {os.path.realpath(link) for s in kept for link in _links(s)}
     blobs = folder / "blobs"
     for blob in sorted(blobs.iterdir()) if blobs.is_dir() else []:
-        if blob.name.endswith(".incomplete"):
-            items.append(PruneItem("partial", blob, blob.stat().st_size))
+        if blob.name.endswith(".incomplete"):  # ours are sparse: count what is on disk
+            stat = blob.stat()
+            items.append(PruneItem("partial", blob, min(stat.st_size, stat.st_blocks * 512)))
         elif blob.is_file() and os.path.realpath(blob) not in linked:
             items.append(PruneItem("blob", blob, blob.stat().st_size))
     return items

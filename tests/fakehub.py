@@ -185,6 +185,8 @@ class Fault:
     count: int = 1
     delta: int = 1024
     methods: tuple[str, ...] = ("GET",)
+    #: only requests whose `Range` starts at this byte (None: any request)
+    range_start: int | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,10 @@ class FakeHub:
         self.valid_token = "hf_test_token"
         self.tree_page_size: int | None = None
         self.rate_limit_bytes_per_s: float | None = None
+        #: answer every file request with the whole body (200), as servers without Range do
+        self.ignore_range = False
+        #: redirect LFS files to this origin (another FakeHub holding the repo), as the Hub does
+        self.lfs_redirect: str | None = None
         self.requests: list[Request] = []
         self._repos: dict[str, _Repo] = {}
         self._faults: list[tuple[str, Fault, list[int | None]]] = []
@@ -360,14 +366,21 @@ class FakeHub:
         with self._lock:
             self._faults.append((match, fault, [times]))
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def pending_faults(self) -> int:
         """Remaining uses of finite faults (consumption check for tests)."""
         with self._lock:
             return sum(left[0] or 0 for _, _, left in self._faults)
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str, range_header: str | None) -> Fault | None:
+        start = (range_header or "").removeprefix("bytes=").partition("-")[0]
         with self._lock:
             for match, fault, left in self._faults:
+                if fault.range_start is not None and start != str(fault.range_start):
+                    continue
                 if match in path and method in fault.methods and left[0] != 0:
                     if left[0] is not None:
                         left[0] -= 1
@@ -429,7 +442,11 @@ class FakeHub:
         if f is None:
             headers = {"X-Repo-Commit": commit}  # the client caches the miss in .no_exist/
             return _error(404, "EntryNotFound", f"{sub} does not exist on {rev!r}", headers)
-        return self._resolve(f, commit, req.headers.get("range"))
+        if self.lfs_redirect is not None and f.lfs:  # the real Hub sends LFS files to its CDN
+            return _Response(302, {"Location": f"{self.lfs_redirect}/{repo_id}/resolve/main/{sub}",
+                                   "X-Repo-Commit": commit, "X-Linked-Etag": f'"{f.sha256}"',
+                                   "X-Linked-Size": str(f.size), "ETag": f'"{f.etag}"'})
+        return self._resolve(f, commit, None if self.ignore_range else req.headers.get("range"))
 
     def _info(
         self, repo: _Repo, commit: str, files: dict[str, _File], blobs: bool
@@ -562,7 +579,7 @@ class _Handler(BaseHTTPRequestHandler):
         )  # fmt: skip
         with hub._lock:
             hub.requests.append(req)
-        fault = hub._take_fault(self.command, req.path)
+        fault = hub._take_fault(self.command, req.path, req.headers.get("range"))
         try:
             if fault is not None and fault.kind == "status":
                 extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}

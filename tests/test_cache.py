@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def test_removing_never_follows_a_link_out_of_the_repos_blobs(tmp_path: Path) ->
     assert outside.read_bytes() == b"keep me" and not link.is_symlink()
 
 
-def test_stale_partials_go_live_ones_and_llama_cpps_stay(tmp_path: Path) -> None:
+def test_stale_partials_go_live_ones_and_resumable_ones_stay(tmp_path: Path) -> None:
     folder = hf_cache.repo_folder(tmp_path, REPO)
     (folder / "blobs").mkdir(parents=True)
     live, stale = folder / "blobs/aaa.1.incomplete", folder / "blobs/bbb.2.incomplete"
@@ -125,11 +126,13 @@ def test_stale_partials_go_live_ones_and_llama_cpps_stay(tmp_path: Path) -> None
     stale.write_bytes(b"123")
     llama_partial = folder / "blobs/ccc.downloadInProgress"
     llama_partial.write_bytes(b"1")
+    ours = folder / "blobs/ddd.resume.incomplete"  # no live writer, but the next run resumes it
+    ours.write_bytes(b"12")
     lock_dir = tmp_path / ".locks" / folder.name
     lock_dir.mkdir(parents=True)
     with FileLock(lock_dir / "aaa.lock"):  # a download in progress: "aaa" sorts first
         assert hf_cache.remove_stale_partials(tmp_path, REPO) == [3]
-    assert live.exists() and not stale.exists() and llama_partial.exists()
+    assert live.exists() and not stale.exists() and llama_partial.exists() and ours.exists()
     assert stat.S_IMODE((lock_dir / "bbb.lock").stat().st_mode) == 0o664, \
         "the lock mode huggingface_hub uses, so other users of a shared cache can lock too"
 
@@ -187,3 +190,36 @@ def test_a_blob_cached_under_another_commit_is_found_and_linked_relatively(
     assert os.readlink(link) == f"../../../blobs/{lfs.sha256}", "relative, as huggingface_hub"
     assert link.read_bytes() == b"gguf weights"
     assert sorted(p.name for p in link.parent.iterdir()) == ["model.gguf"], "no temporary left"
+
+
+def test_a_download_takes_huggingface_hubs_lock_for_its_blob_from_any_thread(
+    tmp_path: Path,
+) -> None:
+    lfs = RepoFile(path="m.gguf", size=3, oid="1" * 40, sha256="2" * 64)
+    small = RepoFile(path="README.md", size=3, oid="3" * 40, sha256=None)
+    lock = hf_cache.blob_lock(tmp_path, REPO, lfs)
+    folder = hf_cache.repo_folder(tmp_path, REPO).name
+    assert Path(lock.lock_file) == tmp_path / ".locks" / folder / f"{'2' * 64}.lock"
+    assert Path(hf_cache.blob_lock(tmp_path, REPO, small).lock_file).name == f"{'3' * 40}.lock"
+    lock.acquire()
+    released = threading.Thread(target=lock.release)  # the thread that stores the file
+    released.start()
+    released.join()
+    with FileLock(lock.lock_file, timeout=0):  # huggingface_hub's side: free again
+        pass
+    assert stat.S_IMODE(Path(lock.lock_file).stat().st_mode) == 0o664
+
+
+def test_a_stored_download_is_a_blob_named_by_its_id_and_a_relative_snapshot_link(
+    tmp_path: Path,
+) -> None:
+    file = RepoFile(path="sub/m.gguf", size=3, oid="1" * 40, sha256="2" * 64)
+    partial = hf_cache.resumable_partial(tmp_path, REPO, file)
+    assert partial.name == f"{'2' * 64}.resume.incomplete"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"abc")
+    hf_cache.store_blob(partial, tmp_path, REPO, COMMIT, file)
+    blob = hf_cache.blob_path(tmp_path, REPO, file)
+    link = hf_cache.snapshot_path(tmp_path, REPO, COMMIT, file.path)
+    assert not partial.exists() and blob.read_bytes() == b"abc"
+    assert os.readlink(link) == f"../../../blobs/{'2' * 64}" and link.read_bytes() == b"abc"

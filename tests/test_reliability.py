@@ -6,6 +6,7 @@ and a cache whose files are byte-identical to the Hub's (or absent, never half-w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -17,20 +18,17 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import huggingface_hub.constants
-import huggingface_hub.file_download
-import huggingface_hub.utils._http
 import pytest
 from filelock import FileLock
 from rich.console import Console
 
 from scanner import hub, hub_errors
 from scanner.fetch.download import FetchInterrupted, download_all
+from scanner.fetch.partial import present_in
 from scanner.fetch.plan import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.models import RepoFile
 from scanner.output.progress import FetchProgress
@@ -47,16 +45,6 @@ OTHER_SHA = hashlib.sha256(b"not the content").hexdigest()
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Our own retry backoff is 0.5 s, 1 s, 2 s; the count of attempts is what is under test."""
     monkeypatch.setattr(hub, "RETRY_BACKOFF_S", 0.01)
-
-
-@pytest.fixture
-def hf_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """huggingface_hub's own retry sleeps, recorded instead of slept (they add up to 23 s)."""
-    asked: list[float] = []
-    instant = SimpleNamespace(sleep=asked.append)
-    monkeypatch.setattr(huggingface_hub.utils._http, "time", instant)
-    monkeypatch.setattr(huggingface_hub.file_download, "time", instant)
-    return asked
 
 
 def add_model_repo(hub_: FakeHub, size: int = 3_000_000) -> None:
@@ -77,13 +65,16 @@ def partials(cache: Path) -> list[Path]:
     return sorted(cache.rglob("*.incomplete")) if cache.exists() else []
 
 
-def assert_nothing_cached(cache: Path, path: str = MODEL) -> None:
-    """A rejected file leaves no snapshot entry, no blob and no partial."""
+def assert_nothing_cached(cache: Path, path: str = MODEL, *, partial_kept: bool = False) -> None:
+    """A rejected file leaves no snapshot entry and no blob; a partial only when the next run
+    can resume it (a transfer that broke off), never after a content mismatch."""
     folder = cache / FOLDER
     assert not [p for p in (folder / "snapshots").rglob("*") if p.name == path]
     blobs = folder / "blobs"
-    assert not blobs.exists() or [p.name for p in blobs.iterdir()] == [], "a rejected blob is left"
-    assert partials(cache) == []
+    names = [p.name for p in blobs.iterdir()] if blobs.exists() else []
+    assert not [n for n in names if not n.endswith(".incomplete")], "a rejected blob is left"
+    kept = [n for n in names if n.endswith(".resume.incomplete")]
+    assert len(kept) == (1 if partial_kept else 0) and len(partials(cache)) == len(kept)
 
 
 # -- transport faults: recovered, byte-identical ---------------------------------------------
@@ -98,8 +89,7 @@ def test_body_cut_short_is_resumed_from_where_it_stopped(
     assert_identical(hub_env, fake_hub)
     first, second = file_gets(fake_hub)
     assert "range" not in first.headers
-    resumed_at = int(second.headers["range"].removeprefix("bytes=").rstrip("-"))
-    assert resumed_at >= 2_000_000, "the retry should fetch the tail, not the whole file again"
+    assert second.headers["range"] == "bytes=2500000-2999999", "the retry asks for the tail only"
     assert partials(hub_env) == []
 
 
@@ -115,28 +105,60 @@ def test_connection_reset_mid_stream_is_retried(
     assert partials(hub_env) == []
 
 
-def test_progress_counts_each_byte_once_when_a_download_restarts(
+class RecordingProgress:
+    """The downloads' progress calls, recorded (bytes per file, in the order reported)."""
+
+    def __init__(self) -> None:
+        self.bytes: list[int] = []
+        self.present: list[int] = []
+        self.done: list[str | None] = []
+
+    def file_started(self, label: str, size: int,
+                     present: int) -> tuple[Callable[[int], None], float]:
+        self.present.append(present)
+        return self.bytes.append, time.monotonic()
+
+    def file_done(self, label: str, size: int, started: float, error: str | None) -> None:
+        self.done.append(error)
+
+    def file_cancelled(self, label: str) -> None:
+        self.done.append("cancelled")
+
+    def partials_removed(self, count: int, total_bytes: int) -> None:
+        pass
+
+
+def download_one(hub_: FakeHub, cache: Path, path: str = MODEL, token: str | None = None,
+                 **settings: Any) -> tuple[FileJob, RecordingProgress]:
+    """`path` of REPO through `download_all`, as a fetch downloads it."""
+    client = hub.HubClient(hub_.url, token, cache, backoff=0.01)
+    listing, _ = client.listing(REPO)
+    (file,) = [f for f in listing.files if f.path == path]
+    job = FileJob(REPO, listing.commit, file, FileStatus.DOWNLOAD)
+    progress = RecordingProgress()
+    download_all([job], client, FetchSettings(cache, hub_.url, None, **settings), progress)
+    return job, progress
+
+
+def test_progress_counts_each_byte_once_when_a_download_resumes(
     fake_hub: FakeHub, hub_env: Path
 ) -> None:
-    """A reset connection restarts the file from byte 0: its bar goes back, never past 100 %."""
+    """A reset connection resumes where it stopped: progress never passes 100 %."""
     add_model_repo(fake_hub)
     fake_hub.add_fault(MODEL, Fault("reset", after=2_500_000), times=1)
     fake_hub.rate_limit_bytes_per_s = 30_000_000  # the client reads what came before the reset
-    client = hub.HubClient(fake_hub.url, None, hub_env, backoff=0.01)
-    listing, _ = client.listing(REPO)
-    (file,) = [f for f in listing.files if f.path == MODEL]
-    reported: list[int] = []
-    client.download(REPO, listing.commit, file, reported.append)
-    assert len(file_gets(fake_hub)) == 2, "expected one restart"
-    assert sum(reported) == file.size
-    assert max(itertools.accumulate(reported)) <= file.size
+    job, progress = download_one(fake_hub, hub_env)
+    assert len(file_gets(fake_hub)) == 2, "expected one resume"
+    assert job.status is FileStatus.DOWNLOADED and progress.done == [None]
+    assert sum(progress.bytes) == job.received == job.file.size
+    assert max(itertools.accumulate(progress.bytes)) <= job.file.size
 
 
 def test_progress_bars_go_back_on_a_restart_without_a_negative_speed() -> None:
     progress = FetchProgress(Console(file=io.StringIO(), force_terminal=True), 3_000_000, "bars")
-    advance, _ = progress.file_started(MODEL, 3_000_000)
+    advance, _ = progress.file_started(MODEL, 3_000_000, 0)
     advance(2_000_000)
-    advance(-2_000_000)  # what `HubClient.download` reports when the file starts again
+    advance(-2_000_000)  # reported when a server ignores Range and one stream starts again
     advance(1_000_000)
     assert progress._progress is not None
     bars = progress._progress.tasks
@@ -146,20 +168,17 @@ def test_progress_bars_go_back_on_a_restart_without_a_negative_speed() -> None:
 
 def test_server_errors_a_few_times_then_success(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    hf_backoff: list[float],
 ) -> None:
     add_model_repo(fake_hub)
-    # Faults on one path apply in order: the file's GET fails four times, each differently.
+    # Faults on one path apply in order: the file's GET fails three times, each differently.
     for status in (500, 502, 503):
         fake_hub.add_fault(MODEL, Fault("status", code=status), times=1)
-    fake_hub.add_fault(MODEL, Fault("status", code=429, retry_after=0), times=1)
     fake_hub.add_fault(f"/api/models/{REPO}/refs", Fault("status", code=503), times=2)
     fake_hub.add_fault(f"/api/models/{REPO}/tree/", Fault("status", code=502), times=1)
-    fake_hub.add_fault(f"/{REPO}/resolve/", Fault("status", code=503, methods=("HEAD",)), 1)
     code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
     assert code == 0, out
     assert fake_hub.pending_faults() == 0
-    assert len(file_gets(fake_hub)) == 5
+    assert len(file_gets(fake_hub)) == 4
     assert_identical(hub_env, fake_hub)
 
 
@@ -231,36 +250,38 @@ def test_content_not_matching_the_advertised_sha256_is_rejected(
     assert not list((hub_env / FOLDER / "snapshots").rglob("*.gguf")), "a model file is left"
 
 
-@pytest.mark.parametrize(("delta", "methods"), [
-    (-1000, ("GET",)), (-1000, ("GET", "HEAD")), (1000, ("GET", "HEAD")),
-], ids=["shorter-than-content-length", "short-body-short-headers", "longer-headers"])
-def test_size_disagreeing_with_content_length_is_rejected(
+@pytest.mark.parametrize("methods", [("GET",), ("GET", "HEAD")],
+                         ids=["short-body", "short-body-short-headers"])
+def test_a_body_shorter_than_the_file_fails_and_keeps_what_came(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    hf_backoff: list[float], delta: int, methods: tuple[str, ...],
+    methods: tuple[str, ...],
 ) -> None:
+    """Every response ends 1000 bytes early (Content-Length agreeing): 4 attempts, each
+    resuming where the last stopped, then the model fails; the bytes stay for the next run."""
     add_model_repo(fake_hub)
-    fake_hub.add_fault(MODEL, Fault("wrong_length", delta=delta, methods=methods), times=None)
+    fake_hub.add_fault(MODEL, Fault("wrong_length", delta=-1000, methods=methods), times=None)
     code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys, json=True)
     assert code == 1
     model = json.loads(out)["models"][0]
     assert model["status"] == "failed"
-    assert model["error"].startswith(f"{REPO} {MODEL}: ")
-    assert any(word in model["error"] for word in ("size", "sha256")), model["error"]
-    assert_nothing_cached(hub_env)
-    assert len(file_gets(fake_hub)) <= 6, "huggingface_hub's 5 resumes, not more rounds of ours"
+    assert model["error"] == (f"{REPO} {MODEL}: the Hub sent less than the listed size "
+                              "(3000000 bytes): the response ended at byte 2999000; 99 % kept, "
+                              "the next run resumes it")
+    assert_nothing_cached(hub_env, partial_kept=True)
+    gets = file_gets(fake_hub)
+    assert [g.headers.get("range") for g in gets] == [None] + ["bytes=2999000-2999999"] * 3
 
 
-def test_failures_huggingface_hub_already_retried_are_not_retried_again(
+def test_a_content_length_longer_than_the_file_is_read_to_the_listed_size(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    hf_backoff: list[float],
 ) -> None:
+    """Only the listed size is read; the content check decides (here: the right bytes)."""
     add_model_repo(fake_hub)
-    fake_hub.add_fault(f"/{REPO}/resolve/", Fault("status", 503, methods=("HEAD",)), None)
-    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys, json=True)
-    assert code == 1
-    assert json.loads(out)["models"][0]["error"] == f"{REPO} {MODEL}: Hub server error (HTTP 503)"
-    assert sum(hf_backoff) == 23, "huggingface_hub backs off 1+2+4+8+8 s between its 5 retries"
-    assert fake_hub.count("HEAD", "resolve") == 7, "another round of ours would cost 23 s each"
+    fake_hub.add_fault(MODEL, Fault("wrong_length", delta=1000, methods=("GET", "HEAD")), None)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 0, out
+    assert_identical(hub_env, fake_hub)
+    assert len(file_gets(fake_hub)) == 1 and partials(hub_env) == []
 
 
 # -- listings that do not match the repo, or try to escape it --------------------------------
@@ -271,7 +292,8 @@ def test_a_listed_file_missing_on_the_hub_fails_only_its_model(
     fake_hub.add_repo(REPO, {"m-Q4_K_M-00001-of-00002.gguf": GeneratedFile(20_000, 1),
                              "m-Q8_0.gguf": GeneratedFile(30_000, 2)})
     entries = fake_hub.file_entries(REPO)
-    ghost = dict(entries[0], path="m-Q4_K_M-00002-of-00002.gguf")
+    ghost = dict(entries[0], path="m-Q4_K_M-00002-of-00002.gguf",
+                 lfs=dict(entries[0]["lfs"], oid=OTHER_SHA))  # another blob: no cached copy
     fake_hub.override_tree(REPO, [entries[0], ghost, entries[1]])
     root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M", f"{REPO}:Q8_0")
     code, out, _ = run_fetch(root, capsys, json=True)
@@ -411,21 +433,23 @@ def test_only_partials_no_live_process_is_writing_are_removed(
         code, out, _ = run_fetch(root, capsys)
     assert code == 0, out
     assert (stale.exists(), live.exists(), llama.exists()) == (False, True, True)
-    assert "removed 1 partial download(s) of an interrupted run (1.0 kB)" in out
+    assert "removed 1 partial download(s) huggingface_hub left (1.0 kB)" in out
 
 
 @pytest.mark.slow
-def test_sigkill_mid_download_then_rerun_restarts_cleanly(
+def test_sigkill_mid_download_then_rerun_resumes_where_the_record_says(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
     root = suite_for(tmp_path / "p", *big_repo(fake_hub, 1, 8_000_000))
     fake_hub.rate_limit_bytes_per_s = 2_000_000
+    sha = fake_hub.sha256(REPO, "m-Q4_K_M.gguf")
+    partial = hub_env / FOLDER / "blobs" / f"{sha}.resume.incomplete"
     killed = start_fetch(root, hub_env)
-    left = wait_for(lambda: [p for p in partials(hub_env) if p.stat().st_size > 0],
-                    "a partial download")
+    wait_for(lambda: present_in(partial, 8_000_000, sha) >= 3_200_000, "40 % of the file")
     killed.kill()
     killed.communicate(timeout=10)
-    assert [p.exists() for p in left] == [True], "SIGKILL leaves huggingface_hub's partial"
+    kept = present_in(partial, 8_000_000, sha)
+    assert kept >= 3_200_000, "SIGKILL keeps the partial and its record"
     fake_hub.rate_limit_bytes_per_s = None
     fake_hub.reset_counts()
     started = time.monotonic()
@@ -433,11 +457,11 @@ def test_sigkill_mid_download_then_rerun_restarts_cleanly(
                            capture_output=True, text=True, timeout=60)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert time.monotonic() - started < 15, "the killed run's lock held up the rerun"
-    assert_identical(hub_env, fake_hub)
-    assert partials(hub_env) == [], "the killed run's partial file is still on disk"
-    assert "removed 1 partial download(s) of an interrupted run" in rerun.stdout
-    (get,) = file_gets(fake_hub)
-    assert "range" not in get.headers, "expected a restart from byte 0 (partials are not reused)"
+    assert_identical(hub_env, fake_hub, "m-Q4_K_M.gguf")
+    assert partials(hub_env) == [], "the partial file is still on disk"
+    assert "resuming   org/rel-GGUF/m-Q4_K_M.gguf: " in rerun.stdout
+    (get,) = file_gets(fake_hub, "m-Q4_K_M.gguf")
+    assert get.headers["range"] == f"bytes={kept}-7999999", "only the missing bytes are asked"
 
 
 @pytest.mark.slow
@@ -462,7 +486,7 @@ def test_two_fetches_on_one_cache_download_each_file_once(
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_in_flight_downloads_promptly_and_cleans_up(
+def test_ctrl_c_stops_in_flight_downloads_promptly_and_keeps_their_partials(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
     root = suite_for(tmp_path / "p", *big_repo(fake_hub, 4, 16_000_000))
@@ -475,14 +499,17 @@ def test_ctrl_c_stops_in_flight_downloads_promptly_and_cleans_up(
     assert time.monotonic() - sent < 5, "Ctrl-C waited for the downloads to finish"
     assert run.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in err
-    assert partials(hub_env) == [], err
+    assert "partial files kept: the next run resumes them" in err
+    assert [p.name.endswith(".resume.incomplete") for p in partials(hub_env)] == [True] * 4
     snapshots = hub_env / FOLDER / "snapshots"
     assert not snapshots.exists() or [p for p in snapshots.rglob("*") if p.is_file()] == []
 
 
 class SlowToStopClient:
-    """Stands in for `HubClient`: a download runs until cancelled, then needs `cleanup_s` to
-    delete its partial file, as huggingface_hub does once a chunk callback raises."""
+    """Stands in for `HubClient`: a response streams until cancelled, then takes `cleanup_s`
+    to close, as a socket read does that is stuck until its timeout."""
+
+    token = None
 
     def __init__(self, cleanup_s: float) -> None:
         self.cleanup_s = cleanup_s
@@ -496,17 +523,28 @@ class SlowToStopClient:
     def cancel(self) -> None:
         self._cancel.set()
 
-    def download(self, repo: str, commit: str, file: RepoFile, on_bytes: Any) -> Path:
+    def file_url(self, repo: str, commit: str, path: str) -> str:
+        return path
+
+    def file_headers(self) -> dict[str, str]:
+        return {}
+
+    def request(self, call: Callable[[], Any], repo: str, path: str) -> Any:
+        return call()
+
+    @contextlib.contextmanager
+    def stream(self, url: str, headers: dict[str, str]) -> Iterator[Any]:
         self._cancel.wait()
         time.sleep(self.cleanup_s)
-        self.cleaned.append(file.path)
+        self.cleaned.append(url)
         raise hub_errors.Cancelled("interrupted")
+        yield  # a generator, for contextmanager
 
 
 def test_ctrl_c_inside_a_join_still_waits_for_the_worker_to_clean_up(tmp_path: Path) -> None:
     """Ctrl-C landing inside `Thread.join()` makes CPython before 3.13 report the joined, still
     running thread as finished (python/cpython#90882): the run exited while that worker's
-    partial file was still on disk."""
+    partial file was still open and its lock held."""
     client = SlowToStopClient(cleanup_s=0.5)
     job = FileJob(repo=REPO, commit="0" * 40, status=FileStatus.DOWNLOAD,
                   file=RepoFile(path=MODEL, size=1, oid="1" * 40))
@@ -514,10 +552,12 @@ def test_ctrl_c_inside_a_join_still_waits_for_the_worker_to_clean_up(tmp_path: P
     progress = FetchProgress(Console(file=io.StringIO()), 1, "quiet")
     ctrl_c = threading.Timer(0.3, signal.pthread_kill, (threading.get_ident(), signal.SIGINT))
     ctrl_c.start()
-    with pytest.raises(FetchInterrupted, match="partial files removed"):
+    with pytest.raises(FetchInterrupted, match="partial files kept"):
         download_all([job], client, settings, progress)  # type: ignore[arg-type]
     assert client.cleaned == [MODEL], "the run ended before its download had cleaned up"
     assert job.error == INTERRUPTED
+    assert FileLock(tmp_path / ".locks" / FOLDER / f"{'1' * 40}.lock").acquire(timeout=0), (
+        "the blob's lock is still held")
 
 
 @pytest.mark.slow

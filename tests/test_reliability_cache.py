@@ -246,6 +246,46 @@ def test_a_full_disk_names_the_cache_once(
     assert f"failed      {cause}" in run.stdout, "the file is named once"
 
 
+#: In a private tmpfs of 10 MB: a fetch of a 6 MB file, rate-limited; once 1 MB is on disk a
+#: filler takes the rest of the space; then the filler goes and the fetch runs again.
+FILL_MID_FILE = r"""
+mount -t tmpfs -o size=10m tmpfs "$CACHE" || exit 99
+"$@" > "$CACHE.first" 2>&1 &
+fetch=$!
+until [ "$(du -k "$CACHE"/models--*/blobs/*.resume.incomplete 2>/dev/null | cut -f1)" -ge 1024 ]
+do sleep 0.05; done 2>/dev/null
+head -c 20000000 /dev/zero > "$CACHE/filler" 2>/dev/null
+wait $fetch; echo "first exit $?"; cat "$CACHE.first"
+rm "$CACHE/filler"
+"$@"; echo "rerun exit $?"
+sha256sum "$CACHE"/models--*/snapshots/*/*.gguf
+"""
+
+
+def test_a_disk_full_mid_file_keeps_the_bytes_and_the_rerun_resumes(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, mount_namespaces: None
+) -> None:
+    fake_hub.add_repo("org/full-GGUF", {"full-Q4_K_M.gguf": GeneratedFile(6_000_000, 1)})
+    fake_hub.rate_limit_bytes_per_s = 2_000_000
+    root, cache = suite_for(tmp_path / "p", "org/full-GGUF"), tmp_path / "cache"
+    cache.mkdir()
+    run = subprocess.run(["unshare", "-rm", "sh", "-c", FILL_MID_FILE, "sh", *invoke_command(
+        "models.fetch", "--root", str(root), "--cache-dir", str(cache))],
+        capture_output=True, text=True, timeout=120, check=False,
+        env=dict(os.environ, TERM="dumb", CACHE=str(cache)))
+    out = run.stdout
+    assert "first exit 1" in out and "Traceback" not in out + run.stderr, out + run.stderr
+    first = " ".join(out[:out.index("rerun exit")].split())  # long lines wrap at 200 columns
+    assert (f"cause: org/full-GGUF full-Q4_K_M.gguf: no space left on the device of the cache "
+            f"{cache} (No space left on device); ") in first
+    assert "kept, the next run resumes it" in first
+    rerun = out[out.index("rerun exit") - 2000:]
+    assert "resuming   org/full-GGUF/full-Q4_K_M.gguf: " in out and "rerun exit 0" in out
+    assert f"{fake_hub.sha256('org/full-GGUF', 'full-Q4_K_M.gguf')}  {cache}/" in rerun
+    resumed = [r for r in fake_hub.requests if r.method == "GET" and "range" in r.headers]
+    assert len(resumed) == 1, "the rerun asked for the missing bytes only"
+
+
 def test_a_refused_endpoint_is_tried_for_one_repo_only(
     hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

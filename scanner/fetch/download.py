@@ -1,34 +1,29 @@
-"""The downloads of a fetch: `jobs` files at a time on daemon threads, each checked against the
-Hub's sha256 (git blob id for small files) before it counts as done; Ctrl-C stops them and
-waits for their partial files to go."""
+"""The downloads of a fetch: `connections` workers over the files to fetch, at most `jobs` files
+open at once; a large file is fetched as byte ranges by several workers (`transfer.py`). Ctrl-C
+stops them, keeping each partial file for the next run to resume."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Protocol
 
 from .. import cache as hf_cache
 from ..hub import HubClient
-from ..hub_errors import Cancelled, HubError
-from .plan import FetchSettings, FileJob, FileStatus, check_content
+from ..hub_errors import Cancelled
+from .partial import Segment, layout, segment_size
+from .plan import FetchSettings, FileJob, FileStatus
+from .transfer import FileProgress, FileTransfer
 
-#: How long Ctrl-C waits for downloads in flight to stop and delete their partial files.
+#: How long Ctrl-C waits for downloads in flight to stop and close their partial files.
 CANCEL_GRACE_S = 3.0
 
 
-class ProgressSink(Protocol):
+class ProgressSink(FileProgress, Protocol):
     """What the downloads report to (the display implements it; thread-safe)."""
 
     def partials_removed(self, count: int, total_bytes: int) -> None: ...
-
-    def file_started(self, label: str, size: int) -> tuple[Callable[[int], None], float]: ...
-
-    def file_done(self, label: str, size: int, started: float, error: str | None) -> None: ...
-
-    def file_cancelled(self, label: str) -> None: ...
 
 
 class FetchInterrupted(KeyboardInterrupt):
@@ -37,22 +32,82 @@ class FetchInterrupted(KeyboardInterrupt):
 
 def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings,
                  progress: ProgressSink) -> None:
-    """Download every job marked `download`, `settings.jobs` at a time.
+    """Download every job marked `download`.
 
-    A failed file never raises: its job records why. Ctrl-C cancels the downloads in flight
-    (huggingface_hub deletes their partial files as they unwind) and raises `FetchInterrupted`.
-    The workers are daemon threads so that one stuck in a read cannot hold the process open.
+    A failed file never raises: its job records why. Ctrl-C cancels the downloads in flight and
+    raises `FetchInterrupted`. The workers are daemon threads so that one stuck in a read cannot
+    hold the process open.
     """
     remove_stale_partials(jobs, settings, progress)
-    todo = deque(job for job in jobs if job.status is FileStatus.DOWNLOAD)
-    count = min(settings.jobs, len(todo))
-    workers = [_Worker(todo, client, settings, progress) for _ in range(count)]
+    todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
+    queue = _WorkQueue(todo, client, settings, progress)
+    ranges = sum(len(layout(job.file.size, segment_size(job.file.size, settings.connections)))
+                 for job in todo)
+    workers = [_Worker(queue) for _ in range(min(settings.connections, ranges))]
     try:
         for worker in workers:
             worker.start()
         _join(workers)
     except KeyboardInterrupt:
-        raise _stop(jobs, workers, client) from None
+        raise _stop(jobs, workers, queue, client) from None
+
+
+class _WorkQueue:
+    """What a free worker does next: a segment of a file already open, else open the next file
+    (at most `settings.jobs` at once, so that files complete one after another)."""
+
+    def __init__(self, todo: list[FileJob], client: HubClient, settings: FetchSettings,
+                 progress: ProgressSink) -> None:
+        self.client, self.settings, self.progress = client, settings, progress
+        self.files = deque(todo)
+        self.open: list[FileTransfer] = []
+        self._opening = 0
+        self._changed = threading.Condition()
+
+    def next(self) -> FileJob | tuple[FileTransfer, Segment] | None:
+        """None when nothing is left to start (files in flight finish on their own)."""
+        with self._changed:
+            while not self.client.cancelled:
+                self.open = [transfer for transfer in self.open if not transfer.ended]
+                for transfer in self.open:
+                    segment = transfer.take()
+                    if segment is not None:
+                        return transfer, segment
+                if self.files and self._opening + len(self.open) < self.settings.jobs:
+                    self._opening += 1
+                    return self.files.popleft()
+                if not self.files and not self._opening:
+                    return None
+                self._changed.wait(0.05)
+            return None
+
+    def opened(self, transfer: FileTransfer, started: bool) -> None:
+        with self._changed:
+            self._opening -= 1
+            if started:
+                self.open.append(transfer)
+            self._changed.notify_all()
+
+    def segment_ended(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def work(self) -> None:
+        """One worker: open files and fetch segments until nothing is left or Ctrl-C."""
+        while (work := self.next()) is not None:
+            if isinstance(work, FileJob):
+                transfer = FileTransfer(work, self.client, self.settings.cache,
+                                        self.settings.connections, self.progress)
+                try:
+                    started = transfer.begin()
+                except Cancelled:
+                    work.interrupt()
+                    started = False
+                self.opened(transfer, started)
+            else:
+                transfer, segment = work
+                transfer.fetch(segment)
+                self.segment_ended()
 
 
 class _Worker:
@@ -60,22 +115,20 @@ class _Worker:
 
     `Thread.is_alive()` cannot be trusted here: a Ctrl-C that interrupts `Thread.join()` makes
     CPython before 3.13 mark the joined thread finished while it still runs
-    (python/cpython#90882), and the run would exit before that download removed its partial.
+    (python/cpython#90882), and the run would exit before that download closed its partial.
     """
 
-    def __init__(self, todo: deque[FileJob], client: HubClient, settings: FetchSettings,
-                 progress: ProgressSink) -> None:
+    def __init__(self, queue: _WorkQueue) -> None:
         self.finished = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(todo, client, settings, progress),
-                                        name="download", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(queue,), name="download",
+                                        daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def _run(self, todo: deque[FileJob], client: HubClient, settings: FetchSettings,
-             progress: ProgressSink) -> None:
+    def _run(self, queue: _WorkQueue) -> None:
         try:
-            _work(todo, client, settings, progress)
+            queue.work()
         finally:
             self.finished.set()
 
@@ -89,44 +142,6 @@ def remove_stale_partials(jobs: list[FileJob], settings: FetchSettings,
         progress.partials_removed(len(sizes), sum(sizes))
 
 
-def _work(todo: deque[FileJob], client: HubClient, settings: FetchSettings,
-          progress: ProgressSink) -> None:
-    """One download thread: takes jobs until none is left or the run is cancelled."""
-    while not client.cancelled:
-        try:
-            job = todo.popleft()
-        except IndexError:
-            return
-        _download(job, client, settings, progress)
-
-
-def _download(job: FileJob, client: HubClient, settings: FetchSettings,
-              progress: ProgressSink) -> None:
-    advance, started = progress.file_started(job.label, job.file.size)
-
-    def received(n: int) -> None:
-        job.received += n  # a restart takes its bytes back (n < 0)
-        advance(n)
-
-    try:
-        path = client.download(job.repo, job.commit, job.file, received)
-        problem = check_content(path, job.file)
-        if problem:
-            hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
-            job.fail(f"{job.repo} {job.file.path}: {problem}")
-        else:
-            job.downloaded()
-    except Cancelled:
-        job.interrupt()
-        progress.file_cancelled(job.label)
-        return
-    except HubError as error:
-        job.fail(str(error))
-    except OSError as error:
-        job.fail(f"{job.label}: {error}")
-    progress.file_done(job.label, job.file.size, started, job.error)
-
-
 def _join(workers: list[_Worker], deadline: float | None = None) -> None:
     """Wait in short slices, so that Ctrl-C reaches the main thread at once."""
     for worker in workers:
@@ -135,17 +150,20 @@ def _join(workers: list[_Worker], deadline: float | None = None) -> None:
                 return
 
 
-def _stop(jobs: list[FileJob], workers: list[_Worker],
+def _stop(jobs: list[FileJob], workers: list[_Worker], queue: _WorkQueue,
           client: HubClient) -> FetchInterrupted:
-    """Cancel the downloads, give them `CANCEL_GRACE_S` to clean up, say what is left."""
+    """Cancel the downloads, give them `CANCEL_GRACE_S` to close their partial files, say what
+    is left."""
     client.cancel()
     _join(workers, time.monotonic() + CANCEL_GRACE_S)
+    for transfer in queue.open:
+        transfer.close()
     stopped = [job for job in jobs if job.status is FileStatus.DOWNLOAD or job.interrupted]
     for job in stopped:
         job.interrupt()
     done = sum(job.status is FileStatus.DOWNLOADED for job in jobs)
     stuck = sum(not worker.finished.is_set() for worker in workers)
-    cleanup = ("partial files removed" if not stuck else
-               f"{stuck} did not stop in time: the next run removes their partial files")
+    kept = "partial files kept: the next run resumes them" + (
+        f"; {stuck} download(s) did not stop in time" if stuck else "")
     return FetchInterrupted(f"{len(stopped)} file(s) not downloaded, {done} completed before "
-                            f"Ctrl-C ({cleanup}); run models.fetch again to finish")
+                            f"Ctrl-C ({kept}); run models.fetch again to finish")

@@ -6,7 +6,6 @@ Statuses are typed and change only through the methods below.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -140,7 +139,8 @@ class FetchSettings:
     cache: Path
     endpoint: str
     token: str | None
-    jobs: int = 4
+    jobs: int = 4  # files at once (and listings)
+    connections: int = 12  # the measured default: bench/fetch.py
     offline: bool = False
     mmproj: bool = True
     urls: bool = False
@@ -282,46 +282,6 @@ def link_cached_blobs(jobs: list[FileJob], settings: FetchSettings) -> None:
             job.fail(f"{job.label}: cannot link the cached blob into the snapshot: "
                      f"{error.strerror or error}")
         job.link_from = None
-
-
-def check_content(path: Path, file: RepoFile, removed: bool = True) -> str | None:
-    """Compare the cached bytes with the Hub's id (sha256 for LFS, git blob sha1 otherwise)."""
-    if file.sha256:
-        actual = hf_cache.sha256_of(path)
-        expected = file.sha256
-    else:
-        data = path.read_bytes()
-        actual = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-        expected = file.oid
-    if actual == expected:
-        return None
-    return (f"content does not match the Hub's {'sha256' if file.sha256 else 'git oid'} "
-            f"(expected {expected[:12]}, got {actual[:12]})"
-            + ("; removed from the cache" if removed else ""))
-
-
-def verify_cached(jobs: list[FileJob], settings: FetchSettings, *, repair: bool) -> list[str]:
-    """`--verify`: re-hash cached files and return what did not match.
-
-    With `repair` a mismatch is removed and planned for download again; without it (a dry run,
-    offline) nothing in the cache is touched and the file counts as missing.
-    """
-    problems = []
-    for job in jobs:
-        if job.status is not FileStatus.CACHED:
-            continue
-        path = job.link_from or hf_cache.snapshot_path(settings.cache, job.repo, job.commit,
-                                                       job.file.path)
-        problem = check_content(path, job.file, removed=repair)
-        if problem is None:
-            continue
-        problems.append(f"{job.label}: cached copy {problem}")
-        if repair and job.link_from is not None:
-            job.link_from.unlink(missing_ok=True)
-        elif repair:
-            hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
-        job.bad_copy(problems[-1], repair=repair)
-    return problems
 
 
 def finish_plans(plans: list[ModelPlan], settings: FetchSettings) -> None:

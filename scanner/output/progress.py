@@ -45,12 +45,17 @@ class FetchProgress:
         if self._progress is not None:
             self._progress.stop()
 
-    def file_started(self, label: str, size: int) -> tuple[Callable[[int], None], float]:
+    def file_started(self, label: str, size: int,
+                     present: int) -> tuple[Callable[[int], None], float]:
+        """`present`: bytes an earlier run left in the partial file (not counted as received)."""
+        if present:
+            self.note(f"resuming   {label}: {human_size(present)} of {human_size(size)} from "
+                      "an earlier run")
         if self._progress is None:
             return (lambda _n: None), time.monotonic()
         progress = self._progress
         with self._lock:
-            task = progress.add_task(label, total=size)
+            task = progress.add_task(label, total=size, completed=present)
             self._tasks[label] = task
 
         def advance(n: int, task: TaskID = task) -> None:
@@ -72,8 +77,8 @@ class FetchProgress:
             self._progress.reset(bar, completed=max(int(done[bar]) - n, 0))
 
     def partials_removed(self, count: int, total_bytes: int) -> None:
-        self.note(f"removed {count} partial download(s) of an interrupted run "
-                  f"({human_size(total_bytes)}); downloads restart from the beginning")
+        self.note(f"removed {count} partial download(s) huggingface_hub left "
+                  f"({human_size(total_bytes)}): it never resumes them")
 
     def note(self, text: str) -> None:
         """A line about the run itself (not a file); nothing for `--json`."""

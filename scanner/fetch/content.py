@@ -1,0 +1,94 @@
+"""Whether bytes are the Hub's file: its sha256 for LFS files, its git blob id otherwise;
+computed while a download streams (`StreamingCheck`), or over a cached copy (`--verify`)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import cache as hf_cache
+from ..models import RepoFile
+from .partial import PartialFile
+from .plan import FetchSettings, FileJob, FileStatus
+
+#: Hashing reads the written prefix back in pieces of this size (from the page cache).
+HASH_READ = 4 * 1024 * 1024
+
+
+class StreamingCheck:
+    """The Hub's id of the file computed in file order as the written prefix grows: sha256 for
+    LFS files, the git blob sha1 otherwise. Each byte is hashed once."""
+
+    def __init__(self, file: RepoFile) -> None:
+        self.file = file
+        self.digest = hashlib.sha256() if file.sha256 else hashlib.sha1()
+        if not file.sha256:
+            self.digest.update(b"blob %d\0" % file.size)
+        self.hashed = 0
+        self.lock = threading.Lock()
+
+    def advance(self, partial: PartialFile, prefix_end: Callable[[], int], *,
+                wait: bool = False) -> None:
+        """Hash what was written since; skipped if another worker is at it (unless `wait`)."""
+        if not self.lock.acquire(blocking=wait):
+            return
+        try:
+            while (upto := prefix_end()) > self.hashed:
+                data = partial.read(self.hashed, min(upto - self.hashed, HASH_READ))
+                if not data:
+                    return
+                self.digest.update(data)
+                self.hashed += len(data)
+        finally:
+            self.lock.release()
+
+    def problem(self) -> str | None:
+        if self.hashed != self.file.size:
+            return f"only {self.hashed} of {self.file.size} bytes could be read back"
+        return content_problem(self.digest.hexdigest(), self.file)
+
+
+def check_content(path: Path, file: RepoFile, removed: bool = True) -> str | None:
+    """Compare the cached bytes with the Hub's id (sha256 for LFS, git blob sha1 otherwise)."""
+    if file.sha256:
+        actual = hf_cache.sha256_of(path)
+    else:
+        data = path.read_bytes()
+        actual = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    problem = content_problem(actual, file)
+    return problem + ("; removed from the cache" if removed else "") if problem else None
+
+
+def content_problem(actual: str, file: RepoFile) -> str | None:
+    """What to say when the bytes' id is not the one the Hub listed."""
+    expected = file.sha256 or file.oid
+    if actual == expected:
+        return None
+    return (f"content does not match the Hub's {'sha256' if file.sha256 else 'git oid'} "
+            f"(expected {expected[:12]}, got {actual[:12]})")
+
+
+def verify_cached(jobs: list[FileJob], settings: FetchSettings, *, repair: bool) -> list[str]:
+    """`--verify`: re-hash cached files and return what did not match.
+
+    With `repair` a mismatch is removed and planned for download again; without it (a dry run,
+    offline) nothing in the cache is touched and the file counts as missing.
+    """
+    problems = []
+    for job in jobs:
+        if job.status is not FileStatus.CACHED:
+            continue
+        path = job.link_from or hf_cache.snapshot_path(settings.cache, job.repo, job.commit,
+                                                       job.file.path)
+        problem = check_content(path, job.file, removed=repair)
+        if problem is None:
+            continue
+        problems.append(f"{job.label}: cached copy {problem}")
+        if repair and job.link_from is not None:
+            job.link_from.unlink(missing_ok=True)
+        elif repair:
+            hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
+        job.bad_copy(problems[-1], repair=repair)
+    return problems

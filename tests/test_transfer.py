@@ -1,0 +1,221 @@
+"""Our byte transfer against the fake Hub: parallel ranges, servers that ignore `Range`, a range
+failing midway, resume across runs, and sharing the cache with the real huggingface_hub."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import huggingface_hub
+import pytest
+
+from scanner.fetch import partial as partial_mod
+from scanner.fetch.partial import MIB, present_in
+from scanner.fetch.plan import FileJob, FileStatus
+from tests.fakehub import FakeHub, Fault, GeneratedFile
+from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
+from tests.test_reliability import (
+    REPO,
+    assert_identical,
+    download_one,
+    file_gets,
+    partials,
+    start_fetch,
+    wait_for,
+)
+
+BIG = "big-Q4_K_M.gguf"
+SIZE = 5 * MIB  # with 1 MiB segments and 4 connections: four ranges of 1.25 MiB
+
+
+@pytest.fixture
+def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ranges from 1 MiB, so a 5 MiB file is split as a multi-GB one would be."""
+    monkeypatch.setattr(partial_mod, "MIN_SEGMENT", MIB)
+
+
+def add_big(hub_: FakeHub, size: int = SIZE) -> None:
+    hub_.add_repo(REPO, {BIG: GeneratedFile(size, 7)})
+
+
+def assert_stored(cache: Path, hub_: FakeHub, job: FileJob) -> None:
+    """In the snapshot of the job's commit, as a link to its blob, byte-identical."""
+    link = cache / f"models--{REPO.replace('/', '--')}" / "snapshots" / job.commit / BIG
+    assert link.is_symlink() and link.read_bytes() == hub_.content(REPO, BIG)
+
+
+def ranges(hub_: FakeHub) -> list[str | None]:
+    return sorted((r.headers.get("range") for r in file_gets(hub_, BIG)), key=str)
+
+
+def test_a_large_file_is_fetched_as_parallel_ranges(
+    fake_hub: FakeHub, hub_env: Path, small_segments: None
+) -> None:
+    add_big(fake_hub)
+    fake_hub.rate_limit_bytes_per_s = 10_000_000  # every range is in flight at once
+    job, progress = download_one(fake_hub, hub_env, BIG, connections=4)
+    quarter = SIZE // 4
+    assert ranges(fake_hub) == [f"bytes={i * quarter}-{(i + 1) * quarter - 1}" for i in range(4)]
+    assert job.status is FileStatus.DOWNLOADED and job.received == SIZE == sum(progress.bytes)
+    assert_stored(hub_env, fake_hub, job)
+    assert partials(hub_env) == []
+
+
+def test_a_server_ignoring_range_is_read_as_one_stream(
+    fake_hub: FakeHub, hub_env: Path, small_segments: None
+) -> None:
+    """Every range request is answered 200 with the whole file: one stream takes over from
+    byte 0, the others stop, and progress takes back what they had counted."""
+    add_big(fake_hub)
+    fake_hub.ignore_range = True
+    fake_hub.rate_limit_bytes_per_s = 10_000_000
+    job, progress = download_one(fake_hub, hub_env, BIG, connections=4)
+    assert job.status is FileStatus.DOWNLOADED and progress.done == [None]
+    assert sum(progress.bytes) == job.received == SIZE
+    assert max(itertools.accumulate(progress.bytes)) <= SIZE
+    assert_stored(hub_env, fake_hub, job)
+    assert partials(hub_env) == []
+
+
+def test_one_range_failing_midway_is_resumed_alone(
+    fake_hub: FakeHub, hub_env: Path, small_segments: None
+) -> None:
+    add_big(fake_hub)
+    quarter = SIZE // 4
+    fake_hub.add_fault(BIG, Fault("reset", after=300_000, range_start=2 * quarter), times=1)
+    fake_hub.rate_limit_bytes_per_s = 10_000_000
+    job, _ = download_one(fake_hub, hub_env, BIG, connections=4)
+    assert job.status is FileStatus.DOWNLOADED and fake_hub.pending_faults() == 0
+    starts = sorted(int(str(r)[6:].split("-")[0]) for r in ranges(fake_hub))
+    assert len(starts) == 5, "the other ranges ran once"
+    (resumed,) = [s for s in starts if 2 * quarter < s < 3 * quarter]
+    assert resumed <= 2 * quarter + 300_000, "resumed from the bytes that had arrived"
+    assert job.received == SIZE, "no byte was received twice"
+    assert_stored(hub_env, fake_hub, job)
+
+
+def test_a_resumed_partial_meets_a_server_ignoring_range(
+    fake_hub: FakeHub, hub_env: Path, small_segments: None
+) -> None:
+    """A partial from an earlier run, then a server that answers 200: the file is fetched
+    whole, and the result is still checked and identical."""
+    add_big(fake_hub)
+    fake_hub.add_fault(BIG, Fault("reset", after=200_000), times=None)
+    job, _ = download_one(fake_hub, hub_env, BIG, connections=4)
+    assert job.status is FileStatus.FAILED and "the next run resumes it" in (job.error or "")
+    fake_hub.clear_faults()
+    fake_hub.ignore_range = True
+    fake_hub.reset_counts()
+    job, progress = download_one(fake_hub, hub_env, BIG, connections=4)
+    assert job.status is FileStatus.DOWNLOADED and progress.present[0] > 0
+    assert_stored(hub_env, fake_hub, job)
+    assert partials(hub_env) == []
+
+
+def test_ranges_follow_the_hubs_redirect_to_its_cdn_without_the_token(
+    fake_hub: FakeHub, hub_env: Path, small_segments: None
+) -> None:
+    """The Hub answers an LFS file with a 302 to another origin: each range goes there with its
+    `Range`, and the token stays with the Hub."""
+    with FakeHub() as cdn:
+        add_big(fake_hub)
+        add_big(cdn)
+        fake_hub.lfs_redirect = cdn.url
+        job, _ = download_one(fake_hub, hub_env, BIG, fake_hub.valid_token, connections=4)
+        assert job.status is FileStatus.DOWNLOADED
+        assert len(ranges(fake_hub)) == 4 and ranges(cdn) == ranges(fake_hub)
+        assert all(r.headers.get("authorization") for r in file_gets(fake_hub, BIG))
+        assert not [r for r in cdn.requests if "authorization" in r.headers]
+        assert_stored(hub_env, fake_hub, job)
+
+
+def test_a_partial_leaves_huggingface_hubs_cache_scan_intact(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    small_segments: None,
+) -> None:
+    """`hf cache` (scan_cache_dir) still reads the cache, and counts our partial as an
+    incomplete download (so `hf cache` can clean it)."""
+    fake_hub.add_repo(REPO, {"done-Q8_0.gguf": GeneratedFile(1000, 1), BIG: GeneratedFile(SIZE, 7)})
+    fake_hub.add_fault(BIG, Fault("reset", after=100_000), times=None)
+    root = suite_for(tmp_path / "p", f"{REPO}:Q8_0", f"{REPO}:Q4_K_M")
+    code, _, _ = run_fetch(root, capsys)
+    assert code == 1
+    kept = [p for p in partials(hub_env) if p.name.endswith(".resume.incomplete")]
+    assert len(kept) == 1 and present_in(kept[0], SIZE, fake_hub.sha256(REPO, BIG)) > 0
+    info = huggingface_hub.scan_cache_dir(hub_env)
+    assert info.warnings == []
+    assert [r.repo_id for r in info.repos] == [REPO]
+    assert [f.file_path for f in info.incomplete_files] == kept
+
+
+@pytest.mark.slow
+def test_killed_mid_file_the_rerun_asks_only_for_what_is_missing(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """A 40 MB file in three 16 MiB ranges; SIGKILL once 40 % is recorded; the rerun's ranges
+    start where each record stopped and add up to at most 60 % of the file."""
+    size = 40_000_000
+    add_big(fake_hub, size)
+    sha = fake_hub.sha256(REPO, BIG)
+    partial = hub_env / f"models--{REPO.replace('/', '--')}" / "blobs" / f"{sha}.resume.incomplete"
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M")
+    fake_hub.rate_limit_bytes_per_s = 4_000_000
+    killed = start_fetch(root, hub_env)
+    wait_for(lambda: present_in(partial, size, sha) >= 0.4 * size, "40 % of the file", 60)
+    killed.kill()
+    killed.communicate(timeout=10)
+    kept = present_in(partial, size, sha)
+    fake_hub.rate_limit_bytes_per_s = None
+    fake_hub.reset_counts()
+    rerun = subprocess.run(invoke_command("models.fetch", "--root", str(root)),
+                           env=dict(os.environ, HF_HUB_CACHE=str(hub_env)),
+                           capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    asked = []
+    for header in ranges(fake_hub):
+        assert header is not None, "a range started from byte 0 again"
+        first, last = (int(n) for n in header[6:].split("-"))
+        asked.append(last - first + 1)
+    assert len(asked) == 3 and sum(asked) == size - kept <= 0.6 * size
+    assert_identical(hub_env, fake_hub, BIG)
+    assert partials(hub_env) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first", ["ours", "huggingface_hub"])
+def test_huggingface_hub_downloading_the_same_file_waits_for_us_and_we_for_it(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, first: str
+) -> None:
+    """One body GET in total, whoever starts first: both take the blob's lock in
+    `.locks/`, and the second finds the blob when it gets it."""
+    add_big(fake_hub, 6_000_000)
+    fake_hub.rate_limit_bytes_per_s = 3_000_000
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M")
+    result: list[str] = []
+
+    def hf_download() -> None:
+        result.append(huggingface_hub.hf_hub_download(
+            REPO, BIG, revision=fake_hub.commit(REPO), cache_dir=hub_env,
+            endpoint=fake_hub.url))
+
+    other = threading.Thread(target=hf_download)
+    if first == "ours":
+        ours = start_fetch(root, hub_env)
+        wait_for(lambda: file_gets(fake_hub, BIG), "our download to start")
+        other.start()
+    else:
+        other.start()
+        wait_for(lambda: partials(hub_env), "huggingface_hub's download to start")
+        ours = start_fetch(root, hub_env)
+    out, err = ours.communicate(timeout=60)
+    other.join(timeout=60)
+    assert ours.returncode == 0, out + err
+    assert len(file_gets(fake_hub, BIG)) == 1, "the file was downloaded twice"
+    assert Path(result[0]).read_bytes() == fake_hub.content(REPO, BIG)
+    assert llama_offline_lookup(hub_env, REPO, BIG) == fake_hub.content(REPO, BIG)
+    received = "downloaded 0 B" if first == "huggingface_hub" else "downloaded 6.0 MB"
+    assert received in out
+    assert partials(hub_env) == []
