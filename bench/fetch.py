@@ -62,14 +62,15 @@ def add_files(hub: FakeHub, repo: str, paths: list[str], size: int, seed: int,
 
 
 def compare(hub: FakeHub, files: Files, peers: list[str], rounds: int, rate: float | None,
-            llama: str | None, curl_parallel: int) -> dict[str, list[Run]]:
+            llama: str | None, curl_parallel: int, ours_args: tuple[str, ...],
+            ) -> dict[str, list[Run]]:
     """`rounds` alternated cold runs of each peer, the Hub capped at `rate` per connection."""
     hub.rate_limit_bytes_per_s = rate
     runs: dict[str, list[Run]] = {peer: [] for peer in peers}
     try:
         for _ in range(rounds):
             for peer in peers:
-                runs[peer].append(timed_peer(peer, files, hub, llama, curl_parallel))
+                runs[peer].append(timed_peer(peer, files, hub, llama, curl_parallel, ours_args))
             print("  " + ", ".join(f"{p} {r[-1].wall:.2f} s" for p, r in runs.items()),
                   flush=True)
     finally:
@@ -155,6 +156,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate-mb", type=float, default=25.0, help="per-connection cap, MB/s")
     parser.add_argument("--llama-bin", help="llama.cpp's `llama` (default: $LLAMA_BIN, PATH)")
     parser.add_argument("--mem-mb", type=float, default=1000.0, help="memory-case file, MB")
+    parser.add_argument("--connections", type=int, help="passed to ours (default: its own)")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.mem_mb = 1, 300.0
@@ -167,6 +169,7 @@ def main() -> None:
         if not shutil.which(tool):
             sys.exit(f"{tool} is needed: apt-get install -y {Path(tool).name}")
     llama = llama_binary(args.llama_bin)
+    ours_args = ("--connections", str(args.connections)) if args.connections else ()
     peers = [p for p in PEERS if p != "llama download" or llama]
     print(f"peers: {', '.join(peers)}" + ("" if llama else " (llama download: not found)"))
     rate = args.rate_mb * MB
@@ -180,17 +183,17 @@ def main() -> None:
         big = add_files(hub, "bench/big-GGUF", ["big-Q4_K_M.gguf"], int(args.mem_mb * MB), 300,
                         "bench/big-GGUF")
         print("split model, 8 x 50 MB, unthrottled")
-        split_fast = compare(hub, split, peers, args.rounds, None, llama, 4)
+        split_fast = compare(hub, split, peers, args.rounds, None, llama, 4, ours_args)
         print(f"split model, 8 x 50 MB, {args.rate_mb:g} MB/s per connection")
-        split_slow = compare(hub, split, peers, args.rounds, rate, llama, 4)
+        split_slow = compare(hub, split, peers, args.rounds, rate, llama, 4, ours_args)
         print(f"one 300 MB file, {args.rate_mb:g} MB/s per connection")
-        single_slow = compare(hub, single, peers, args.rounds, rate, llama, 1)
+        single_slow = compare(hub, single, peers, args.rounds, rate, llama, 1, ours_args)
         print("resume after SIGKILL at 40 %")
         fraction = resume_fraction(hub, single, rate)
         print("warm and offline")
         online, gets, offline, startup = warm_costs(hub, split, 3)
         print(f"one {args.mem_mb:g} MB file, memory")
-        memory = timed_peer("ours", big, hub, llama)
+        memory = timed_peer("ours", big, hub, llama, ours_args=ours_args)
     print()
     row("case", *PEERS, "ratio", "target")
     report_case("split 8 x 50 MB, unthrottled", split_fast, "llama download", 1.25)

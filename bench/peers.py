@@ -105,11 +105,11 @@ def llama_binary(given: str | None) -> str | None:
 
 
 def peer_command(peer: str, files: Files, hub: FakeHub, work: Path, llama: str | None,
-                 curl_parallel: int = 4) -> list[str]:
+                 curl_parallel: int = 4, ours_args: tuple[str, ...] = ()) -> list[str]:
     """The command line of `peer` for the case (the environment comes from `fetch_env`)."""
     if peer == "ours":
         write_suite(work / "suite", files)
-        return invoke_cmd("models.fetch", "--root", str(work / "suite"))
+        return invoke_cmd("models.fetch", "--root", str(work / "suite"), *ours_args)
     if peer == "llama download":
         assert llama is not None
         repo, _, tag = files.reference.partition(":")
@@ -125,12 +125,12 @@ def peer_command(peer: str, files: Files, hub: FakeHub, work: Path, llama: str |
 
 
 def timed_peer(peer: str, files: Files, hub: FakeHub, llama: str | None,
-               curl_parallel: int = 4) -> Run:
+               curl_parallel: int = 4, ours_args: tuple[str, ...] = ()) -> Run:
     """One cold run of `peer` into a fresh cache, checked: every file byte-identical."""
     work = Path(tempfile.mkdtemp(prefix="bench-peer-"))
     try:
         env = fetch_env(hub.url, work / "hf")
-        cmd = peer_command(peer, files, hub, work, llama, curl_parallel)
+        cmd = peer_command(peer, files, hub, work, llama, curl_parallel, ours_args)
         run = run_timed(cmd, env, work, timeout=120 + files.size / (5 * MB))
         run.problems = check_files(peer, files, hub, work)
         return run

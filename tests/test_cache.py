@@ -126,7 +126,7 @@ def test_stale_partials_go_live_ones_and_resumable_ones_stay(tmp_path: Path) -> 
     stale.write_bytes(b"123")
     llama_partial = folder / "blobs/ccc.downloadInProgress"
     llama_partial.write_bytes(b"1")
-    ours = folder / "blobs/ddd.resume.incomplete"  # no live writer, but the next run resumes it
+    ours = folder / "blobs/000.resume.incomplete"  # no live writer, but the next run resumes it
     ours.write_bytes(b"12")
     lock_dir = tmp_path / ".locks" / folder.name
     lock_dir.mkdir(parents=True)

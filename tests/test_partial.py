@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,68 @@ def test_no_record_is_no_resume(tmp_path: Path) -> None:
     plain = tmp_path / "plain.incomplete"
     plain.write_bytes(b"x" * 60)  # huggingface_hub's partials carry no record
     assert present_in(plain, 40, SHA) == 0
+
+
+def test_the_record_is_the_documented_text_after_the_files_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "blobs" / "blob.resume.incomplete"  # folders made as needed
+    part = PartialFile.open(path, 40, SHA, 16)
+    part.write(0, b"x" * 16)
+    part.record(0, 16)
+    part.write(16, b"y" * 4)
+    part.record(1, 20)
+    assert part.prefix_end() == 20, "a complete segment does not stop the hashable prefix"
+    part.close()
+    slots = [16, 20, 32]
+    assert path.read_bytes()[40:] == (f"fetch-test-models partial 1 40 {SHA} 16\n".encode()
+                                      + b"".join(b"%020d\n" % n for n in slots))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_umask(), "as huggingface_hub's blobs"
+    second = PartialFile.open(path.with_name("other.resume.incomplete"), 4, SHA, 16)
+    assert second.present == 0, "a second partial in the same folder"
+    second.close()
+
+
+def test_a_one_stream_record_is_resumed_as_one_stream(tmp_path: Path) -> None:
+    path = tmp_path / "blob.resume.incomplete"
+    part = PartialFile.open(path, 40, SHA, 16)
+    part.restart_as_one_stream()
+    part.write(0, b"x" * 25)
+    part.record(0, 25)
+    part.close()
+    assert path.read_bytes()[40:] == f"fetch-test-models partial 1 40 {SHA} 40\n".encode() + \
+        b"%020d\n" % 25
+    again = PartialFile.open(path, 40, SHA, 16)
+    assert again.segments == [Segment(0, 0, 40)] and again.missing() == [Segment(0, 25, 40)]
+    again.close()
+
+
+@pytest.mark.parametrize("header", [
+    f"fetch-test-models partial 1 40 {SHA} 0\n",  # no segment size
+    f"fetch-test-models partial 1 40 {SHA} 1\n",  # 40 segments: slots missing
+    "fetch-test-models partial 1 40 \xe9\xe9 16\n",  # not ASCII
+])
+def test_a_record_with_an_impossible_header_is_refused(tmp_path: Path, header: str) -> None:
+    path = tmp_path / "blob.resume.incomplete"
+    path.write_bytes(b"x" * 40 + header.encode("latin-1") + b"%020d\n" % 0 * 3)
+    assert present_in(path, 40, SHA) == 0
+
+
+def test_segment_counts_for_one_connection_and_tiny_files() -> None:
+    assert segment_size(40 * MIB, 1) == 40 * MIB, "one connection: one range up to 64 MiB"
+    assert segment_size(1, 12) == 16_777_216
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_large_files_record_is_read_back_whole(tmp_path: Path) -> None:
+    """A 1 GiB file in 16 MiB ranges: 64 slots after a long header (the file stays sparse)."""
+    size = 1024 * MIB
+    path = tmp_path / "blob.resume.incomplete"
+    part = PartialFile.open(path, size, SHA, 16 * MIB)
+    part.write(63 * 16 * MIB, b"z" * 10)
+    part.record(63, 63 * 16 * MIB + 10)
+    part.close()
+    assert present_in(path, size, SHA) == 10

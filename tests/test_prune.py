@@ -55,6 +55,19 @@ def test_old_snapshots_their_blobs_and_partials_are_listed_current_ones_kept(
     ]
 
 
+def test_a_resumable_partial_counts_what_it_holds_on_disk(tmp_path: Path) -> None:
+    """Our partials are sparse: a 100 MB file with 4 kB received frees 4 kB, not 100 MB."""
+    folder = repo(tmp_path)
+    snapshot(folder, NEW, {"m.gguf": b"weights"})
+    partial = folder / "blobs" / f"{'a' * 64}.resume.incomplete"
+    with partial.open("wb") as handle:
+        handle.write(b"x" * 4096)
+        handle.truncate(100_000_000)
+    (item,) = plan_prune(tmp_path, ["org/m"], {}, unreferenced=False, now=NOW)
+    on_disk = os.stat(partial).st_blocks * 512
+    assert item.kind == "partial" and item.size == on_disk < 1_000_000
+
+
 def test_locked_and_other_ref_commits_are_kept(tmp_path: Path) -> None:
     folder = repo(tmp_path)
     (folder / "refs" / "tags").mkdir()

@@ -147,11 +147,11 @@ def present_in(path: Path, size: int, blob_id: str) -> int:
 
 def _read_record(path: Path, size: int, blob_id: str) -> tuple[int, list[int]] | None:
     """The segment size and slots of the partial at `path`, if it is a valid one of this file."""
+    longest = 256 + _SLOT * (size // MIN_SEGMENT + 1)  # segments are never below MIN_SEGMENT
     try:
         with path.open("rb") as handle:
-            length = handle.seek(0, os.SEEK_END)
             handle.seek(size)
-            trailer = handle.read(length - size) if length > size else b""
+            trailer = handle.read(longest + 1)  # a longer one is not ours: never read it all
     except OSError:
         return None
     header, _, slots = trailer.partition(b"\n")
@@ -163,9 +163,9 @@ def _read_record(path: Path, size: int, blob_id: str) -> tuple[int, list[int]] |
         done = [int(slots[i:i + _SLOT]) for i in range(0, len(slots), _SLOT)]
     except ValueError:
         return None
-    segments = layout(size, seg_size) if seg_size > 0 else []
-    if len(slots) != len(segments) * _SLOT or len(done) != len(segments):
+    if seg_size <= 0 or len(slots) != max(1, -(-size // seg_size)) * _SLOT:
         return None
+    segments = layout(size, seg_size)
     if not all(seg.start <= d <= seg.end for seg, d in zip(segments, done, strict=True)):
         return None
     return seg_size, done

@@ -53,6 +53,8 @@ class _Stream:
 
 
 class FileTransfer:
+    """One file to download, shared by the workers that fetch its segments."""
+
     def __init__(self, job: FileJob, client: HubClient, cache: Path, connections: int,
                  progress: FileProgress) -> None:
         self.job, self.client, self.cache, self.progress = job, client, cache, progress
@@ -277,14 +279,15 @@ class FileTransfer:
             self._file_lock.release()
 
     def _store(self, partial: PartialFile) -> None:
+        """Hash what is left, then the file enters `blobs/` by rename and its snapshot."""
         job = self.job
-        self._check.advance(partial, self._prefix_end, wait=True)
-        problem = self._check.problem()
-        if problem:
-            partial.discard()
-            job.fail(f"{self.what}: {problem}; removed from the cache")
-            return
         try:
+            self._check.advance(partial, self._prefix_end, wait=True)
+            problem = self._check.problem()
+            if problem:
+                partial.discard()
+                job.fail(f"{self.what}: {problem}; removed from the cache")
+                return
             partial.finish()
             hf_cache.store_blob(partial.path, self.cache, job.repo, job.commit, job.file)
         except OSError as error:
