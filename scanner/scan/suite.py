@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +49,8 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
     diagnostics: list[Diagnostic] = list(found.diagnostics)
     hosts = config.url_hosts + ((endpoint_host,) if endpoint_host else ())
     url_regex = url_pattern(hosts)
-    rels = {printable_path(path.relative_to(root).as_posix()): path for path in found.paths}
+    top = str(root)
+    rels = {printable_path(rel): os.path.join(top, rel) for rel in found.paths}
 
     def load(rel: str) -> ModuleConstants | None:
         """Names of a module another one imports before its own turn (parsed twice then)."""

@@ -83,10 +83,12 @@ class ConstantIndex:
         self._load = load
         self._loaded: dict[str, ModuleConstants] = {}
         self._by_stem: dict[str, list[str]] = {}
-        for rel in rels:
-            stem = PurePosixPath(rel).stem
+        for rel in rels:  # string operations: a PurePosixPath per file cost a fifth of a scan
+            folder, _, name = rel.rpartition("/")
+            dot = name.rfind(".")
+            stem = name[:dot] if 0 < dot < len(name) - 1 else name  # PurePath.stem's rule
             if stem == "__init__":
-                stem = PurePosixPath(rel).parent.name
+                stem = folder.rpartition("/")[2]
             self._by_stem.setdefault(stem, []).append(rel)
 
     def add(self, constants: ModuleConstants) -> None:

@@ -37,8 +37,8 @@ class FileScanner:
         self.rel, self.tree, self.config, self.url_regex = rel, tree, config, url_regex
         self.index = index
         self.constants = index.module(rel)
-        self.repo_names = frozenset(config.repo_names)
-        self.file_names = frozenset(config.file_names)
+        self.repo_names = _name_set(config.repo_names)
+        self.file_names = _name_set(config.file_names)
         self.references: dict[ModelReference, None] = {}
         self.diagnostics: dict[Diagnostic, None] = {}
         self._lines = _candidate_lines(source, config)
@@ -67,19 +67,17 @@ class FileScanner:
 
     def _visit(self, node: ast.AST, scope: Scope, whole: bool = False) -> None:
         """Walk a node that touches a candidate line; `whole`: every line of it does."""
+        children: Iterable[ast.AST]
+        if isinstance(node, ast.Constant):  # the most frequent node first
+            if isinstance(node.value, str) and "/resolve/" in node.value:
+                self._check_urls(node, scope)
+            return
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self._visit_definition(node, scope)
             return
-        children: Iterable[ast.AST]
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             self._record_assignment(node, scope)
             children = () if node.value is None else (node.value,)  # targets hold no model
-        elif isinstance(node, ast.Constant):
-            if isinstance(node.value, str):
-                self._check_urls(node, scope)
-            return
-        elif isinstance(node, (ast.Name, ast.expr_context)):
-            return  # leaves: nothing below them can name a model
         else:
             if isinstance(node, ast.Call):
                 self._check_keywords(node, scope)
@@ -87,6 +85,8 @@ class FileScanner:
         # a touched node on one line is touched throughout: its children need no check
         whole = whole or getattr(node, "lineno", 0) == getattr(node, "end_lineno", -1)
         for child in children:
+            if _names_nothing(child):
+                continue  # decided here: a call per leaf was a third of the walk
             if whole or self._touches(child):
                 self._visit(child, scope, whole)
 
@@ -258,14 +258,42 @@ def _model(hf_repo: str, hf_file: str | None) -> HuggingFaceModel:
     return HuggingFaceModel(hf_repo=hf_repo, hf_file=hf_file)
 
 
+def _names_nothing(node: ast.AST) -> bool:
+    """Names, load/store contexts and dotted names (`pytest.mark.parametrize`): nothing below
+    them can name a model."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, (ast.Name, ast.expr_context))
+
+
+@lru_cache(maxsize=8)  # built once per scan, not once per file
+def _name_set(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(names)
+
+
+@lru_cache(maxsize=8)
+def _candidate_words(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The words that make a line worth walking, without those another word contains
+    (`hf_repo` finds every `model_hf_repo` line too)."""
+    words = {*names, "parametrize", "/resolve/"}
+    return tuple(w for w in words if not any(o != w and o in w for o in words))
+
+
 def _candidate_lines(source: str, config: ScanConfig) -> list[int]:
-    words = [*config.repo_names, *config.file_names, "parametrize", "/resolve/"]
-    regex = re.compile("|".join(re.escape(w) for w in words))
+    """Sorted line numbers that mention a candidate word; `str.find` per word is several times
+    faster than one regex alternation over the source."""
+    starts: list[int] = []
+    for word in _candidate_words(config.repo_names + config.file_names):
+        at = source.find(word)
+        while at != -1:
+            starts.append(at)
+            at = source.find(word, at + len(word))
+    starts.sort()
     lines: list[int] = []
     line, pos = 1, 0
-    for match in regex.finditer(source):
-        line += source.count("\n", pos, match.start())
-        pos = match.start()
+    for start in starts:
+        line += source.count("\n", pos, start)
+        pos = start
         if not lines or lines[-1] != line:
             lines.append(line)
     return lines
