@@ -219,3 +219,25 @@ def test_huggingface_hub_downloading_the_same_file_waits_for_us_and_we_for_it(
     received = "downloaded 0 B" if first == "huggingface_hub" else "downloaded 6.0 MB"
     assert received in out
     assert partials(hub_env) == []
+
+
+def test_an_empty_file_is_stored_without_a_request(fake_hub: FakeHub, hub_env: Path) -> None:
+    fake_hub.add_repo(REPO, {"empty.gguf": b"", BIG: GeneratedFile(1000, 1)})
+    job, progress = download_one(fake_hub, hub_env, "empty.gguf")
+    assert job.status is FileStatus.DOWNLOADED and progress.done == [None]
+    assert file_gets(fake_hub, "empty.gguf") == []
+    link = hub_env / f"models--{REPO.replace('/', '--')}" / "snapshots" / job.commit / "empty.gguf"
+    assert link.is_symlink() and link.read_bytes() == b""
+
+
+def test_two_paths_with_the_same_content_are_fetched_once(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One blob, one lock: the second path waits for the first and links the same blob."""
+    same = GeneratedFile(2_000_000, 5)
+    fake_hub.add_repo(REPO, {"a/m-Q4_K_M.gguf": same, "b/m-Q8_0.gguf": same})
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M", f"{REPO}:Q8_0"), capsys)
+    assert code == 0, out
+    assert fake_hub.count("GET", "resolve") == 1
+    for path in ("a/m-Q4_K_M.gguf", "b/m-Q8_0.gguf"):
+        assert llama_offline_lookup(hub_env, REPO, path) == fake_hub.content(REPO, path)

@@ -76,10 +76,10 @@ class FileJob:
     def label(self) -> str:
         return f"{self.repo}/{self.file.path}"
 
-    def downloaded(self) -> None:
-        """In the cache now: downloaded by this run, or by another one on the same cache that
-        held the file's lock first (then nothing was received, and it counts as cached)."""
-        self.status = FileStatus.DOWNLOADED if self.received else FileStatus.CACHED
+    def stored(self, *, by_this_run: bool) -> None:
+        """In the cache now: stored by this run, or by another process on the same cache that
+        held the file's lock first (then it counts as cached)."""
+        self.status = FileStatus.DOWNLOADED if by_this_run else FileStatus.CACHED
         self.error = None
 
     def fail(self, error: str) -> None:

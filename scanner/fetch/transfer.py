@@ -92,7 +92,7 @@ class FileTransfer:
             if hf_cache.cached_blob(self.cache, job.repo, job.file) is not None:
                 blob = hf_cache.blob_path(self.cache, job.repo, job.file)
                 hf_cache.link_blob(self.cache, job.repo, job.commit, job.file, blob)
-                job.downloaded()  # nothing received: it counts as cached
+                job.stored(by_this_run=False)
                 self._file_lock.release()
                 return False
             self._partial = PartialFile.open(
@@ -293,7 +293,7 @@ class FileTransfer:
         except OSError as error:
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
             return
-        job.downloaded()
+        job.stored(by_this_run=True)
 
     def close(self) -> None:
         """Ctrl-C left this file with no segment in flight: keep its partial, free its lock."""
