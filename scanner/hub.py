@@ -49,12 +49,10 @@ def _read_sockets_in_chunks_of(size: int) -> None:
 
 def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
                  classify_error: Callable[[BaseException], HubError],
-                 retry_if: Callable[[BaseException], bool] = lambda exc: True,
                  cancel: threading.Event | None = None) -> T:
     """Run `call`, retrying retriable failures with exponential backoff (or `Retry-After`).
 
-    `retry_if` vetoes retries of failures the call already retried itself; `cancel` stops
-    waiting and retrying at once (raising `Cancelled`).
+    `cancel` stops waiting and retrying at once (raising `Cancelled`).
     """
     for attempt in range(attempts):
         try:
@@ -64,7 +62,7 @@ def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
         except Exception as exc:  # classified below; anything unknown is not retried
             error = classify_error(exc)
             last = attempt == attempts - 1 or (error.kind == "timeout" and attempt >= 1)
-            if not error.retriable or not retry_if(exc) or last:  # a silent Hub: one retry
+            if not error.retriable or last:  # a silent Hub: one retry
                 raise error from exc
             delay = error.retry_after if error.retry_after is not None else backoff * 2**attempt
             _pause(min(delay, 60.0), cancel)
@@ -101,8 +99,7 @@ class HubClient:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def request(self, call: Callable[[], T], repo: str, path: str | None = None,
-               retry_if: Callable[[BaseException], bool] = lambda exc: True) -> T:
+    def request(self, call: Callable[[], T], repo: str, path: str | None = None) -> T:
         if self.cancelled:
             raise Cancelled("interrupted")
         if self.silent is not None:
@@ -112,7 +109,7 @@ class HubClient:
                 call, attempts=self.attempts, backoff=self.backoff,
                 classify_error=lambda exc: classify(exc, repo, path, bool(self.token),
                                                     self.endpoint, self.cache),
-                retry_if=retry_if, cancel=self._cancel,
+                cancel=self._cancel,
             )
         except HubError as error:
             if error.kind == "timeout":  # every later request would wait as long: none is sent

@@ -4,6 +4,7 @@ failing midway, resume across runs, and sharing the cache with the real huggingf
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import threading
@@ -170,10 +171,13 @@ def test_killed_mid_file_the_rerun_asks_only_for_what_is_missing(
     kept = present_in(partial, size, sha)
     fake_hub.rate_limit_bytes_per_s = None
     fake_hub.reset_counts()
-    rerun = subprocess.run(invoke_command("models.fetch", "--root", str(root)),
+    rerun = subprocess.run(invoke_command("models.fetch", "--root", str(root), "--json"),
                            env=dict(os.environ, HF_HUB_CACHE=str(hub_env)),
                            capture_output=True, text=True, timeout=60)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    (entry,) = json.loads(rerun.stdout)["models"][0]["files"]
+    assert (entry["status"], entry["resumed"], entry["received"]) == (
+        "downloaded", kept, size - kept)
     asked = []
     for header in ranges(fake_hub):
         assert header is not None, "a range started from byte 0 again"

@@ -71,6 +71,8 @@ class FileJob:
     link_from: Path | None = None
     #: bytes this run received for it (0 when another run stored it while this one waited)
     received: int = 0
+    #: bytes an earlier run had left in its partial file, which this run did not ask for again
+    resumed: int = 0
 
     @property
     def label(self) -> str:

@@ -102,6 +102,7 @@ class FileTransfer:
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
             self._file_lock.release()
             return False
+        job.resumed = self._partial.present
         self._pending.extend(self._partial.missing())
         self._advance, self._started = self.progress.file_started(
             job.label, job.file.size, self._partial.present)

@@ -145,6 +145,7 @@ def _plan_entry(plan: ModelPlan) -> dict[str, Any]:
         **model_fields(plan.model), "commit": plan.commit,
         "status": str(plan.status), "error": plan.error, "note": plan.note,
         "files": [{"path": j.file.path, "size": j.file.size, "sha256": j.file.sha256,
-                   "status": str(j.status), "error": j.error} for j in plan.files],
+                   "status": str(j.status), "error": j.error, "received": j.received,
+                   "resumed": j.resumed} for j in plan.files],
         "references": [reference_entry(r) for r in plan.references],
     }
