@@ -124,6 +124,9 @@ class RecordingProgress:
     def file_cancelled(self, label: str) -> None:
         self.done.append("cancelled")
 
+    def file_waiting(self, label: str, holder: str) -> None:
+        self.done.append("waiting")
+
     def partials_removed(self, count: int, total_bytes: int) -> None:
         pass
 

@@ -42,6 +42,8 @@ class FileProgress(Protocol):
 
     def file_cancelled(self, label: str) -> None: ...
 
+    def file_waiting(self, label: str, holder: str) -> None: ...
+
 
 @dataclass
 class _Stream:
@@ -81,6 +83,7 @@ class FileTransfer:
         """Take the blob's lock and open (or resume) the partial. False when there is nothing
         to fetch: another process stored the file while this one waited, or it failed."""
         job = self.job
+        waited = False
         while True:  # another process (ours, `hf download`, a test) may be writing this blob
             try:
                 self._file_lock.acquire(timeout=LOCK_POLL_S)
@@ -88,6 +91,10 @@ class FileTransfer:
             except filelock.Timeout:
                 if self.client.cancelled:
                     raise Cancelled("interrupted") from None
+                if not waited:  # a long wait is a slow phase of its own: say it once
+                    held = Path(self._file_lock.lock_file).relative_to(self.cache)
+                    self.progress.file_waiting(job.label, str(held))
+                    waited = True
         try:
             if hf_cache.cached_blob(self.cache, job.repo, job.file) is not None:
                 blob = hf_cache.blob_path(self.cache, job.repo, job.file)

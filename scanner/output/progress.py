@@ -85,6 +85,11 @@ class FetchProgress:
         if self.mode != "quiet":
             self.console.print(text, markup=False, highlight=False)
 
+    def file_waiting(self, label: str, holder: str) -> None:
+        """Another process holds the file's lock (it is downloading it): this run waits.
+        `holder`: the lock file, relative to the cache."""
+        self.note(f"waiting    {label}: another process is downloading it ({holder})")
+
     def file_cancelled(self, label: str) -> None:
         """Ctrl-C stopped this file: drop its bar, say nothing (the run reports the stop)."""
         self._drop_bar(label)
