@@ -9,8 +9,9 @@ from __future__ import annotations
 import ast
 import re
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
 
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
 from ..repo_id import model_problem
@@ -66,22 +67,12 @@ class FileScanner:
                 self._visit(stmt, scope)
 
     def _visit(self, node: ast.AST, scope: Scope, whole: bool = False) -> None:
-        """Walk a node that touches a candidate line; `whole`: every line of it does."""
-        children: Iterable[ast.AST]
-        if isinstance(node, ast.Constant):  # the most frequent node first
-            if isinstance(node.value, str) and "/resolve/" in node.value:
-                self._check_urls(node, scope)
+        """Walk a node that touches a candidate line; `whole`: every line of it does. Each
+        concern has its handler (`_HANDLERS`, by node type); the walk is shared."""
+        handler = _HANDLERS.get(type(node))
+        children = ast.iter_child_nodes(node) if handler is None else handler(self, node, scope)
+        if children is None:
             return
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            self._visit_definition(node, scope)
-            return
-        if isinstance(node, (ast.Assign, ast.AnnAssign)):
-            self._record_assignment(node, scope)
-            children = () if node.value is None else (node.value,)  # targets hold no model
-        else:
-            if isinstance(node, ast.Call):
-                self._check_keywords(node, scope)
-            children = ast.iter_child_nodes(node)
         # a touched node on one line is touched throughout: its children need no check
         whole = whole or getattr(node, "lineno", 0) == getattr(node, "end_lineno", -1)
         for child in children:
@@ -154,33 +145,45 @@ class FileScanner:
 
     # -- assignments and keywords -----------------------------------------------------------
 
-    def _record_assignment(self, node: ast.Assign | ast.AnnAssign, scope: Scope) -> None:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    def _on_assignment(self, node: ast.Assign | ast.AnnAssign,
+                       scope: Scope) -> Iterable[ast.AST]:
+        """`x.model_hf_repo = ...`, `hf_file = ...`, `pytestmark = ...`: recorded for pairing
+        at the end of the scope; only the value is walked on (targets hold no model)."""
         if node.value is None:
-            return
+            return ()
+        self._record_assignment(node, node.value, scope)
+        return (node.value,)
+
+    def _record_assignment(self, node: ast.Assign | ast.AnnAssign, value: ast.expr,
+                           scope: Scope) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for target in targets:
             if isinstance(target, ast.Name) and target.id == "pytestmark":
-                self._pytestmark(node.value, scope)
+                self._pytestmark(value, scope)
                 continue
             name, base = target_name(target, in_class=scope.is_class)
             if name in self.repo_names:
-                scope.assignments.append(Assignment(Target.REPO, base, node.value, node.lineno))
+                scope.assignments.append(Assignment(Target.REPO, base, value, node.lineno))
             elif name in self.file_names:
-                scope.assignments.append(Assignment(Target.FILE, base, node.value, node.lineno))
+                scope.assignments.append(Assignment(Target.FILE, base, value, node.lineno))
 
     def _pair_assignments(self, scope: Scope) -> None:
         for repo, file_value in pairs(scope.assignments):
             self._emit_nodes(repo.value, file_value, repo.line, "assignment", scope)
 
-    def _check_keywords(self, call: ast.Call, scope: Scope) -> None:
+    def _on_call(self, call: ast.Call, scope: Scope) -> Iterable[ast.AST]:
+        """`ServerProcess(model_hf_repo=..., model_hf_file=...)`; its arguments are walked on."""
         given = {kw.arg: kw.value for kw in call.keywords if kw.arg}
         file_node = _first(given, self.config.file_names)
         for name in self.config.repo_names:
             if name in given:
                 self._emit_nodes(given[name], file_node, call.lineno, "keyword", scope)
+        return ast.iter_child_nodes(call)
 
-    def _check_urls(self, node: ast.Constant, scope: Scope) -> None:
-        assert isinstance(node.value, str)
+    def _on_string(self, node: ast.Constant, scope: Scope) -> None:
+        """Hub URLs in any string (`https://huggingface.co/org/name/resolve/REV/PATH`)."""
+        if not isinstance(node.value, str) or "/resolve/" not in node.value:
+            return
         for match in self.url_regex.finditer(node.value):
             model = HuggingFaceModel(hf_repo=match["repo"], hf_file=match["path"],
                                      revision=match["rev"])
@@ -258,12 +261,25 @@ def _model(hf_repo: str, hf_file: str | None) -> HuggingFaceModel:
     return HuggingFaceModel(hf_repo=hf_repo, hf_file=hf_file)
 
 
+#: One handler per concern, by node type: it returns the children to walk on, or None.
+_HANDLERS: dict[type, Callable[[FileScanner, Any, Scope], Iterable[ast.AST] | None]] = {
+    ast.Constant: FileScanner._on_string,
+    ast.Assign: FileScanner._on_assignment,
+    ast.AnnAssign: FileScanner._on_assignment,
+    ast.Call: FileScanner._on_call,
+    ast.FunctionDef: FileScanner._visit_definition,
+    ast.AsyncFunctionDef: FileScanner._visit_definition,
+    ast.ClassDef: FileScanner._visit_definition,
+}
+_LEAVES = frozenset({ast.Name, ast.Load, ast.Store, ast.Del})
+
+
 def _names_nothing(node: ast.AST) -> bool:
     """Names, load/store contexts and dotted names (`pytest.mark.parametrize`): nothing below
     them can name a model."""
-    while isinstance(node, ast.Attribute):
+    while type(node) is ast.Attribute:
         node = node.value
-    return isinstance(node, (ast.Name, ast.expr_context))
+    return type(node) in _LEAVES
 
 
 @lru_cache(maxsize=8)  # built once per scan, not once per file
