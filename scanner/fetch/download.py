@@ -98,16 +98,19 @@ class _WorkQueue:
             if isinstance(work, FileJob):
                 transfer = FileTransfer(work, self.client, self.settings.cache,
                                         self.settings.connections, self.progress)
+                started = False
                 try:
                     started = transfer.begin()
                 except Cancelled:
                     work.interrupt()
-                    started = False
-                self.opened(transfer, started)
+                finally:  # whatever happened, the other workers must not wait for it
+                    self.opened(transfer, started)
             else:
                 transfer, segment = work
-                transfer.fetch(segment)
-                self.segment_ended()
+                try:
+                    transfer.fetch(segment)
+                finally:
+                    self.segment_ended()
 
 
 class _Worker:
