@@ -247,3 +247,25 @@ def test_two_paths_with_the_same_content_are_fetched_once(
     assert fake_hub.count("GET", "resolve") == 1
     for path in ("a/m-Q4_K_M.gguf", "b/m-Q8_0.gguf"):
         assert llama_offline_lookup(hub_env, REPO, path) == fake_hub.content(REPO, path)
+
+
+def test_after_a_lost_connection_the_rerun_asks_only_for_the_rest(
+    fake_hub: FakeHub, hub_env: Path, small_segments: None
+) -> None:
+    """Every response breaks after 200 kB: the file fails with its bytes kept; once the network
+    is back, each range resumes where its record stopped."""
+    add_big(fake_hub)
+    fake_hub.add_fault(BIG, Fault("reset", after=200_000), times=None)
+    fake_hub.rate_limit_bytes_per_s = 20_000_000
+    failed, _ = download_one(fake_hub, hub_env, BIG, connections=4)
+    assert failed.status is FileStatus.FAILED and failed.received > 0
+    fake_hub.clear_faults()
+    fake_hub.reset_counts()
+    job, progress = download_one(fake_hub, hub_env, BIG, connections=4)
+    assert job.status is FileStatus.DOWNLOADED
+    assert progress.present == [failed.received] and job.resumed == failed.received
+    assert job.received == SIZE - failed.received, "no byte of the first run asked again"
+    quarter = SIZE // 4
+    starts = sorted(int(str(r)[6:].split("-")[0]) for r in ranges(fake_hub))
+    assert len(starts) == 4 and all(i * quarter < s for i, s in enumerate(starts))
+    assert_stored(hub_env, fake_hub, job)
