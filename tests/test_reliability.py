@@ -495,7 +495,8 @@ def test_ctrl_c_stops_in_flight_downloads_promptly_and_keeps_their_partials(
     root = suite_for(tmp_path / "p", *big_repo(fake_hub, 4, 16_000_000))
     fake_hub.rate_limit_bytes_per_s = 1_000_000
     run = start_fetch(root, hub_env)
-    wait_for(lambda: len(partials(hub_env)) == 4, "4 downloads in flight")
+    wait_for(lambda: [present_in(p, 16_000_000, p.name.split(".")[0]) > 0
+                      for p in partials(hub_env)] == [True] * 4, "4 downloads in flight")
     sent = time.monotonic()
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)

@@ -269,3 +269,17 @@ def test_after_a_lost_connection_the_rerun_asks_only_for_the_rest(
     starts = sorted(int(str(r)[6:].split("-")[0]) for r in ranges(fake_hub))
     assert len(starts) == 4 and all(i * quarter < s for i, s in enumerate(starts))
     assert_stored(hub_env, fake_hub, job)
+
+
+def test_a_file_answered_with_an_html_page_fails_and_leaves_nothing(
+    fake_hub: FakeHub, hub_env: Path
+) -> None:
+    """A captive portal or a proxy's login page instead of the bytes: named, not retried,
+    and no empty partial is left (there is nothing to resume)."""
+    add_big(fake_hub)
+    fake_hub.add_fault(BIG, Fault("html"), times=None)
+    job, _ = download_one(fake_hub, hub_env, BIG)
+    assert job.status is FileStatus.FAILED
+    assert job.error == (f"{REPO} {BIG}: the endpoint answered an HTML page, not the file: is a "
+                         "proxy or a captive portal in the way?")
+    assert len(file_gets(fake_hub, BIG)) == 1 and partials(hub_env) == []

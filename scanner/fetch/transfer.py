@@ -187,16 +187,16 @@ class FileTransfer:
         whole = (pos, end) == (0, self.job.file.size)
         headers = self._headers if whole else {**self._headers, "Range": f"bytes={pos}-{end - 1}"}
         with self.client.stream(self.url, headers) as response:
-            if response.status_code == 200 and not whole:
+            if response.status_code not in (200, 206) or response.headers.get(
+                    "content-type", "").startswith("text/html"):
+                raise response_error(response, self.what, bool(self.client.token))
+            if response.status_code == 206:
+                self._check_range(response.headers.get("content-range", ""), pos)
+            elif not whole:  # 200 to a range request: the server ignores Range
                 if not self._one_stream(stream.generation):
                     return  # another worker took the whole body
                 stream.segment, stream.generation = self._partial.segments[0], stream.generation + 1
                 pos, end = 0, self.job.file.size
-            elif response.status_code not in (200, 206) or response.headers.get(
-                    "content-type", "").startswith("text/html"):
-                raise response_error(response, self.what, bool(self.client.token))
-            elif response.status_code == 206:
-                self._check_range(response.headers.get("content-range", ""), pos)
             for chunk in response.iter_raw():
                 if self.client.cancelled:
                     raise Cancelled("interrupted")
@@ -270,18 +270,21 @@ class FileTransfer:
                 return
             self._ended = True
         try:
-            if self._cancelled or (self.client.cancelled and self._error is None):
+            if self._error is None and not (self._cancelled or self.client.cancelled):
+                self._store(partial)
+                self.progress.file_done(job.label, job.file.size, self._started, job.error)
+                return
+            kept = partial.present
+            if kept:
                 partial.close()
+            else:
+                partial.discard()  # nothing to resume: no partial is left behind
+            if self._error is None:
                 job.interrupt()
                 self.progress.file_cancelled(job.label)
                 return
-            if self._error is None:
-                self._store(partial)
-            else:
-                kept = partial.present
-                partial.close()
-                job.fail(self._error + (f"; {kept * 100 // max(job.file.size, 1)} % kept, the "
-                                        "next run resumes it" if kept else ""))
+            job.fail(self._error + (f"; {kept * 100 // max(job.file.size, 1)} % kept, the "
+                                    "next run resumes it" if kept else ""))
             self.progress.file_done(job.label, job.file.size, self._started, job.error)
         finally:
             self._file_lock.release()
