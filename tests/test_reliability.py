@@ -460,6 +460,8 @@ def test_sigkill_mid_download_then_rerun_resumes_where_the_record_says(
     assert_identical(hub_env, fake_hub, "m-Q4_K_M.gguf")
     assert partials(hub_env) == [], "the partial file is still on disk"
     assert "resuming   org/rel-GGUF/m-Q4_K_M.gguf: " in rerun.stdout
+    assert f"to download: 1 files, 8.0 MB ({kept / 1e6:.1f} MB of it received by an earlier " \
+           "run: resumed)" in rerun.stdout
     (get,) = file_gets(fake_hub, "m-Q4_K_M.gguf")
     assert get.headers["range"] == f"bytes={kept}-7999999", "only the missing bytes are asked"
 

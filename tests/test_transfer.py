@@ -14,7 +14,7 @@ import huggingface_hub
 import pytest
 
 from scanner.fetch import partial as partial_mod
-from scanner.fetch.partial import MIB, present_in
+from scanner.fetch.partial import MIB, PartialFile, present_in
 from scanner.fetch.plan import FileJob, FileStatus
 from tests.fakehub import FakeHub, Fault, GeneratedFile
 from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
@@ -283,3 +283,22 @@ def test_a_file_answered_with_an_html_page_fails_and_leaves_nothing(
     assert job.error == (f"{REPO} {BIG}: the endpoint answered an HTML page, not the file: is a "
                          "proxy or a captive portal in the way?")
     assert len(file_gets(fake_hub, BIG)) == 1 and partials(hub_env) == []
+
+
+def test_a_partial_of_ours_goes_when_another_process_stored_the_file(
+    fake_hub: FakeHub, hub_env: Path
+) -> None:
+    add_big(fake_hub)
+    sha = fake_hub.sha256(REPO, BIG)
+    partial = hub_env / f"models--{REPO.replace('/', '--')}" / "blobs" / f"{sha}.resume.incomplete"
+    left = PartialFile.open(partial, SIZE, sha, 16 * MIB)
+    left.write(0, b"x" * 10)
+    left.record(0, 10)
+    left.close()
+    huggingface_hub.hf_hub_download(REPO, BIG, revision=fake_hub.commit(REPO),
+                                    cache_dir=hub_env, endpoint=fake_hub.url)
+    fake_hub.reset_counts()
+    job, _ = download_one(fake_hub, hub_env, BIG)
+    assert job.status is FileStatus.CACHED and (job.received, job.resumed) == (0, 0)
+    assert file_gets(fake_hub, BIG) == [] and not partial.exists()
+    assert_stored(hub_env, fake_hub, job)

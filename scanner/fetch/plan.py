@@ -16,6 +16,7 @@ from .. import cache as hf_cache
 from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing, ScanResult
 from ..resolve import ResolutionError, resolve
 from .parallel import map_on_daemon_threads
+from .partial import present_in
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub import HubClient
@@ -270,7 +271,9 @@ def _file_job(repo: str, commit: str, file: RepoFile, settings: FetchSettings) -
     blob = hf_cache.cached_blob(settings.cache, repo, file)
     if blob is not None:
         return FileJob(repo, commit, file, FileStatus.CACHED, link_from=blob)
-    return FileJob(repo, commit, file, FileStatus.DOWNLOAD)
+    partial = hf_cache.resumable_partial(settings.cache, repo, file)
+    return FileJob(repo, commit, file, FileStatus.DOWNLOAD,
+                   resumed=present_in(partial, file.size, file.sha256 or file.oid))
 
 
 def link_cached_blobs(jobs: list[FileJob], settings: FetchSettings) -> None:

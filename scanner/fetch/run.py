@@ -119,7 +119,7 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
     jobs = run.jobs
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     links = [job for job in jobs if job.link_from is not None]
-    run.needed_bytes = sum(job.file.size - _resumable(job, settings) for job in todo)
+    run.needed_bytes = sum(job.file.size - job.resumed for job in todo)
     run.free_bytes = free_space(settings.cache)
     if (todo or links) and not hf_cache.writable(settings.cache):
         run.refused = "read-only"
@@ -139,14 +139,6 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
             assert client is not None  # not offline
             with display.downloading(run.needed_bytes) as progress:
                 download_all(jobs, client, settings, progress)
-
-
-def _resumable(job: FileJob, settings: FetchSettings) -> int:
-    """What an earlier run left of this file in its partial: not needed again."""
-    from .partial import present_in
-
-    path = hf_cache.resumable_partial(settings.cache, job.repo, job.file)
-    return present_in(path, job.file.size, job.file.sha256 or job.file.oid)
 
 
 def free_space(path: Path) -> int:

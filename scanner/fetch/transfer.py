@@ -99,6 +99,9 @@ class FileTransfer:
             if hf_cache.cached_blob(self.cache, job.repo, job.file) is not None:
                 blob = hf_cache.blob_path(self.cache, job.repo, job.file)
                 hf_cache.link_blob(self.cache, job.repo, job.commit, job.file, blob)
+                # a partial an earlier run of ours left is of no use now (the lock is ours)
+                hf_cache.resumable_partial(self.cache, job.repo, job.file).unlink(missing_ok=True)
+                job.resumed = 0
                 job.stored(by_this_run=False)
                 self._file_lock.release()
                 return False

@@ -94,9 +94,13 @@ def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) ->
     console.print(table)
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     cached = [job for job in jobs if job.status is FileStatus.CACHED]
+    resumed = sum(job.resumed for job in todo)
     console.print(
-        f"to download: {len(todo)} files, {human_size(sum(j.file.size for j in todo))}; "
-        f"already cached: {len(cached)} files, {human_size(sum(j.file.size for j in cached))}"
+        f"to download: {len(todo)} files, {human_size(sum(j.file.size for j in todo))}"
+        + (f" ({human_size(resumed)} of it received by an earlier run: resumed)" if resumed
+           else "")
+        + f"; already cached: {len(cached)} files, "
+          f"{human_size(sum(j.file.size for j in cached))}"
     )
 
 
