@@ -27,7 +27,7 @@ BLOCK = 1 << 20  # GeneratedFile block size
 LFS_SUFFIXES = (".gguf", ".bin", ".safetensors")
 DATE = "2024-01-01T00:00:00.000Z"
 Kind = Literal["refs", "tree", "info", "resolve", "other"]
-FaultKind = Literal["status", "cut", "reset", "slow", "corrupt", "wrong_length", "html"]
+FaultKind = Literal["status", "cut", "reset", "slow", "stall", "corrupt", "wrong_length", "html"]
 
 _digests: dict[tuple[str, int, int], str] = {}  # (algo, size, seed) -> hex, shared by instances
 
@@ -169,7 +169,8 @@ class Fault:
 
     kind: "status" (answer `code`, with `Retry-After: retry_after` if set); "cut" (full
     Content-Length, `after` body bytes, then FIN); "reset" (up to `after` bytes, then RST);
-    "slow" (wait `seconds` before the body); "corrupt" (XOR 0xFF `count` body bytes from
+    "slow" (wait `seconds` before the body); "stall" (`after` body bytes, then wait `seconds`
+    before the rest); "corrupt" (XOR 0xFF `count` body bytes from
     `offset`, same size); "wrong_length" (advertise real + `delta` in Content-Length and
     X-Linked-Size: delta < 0 sends exactly the advertised bytes and keeps the connection;
     delta > 0 sends the real body then closes, like a truncated response); "html" (200 with a
@@ -616,7 +617,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fkind == "slow" and hub._stopping.wait(fault.seconds):
             raise ConnectionAbortedError("hub stopped")
         chunks = resp.file.iter_bytes(resp.start, resp.end) if resp.file else iter([resp.body])
-        sent, started = 0, time.monotonic()
+        sent, started, stalled = 0, time.monotonic(), False
         for piece in chunks:
             view = memoryview(piece)
             for i in range(0, len(view), CHUNK):
@@ -631,6 +632,10 @@ class _Handler(BaseHTTPRequestHandler):
                         for j in range(lo - sent, hi - sent):
                             buf[j] ^= 0xFF
                         chunk = memoryview(bytes(buf))
+                if fkind == "stall" and sent >= fault.after and not stalled:
+                    stalled = True
+                    if hub._stopping.wait(fault.seconds):
+                        raise ConnectionAbortedError("hub stopped")
                 rate = hub.rate_limit_bytes_per_s
                 delay = started + (sent + len(chunk)) / rate - time.monotonic() if rate else 0
                 if hub._stopping.wait(max(delay, 0)):

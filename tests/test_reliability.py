@@ -580,3 +580,18 @@ def test_ctrl_c_while_listing_waits_only_for_the_listing_in_flight(
     assert run.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in err
     assert fake_hub.count(kind="tree") == 1
+
+
+def test_a_connection_stalling_mid_file_twice_does_not_silence_the_hub(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Bytes arrived, then nothing for longer than --timeout, twice: the Hub is up (it was
+    sending), so the file resumes and the other files are still asked for."""
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(MODEL, Fault("stall", after=100_000, seconds=3), times=2)
+    root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M", f"{REPO}:Q8_0")
+    code, out, _ = run_fetch(root, capsys, timeout=1, jobs=1)
+    assert code == 0, out
+    assert [g.headers.get("range") is None for g in file_gets(fake_hub)] == [True, False, False]
+    assert_identical(hub_env, fake_hub)
+    assert_identical(hub_env, fake_hub, "m-Q8_0.gguf")

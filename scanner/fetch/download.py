@@ -7,12 +7,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Protocol
 
-from .. import cache as hf_cache
 from ..hub import HubClient
 from ..hub_errors import Cancelled
-from .partial import Segment, layout, segment_size
+from .partial import Segment, segment_size
 from .plan import FetchSettings, FileJob, FileStatus
 from .transfer import FileProgress, FileTransfer
 
@@ -31,18 +31,20 @@ class FetchInterrupted(KeyboardInterrupt):
 
 
 def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings,
-                 progress: ProgressSink) -> None:
-    """Download every job marked `download`.
+                 progress: ProgressSink, stale_partials: Sequence[int] = ()) -> None:
+    """Download every job marked `download`; `stale_partials`: the sizes of huggingface_hub's
+    partials the run removed first (reported here, with the downloads).
 
     A failed file never raises: its job records why. Ctrl-C cancels the downloads in flight and
     raises `FetchInterrupted`. The workers are daemon threads so that one stuck in a read cannot
     hold the process open.
     """
-    remove_stale_partials(jobs, settings, progress)
+    if stale_partials:
+        progress.partials_removed(len(stale_partials), sum(stale_partials))
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     queue = _WorkQueue(todo, client, settings, progress)
-    ranges = sum(len(layout(job.file.size, segment_size(job.file.size, settings.connections)))
-                 for job in todo)
+    ranges = sum(-(-job.file.size // segment_size(job.file.size, settings.connections)) or 1
+                 for job in todo)  # a resumed partial may keep other ranges: an estimate
     workers = [_Worker(queue) for _ in range(min(settings.connections, ranges))]
     try:
         for worker in workers:
@@ -81,10 +83,11 @@ class _WorkQueue:
                 self._changed.wait(0.05)
             return None
 
-    def opened(self, transfer: FileTransfer, started: bool) -> None:
+    def opened(self, transfer: FileTransfer | None) -> None:
+        """A file was opened (`transfer`), or needs no fetching, or failed to open (None)."""
         with self._changed:
             self._opening -= 1
-            if started:
+            if transfer is not None:
                 self.open.append(transfer)
             self._changed.notify_all()
 
@@ -96,15 +99,15 @@ class _WorkQueue:
         """One worker: open files and fetch segments until nothing is left or Ctrl-C."""
         while (work := self.next()) is not None:
             if isinstance(work, FileJob):
-                transfer = FileTransfer(work, self.client, self.settings.cache,
-                                        self.settings.connections, self.progress)
-                started = False
+                started = None
                 try:
-                    started = transfer.begin()
+                    transfer = FileTransfer(work, self.client, self.settings.cache,
+                                            self.settings.connections, self.progress)
+                    started = transfer if transfer.begin() else None
                 except Cancelled:
                     work.interrupt()
-                finally:  # whatever happened, the other workers must not wait for it
-                    self.opened(transfer, started)
+                finally:  # whatever happened, the other workers must not wait for this file
+                    self.opened(started)
             else:
                 transfer, segment = work
                 try:
@@ -134,15 +137,6 @@ class _Worker:
             queue.work()
         finally:
             self.finished.set()
-
-
-def remove_stale_partials(jobs: list[FileJob], settings: FetchSettings,
-                          progress: ProgressSink) -> None:
-    """Partial files of killed runs are never resumed by huggingface_hub: delete them."""
-    sizes = [size for repo in sorted({job.repo for job in jobs})
-             for size in hf_cache.remove_stale_partials(settings.cache, repo)]
-    if sizes:
-        progress.partials_removed(len(sizes), sum(sizes))
 
 
 def _join(workers: list[_Worker], deadline: float | None = None) -> None:

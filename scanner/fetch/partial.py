@@ -73,7 +73,11 @@ class PartialFile:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
-            partial._write_trailer()
+            try:
+                partial._write_trailer()
+            except OSError:
+                partial.discard()  # no room for even the record: nothing to keep
+                raise
         return partial
 
     @property

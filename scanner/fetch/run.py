@@ -120,8 +120,13 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     links = [job for job in jobs if job.link_from is not None]
     run.needed_bytes = sum(job.file.size - job.resumed for job in todo)
+    writable = hf_cache.writable(settings.cache)
+    # huggingface_hub never resumes its partials: those no live process writes go first, so
+    # that the room they took counts as free
+    stale = [size for repo in sorted({job.repo for job in jobs}) if writable
+             for size in hf_cache.remove_stale_partials(settings.cache, repo)]
     run.free_bytes = free_space(settings.cache)
-    if (todo or links) and not hf_cache.writable(settings.cache):
+    if (todo or links) and not writable:
         run.refused = "read-only"
         for job in todo:
             job.not_downloaded("not downloaded: the cache cannot be written to")
@@ -138,7 +143,7 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
 
             assert client is not None  # not offline
             with display.downloading(run.needed_bytes) as progress:
-                download_all(jobs, client, settings, progress)
+                download_all(jobs, client, settings, progress, stale)
 
 
 def free_space(path: Path) -> int:

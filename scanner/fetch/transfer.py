@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import filelock
+import httpx2 as httpx
 
 from .. import cache as hf_cache
 from ..hub_errors import Cancelled, HubError, classify, response_error
@@ -72,7 +73,7 @@ class FileTransfer:
         self._cancelled = False
         self._reported = 0
         self._partial: PartialFile | None = None
-        self._file_lock = hf_cache.blob_lock(cache, job.repo, job.file)
+        self._file_lock: filelock.BaseFileLock | None = None  # taken in `begin`
         self._check = StreamingCheck(job.file)
         self._advance: Callable[[int], None] = lambda n: None
         self._started = 0.0
@@ -83,18 +84,11 @@ class FileTransfer:
         """Take the blob's lock and open (or resume) the partial. False when there is nothing
         to fetch: another process stored the file while this one waited, or it failed."""
         job = self.job
-        waited = False
-        while True:  # another process (ours, `hf download`, a test) may be writing this blob
-            try:
-                self._file_lock.acquire(timeout=LOCK_POLL_S)
-                break
-            except filelock.Timeout:
-                if self.client.cancelled:
-                    raise Cancelled("interrupted") from None
-                if not waited:  # a long wait is a slow phase of its own: say it once
-                    held = Path(self._file_lock.lock_file).relative_to(self.cache)
-                    self.progress.file_waiting(job.label, str(held))
-                    waited = True
+        try:
+            self._file_lock = self._take_lock()
+        except OSError as error:  # `.locks/` not writable, no space for the lock file
+            job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
+            return False
         try:
             if hf_cache.cached_blob(self.cache, job.repo, job.file) is not None:
                 blob = hf_cache.blob_path(self.cache, job.repo, job.file)
@@ -103,14 +97,14 @@ class FileTransfer:
                 hf_cache.resumable_partial(self.cache, job.repo, job.file).unlink(missing_ok=True)
                 job.resumed = 0
                 job.stored(by_this_run=False)
-                self._file_lock.release()
+                self._release()
                 return False
             self._partial = PartialFile.open(
                 hf_cache.resumable_partial(self.cache, job.repo, job.file), job.file.size,
                 job.file.sha256 or job.file.oid, segment_size(job.file.size, self.connections))
         except OSError as error:
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
-            self._file_lock.release()
+            self._release()
             return False
         job.resumed = self._partial.present
         self._pending.extend(self._partial.missing())
@@ -120,6 +114,23 @@ class FileTransfer:
             self._end()
             return False
         return True
+
+    def _take_lock(self) -> filelock.BaseFileLock:
+        """Wait for the blob's lock: another process (ours, `hf download`, a test) may be
+        writing this blob. Ctrl-C ends the wait."""
+        lock = hf_cache.blob_lock(self.cache, self.job.repo, self.job.file)
+        waited = False
+        while True:
+            try:
+                lock.acquire(timeout=LOCK_POLL_S)
+                return lock
+            except filelock.Timeout:
+                if self.client.cancelled:
+                    raise Cancelled("interrupted") from None
+                if not waited:  # a long wait is a slow phase of its own: say it once
+                    held = Path(lock.lock_file).relative_to(self.cache)
+                    self.progress.file_waiting(self.job.label, str(held))
+                    waited = True
 
     def take(self) -> Segment | None:
         """A segment for a free worker, if this file has one left."""
@@ -150,9 +161,10 @@ class FileTransfer:
             self._cancelled = True
         except HubError as error:
             self._fail(str(error))
-        with self._lock:
-            self._in_flight -= 1
-            last = self._in_flight == 0 and (not self._pending or self._stopped)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                last = self._in_flight == 0 and (not self._pending or self._stopped)
         if last:
             self._end()
 
@@ -200,12 +212,22 @@ class FileTransfer:
                     return  # another worker took the whole body
                 stream.segment, stream.generation = self._partial.segments[0], stream.generation + 1
                 pos, end = 0, self.job.file.size
-            for chunk in response.iter_raw():
-                if self.client.cancelled:
-                    raise Cancelled("interrupted")
-                pos = self._write(stream, pos, chunk[:end - pos])
-                if pos < 0 or pos >= end:
-                    break
+            started = pos
+            try:
+                for chunk in response.iter_raw():
+                    if self.client.cancelled:
+                        raise Cancelled("interrupted")
+                    pos = self._write(stream, pos, chunk[:end - pos])
+                    if pos < 0 or pos >= end:
+                        break
+            except httpx.TransportError as exc:
+                if pos == started:
+                    raise
+                # it was sending: a stall or a cut mid-file says nothing about the endpoint, so
+                # it is retried (and resumed) without marking the Hub silent for the whole run
+                error = classify(exc, self.job.repo, self.job.file.path, bool(self.client.token),
+                                 self.client.endpoint, self.cache)
+                raise HubError("unreachable", str(error)) from exc
         if 0 <= pos < end:
             raise HubError("unreachable", f"{self.what}: the Hub sent less than the listed size "
                            f"({self.job.file.size} bytes): the response ended at byte {pos}")
@@ -256,6 +278,10 @@ class FileTransfer:
         self._advance(-taken_back)
         return True
 
+    def _release(self) -> None:
+        assert self._file_lock is not None
+        self._file_lock.release()
+
     # -- the end --------------------------------------------------------------------------
     def _fail(self, error: str) -> None:
         with self._lock:
@@ -290,7 +316,7 @@ class FileTransfer:
                                     "next run resumes it" if kept else ""))
             self.progress.file_done(job.label, job.file.size, self._started, job.error)
         finally:
-            self._file_lock.release()
+            self._release()
 
     def _store(self, partial: PartialFile) -> None:
         """Hash what is left, then the file enters `blobs/` by rename and its snapshot."""
@@ -305,6 +331,7 @@ class FileTransfer:
             partial.finish()
             hf_cache.store_blob(partial.path, self.cache, job.repo, job.commit, job.file)
         except OSError as error:
+            partial.close()
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
             return
         job.stored(by_this_run=True)
