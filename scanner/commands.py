@@ -184,15 +184,17 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
         options.models, locked=False, offline=False, dry_run=True, verify=False))
     settings = fetch_settings(unlocked, env)
     run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
-    failed = [plan for plan in run.plans if plan.status.bad]
+    # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked
+    failed = [plan for plan in run.plans if plan.status.bad or plan.hub_unavailable]
     for plan in failed:
-        print(f"error: {plan.model.label()}: {plan.error}", file=sys.stderr)
+        print(f"error: {plan.model.label()}: {plan.error or plan.note}", file=sys.stderr)
     if failed:
         print(f"error: {len(failed)} model(s) could not be resolved; {options.lock_path} was "
               f"{'not checked' if check else 'not written'}", file=sys.stderr)
         return ExitCode.FAILED
-    entries = [lock.LockEntry(plan.model, job.commit, job.file)
-               for plan in run.plans if plan.commit for job in plan.files]
+    entries = [lock.LockEntry(plan.model, job.commit, job.file)  # a URL pins itself: not here
+               for plan in run.plans if plan.commit and not plan.model.revision
+               for job in plan.files]
     text = lock.render(entries)
     path = options.lock_path
     if check:

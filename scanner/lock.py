@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from .cache import is_commit, is_sha256
 from .models import HuggingFaceModel, RepoFile, RepoListing
-from .repo_id import model_problem
+from .repo_id import hf_file_problem, model_problem
 
 VERSION = "1"
 HEADER = f"version\t{VERSION}"
@@ -68,6 +68,9 @@ def _entry(line: str, where: Path, number: int) -> LockEntry:
         raise bad(problem)
     if repo != model.repo or not is_commit(commit):
         raise bad(f"{pinned!r} is not {model.repo}@<40 hex commit>")
+    path_problem = hf_file_problem(path)  # the lock is input: a path must not leave the repo
+    if path_problem:
+        raise bad(f"file {path!r}: {path_problem}")
     kind, _, value = digest.partition(":")
     if not size.isdigit() or not ((kind == "sha256" and is_sha256(value))
                                   or (kind == "git" and is_commit(value))):

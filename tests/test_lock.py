@@ -42,6 +42,23 @@ def history(fake_hub: FakeHub, hub_env: Path, tmp_path: Path) -> tuple[Path, str
     return suite_for(tmp_path / "p", f"{REPO}:Q4_K_M", "org/small"), commit, first.read()
 
 
+def test_with_the_hub_unreachable_the_lock_is_neither_written_nor_passed(
+    fake_hub: FakeHub, hub_env: Path, history: tuple[Path, str, bytes],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A fetch may stand in the cached snapshot for an unreachable Hub; a lock must not: it
+    would pin, or pass as up to date, a commit `main` may have left."""
+    root, _, _ = history
+    assert run_fetch(root, capsys)[0] == 0 and lock(root, capsys)[0] == 0
+    path = root / "tools/server/tests/models.lock"
+    fake_hub.stop()
+    code, _, err = lock(root, capsys, check=True)
+    assert code == 1 and "was not checked" in err and "Hub unavailable" in err
+    path.unlink()
+    code, _, err = lock(root, capsys)
+    assert code == 1 and "was not written" in err and not path.exists()
+
+
 def test_the_lock_pins_every_file_sorted_and_is_rewritten_identically(
     fake_hub: FakeHub, history: tuple[Path, str, bytes], capsys: pytest.CaptureFixture[str]
 ) -> None:

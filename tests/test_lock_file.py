@@ -52,6 +52,8 @@ LINE = f"org/m:Q8_0\t-\torg/m@{C1}\tm-Q8_0.gguf\t700\tsha256:{'b' * 64}"
      f"'700' 'sha256:{'b' * 40}' is not a size and sha256:<64 hex> or git:<40 hex>"),
     (LINE.replace(f"sha256:{'b' * 64}", f"git:{'b' * 64}"),
      f"'700' 'git:{'b' * 64}' is not a size and sha256:<64 hex> or git:<40 hex>"),
+    (LINE.replace("\tm-Q8_0.gguf\t", "\t../../../../tmp/evil.gguf\t"),
+     "file '../../../../tmp/evil.gguf': file path may not contain empty, '.' or '..' parts"),
 ])
 def test_a_malformed_line_is_refused_with_file_and_line(line: str, message: str) -> None:
     with pytest.raises(LockError) as info:

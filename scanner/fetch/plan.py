@@ -111,6 +111,8 @@ class ModelPlan:
     files: list[FileJob] = field(default_factory=list)
     error: str | None = None
     note: str | None = None
+    #: resolved from the cached snapshot because the Hub could not be asked (`note` says why)
+    hub_unavailable: bool = False
 
     @property
     def revision(self) -> str:
@@ -135,6 +137,7 @@ class ListingOutcome:
     note: str | None = None
     problems: list[str] = field(default_factory=list)
     missing: str | None = None  # why there is no listing, when no Hub error says it
+    hub_unavailable: bool = False  # the cached snapshot stands in for a listing the Hub refused
 
 
 @dataclass
@@ -221,7 +224,7 @@ def _cached_listing(cache: Path, repo: str, revision: str,
         return ListingOutcome(None, error)
     hint = " (set HF_TOKEN: rate limits are per IP)" if error.kind == "rate_limited" else ""
     return ListingOutcome(listing, note=f"Hub unavailable, using the cached snapshot{hint}: "
-                                        f"{error}")
+                                        f"{error}", hub_unavailable=True)
 
 
 def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], ListingOutcome],
@@ -232,7 +235,7 @@ def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], List
         if not plan.planned:
             continue
         outcome = listing_of(plan)
-        plan.note = outcome.note
+        plan.note, plan.hub_unavailable = outcome.note, outcome.hub_unavailable
         if outcome.listing is None:
             plan.fail(str(outcome.error) if outcome.error else outcome.missing or (
                 f"{plan.model.repo}: not in the cache (no refs/{plan.revision} or snapshot)"),

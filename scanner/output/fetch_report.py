@@ -107,7 +107,7 @@ def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) ->
 def print_summary(run: FetchRun, settings: FetchSettings, seconds: float,
                   console: Console) -> None:
     for plan in run.plans:
-        if plan.note and "Hub unavailable" in plan.note:
+        if plan.hub_unavailable:
             console.print(f"note: {plan.model.label()}: {plan.note}", markup=False)
     for plan in run.plans:
         if plan.status.bad:
