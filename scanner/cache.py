@@ -89,12 +89,28 @@ def blob_path(cache: Path, repo: str, file: RepoFile) -> Path:
 
 
 def blob_lock(cache: Path, repo: str, file: RepoFile) -> FileLock:
-    """The lock huggingface_hub takes around writing this blob, `.locks/<repo folder>/<id>.lock`
-    (an `flock`, mode 0664 so that users sharing a cache can wait on it). Not bound to a
-    thread: the thread that stores the file may not be the one that took it."""
-    path = cache / ".locks" / repo_folder(cache, repo).name / f"{file.sha256 or file.oid}.lock"
+    """The lock huggingface_hub takes around writing this blob (see `_lock`)."""
+    return _lock(cache, repo_folder(cache, repo).name, file.sha256 or file.oid)
+
+
+def _lock(cache: Path, folder: str, blob_id: str, timeout: float = -1) -> FileLock:
+    """`.locks/<repo folder>/<blob id>.lock`: an `flock`, mode 0664 so that users sharing a
+    cache can wait on it. Not bound to a thread: the thread that stores a download may not be
+    the one that took the lock."""
+    path = cache / ".locks" / folder / f"{blob_id}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(path, mode=0o664, thread_local=False)
+    return FileLock(path, timeout=timeout, mode=0o664, thread_local=False)
+
+
+def remove_unless_locked(cache: Path, entry: Path) -> bool:
+    """Delete a `blobs/` entry (a blob or a partial, named `<blob id>[.…]`) unless a live
+    process holds its lock, i.e. is writing it; whether it went."""
+    try:
+        with _lock(cache, entry.parent.parent.name, entry.name.split(".", 1)[0], timeout=0):
+            entry.unlink(missing_ok=True)
+    except OSError:  # filelock's Timeout too: in use
+        return False
+    return True
 
 
 def resumable_partial(cache: Path, repo: str, file: RepoFile) -> Path:
@@ -166,15 +182,9 @@ def remove_stale_partials(cache: Path, repo: str) -> list[int]:
     for partial in sorted((folder / "blobs").glob("*.incomplete")):
         if partial.name.endswith(RESUMABLE_SUFFIX):
             continue
-        etag = partial.name.split(".", 1)[0]
-        lock = FileLock(cache / ".locks" / folder.name / f"{etag}.lock", timeout=0, mode=0o664)
-        try:
-            with lock:
-                size = partial.stat().st_size
-                partial.unlink()
-        except OSError:  # filelock's Timeout too: a live download is writing it
-            continue
-        sizes.append(size)
+        size = partial.stat().st_size
+        if remove_unless_locked(cache, partial):
+            sizes.append(size)
     return sizes
 
 

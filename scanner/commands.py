@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ParamSpec
 from urllib.parse import urlsplit
 
 from . import environment, lock, prune
+from .cache import is_commit
 from .errors import ExitCode
 from .models import ScanResult
 from .options import Options
@@ -229,11 +230,14 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     scan = scan_suite(options.root, options.scan, _endpoint_host(env))
     entries = read_lock(options.lock_path) if options.lock_path.exists() else []
     cache = environment.cache_dir(env, options.cache_dir)
-    locked: dict[str, set[str]] = {}
+    pinned: dict[str, set[str]] = {}  # kept besides each repo's refs
     for entry in entries:
-        locked.setdefault(entry.model.repo, set()).add(entry.commit)
+        pinned.setdefault(entry.model.repo, set()).add(entry.commit)
+    for model in scan.models():  # a URL pinned to a commit: fetched without a ref
+        if model.revision and is_commit(model.revision):
+            pinned.setdefault(model.repo, set()).add(model.revision)
     try:
-        items = prune.plan_prune(cache, {m.repo for m in scan.models()}, locked,
+        items = prune.plan_prune(cache, {m.repo for m in scan.models()}, pinned,
                                  unreferenced=unreferenced)
     except OSError as exc:
         print(f"error: cannot read the cache {cache}: {exc}", file=sys.stderr)

@@ -1,11 +1,13 @@
 """`models.prune`: what the suite no longer needs in the cache, listed or removed.
 
-Kept, per referenced repo: the snapshot `refs/main` (and any other ref) points at, the locked
-commit, snapshots changed in the last hour (a fetch may be filling one), and every blob a kept
-snapshot links to. Pruned: the other snapshots, blobs no kept snapshot links to, partial
-downloads no live process writes; with `unreferenced`, whole repos no reference names. Nothing
-outside the cache folder is touched: links are removed, never followed, and a blob is removed
-only when its huggingface_hub lock can be taken at once (no download of it is in progress).
+Kept, per referenced repo: the snapshot `refs/main` (and any other ref) points at, the commits
+the lock or a URL reference pins, snapshots changed in the last hour (a fetch may be filling
+one), and every blob a kept snapshot links to. Pruned: the other snapshots, blobs no kept
+snapshot links to, partial downloads no live process writes (llama.cpp's `.downloadInProgress`
+stays: it resumes them and takes no lock we could test); with `unreferenced`, whole repos no
+reference names. Nothing outside the cache folder is touched: links are removed, never
+followed, and a blob is removed only when its huggingface_hub lock can be taken at once (no
+download of it is in progress).
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from filelock import FileLock, Timeout
-
-from .cache import is_commit
+from .cache import is_commit, remove_unless_locked
 
 #: A snapshot changed more recently than this may belong to a fetch in progress: kept.
 BUSY_SECONDS = 3600.0
@@ -63,6 +63,8 @@ def _prune_repo(folder: Path, locked: set[str], now: float) -> list[PruneItem]:
     linked = {os.path.realpath(link) for s in kept for link in _links(s)}
     blobs = folder / "blobs"
     for blob in sorted(blobs.iterdir()) if blobs.is_dir() else []:
+        if blob.name.endswith(".downloadInProgress"):
+            continue  # llama.cpp's partial: it resumes it, and takes no lock we could test
         if blob.name.endswith(".incomplete"):  # ours are sparse: count what is on disk
             stat = blob.stat()
             items.append(PruneItem("partial", blob, min(stat.st_size, stat.st_blocks * 512)))
@@ -75,28 +77,18 @@ def apply(cache: Path, items: Iterable[PruneItem]) -> list[PruneItem]:
     """Remove the items that can be removed safely now; returns those removed."""
     removed = []
     for item in items:
-        if item.kind in ("blob", "partial"):
-            if not _remove_unlocked(cache, item.path):
-                continue
-        elif item.path.is_symlink():
-            item.path.unlink()  # the link only: what it points at is not the cache's
-        else:
-            shutil.rmtree(item.path)  # does not follow links: nothing outside is touched
+        try:
+            if item.kind in ("blob", "partial"):
+                if not remove_unless_locked(cache, item.path):
+                    continue
+            elif item.path.is_symlink():
+                item.path.unlink()  # the link only: what it points at is not the cache's
+            else:
+                shutil.rmtree(item.path)  # does not follow links: nothing outside is touched
+        except OSError:
+            continue  # not ours to remove (permissions): left, and counted as left
         removed.append(item)
     return removed
-
-
-def _remove_unlocked(cache: Path, blob: Path) -> bool:
-    """A blob or partial goes only when no process holds its huggingface_hub lock."""
-    etag = blob.name.split(".", 1)[0]
-    lock = FileLock(cache / ".locks" / blob.parent.parent.name / f"{etag}.lock", timeout=0,
-                    mode=0o664)
-    try:
-        with lock:
-            blob.unlink(missing_ok=True)
-    except Timeout:
-        return False
-    return True
 
 
 def _ref_commits(folder: Path) -> set[str]:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from filelock import FileLock
 
+from scanner.commands import prune_models
+from scanner.options import build_options
 from scanner.prune import BUSY_SECONDS, PruneItem, apply, plan_prune
+from tests.helpers import write_suite
 
 OLD, NEW, TAG = "a" * 40, "b" * 40, "c" * 40
 NOW = 1_000_000_000.0
@@ -47,6 +51,7 @@ def test_old_snapshots_their_blobs_and_partials_are_listed_current_ones_kept(
     snapshot(folder, OLD, {"m.gguf": b"old weights", "shared.gguf": b"same"})
     snapshot(folder, NEW, {"m.gguf": b"new weights!", "shared.gguf": b"same"})
     (folder / "blobs" / "e1.x.incomplete").write_bytes(b"12345")
+    (folder / "blobs" / "f2.downloadInProgress").write_bytes(b"llama.cpp resumes this")
     items = plan_prune(tmp_path, ["org/m"], {}, unreferenced=False, now=NOW)
     assert listed(items, tmp_path) == [
         ("snapshot", f"models--org--m/snapshots/{OLD}", 0),
@@ -129,3 +134,20 @@ def test_removal_skips_what_a_download_holds_and_never_follows_links(tmp_path: P
     assert held.exists() and not free.exists()
     assert not (folder / "snapshots" / OLD).is_symlink()
     assert (outside / "keep.gguf").read_bytes() == b"keep", "nothing outside the cache"
+
+
+def test_a_commit_a_url_reference_pins_is_kept(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A URL pinned to a commit is fetched without a ref: its snapshot is still needed."""
+    cache = tmp_path / "cache"
+    folder = repo(cache)
+    snapshot(folder, OLD, {"m.gguf": b"pinned by URL"})
+    snapshot(folder, NEW, {"m.gguf": b"main now"})
+    root = write_suite(tmp_path / "p", f"""
+        URL = "https://huggingface.co/org/m/resolve/{OLD}/m.gguf"
+        def test_a():
+            s.model_hf_repo = "org/m"
+    """)
+    code = prune_models(build_options({}, root=str(root)), {"HF_HUB_CACHE": str(cache)})
+    out = capsys.readouterr().out
+    assert code == 0 and f"snapshots/{OLD}" not in out and "0 item(s)" in out
