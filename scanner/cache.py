@@ -6,7 +6,6 @@ llama.cpp (`common/hf-cache.cpp`) and huggingface_hub share one layout:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -15,7 +14,6 @@ from filelock import FileLock
 
 from .models import RepoFile, RepoListing
 
-HASH_CHUNK = 1024 * 1024
 #: Our partial downloads, kept for the next run to resume (`fetch/partial.py`).
 RESUMABLE_SUFFIX = ".resume.incomplete"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -145,14 +143,6 @@ def link_blob(cache: Path, repo: str, commit: str, file: RepoFile, blob: Path) -
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(os.path.relpath(blob, link.parent))
     os.replace(tmp, link)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def remove_cached_file(cache: Path, repo: str, commit: str, file: RepoFile) -> None:

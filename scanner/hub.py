@@ -6,7 +6,6 @@ is retriable (connection errors, timeouts, 429, 5xx). What went wrong is `hub_er
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -49,7 +48,7 @@ def _read_sockets_in_chunks_of(size: int) -> None:
 
 def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
                  classify_error: Callable[[BaseException], HubError],
-                 cancel: threading.Event | None = None) -> T:
+                 cancel: threading.Event) -> T:
     """Run `call`, retrying retriable failures with exponential backoff (or `Retry-After`).
 
     `cancel` stops waiting and retrying at once (raising `Cancelled`).
@@ -69,24 +68,24 @@ def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
     raise AssertionError("unreachable")
 
 
-def _pause(seconds: float, cancel: threading.Event | None) -> None:
-    if cancel is None:
-        time.sleep(seconds)
-    elif cancel.wait(seconds):
+def _pause(seconds: float, cancel: threading.Event) -> None:
+    if cancel.wait(seconds):
         raise Cancelled("interrupted")
 
 
 class HubClient:
-    """One endpoint and token; listings are made at most once per repo and revision."""
+    """One endpoint and token, with the retries, Ctrl-C and silent-endpoint state every
+    request of a run shares."""
 
     def __init__(self, endpoint: str, token: str | None, cache: Path, *,
                  attempts: int = 4, backoff: float | None = None,
                  timeout: float = DEFAULT_TIMEOUT_S) -> None:
         configure_transport(timeout)
         self.endpoint, self.token, self.cache = endpoint, token, cache
-        #: set once the endpoint timed out after its retry: nothing more is sent to it
+        #: set once the endpoint timed out after its retry, or refused or dropped connections:
+        #: nothing more is sent to it
         self.silent: str | None = None
-        self.attempts, self.timeout = attempts, timeout
+        self.attempts = attempts
         self.backoff = RETRY_BACKOFF_S if backoff is None else backoff
         self.api = HfApi(endpoint=endpoint, token=token or None)
         self._cancel = threading.Event()
@@ -158,10 +157,10 @@ class HubClient:
         return headers
 
     def stream(self, url: str, headers: dict[str, str]) -> AbstractContextManager[httpx.Response]:
-        """One GET over huggingface_hub's HTTP client, following redirects (httpx drops the
-        token when a redirect leaves the endpoint's origin, as the Hub's CDN redirects do)."""
-        return get_session().stream("GET", url, headers=headers, follow_redirects=True,
-                                    timeout=httpx.Timeout(self.timeout))
+        """One GET over huggingface_hub's HTTP client (its timeout: `configure_transport`),
+        following redirects (httpx drops the token when a redirect leaves the endpoint's
+        origin, as the Hub's CDN redirects do)."""
+        return get_session().stream("GET", url, headers=headers, follow_redirects=True)
 
 
 def listing_problem(entry: hf_types.RepoFile) -> str | None:

@@ -12,7 +12,6 @@ import httpx2 as httpx
 from huggingface_hub.errors import (
     GatedRepoError,
     HfHubHTTPError,
-    LocalEntryNotFoundError,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
@@ -20,7 +19,7 @@ from huggingface_hub.errors import (
 
 ErrorKind = Literal[
     "unreachable", "timeout", "rate_limited", "server", "not_hub", "auth", "repo_not_found",
-    "revision_not_found", "file_not_found", "integrity", "bad_listing", "disk_full", "other",
+    "revision_not_found", "file_not_found", "integrity", "disk_full", "other",
 ]
 RETRIABLE: frozenset[ErrorKind] = frozenset({"unreachable", "timeout", "rate_limited", "server"})
 #: What makes a complete cached snapshot worth using instead: the Hub could not be asked.
@@ -54,13 +53,9 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
              cache: Path | None = None) -> HubError:
     """Turn a huggingface_hub / transport exception into a message a user can act on."""
     what = f"{repo} {path}" if path else repo
-    token_hint = ("the token in HF_TOKEN has no access to it" if has_token
-                  else "set HF_TOKEN to a token that has access")
+    token_hint = _token_hint(has_token)
     if isinstance(exc, HubError):
         return exc
-    if isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None:
-        # the HEAD's own error says more
-        return classify(exc.__cause__, repo, path, has_token, endpoint, cache)
     if isinstance(exc, json.JSONDecodeError):  # a 200 that is not the API's JSON
         page = "an HTML page" if exc.doc.lstrip()[:1] == "<" else "something that is not JSON"
         return HubError("not_hub", f"{what}: {endpoint} answered {page}, not the Hub API: is a "
@@ -87,16 +82,13 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
                         f"size ({_short(exc)})")
     if isinstance(exc, httpx.NetworkError) and not isinstance(exc, httpx.ConnectError):
         return HubError("unreachable", f"{what}: the connection to the Hub broke ({_short(exc)})")
-    if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError,
-                        LocalEntryNotFoundError)):
+    if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
         return HubError("unreachable", f"{what}: cannot reach the Hub ({_short(exc)})",
                         endpoint_down=isinstance(exc, (httpx.ConnectError, ConnectionError)))
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         where = f"the cache {cache}" if cache else "the cache"
         return HubError("disk_full", f"{what}: no space left on the device of {where} "
                         f"({exc.strerror or 'full'})")
-    if isinstance(exc, OSError) and "Consistency check failed" in str(exc):
-        return HubError("integrity", f"{what}: download size does not match the Hub's size")
     return HubError("other", f"{what}: {type(exc).__name__}: {_short(exc)}")
 
 
@@ -107,10 +99,13 @@ def response_error(response: httpx.Response, what: str, has_token: bool) -> HubE
                         "is a proxy or a captive portal in the way?")
     if response.status_code == 404:
         return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
-    token_hint = ("the token in HF_TOKEN has no access to it" if has_token
-                  else "set HF_TOKEN to a token that has access")
-    return status_error(response.status_code, _retry_after(response), what, token_hint,
+    return status_error(response.status_code, _retry_after(response), what, _token_hint(has_token),
                         response.reason_phrase)
+
+
+def _token_hint(has_token: bool) -> str:
+    return ("the token in HF_TOKEN has no access to it" if has_token
+            else "set HF_TOKEN to a token that has access")
 
 
 def status_error(status: int | None, retry_after: float | None, what: str, token_hint: str,

@@ -15,6 +15,7 @@ from filelock import FileLock
 
 from scanner import cache as hf_cache
 from scanner import environment
+from scanner.fetch.content import HASH_READ, check_content
 from scanner.models import RepoFile
 
 REPO = "org/model"
@@ -91,10 +92,24 @@ def test_is_cached_means_in_the_snapshot_with_the_listed_size(tmp_path: Path) ->
     assert not hf_cache.is_cached(tmp_path, REPO, COMMIT, file), "a dangling link is not cached"
 
 
-def test_sha256_of_reads_files_larger_than_one_chunk(tmp_path: Path) -> None:
-    data = os.urandom(hf_cache.HASH_CHUNK * 2 + 17)
+@pytest.mark.parametrize("lfs", [True, False], ids=["sha256", "git-blob"])
+def test_a_cached_copy_is_checked_whole_across_read_chunks(tmp_path: Path, lfs: bool) -> None:
+    data = os.urandom(HASH_READ * 2 + 17)
     (tmp_path / "big").write_bytes(data)
-    assert hf_cache.sha256_of(tmp_path / "big") == hashlib.sha256(data).hexdigest()
+    oid = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    file = RepoFile(path="big", size=len(data), oid=oid,
+                    sha256=hashlib.sha256(data).hexdigest() if lfs else None)
+    assert check_content(tmp_path / "big", file, removed=False) is None
+    (tmp_path / "big").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # the last byte differs
+    assert check_content(tmp_path / "big", file, removed=False) == (
+        f"content does not match the Hub's {'sha256' if lfs else 'git oid'} (expected "
+        f"{(file.sha256 or oid)[:12]}, got {_id_of(tmp_path / 'big', lfs)[:12]})")
+
+
+def _id_of(path: Path, lfs: bool) -> str:
+    data = path.read_bytes()
+    return (hashlib.sha256(data) if lfs else hashlib.sha1(b"blob %d\0" % len(data) + data)
+            ).hexdigest()
 
 
 def test_removing_a_bad_file_drops_its_link_and_its_blob_only(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from ..models import RepoFile
 from .partial import PartialFile
 from .plan import FetchSettings, FileJob, FileStatus
 
-#: Hashing reads the written prefix back in pieces of this size (from the page cache).
+#: Hashing reads files in pieces of this size (a download's prefix: from the page cache).
 HASH_READ = 4 * 1024 * 1024
 
 
@@ -23,9 +23,7 @@ class StreamingCheck:
 
     def __init__(self, file: RepoFile) -> None:
         self.file = file
-        self.digest = hashlib.sha256() if file.sha256 else hashlib.sha1()
-        if not file.sha256:
-            self.digest.update(b"blob %d\0" % file.size)
+        self.digest = _hasher(file)
         self.hashed = 0
         self.lock = threading.Lock()
 
@@ -50,14 +48,23 @@ class StreamingCheck:
         return content_problem(self.digest.hexdigest(), self.file)
 
 
-def check_content(path: Path, file: RepoFile, removed: bool = True) -> str | None:
-    """Compare the cached bytes with the Hub's id (sha256 for LFS, git blob sha1 otherwise)."""
+def _hasher(file: RepoFile) -> hashlib._Hash:
+    """sha256 for LFS files; a git blob's sha1 (over `blob <size>\\0` and the bytes) otherwise."""
     if file.sha256:
-        actual = hf_cache.sha256_of(path)
-    else:
-        data = path.read_bytes()
-        actual = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-    problem = content_problem(actual, file)
+        return hashlib.sha256()
+    digest = hashlib.sha1()
+    digest.update(b"blob %d\0" % file.size)
+    return digest
+
+
+def check_content(path: Path, file: RepoFile, *, removed: bool) -> str | None:
+    """Compare the cached bytes with the Hub's id, reading the file in chunks. A copy of
+    another size cannot match: the listed size is in the git blob header."""
+    digest = _hasher(file)
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_READ):
+            digest.update(chunk)
+    problem = content_problem(digest.hexdigest(), file)
     return problem + ("; removed from the cache" if removed else "") if problem else None
 
 

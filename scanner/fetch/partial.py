@@ -83,7 +83,7 @@ class PartialFile:
     @property
     def present(self) -> int:
         """Bytes already in the file (from earlier runs, then this one)."""
-        return sum(done - seg.start for seg, done in zip(self.segments, self.done, strict=True))
+        return _present(self.segments, self.done)
 
     def missing(self) -> list[Segment]:
         """What is left of each unfinished segment."""
@@ -145,8 +145,11 @@ def present_in(path: Path, size: int, blob_id: str) -> int:
     found = _read_record(path, size, blob_id)
     if found is None:
         return 0
-    segments = layout(size, found[0])
-    return sum(done - seg.start for seg, done in zip(segments, found[1], strict=True))
+    return _present(layout(size, found[0]), found[1])
+
+
+def _present(segments: list[Segment], done: list[int]) -> int:
+    return sum(d - seg.start for seg, d in zip(segments, done, strict=True))
 
 
 def _read_record(path: Path, size: int, blob_id: str) -> tuple[int, list[int]] | None:

@@ -304,7 +304,7 @@ def finish_plans(plans: list[ModelPlan], settings: FetchSettings) -> None:
             continue
         downloaded = any(job.status is FileStatus.DOWNLOADED for job in plan.files)
         plan.status = ModelStatus.DOWNLOADED if downloaded else ModelStatus.CACHED
-        if plan.commit and not settings.offline and not hf_cache.is_commit(plan.revision):
+        if plan.commit and not hf_cache.is_commit(plan.revision):  # never run offline
             hf_cache.write_ref(settings.cache, plan.model.repo, plan.commit, plan.revision)
 
 

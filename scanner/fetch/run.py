@@ -60,8 +60,8 @@ class FetchRun:
         return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
     def received_bytes(self) -> int:
-        """Bytes this run received (each shared file once)."""
-        return sum({id(j): j.received for p in self.plans for j in p.files}.values())
+        """Bytes this run received (`jobs` holds each shared file once)."""
+        return sum(job.received for job in self.jobs)
 
 
 class Display(Protocol):
@@ -86,13 +86,17 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
         client = HubClient(settings.endpoint, settings.token, settings.cache,
                            timeout=settings.timeout)
     plans = make_plans(scan, settings)
-    to_list = [p for p in plans if p.planned and (settings.locked is None or p.model.revision)]
+
+    def pinned_by_lock(plan: ModelPlan) -> bool:  # a URL reference is pinned by its URL
+        return settings.locked is not None and not plan.model.revision
+
+    to_list = [p for p in plans if p.planned and not pinned_by_lock(p)]
     repos = sorted({p.model.repo for p in to_list})
     with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
         listings = list_repos(to_list, client, settings, listed)
 
     def listing_of(plan: ModelPlan) -> ListingOutcome:
-        if settings.locked is not None and not plan.model.revision:
+        if pinned_by_lock(plan):
             return locked_listing(plan, settings)
         return listings[(plan.model.repo, plan.revision)]
 
