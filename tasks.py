@@ -87,11 +87,11 @@ def list_(
 def fetch(
     c: Context, root: str | None = None, tests: Any = None, json_: bool = False,
     strict: bool = False, deny: Any = None, cache_dir: str | None = None,
-    jobs: int | None = None, connections: int | None = None, dry_run: bool = False,
+    jobs: int | None = None, dry_run: bool = False,
     offline: bool = False, no_mmproj: bool = False, urls: bool = False, verify: bool = False,
     timeout: str | None = None, backend: str | None = None, llama_bin: str | None = None,
     llama_timeout: str | None = None, suite: str | None = None, lock: str | None = None,
-    locked: bool = False,
+    locked: bool = False, connections: int | None = None,  # last: the short flags stay as they were
 ) -> None:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
     `-- PYTEST ARGS`: only those the tests pytest selects with these arguments need."""

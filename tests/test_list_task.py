@@ -146,3 +146,11 @@ def test_bad_configuration_is_a_usage_error_naming_the_key(
                          text=True, timeout=120, env={**os.environ, **env})
     assert (run.returncode, "Traceback" in run.stderr) == (2, False), run.stderr
     assert f"error: invalid option: {message}" in run.stderr
+
+
+def test_fetch_help_keeps_its_short_flags_and_shows_every_option() -> None:
+    """A new option must not take a short flag others had (`-n` is `--no-mmproj`) or leave one
+    with a nonsense flag (`--, --no-mmproj`)."""
+    text = invoke("--help", "models.fetch").stdout
+    assert "-n, --no-mmproj" in text and "-o STRING, --jobs=STRING" in text
+    assert "--connections=STRING" in text and "--, " not in text
