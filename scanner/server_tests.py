@@ -17,7 +17,6 @@ from .options import Options, ServerRun
 from .output.step_summary import append_step_summary, tests_markdown
 from .scan.suite import NoTestFiles
 from .selection.collect import run_environment
-from .selection.needs import SelectedScan
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
@@ -69,16 +68,5 @@ def _fetch_selection(options: Options, run: ServerRun, env: Mapping[str, str]) -
     except NoTestFiles as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    assert selected is not None  # options.selection is set
-    print(_fetching_line(selected), flush=True)
+    assert selected is not None  # options.selection is set; the fetch prints its summary
     return fetch_models(options, env, selected)
-
-
-def _fetching_line(selected: SelectedScan) -> str:
-    selection, count = selected.selection, len(selected.scan.models())
-    if selection.error:
-        return f"fetching all {count} models: collecting the selected tests failed"
-    skipped = len(selection.tests) - len(selection.running())
-    note = f" ({skipped} skipped by their marks)" if skipped else ""
-    return (f"fetching {count} of {selected.total_models} models for {len(selection.tests)} "
-            f"selected tests{note}")

@@ -160,7 +160,7 @@ def test_one_file_fetches_only_its_repos_then_passes_offline(
     run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--",
                    "unit/test_basic.py", "-p", "no:cacheprovider")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "fetching 5 of 12 models for 3 selected tests" in run.stdout
+    assert "3 tests selected, 5 of 12 models" in run.stdout
     assert requested_repos(fake_hub) == {"ggml-org/models", "ggml-org/tinygemma3-GGUF",
                                          "ggml-org/test-model-stories260K"}
     assert "3 passed" in run.stdout
@@ -173,7 +173,7 @@ def test_default_run_is_tests_sh_without_slow_tests(
     run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--workers", "1")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "test.server: pytest --durations=30 -v -x -m 'not slow' in " in run.stdout
-    assert "fetching 8 of 13 models for 9 selected tests (2 skipped by their marks)" in run.stdout
+    assert "9 tests selected (2 skipped by their marks), 8 of 13 models" in run.stdout
     assert not any(repo.startswith(("bartowski/", "unsloth/"))
                    for repo in requested_repos(fake_hub)), "no slow model was even listed"
     assert re.search(r"7 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
@@ -186,7 +186,7 @@ def test_slow_run_fetches_and_passes_every_test(
     run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--slow")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-m 'not slow'" not in run.stdout
-    assert "fetching 15 of 15 models for 14 selected tests" in run.stdout
+    assert "14 tests selected, 15 of 15 models" in run.stdout
     assert "14 passed" in run.stdout
 
 
