@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from scanner.models import ScanResult
+from scanner.scan import suite as suite_module
 from scanner.scan.config import ScanConfig
 from scanner.scan.suite import NoTestFiles, scan_suite
 
@@ -667,3 +668,20 @@ def test_pairing_stops_at_the_next_repo_of_the_same_object(tmp_path: Path) -> No
     assert found(result) == {("org/1", "1.gguf"), ("org/2", "1.gguf"), ("org/3", None),
                              ("org/4", None), ("org/5", None), ("org/6", "6.gguf"),
                              ("org/7", "6.gguf")}
+
+
+def test_a_module_imported_before_its_turn_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`from utils import *` in a test file sorted before utils.py: utils.py is parsed for its
+    names then, and that parse serves its own turn too (llama.cpp's suite, every run)."""
+    read: list[str] = []
+    real = suite_module.parse_file
+    monkeypatch.setattr(suite_module, "parse_file",
+                        lambda path, rel: read.append(rel) or real(path, rel))
+    result = scan(tmp_path, {
+        "test_a.py": "from utils import *\ndef test_a():\n    s.model_hf_repo = MODEL\n",
+        "utils.py": 'MODEL = "org/from-utils"\ndef preset():\n    s.model_hf_repo = "org/u"\n',
+    })
+    assert found(result) == {("org/from-utils", None), ("org/u", None)}
+    assert sorted(read) == [f"{SUITE}/test_a.py", f"{SUITE}/utils.py"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..models import Diagnostic, ModelReference, ScanResult
 from ..repo_id import model_problem
 from .config import ScanConfig
-from .files import find_test_files, parse_file, printable_path
+from .files import ParsedFile, find_test_files, parse_file, printable_path
 from .symbols import ConstantIndex, ModuleConstants, collect_constants
 from .visitor import FileScanner, url_pattern
 
@@ -52,15 +52,18 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
     top = str(root)
     rels = {printable_path(rel): os.path.join(top, rel) for rel in found.paths}
 
+    early: dict[str, ParsedFile | Diagnostic] = {}
+
     def load(rel: str) -> ModuleConstants | None:
-        """Names of a module another one imports before its own turn (parsed twice then)."""
-        parsed = parse_file(rels[rel], rel)
+        """Names of a module another one imports before its own turn (`utils.py`): parsed
+        once, kept until its turn."""
+        parsed = early[rel] = parse_file(rels[rel], rel)
         return None if isinstance(parsed, Diagnostic) else collect_constants(rel, parsed.tree)
 
     index = ConstantIndex(rels, load)
     references: list[ModelReference] = []
     for rel, path in rels.items():
-        parsed = parse_file(path, rel)
+        parsed = early.pop(rel, None) or parse_file(path, rel)
         if isinstance(parsed, Diagnostic):
             diagnostics.append(parsed)
             continue
