@@ -176,11 +176,13 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     suite = flags.pop("suite", None) or DEFAULT_SUITE
     selection = flags.pop("selection", None)
     models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj"})
+    from pydantic import ValidationError
+
     from .scan.config import ScanConfig
 
     try:
         scan = ScanConfig.from_mapping(dataclasses.asdict(models))
-    except ValueError as exc:
+    except ValidationError as exc:  # a validator's ValueError arrives as one too
         raise OptionsError(_why(exc, "models")) from exc
     root = Path(models.root or ".").expanduser().resolve()
     return Options(models=models, root=root, scan=scan, suite=suite,
@@ -232,12 +234,9 @@ def _validate(kind: type[Any], name: str, section: Mapping[str, Any], flags: Map
         raise OptionsError(_why(exc, name)) from exc
 
 
-def _why(exc: ValidationError | ValueError, section: str) -> str:
-    errors = getattr(exc, "errors", None)
-    if errors is None:
-        return f"{section}: {exc}"
+def _why(exc: ValidationError, section: str) -> str:
     parts = []
-    for error in errors():
+    for error in exc.errors():
         loc = [str(p) for p in error["loc"] if not str(p).startswith(("function-", "literal["))]
         parts.append(f"{loc[0] if loc else section}: {error['msg']}")
     return "; ".join(dict.fromkeys(parts))
