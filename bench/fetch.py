@@ -17,7 +17,8 @@ curl's outputs by size); a fast-but-wrong run makes its row INVALID. Runs of the
 Our time is the whole command (interpreter, Invoke, scan, listings, downloads, sha256 check).
 `llama download` is taken from --llama-bin, $LLAMA_BIN or PATH; `hf` from this interpreter's
 environment. The machine's cores are shared with the fake Hub: compare ratios from one run.
-Usage: python bench/fetch.py [--quick] [--rounds N] [--llama-bin PATH]
+Usage: python bench/fetch.py [--quick] [--rounds N] [--rate-mb MB] [--mem-mb MB]
+                             [--llama-bin PATH] [--connections N]
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from peers import (
     Files,
     Run,
     fetch_env,
+    hf_binary,
     invoke_cmd,
     llama_binary,
     run_timed,
@@ -78,8 +80,10 @@ def compare(hub: FakeHub, files: Files, peers: list[str], rounds: int, rate: flo
     return runs
 
 
-def resume_fraction(hub: FakeHub, files: Files, rate: float) -> float:
-    """Kill our fetch once 40 % of the file is recorded; the rerun's requested bytes / size."""
+def resume_fraction(hub: FakeHub, files: Files, rate: float,
+                    ours_args: tuple[str, ...]) -> float | None:
+    """Kill our fetch once 40 % of the file is recorded; the rerun's requested bytes / size.
+    None when the fetch ended before 40 % was recorded (nothing was measured)."""
     size, sha = files.size, hub.sha256(files.repo, files.paths[0])
     with tempfile.TemporaryDirectory(prefix="bench-resume-") as tmp:
         work = Path(tmp)
@@ -87,7 +91,7 @@ def resume_fraction(hub: FakeHub, files: Files, rate: float) -> float:
         env = fetch_env(hub.url, work / "hf")
         blob = hf_cache.repo_folder(work / "hf" / "hub", files.repo) / "blobs" / sha
         partial = blob.with_name(blob.name + hf_cache.RESUMABLE_SUFFIX)
-        cmd = invoke_cmd("models.fetch", "--root", str(work / "suite"))
+        cmd = invoke_cmd("models.fetch", "--root", str(work / "suite"), *ours_args)
         hub.rate_limit_bytes_per_s = rate
         killed = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
@@ -97,6 +101,9 @@ def resume_fraction(hub: FakeHub, files: Files, rate: float) -> float:
         killed.wait()
         kept = present_in(partial, size, sha)
         hub.rate_limit_bytes_per_s = None
+        if kept < 0.4 * size:
+            print(f"  INVALID: the fetch ended with {kept / size:.0%} recorded, before the kill")
+            return None
         hub.reset_counts()
         run_timed(cmd, env, work, timeout=300)
     asked = 0
@@ -145,6 +152,8 @@ def report_case(label: str, runs: dict[str, list[Run]], baseline: str, target: f
         ratio = f"{value:.2f}x"
         verdict = "INVALID" if problems else ("ok" if value <= target else "MISSED")
     row(label, *(walls.get(p, "-") for p in PEERS), ratio, f"<= {target}x {baseline}: {verdict}")
+    cpu = {p: f"{statistics.median(r.cpu_s for r in rs):.2f} s" for p, rs in runs.items() if rs}
+    row("  CPU user+sys, median", *(cpu.get(p, "-") for p in PEERS))
     for problem in problems[:5]:
         print(f"    wrong: {problem}")
 
@@ -170,8 +179,10 @@ def main() -> None:
             sys.exit(f"{tool} is needed: apt-get install -y {Path(tool).name}")
     llama = llama_binary(args.llama_bin)
     ours_args = ("--connections", str(args.connections)) if args.connections else ()
-    peers = [p for p in PEERS if p != "llama download" or llama]
-    print(f"peers: {', '.join(peers)}" + ("" if llama else " (llama download: not found)"))
+    present = {"llama download": llama is not None, "hf download": hf_binary() is not None}
+    peers = [p for p in PEERS if present.get(p, True)]
+    absent = [p for p in PEERS if p not in peers]
+    print(f"peers: {', '.join(peers)}" + (f" (not found: {', '.join(absent)})" if absent else ""))
     rate = args.rate_mb * MB
     started = time.perf_counter()
     with FakeHub() as hub:
@@ -189,7 +200,7 @@ def main() -> None:
         print(f"one 300 MB file, {args.rate_mb:g} MB/s per connection")
         single_slow = compare(hub, single, peers, args.rounds, rate, llama, 1, ours_args)
         print("resume after SIGKILL at 40 %")
-        fraction = resume_fraction(hub, single, rate)
+        fraction = resume_fraction(hub, single, rate, ours_args)
         print("warm and offline")
         online, gets, offline, startup = warm_costs(hub, split, 3)
         print(f"one {args.mem_mb:g} MB file, memory")
@@ -199,8 +210,11 @@ def main() -> None:
     report_case("split 8 x 50 MB, unthrottled", split_fast, "llama download", 1.25)
     report_case(f"split 8 x 50 MB, {args.rate_mb:g} MB/s/conn", split_slow, "llama download", 1.1)
     report_case(f"one 300 MB file, {args.rate_mb:g} MB/s/conn", single_slow, "curl", 0.25)
-    print(f"resume: the rerun after a kill at 40 % asked for {fraction:.0%} of the file "
-          f"(target <= 60 %: {'ok' if fraction <= 0.6 else 'MISSED'})")
+    if fraction is None:
+        print("resume: INVALID (the fetch finished before 40 % was recorded)")
+    else:
+        print(f"resume: the rerun after a kill at 40 % asked for {fraction:.0%} of the file "
+              f"(target <= 60 %: {'ok' if fraction <= 0.6 else 'MISSED'})")
     ours = [*split_fast["ours"], *split_slow["ours"], *single_slow["ours"], memory]
     peak = max(r.maxrss_kb for r in ours) / 1024
     print(f"memory: peak RSS of ours {peak:.0f} MB over every run, {memory.maxrss_kb / 1024:.0f} "

@@ -105,6 +105,12 @@ def llama_binary(given: str | None) -> str | None:
     return found if found and os.access(found, os.X_OK) else None
 
 
+def hf_binary() -> str | None:
+    """`hf` next to this interpreter (huggingface_hub's CLI), else on PATH."""
+    beside = Path(sys.executable).with_name("hf")
+    return str(beside) if os.access(beside, os.X_OK) else shutil.which("hf")
+
+
 def peer_command(peer: str, files: Files, hub: FakeHub, work: Path, llama: str | None,
                  curl_parallel: int = 4, ours_args: tuple[str, ...] = ()) -> list[str]:
     """The command line of `peer` for the case (the environment comes from `fetch_env`)."""
@@ -117,8 +123,9 @@ def peer_command(peer: str, files: Files, hub: FakeHub, work: Path, llama: str |
         pick = ["-hf", files.reference] if tag else ["-hf", repo, "-hff", files.paths[0]]
         return [llama, "download", *pick, "--no-mmproj"]
     if peer == "hf download":
-        hf = Path(sys.executable).with_name("hf")
-        return [str(hf), "download", files.repo, *files.paths, "--max-workers", "8"]
+        hf = hf_binary()
+        assert hf is not None
+        return [hf, "download", files.repo, *files.paths, "--max-workers", "8"]
     config = work / "urls.cfg"
     config.write_text("".join(f'url = "{url}"\noutput = "{work / f"{i}.bin"}"\n'
                               for i, url in enumerate(files.urls(hub.url))))

@@ -29,6 +29,15 @@ os.environ["HF_HUB_DISABLE_XET"] = "1"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
 
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process clients back off 0.01 s instead of 0.5, 1, 2 s: the count of attempts is what
+    the tests check, not the wait (subprocess runs keep the real backoff)."""
+    from scanner import hub
+
+    monkeypatch.setattr(hub, "RETRY_BACKOFF_S", 0.01)
+
+
 @pytest.fixture
 def fake_hub() -> Iterator[fakehub.FakeHub]:
     """A started FakeHub on an ephemeral port, stopped after the test."""

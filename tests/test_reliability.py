@@ -41,12 +41,6 @@ MODEL = "m-Q4_K_M.gguf"
 OTHER_SHA = hashlib.sha256(b"not the content").hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Our own retry backoff is 0.5 s, 1 s, 2 s; the count of attempts is what is under test."""
-    monkeypatch.setattr(hub, "RETRY_BACKOFF_S", 0.01)
-
-
 def add_model_repo(hub_: FakeHub, size: int = 3_000_000) -> None:
     hub_.add_repo(REPO, {MODEL: GeneratedFile(size, 21), "m-Q8_0.gguf": GeneratedFile(50_000, 22)})
 
@@ -277,7 +271,7 @@ def test_a_content_length_longer_than_the_file_is_read_to_the_listed_size(
 ) -> None:
     """Only the listed size is read; the content check decides (here: the right bytes)."""
     add_model_repo(fake_hub)
-    fake_hub.add_fault(MODEL, Fault("wrong_length", delta=1000, methods=("GET", "HEAD")), None)
+    fake_hub.add_fault(MODEL, Fault("wrong_length", delta=1000), None)
     code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
     assert code == 0, out
     assert_identical(hub_env, fake_hub)
@@ -364,7 +358,7 @@ def test_token_never_appears_in_output_logs_or_errors(
     fake_hub.add_fault("d-Q4_K_M.gguf", Fault("status", code=503), times=None)
     fake_hub.add_fault("r-Q4_K_M.gguf", Fault("reset", after=1000), times=None)
     fake_hub.add_fault("b-Q4_K_M.gguf", Fault("corrupt"), times=None)
-    fake_hub.add_fault("x-Q4_K_M.gguf", Fault("status", code=403, methods=("HEAD", "GET")), None)
+    fake_hub.add_fault("x-Q4_K_M.gguf", Fault("status", code=403), None)
     monkeypatch.setenv("HF_TOKEN", SECRET)
     caplog.set_level(logging.DEBUG)
     root = suite_for(tmp_path / "p", "org/ok", "org/down", "org/reset", "org/bad", "org/denied",
