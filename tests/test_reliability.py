@@ -26,37 +26,32 @@ import pytest
 from filelock import FileLock
 from rich.console import Console
 
-from scanner import hub, hub_errors
+from scanner import hub_errors
 from scanner.fetch.download import FetchInterrupted, download_all
 from scanner.fetch.partial import present_in
 from scanner.fetch.plan import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.models import RepoFile
 from scanner.output.progress import FetchProgress
-from tests.fakehub import FakeHub, Fault, GeneratedFile, Request
-from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
+from tests.downloads import (
+    FOLDER,
+    MODEL,
+    REPO,
+    assert_identical,
+    download_one,
+    fetch_command,
+    file_gets,
+    partials,
+    start_fetch,
+    wait_for,
+)
+from tests.fakehub import FakeHub, Fault, GeneratedFile
+from tests.helpers import llama_offline_lookup, run_fetch, suite_for
 
-REPO = "org/rel-GGUF"
-FOLDER = "models--org--rel-GGUF"
-MODEL = "m-Q4_K_M.gguf"
 OTHER_SHA = hashlib.sha256(b"not the content").hexdigest()
 
 
 def add_model_repo(hub_: FakeHub, size: int = 3_000_000) -> None:
     hub_.add_repo(REPO, {MODEL: GeneratedFile(size, 21), "m-Q8_0.gguf": GeneratedFile(50_000, 22)})
-
-
-def file_gets(hub_: FakeHub, path: str = MODEL) -> list[Request]:
-    return [r for r in hub_.requests if r.method == "GET" and r.path.endswith("/" + path)]
-
-
-def assert_identical(cache: Path, hub_: FakeHub, path: str = MODEL) -> None:
-    data = llama_offline_lookup(cache, REPO, path)
-    assert data is not None, f"{path} is not where llama.cpp looks"
-    assert hashlib.sha256(data).hexdigest() == hub_.sha256(REPO, path)
-
-
-def partials(cache: Path) -> list[Path]:
-    return sorted(cache.rglob("*.incomplete")) if cache.exists() else []
 
 
 def assert_nothing_cached(cache: Path, path: str = MODEL, *, partial_kept: bool = False) -> None:
@@ -97,44 +92,6 @@ def test_connection_reset_mid_stream_is_retried(
     assert len(file_gets(fake_hub)) == 2 and fake_hub.pending_faults() == 0
     assert_identical(hub_env, fake_hub)
     assert partials(hub_env) == []
-
-
-class RecordingProgress:
-    """The downloads' progress calls, recorded (bytes per file, in the order reported)."""
-
-    def __init__(self) -> None:
-        self.bytes: list[int] = []
-        self.present: list[int] = []
-        self.done: list[str | None] = []
-
-    def file_started(self, label: str, size: int,
-                     present: int) -> tuple[Callable[[int], None], float]:
-        self.present.append(present)
-        return self.bytes.append, time.monotonic()
-
-    def file_done(self, label: str, size: int, started: float, error: str | None) -> None:
-        self.done.append(error)
-
-    def file_cancelled(self, label: str) -> None:
-        self.done.append("cancelled")
-
-    def file_waiting(self, label: str, holder: str) -> None:
-        self.done.append("waiting")
-
-    def partials_removed(self, count: int, total_bytes: int) -> None:
-        pass
-
-
-def download_one(hub_: FakeHub, cache: Path, path: str = MODEL, token: str | None = None,
-                 **settings: Any) -> tuple[FileJob, RecordingProgress]:
-    """`path` of REPO through `download_all`, as a fetch downloads it."""
-    client = hub.HubClient(hub_.url, token, cache, backoff=0.01)
-    listing, _ = client.listing(REPO)
-    (file,) = [f for f in listing.files if f.path == path]
-    job = FileJob(REPO, listing.commit, file, FileStatus.DOWNLOAD)
-    progress = RecordingProgress()
-    download_all([job], client, FetchSettings(cache, hub_.url, None, **settings), progress)
-    return job, progress
 
 
 def test_progress_counts_each_byte_once_when_a_download_resumes(
@@ -380,27 +337,6 @@ def test_token_never_appears_in_output_logs_or_errors(
 
 
 # -- interruptions and concurrency (real processes) ------------------------------------------
-
-
-def fetch_command(root: Path, *args: str) -> list[str]:
-    return invoke_command("models.fetch", "--root", str(root), *args)
-
-
-def start_fetch(root: Path, cache: Path, *args: str) -> subprocess.Popen[str]:
-    """`invoke models.fetch` as a user starts it, on the fake Hub (HF_ENDPOINT from `hub_env`)."""
-    env = dict(os.environ, HF_HUB_CACHE=str(cache), TERM="dumb")
-    return subprocess.Popen(fetch_command(root, *args), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def big_repo(hub_: FakeHub, count: int, size: int) -> list[str]:

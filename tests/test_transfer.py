@@ -16,9 +16,8 @@ import pytest
 from scanner.fetch import partial as partial_mod
 from scanner.fetch.partial import MIB, PartialFile, present_in
 from scanner.fetch.plan import FileJob, FileStatus
-from tests.fakehub import FakeHub, Fault, GeneratedFile
-from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
-from tests.test_reliability import (
+from tests.downloads import (
+    FOLDER,
     REPO,
     assert_identical,
     download_one,
@@ -27,6 +26,8 @@ from tests.test_reliability import (
     start_fetch,
     wait_for,
 )
+from tests.fakehub import FakeHub, Fault, GeneratedFile
+from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
 
 BIG = "big-Q4_K_M.gguf"
 SIZE = 5 * MIB  # with 1 MiB segments and 4 connections: four ranges of 1.25 MiB
@@ -44,7 +45,7 @@ def add_big(hub_: FakeHub, size: int = SIZE) -> None:
 
 def assert_stored(cache: Path, hub_: FakeHub, job: FileJob) -> None:
     """In the snapshot of the job's commit, as a link to its blob, byte-identical."""
-    link = cache / f"models--{REPO.replace('/', '--')}" / "snapshots" / job.commit / BIG
+    link = cache / FOLDER / "snapshots" / job.commit / BIG
     assert link.is_symlink() and link.read_bytes() == hub_.content(REPO, BIG)
 
 
@@ -161,7 +162,7 @@ def test_killed_mid_file_the_rerun_asks_only_for_what_is_missing(
     size = 40_000_000
     add_big(fake_hub, size)
     sha = fake_hub.sha256(REPO, BIG)
-    partial = hub_env / f"models--{REPO.replace('/', '--')}" / "blobs" / f"{sha}.resume.incomplete"
+    partial = hub_env / FOLDER / "blobs" / f"{sha}.resume.incomplete"
     root = suite_for(tmp_path / "p", f"{REPO}:Q4_K_M")
     fake_hub.rate_limit_bytes_per_s = 4_000_000
     killed = start_fetch(root, hub_env)
@@ -232,7 +233,7 @@ def test_an_empty_file_is_stored_without_a_request(fake_hub: FakeHub, hub_env: P
     job, progress = download_one(fake_hub, hub_env, "empty.gguf")
     assert job.status is FileStatus.DOWNLOADED and progress.done == [None]
     assert file_gets(fake_hub, "empty.gguf") == []
-    link = hub_env / f"models--{REPO.replace('/', '--')}" / "snapshots" / job.commit / "empty.gguf"
+    link = hub_env / FOLDER / "snapshots" / job.commit / "empty.gguf"
     assert link.is_symlink() and link.read_bytes() == b""
 
 
@@ -290,7 +291,7 @@ def test_a_partial_of_ours_goes_when_another_process_stored_the_file(
 ) -> None:
     add_big(fake_hub)
     sha = fake_hub.sha256(REPO, BIG)
-    partial = hub_env / f"models--{REPO.replace('/', '--')}" / "blobs" / f"{sha}.resume.incomplete"
+    partial = hub_env / FOLDER / "blobs" / f"{sha}.resume.incomplete"
     left = PartialFile.open(partial, SIZE, sha, 16 * MIB)
     left.write(0, b"x" * 10)
     left.record(0, 10)
