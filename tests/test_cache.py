@@ -238,3 +238,18 @@ def test_a_stored_download_is_a_blob_named_by_its_id_and_a_relative_snapshot_lin
     link = hf_cache.snapshot_path(tmp_path, REPO, COMMIT, file.path)
     assert not partial.exists() and blob.read_bytes() == b"abc"
     assert os.readlink(link) == f"../../../blobs/{'2' * 64}" and link.read_bytes() == b"abc"
+
+
+def test_a_blobs_entry_goes_only_when_nobody_holds_its_lock(tmp_path: Path) -> None:
+    blobs = hf_cache.repo_folder(tmp_path, REPO) / "blobs"
+    blobs.mkdir(parents=True)
+    held, free = blobs / "aa.1.incomplete", blobs / "bb"
+    held.write_bytes(b"written now")
+    free.write_bytes(b"stale")
+    lock_dir = tmp_path / ".locks" / blobs.parent.name
+    lock_dir.mkdir(parents=True)
+    with FileLock(lock_dir / "aa.lock"):
+        assert hf_cache.remove_unless_locked(tmp_path, held) is False
+        assert hf_cache.remove_unless_locked(tmp_path, free) is True
+    assert held.exists() and not free.exists()
+    assert hf_cache.remove_unless_locked(tmp_path, free) is True, "already gone counts as gone"

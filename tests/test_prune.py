@@ -51,7 +51,7 @@ def test_old_snapshots_their_blobs_and_partials_are_listed_current_ones_kept(
     snapshot(folder, OLD, {"m.gguf": b"old weights", "shared.gguf": b"same"})
     snapshot(folder, NEW, {"m.gguf": b"new weights!", "shared.gguf": b"same"})
     (folder / "blobs" / "e1.x.incomplete").write_bytes(b"12345")
-    (folder / "blobs" / "f2.downloadInProgress").write_bytes(b"llama.cpp resumes this")
+    (folder / "blobs" / "00.downloadInProgress").write_bytes(b"llama.cpp resumes this")
     items = plan_prune(tmp_path, ["org/m"], {}, unreferenced=False, now=NOW)
     assert listed(items, tmp_path) == [
         ("snapshot", f"models--org--m/snapshots/{OLD}", 0),
@@ -122,13 +122,14 @@ def test_removal_skips_what_a_download_holds_and_never_follows_links(tmp_path: P
     free = folder / "blobs" / "bb.2.incomplete"
     free.write_bytes(b"stale")
     gone = folder / "blobs" / "cc"  # listed, then removed by someone else before apply
-    items = [PruneItem("partial", held, 9), PruneItem("partial", free, 5),
+    vanished = PruneItem("repo", tmp_path / "models--org--vanished", 1)  # rmtree fails: left
+    items = [vanished, PruneItem("partial", held, 9), PruneItem("partial", free, 5),
              PruneItem("blob", gone, 1), PruneItem("snapshot", folder / "snapshots" / OLD, 0)]
     lock_dir = tmp_path / ".locks" / folder.name
     lock_dir.mkdir(parents=True)
     with FileLock(lock_dir / "aa.lock"):
         removed = apply(tmp_path, items)
-    assert removed == items[1:], "the partial a live download holds is left"
+    assert removed == items[2:], "the partial a live download holds is left, and what fails"
     assert oct(os.stat(lock_dir / "bb.lock").st_mode & 0o777) == oct(0o664), \
         "huggingface_hub's lock mode, so other users of a shared cache can lock too"
     assert held.exists() and not free.exists()
