@@ -161,14 +161,21 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
 
 
 def read_lock(path: Path) -> list[lock.LockEntry]:
+    return lock.parse(_lock_text(path, missing=None), path)
+
+
+def _lock_text(path: Path, *, missing: str | None) -> str:
+    """The lock file's text; `missing` stands in for a file that does not exist (None: that is
+    an error). Any other failure to read it is a LockError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if missing is not None:
+            return missing
         raise lock.LockError(f"{path} does not exist: run `invoke models.lock` to write it") \
             from None
     except OSError as exc:
         raise lock.LockError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return lock.parse(text, path)
 
 
 @_usage_errors
@@ -199,7 +206,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     text = lock.render(entries)
     path = options.lock_path
     if check:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        current = _lock_text(path, missing="")
         if current == text:
             print(f"{path} is up to date ({len(entries)} files)")
             return ExitCode.OK

@@ -49,8 +49,14 @@ def parse(text: str, where: Path) -> list[LockEntry]:
     if not lines or lines[0] != HEADER:
         raise LockError(f"{where}:1: not a models.lock of version {VERSION} "
                         f"(first line should be {HEADER!r})")
-    return [_entry(line, where, number) for number, line in enumerate(lines[1:], start=2)
-            if line.strip()]
+    entries = [_entry(line, where, number) for number, line in enumerate(lines[1:], start=2)
+               if line.strip()]
+    commits: dict[HuggingFaceModel, str] = {}
+    for entry in entries:  # one model is one listing: its files at one commit
+        if commits.setdefault(entry.model, entry.commit) != entry.commit:
+            raise LockError(f"{where}: {entry.model.label()} is pinned at two commits "
+                            f"({commits[entry.model][:12]} and {entry.commit[:12]})")
+    return entries
 
 
 def _entry(line: str, where: Path, number: int) -> LockEntry:

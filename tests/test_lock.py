@@ -214,3 +214,13 @@ def test_prune_keeps_the_locked_commit_and_fresh_snapshots(
     assert "removed 0 item(s)" in capsys.readouterr().out
     assert llama_offline_lookup(hub_env, REPO, MODEL) is not None
     assert (folder / "snapshots" / old_commit / MODEL).read_bytes() == pinned
+
+
+def test_check_against_a_lock_path_that_is_a_folder_is_a_usage_error(
+    history: tuple[Path, str, bytes], capsys: pytest.CaptureFixture[str],
+) -> None:
+    root, _, _ = history
+    (root / "tools/server/tests/models.lock").mkdir()
+    code, _, err = lock(root, capsys, check=True)
+    assert code == 2 and "models.lock: cannot read: Is a directory" in err
+    assert "Traceback" not in err

@@ -67,3 +67,11 @@ def test_a_file_that_is_no_lock_of_this_version_is_refused(text: str) -> None:
         parse(text, WHERE)
     assert str(info.value) == (f"{WHERE}:1: not a models.lock of version 1 (first line should "
                                "be 'version\\t1')")
+
+
+def test_one_model_pinned_at_two_commits_is_refused() -> None:
+    other = LINE.replace(f"@{C1}", f"@{C2}").replace("m-Q8_0.gguf", "m-Q8_0-2.gguf")
+    with pytest.raises(LockError) as info:
+        parse(f"version\t1\n{LINE}\n{other}\n", WHERE)
+    assert str(info.value) == (f"{WHERE}: org/m:Q8_0 is pinned at two commits "
+                               f"({C1[:12]} and {C2[:12]})")
