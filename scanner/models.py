@@ -109,23 +109,29 @@ class ScanResult(BaseModel):
     denied: frozenset[HuggingFaceModel] = frozenset()
 
     @cached_property
-    def _by_model(self) -> dict[HuggingFaceModel, list[ModelReference]]:
-        """References grouped once: looking them up per model would be quadratic."""
-        groups: dict[HuggingFaceModel, list[ModelReference]] = {}
+    def _by_model(self) -> dict[tuple[str, str | None, str | None], list[ModelReference]]:
+        """References grouped once: looking them up per model would be quadratic. Keyed by
+        the model's strings: a pydantic model hashes in Python, and this runs per reference."""
+        groups: dict[tuple[str, str | None, str | None], list[ModelReference]] = {}
         for ref in self.references:
-            groups.setdefault(ref.model, []).append(ref)
+            model = ref.model
+            key = (model.hf_repo, model.hf_file, model.revision)
+            if key in groups:
+                groups[key].append(ref)
+            else:
+                groups[key] = [ref]
         return groups
 
     def models(self) -> list[HuggingFaceModel]:
         """Deduplicated models sorted by repo then file (denied ones included)."""
-        return sorted(self._by_model, key=model_sort_key)
+        return sorted((refs[0].model for refs in self._by_model.values()), key=model_sort_key)
 
     def fetchable(self) -> list[HuggingFaceModel]:
         """Models that may be fetched: deduplicated, sorted, deny list applied."""
         return [m for m in self.models() if m not in self.denied]
 
     def references_to(self, model: HuggingFaceModel) -> list[ModelReference]:
-        return list(self._by_model.get(model, ()))
+        return list(self._by_model.get((model.hf_repo, model.hf_file, model.revision), ()))
 
 
 def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str]:

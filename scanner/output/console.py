@@ -3,9 +3,10 @@ all locations share."""
 
 from __future__ import annotations
 
-import json
+import sys
 from typing import Any
 
+import orjson
 from rich.console import Console
 
 from ..models import Diagnostic
@@ -27,8 +28,17 @@ def human_size(size: float) -> str:
     return f"{size:.1f} TB"
 
 
+def json_text(document: dict[str, Any]) -> bytes:
+    """The `--json` document as printed: indented, UTF-8. orjson writes it an order of
+    magnitude faster than `json.dumps(indent=2)`, whose indenting encoder is pure Python (1.6 s
+    for a 350,000-reference suite)."""
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
 def print_json(document: dict[str, Any]) -> None:
-    print(json.dumps(document, indent=2))
+    sys.stdout.flush()  # what was printed before stays before
+    sys.stdout.buffer.write(json_text(document))
+    sys.stdout.buffer.flush()
 
 
 def common_folder(files: list[str]) -> str:

@@ -8,7 +8,6 @@ first after it and then before it, but never past another repo assignment to tha
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
 from enum import Enum, auto
 from typing import NamedTuple
 
@@ -36,21 +35,21 @@ def target_name(target: ast.expr, in_class: bool) -> tuple[str | None, str]:
 
 
 def pairs(assignments: list[Assignment]) -> list[tuple[Assignment, ast.expr | None]]:
-    """Each repo assignment, in order, with its file value (None when none goes with it)."""
-    by_base: dict[str, list[Assignment]] = {}
+    """Each repo assignment, in order, with its file value (None when none goes with it).
+
+    One pass: a repo first takes the nearest file before it (since that object's previous
+    repo), and the first file after it (before its next repo) replaces that."""
+    paired: list[tuple[Assignment, ast.expr | None]] = []
+    latest_repo: dict[str, int] = {}  # object -> index in `paired` of its repo still open
+    file_before: dict[str, ast.expr] = {}  # object -> its nearest file since its last repo
     for assignment in assignments:
-        by_base.setdefault(assignment.base, []).append(assignment)
-    paired: dict[int, ast.expr | None] = {}  # id of the repo assignment -> its file value
-    for same in by_base.values():  # one pass per object assigned to: linear, not quadratic
-        repos = [k for k, a in enumerate(same) if a.target is Target.REPO]
-        for n, k in enumerate(repos):
-            previous = repos[n - 1] if n else -1
-            following = repos[n + 1] if n + 1 < len(repos) else len(same)
-            after = _first_file(same[m] for m in range(k + 1, following))
-            before = _first_file(same[m] for m in range(k - 1, previous, -1))
-            paired[id(same[k])] = after if after is not None else before
-    return [(a, paired[id(a)]) for a in assignments if a.target is Target.REPO]
-
-
-def _first_file(nearest_first: Iterable[Assignment]) -> ast.expr | None:
-    return next((a.value for a in nearest_first if a.target is Target.FILE), None)
+        base = assignment.base
+        if assignment.target is Target.REPO:
+            latest_repo[base] = len(paired)
+            paired.append((assignment, file_before.pop(base, None)))
+            continue
+        file_before[base] = assignment.value
+        open_repo = latest_repo.pop(base, None)  # only the first file after a repo is its own
+        if open_repo is not None:
+            paired[open_repo] = (paired[open_repo][0], assignment.value)
+    return paired

@@ -24,12 +24,15 @@ class NoTestFiles(Exception):
 @contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
     """Syntax trees hold no cycles; with thousands of them alive the cyclic collector would
-    re-traverse them over and over and triple the scan time."""
+    re-traverse them over and over and triple the scan time. The references outlive the scan:
+    frozen, they are not re-traversed by the collections that building the report triggers
+    either (that made the report of 350,000 references take 1.4 s instead of 0.1 s)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
@@ -75,7 +78,7 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
             diagnostics.append(Diagnostic(file=rel, line=None, severity="error",
                                           message="nested too deeply to scan"))
             continue
-        references.extend(scanner.references)
+        references.extend(scanner.references.values())
         diagnostics.extend(scanner.diagnostics)  # the tree goes with `parsed` and `scanner`
     for model in config.extra:
         problem = model_problem(model.hf_repo, model.hf_file)
@@ -85,6 +88,7 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
         else:
             references.append(ModelReference(model=model, file="<config>", line=0, test="extra",
                                              kind="extra"))
-    denied = frozenset(ref.model for ref in references if config.is_denied(ref.model))
+    distinct = {(r.model.hf_repo, r.model.hf_file, r.model.revision): r.model for r in references}
+    denied = frozenset(model for model in distinct.values() if config.is_denied(model))
     return ScanResult(references=tuple(references), diagnostics=tuple(diagnostics),
                       files_scanned=len(found.paths), denied=denied)

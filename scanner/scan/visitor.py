@@ -40,7 +40,9 @@ class FileScanner:
         self.constants = index.module(rel)
         self.repo_names = _name_set(config.repo_names)
         self.file_names = _name_set(config.file_names)
-        self.references: dict[ModelReference, None] = {}
+        #: keyed by plain strings: hashing a pydantic model per repeat cost more than making it
+        self.references: dict[tuple[str, str | None, str | None, int, str, str],
+                              ModelReference] = {}
         self.diagnostics: dict[Diagnostic, None] = {}
         self._lines = _candidate_lines(source, config)
 
@@ -75,10 +77,12 @@ class FileScanner:
             return
         # a touched node on one line is touched throughout: its children need no check
         whole = whole or getattr(node, "lineno", 0) == getattr(node, "end_lineno", -1)
-        for child in children:
-            if _names_nothing(child):
-                continue  # decided here: a call per leaf was a third of the walk
-            if whole or self._touches(child):
+        for child in children:  # leaves are decided here: a call per leaf was a third of it
+            if _names_nothing(child) or not (whole or self._touches(child)):
+                continue
+            if type(child) is ast.Constant:
+                self._on_string(child, scope)
+            else:
                 self._visit(child, scope, whole)
 
     def _visit_definition(
@@ -149,16 +153,11 @@ class FileScanner:
                        scope: Scope) -> Iterable[ast.AST]:
         """`x.model_hf_repo = ...`, `hf_file = ...`, `pytestmark = ...`: recorded for pairing
         at the end of the scope; only the value is walked on (targets hold no model)."""
-        if node.value is None:
+        value = node.value
+        if value is None:
             return ()
-        self._record_assignment(node, node.value, scope)
-        return (node.value,)
-
-    def _record_assignment(self, node: ast.Assign | ast.AnnAssign, value: ast.expr,
-                           scope: Scope) -> None:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        for target in targets:
-            if isinstance(target, ast.Name) and target.id == "pytestmark":
+        for target in node.targets if isinstance(node, ast.Assign) else (node.target,):
+            if type(target) is ast.Name and target.id == "pytestmark":
                 self._pytestmark(value, scope)
                 continue
             name, base = target_name(target, in_class=scope.is_class)
@@ -166,6 +165,7 @@ class FileScanner:
                 scope.assignments.append(Assignment(Target.REPO, base, value, node.lineno))
             elif name in self.file_names:
                 scope.assignments.append(Assignment(Target.FILE, base, value, node.lineno))
+        return (value,)
 
     def _pair_assignments(self, scope: Scope) -> None:
         for repo, file_value in pairs(scope.assignments):
@@ -218,27 +218,27 @@ class FileScanner:
                     kind: ReferenceKind, scope: Scope) -> None:
         repo = self._resolve(repo_node, scope)
         file = None if file_node is None else self._resolve(file_node, scope)
-        if isinstance(repo, ParamRef) and repo.name in self.repo_names:
-            return  # the parametrize mark itself was the reference
-        if isinstance(repo, ParamRef) or isinstance(file, ParamRef):
+        if not (isinstance(repo, ParamRef) or isinstance(file, ParamRef)):
+            self._emit_values(repo, file, line, kind, scope)
+        elif not (isinstance(repo, ParamRef) and repo.name in self.repo_names):
+            # (a repo argument named like a model argument: the mark itself was the reference)
             for row in scope.param_rows():
                 r = self._resolve(row[repo.name], scope) if isinstance(repo, ParamRef) else repo
                 f = self._resolve(row[file.name], scope) if isinstance(file, ParamRef) else file
                 self._emit_values(r, f, line, kind, scope)
-            return
-        self._emit_values(repo, file, line, kind, scope)
 
     def _emit_values(self, repo: Resolved, file: Resolved, line: int, kind: ReferenceKind,
                      scope: Scope) -> None:
+        """A reference when both names are read; else a diagnostic for the first that cannot
+        be, or nothing (no repo, or an argument whose rows were emitted at the mark)."""
+        if isinstance(repo, str) and (file is None or isinstance(file, str)):
+            self._add(_model(repo, file), line, kind, scope)
+            return
         for value, what in ((repo, "repo"), (file, "file")):
             if isinstance(value, Unresolved):
                 self._diagnose(line, f"model {what}: {value.reason}", scope,
                                "parametrize" if value.parametrized else kind)
                 return
-        if repo is None or isinstance(repo, ParamRef) or isinstance(file, ParamRef):
-            return
-        assert isinstance(repo, str) and not isinstance(file, Unresolved)
-        self._add(_model(repo, file), line, kind, scope)
 
     def _add(self, model: HuggingFaceModel, line: int, kind: ReferenceKind, scope: Scope) -> None:
         """Record a reference, or a diagnostic when llama.cpp would refuse the names."""
@@ -246,8 +246,10 @@ class FileScanner:
         if problem:
             self._diagnose(line, problem, scope, kind)
             return
-        ref = ModelReference(model=model, file=self.rel, line=line, test=scope.qualname, kind=kind)
-        self.references[ref] = None
+        key = (model.hf_repo, model.hf_file, model.revision, line, scope.qualname, kind)
+        if key not in self.references:
+            self.references[key] = ModelReference(model=model, file=self.rel, line=line,
+                                                  test=scope.qualname, kind=kind)
 
     def _diagnose(self, line: int, message: str, scope: Scope,
                   kind: ReferenceKind | None = None) -> None:
