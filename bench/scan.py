@@ -1,6 +1,7 @@
 """Scan speed: our scan plus the `--json` report vs. the floor of only `ast.parse` on the same
 generated files, each side in a fresh process (so peak RSS is its own), alternated, best of
-`--rounds`.
+`--rounds`. Our scan runs as the command runs it (in worker processes on a large suite, with
+their peak RSS printed apart), and again in one process.
 
 Corpora (`--corpus`, default all): mixed, 2,000 files of ~500 lines mixing every recognised
 shape with ordinary test code (target <= 1.5x); wide, 10,000 small files of 4 references each
@@ -118,25 +119,28 @@ def parse_only(root: Path) -> float:
     return time.perf_counter() - start
 
 
-def our_scan(root: Path) -> float:
-    """Scan plus the `--json` text as printed, i.e. `models.list --json` without start-up."""
+def our_scan(root: Path, workers: int | None = None) -> float:
+    """Scan plus the `--json` text as printed, i.e. `models.list --json` without start-up;
+    `workers` as `scan_suite` takes it (None: as the command decides, 0: one process)."""
     start = time.perf_counter()
-    result = scan_suite(root, ScanConfig())
+    result = scan_suite(root, ScanConfig(), workers=workers)
     json_text(scan_json(result))
     elapsed = time.perf_counter() - start
     assert result.references, "the benchmark suite must contain references"
     return elapsed
 
 
-def in_child(what: str, root: Path) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one measurement in a fresh process, so peaks do not mix."""
+def in_child(call: str, root: Path) -> tuple[float, float, float]:
+    """(seconds, peak RSS in MB, the largest worker's peak RSS in MB) of one measurement in a
+    fresh process, so peaks do not mix. `call` is run with `root` bound."""
     code = (f"import resource, sys; sys.path.insert(0, {str(REPO)!r}); "
             f"from bench.scan import parse_only, our_scan; from pathlib import Path; "
-            f"t = {what}(Path({str(root)!r})); "
-            f"print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            f"root = Path({str(root)!r}); t = {call}; "
+            f"peak = lambda who: resource.getrusage(who).ru_maxrss / 1024; "
+            f"print(t, peak(resource.RUSAGE_SELF), peak(resource.RUSAGE_CHILDREN))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout.split()
-    return float(out[0]), float(out[1])
+    return float(out[0]), float(out[1]), float(out[2])
 
 
 CORPORA = {
@@ -157,18 +161,23 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             lines = make(root, args.files or files)
-            floor, ours, peaks = [], [], []
+            floor, ours, alone, peaks, worker_peaks = [], [], [], [], []
             for _ in range(args.rounds):
-                floor.append(in_child("parse_only", root)[0])
-                seconds, peak = in_child("our_scan", root)
+                floor.append(in_child("parse_only(root)", root)[0])
+                seconds, peak, worker_peak = in_child("our_scan(root)", root)
                 ours.append(seconds)
                 peaks.append(peak)
+                worker_peaks.append(worker_peak)
+                alone.append(in_child("our_scan(root, workers=0)", root)[0])
             ratio = min(ours) / min(floor)
             rss = f", peak RSS {max(peaks):.0f} MB" + \
                 (f" (target <= {rss_target:.0f} MB)" if rss_target else "")
+            if max(worker_peaks) > 0:
+                rss += f", each worker <= {max(worker_peaks):.0f} MB"
             print(f"{name}: {args.files or files} files, {lines:,} lines: ast.parse "
                   f"{min(floor):.2f} s, our scan + JSON {min(ours):.2f} s = {ratio:.2f}x "
-                  f"(target <= {target}x){rss}")
+                  f"(target <= {target}x){rss}; in one process {min(alone):.2f} s = "
+                  f"{min(alone) / min(floor):.2f}x")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,12 @@ class HuggingFaceModel(BaseModel):
         _, sep, tag = self.hf_repo.partition(":")
         return tag if sep else None
 
+    @property
+    def key(self) -> tuple[str, str | None, str | None]:
+        """What identifies the model, as plain strings: code that groups references uses it,
+        because a pydantic model hashes in Python, which costs more than the grouping."""
+        return (self.hf_repo, self.hf_file, self.revision)
+
     def label(self) -> str:
         """How people read this model in tables and messages."""
         return f"{self.hf_repo} {self.hf_file}" if self.hf_file else self.hf_repo
@@ -110,12 +116,10 @@ class ScanResult(BaseModel):
 
     @cached_property
     def _by_model(self) -> dict[tuple[str, str | None, str | None], list[ModelReference]]:
-        """References grouped once: looking them up per model would be quadratic. Keyed by
-        the model's strings: a pydantic model hashes in Python, and this runs per reference."""
+        """References grouped once: looking them up per model would be quadratic."""
         groups: dict[tuple[str, str | None, str | None], list[ModelReference]] = {}
         for ref in self.references:
-            model = ref.model
-            key = (model.hf_repo, model.hf_file, model.revision)
+            key = ref.model.key
             if key in groups:
                 groups[key].append(ref)
             else:
@@ -131,7 +135,7 @@ class ScanResult(BaseModel):
         return [m for m in self.models() if m not in self.denied]
 
     def references_to(self, model: HuggingFaceModel) -> list[ModelReference]:
-        return list(self._by_model.get((model.hf_repo, model.hf_file, model.revision), ()))
+        return list(self._by_model.get(model.key, ()))
 
 
 def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scanner.models import ScanResult
-from scanner.scan import suite as suite_module
+from scanner.scan import batch as batch_module
 from scanner.scan.config import ScanConfig
 from scanner.scan.suite import NoTestFiles, scan_suite
 
@@ -676,8 +676,8 @@ def test_a_module_imported_before_its_turn_is_read_once(
     """`from utils import *` in a test file sorted before utils.py: utils.py is parsed for its
     names then, and that parse serves its own turn too (llama.cpp's suite, every run)."""
     read: list[str] = []
-    real = suite_module.parse_file
-    monkeypatch.setattr(suite_module, "parse_file",
+    real = batch_module.parse_file
+    monkeypatch.setattr(batch_module, "parse_file",
                         lambda path, rel: read.append(rel) or real(path, rel))
     result = scan(tmp_path, {
         "test_a.py": "from utils import *\ndef test_a():\n    s.model_hf_repo = MODEL\n",

@@ -5,16 +5,17 @@ from __future__ import annotations
 import gc
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..models import Diagnostic, ModelReference, ScanResult
+from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from ..repo_id import model_problem
+from .batch import BatchScanner, FileFindings, ScanJob
 from .config import ScanConfig
-from .files import ParsedFile, find_test_files, parse_file, printable_path
-from .symbols import ConstantIndex, ModuleConstants, collect_constants
-from .visitor import FileScanner, url_pattern
+from .files import find_test_files, printable_path
+from .visitor import url_pattern
+from .workers import scan_in_workers, worker_count
 
 
 class NoTestFiles(Exception):
@@ -37,49 +38,40 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None = None) -> ScanResult:
-    """Scan every file under `root` matching `config.tests`; never imports test code."""
-    with _no_cyclic_gc(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a test file's SyntaxWarnings are not ours to print
-        return _scan_suite(root, config, endpoint_host)
-
-
-def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> ScanResult:
+def scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None = None,
+               workers: int | None = None) -> ScanResult:
+    """Scan every file under `root` matching `config.tests`; never imports test code.
+    `workers`: processes to scan in (0: this one); by default as many as pay off."""
     found = find_test_files(root, config.tests)
     if not found.paths:
         globs = ", ".join(config.tests)
         raise NoTestFiles(f"no test file matched under {root} (globs: {globs})")
-    diagnostics: list[Diagnostic] = list(found.diagnostics)
     hosts = config.url_hosts + ((endpoint_host,) if endpoint_host else ())
-    url_regex = url_pattern(hosts)
     top = str(root)
-    rels = {printable_path(rel): os.path.join(top, rel) for rel in found.paths}
+    job = ScanJob({printable_path(rel): os.path.join(top, rel) for rel in found.paths}, config,
+                  url_pattern(hosts))
+    workers = worker_count(len(job.paths)) if workers is None else workers
+    with _no_cyclic_gc(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a test file's SyntaxWarnings are not ours to print
+        files = scan_in_workers(job, workers) if workers else BatchScanner(job).scan(job.paths)
+        return _result(files, list(found.diagnostics), config, len(found.paths))
 
-    early: dict[str, ParsedFile | Diagnostic] = {}
 
-    def load(rel: str) -> ModuleConstants | None:
-        """Names of a module another one imports before its own turn (`utils.py`): parsed
-        once, kept until its turn."""
-        parsed = early[rel] = parse_file(rels[rel], rel)
-        return None if isinstance(parsed, Diagnostic) else collect_constants(rel, parsed.tree)
-
-    index = ConstantIndex(rels, load)
+def _result(files: Iterable[FileFindings], diagnostics: list[Diagnostic], config: ScanConfig,
+            files_scanned: int) -> ScanResult:
+    """The references with their model objects, one per distinct model however often a suite
+    names it, then the configured extra models."""
+    models: dict[tuple[str, str | None, str | None], HuggingFaceModel] = {}
     references: list[ModelReference] = []
-    for rel, path in rels.items():
-        parsed = early.pop(rel, None) or parse_file(path, rel)
-        if isinstance(parsed, Diagnostic):
-            diagnostics.append(parsed)
-            continue
-        index.add(collect_constants(rel, parsed.tree))
-        scanner = FileScanner(rel, parsed.source, parsed.tree, config, url_regex, index)
-        try:
-            scanner.scan()
-        except RecursionError:
-            diagnostics.append(Diagnostic(file=rel, line=None, severity="error",
-                                          message="nested too deeply to scan"))
-            continue
-        references.extend(scanner.references.values())
-        diagnostics.extend(scanner.diagnostics)  # the tree goes with `parsed` and `scanner`
+    for rel, found, file_diagnostics in files:
+        for hf_repo, hf_file, revision, line, test, kind in found:
+            model = models.get((hf_repo, hf_file, revision))
+            if model is None:
+                model = models[hf_repo, hf_file, revision] = HuggingFaceModel(
+                    hf_repo=hf_repo, hf_file=hf_file, revision=revision)
+            references.append(ModelReference(model=model, file=rel, line=line, test=test,
+                                             kind=kind))
+        diagnostics.extend(file_diagnostics)
     for model in config.extra:
         problem = model_problem(model.hf_repo, model.hf_file)
         if problem:
@@ -88,7 +80,7 @@ def _scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None) -> Sc
         else:
             references.append(ModelReference(model=model, file="<config>", line=0, test="extra",
                                              kind="extra"))
-    distinct = {(r.model.hf_repo, r.model.hf_file, r.model.revision): r.model for r in references}
-    denied = frozenset(model for model in distinct.values() if config.is_denied(model))
+            models.setdefault(model.key, model)
+    denied = frozenset(model for model in models.values() if config.is_denied(model))
     return ScanResult(references=tuple(references), diagnostics=tuple(diagnostics),
-                      files_scanned=len(found.paths), denied=denied)
+                      files_scanned=files_scanned, denied=denied)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from ..models import Diagnostic, HuggingFaceModel, ModelReference, ReferenceKind
+from ..models import Diagnostic, ReferenceKind
 from ..repo_id import model_problem
 from .assignments import Assignment, Target, pairs, target_name
 from .config import ScanConfig
@@ -30,8 +30,14 @@ def url_pattern(hosts: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
+#: One reference as the scan finds it: (hf_repo, hf_file, revision, line, test, kind). A plain
+#: tuple, which a worker process sends back at C speed (a named tuple is rebuilt in Python on
+#: arrival); the suite makes the model objects, one per distinct model.
+Found = tuple[str, str | None, str | None, int, str, ReferenceKind]
+
+
 class FileScanner:
-    """Scans one module; results land in `references` and `diagnostics`."""
+    """Scans one module; results land in `found` and `diagnostics`."""
 
     def __init__(self, rel: str, source: str, tree: ast.Module, config: ScanConfig,
                  url_regex: re.Pattern[str], index: ConstantIndex) -> None:
@@ -40,11 +46,10 @@ class FileScanner:
         self.constants = index.module(rel)
         self.repo_names = _name_set(config.repo_names)
         self.file_names = _name_set(config.file_names)
-        #: keyed by plain strings: hashing a pydantic model per repeat cost more than making it
-        self.references: dict[tuple[str, str | None, str | None, int, str, str],
-                              ModelReference] = {}
+        self.found: dict[Found, None] = {}  # in order, each once
         self.diagnostics: dict[Diagnostic, None] = {}
         self._lines = _candidate_lines(source, config)
+        self._line_set = frozenset(self._lines)
 
     def scan(self) -> None:
         module = Scope("<module>")
@@ -65,7 +70,11 @@ class FileScanner:
 
     def _visit_body(self, body: list[ast.stmt], scope: Scope) -> None:
         for stmt in body:
-            if self._touches(stmt):
+            if stmt.lineno == stmt.end_lineno and type(stmt) not in _DEFINITIONS:
+                # most statements: one line, nothing above it (decorators); a set decides
+                if stmt.lineno in self._line_set:
+                    self._visit(stmt, scope, whole=True)
+            elif self._touches(stmt):
                 self._visit(stmt, scope)
 
     def _visit(self, node: ast.AST, scope: Scope, whole: bool = False) -> None:
@@ -185,9 +194,7 @@ class FileScanner:
         if not isinstance(node.value, str) or "/resolve/" not in node.value:
             return
         for match in self.url_regex.finditer(node.value):
-            model = HuggingFaceModel(hf_repo=match["repo"], hf_file=match["path"],
-                                     revision=match["rev"])
-            self._add(model, node.lineno, "url", scope)
+            self._add(match["repo"], match["path"], match["rev"], node.lineno, "url", scope)
 
     # -- values ------------------------------------------------------------------------------
 
@@ -232,7 +239,7 @@ class FileScanner:
         """A reference when both names are read; else a diagnostic for the first that cannot
         be, or nothing (no repo, or an argument whose rows were emitted at the mark)."""
         if isinstance(repo, str) and (file is None or isinstance(file, str)):
-            self._add(_model(repo, file), line, kind, scope)
+            self._add(repo, file, None, line, kind, scope)
             return
         for value, what in ((repo, "repo"), (file, "file")):
             if isinstance(value, Unresolved):
@@ -240,27 +247,20 @@ class FileScanner:
                                "parametrize" if value.parametrized else kind)
                 return
 
-    def _add(self, model: HuggingFaceModel, line: int, kind: ReferenceKind, scope: Scope) -> None:
+    def _add(self, repo: str, file: str | None, revision: str | None, line: int,
+             kind: ReferenceKind, scope: Scope) -> None:
         """Record a reference, or a diagnostic when llama.cpp would refuse the names."""
-        problem = model_problem(model.hf_repo, model.hf_file)
+        problem = model_problem(repo, file)
         if problem:
             self._diagnose(line, problem, scope, kind)
-            return
-        key = (model.hf_repo, model.hf_file, model.revision, line, scope.qualname, kind)
-        if key not in self.references:
-            self.references[key] = ModelReference(model=model, file=self.rel, line=line,
-                                                  test=scope.qualname, kind=kind)
+        else:
+            self.found[(repo, file, revision, line, scope.qualname, kind)] = None
 
     def _diagnose(self, line: int, message: str, scope: Scope,
                   kind: ReferenceKind | None = None) -> None:
         diag = Diagnostic(file=self.rel, line=line, severity="warning", message=message,
                           test=scope.qualname, kind=kind)
         self.diagnostics[diag] = None
-
-
-@lru_cache(maxsize=4096)  # one object per distinct (repo, file), however often a suite repeats it
-def _model(hf_repo: str, hf_file: str | None) -> HuggingFaceModel:
-    return HuggingFaceModel(hf_repo=hf_repo, hf_file=hf_file)
 
 
 #: One handler per concern, by node type: it returns the children to walk on, or None.
@@ -274,6 +274,7 @@ _HANDLERS: dict[type, Callable[[FileScanner, Any, Scope], Iterable[ast.AST] | No
     ast.ClassDef: FileScanner._visit_definition,
 }
 _LEAVES = frozenset({ast.Name, ast.Load, ast.Store, ast.Del})
+_DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
 
 
 def _names_nothing(node: ast.AST) -> bool:
