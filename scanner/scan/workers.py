@@ -10,14 +10,12 @@ runs no other thread. Anywhere else the scan stays in one process.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 
 from .batch import BatchScanner, FileFindings, ScanJob
 
@@ -38,12 +36,18 @@ def worker_count(files: int) -> int:
 
 
 def _can_fork() -> bool:
+    import multiprocessing  # here: most suites are scanned in-process, and the pool's imports
+    # cost ~10 ms of every command's start-up
+
     return (sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
             and threading.active_count() == 1)
 
 
 def scan_in_workers(job: ScanJob, workers: int) -> Iterator[FileFindings]:
     """Every file's findings, in the job's order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     rels = list(job.paths)
     size = -(-len(rels) // (workers * RUNS_PER_WORKER))
     runs = [rels[start:start + size] for start in range(0, len(rels), size)]
