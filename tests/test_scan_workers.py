@@ -167,3 +167,32 @@ def test_workers_leave_when_the_scan_is_killed(tmp_path: Path) -> None:
     while not all(gone_or_exited(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(gone_or_exited(pid) for pid in pids)
+
+
+CTRL_C_MID_SCAN = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from scanner.scan import suite
+from scanner.scan.config import ScanConfig
+
+def ctrl_c_after_the_first_file(files, *rest):
+    next(iter(files))
+    os.killpg(0, signal.SIGINT)  # as a terminal sends it: to the whole process group
+    signal.pause()
+
+suite._result = ctrl_c_after_the_first_file
+try:
+    suite.scan_suite(Path({root!r}), ScanConfig(), workers=2)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_stops_the_workers_without_a_traceback(tmp_path: Path) -> None:
+    write_suite(tmp_path, 8)
+    script = CTRL_C_MID_SCAN.format(repo=str(REPO_ROOT), root=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=30, start_new_session=True)
+    assert run.returncode == 130
+    assert "Traceback" not in run.stderr, run.stderr
