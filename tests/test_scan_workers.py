@@ -3,6 +3,7 @@ finds, in the same order, and workers are used only where forking is safe."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -182,6 +183,7 @@ def ctrl_c_after_the_first_file(files, *rest):
     signal.pause()
 
 suite._result = ctrl_c_after_the_first_file
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job starts ignoring it
 try:
     suite.scan_suite(Path({root!r}), ScanConfig(), workers=2)
 except KeyboardInterrupt:
@@ -196,3 +198,24 @@ def test_ctrl_c_stops_the_workers_without_a_traceback(tmp_path: Path) -> None:
                          timeout=30, start_new_session=True)
     assert run.returncode == 130
     assert "Traceback" not in run.stderr, run.stderr
+
+
+SCAN_RUN = workers_module._scan_run
+
+
+def dies_on_the_third_run(rels: list[str]) -> object:
+    """In place of the workers' scan of a run (module level: the pool sends it by name)."""
+    if any(rel.endswith("test_012.py") for rel in rels):
+        os._exit(9)  # in the worker: as a kill would end it
+    return SCAN_RUN(rels)
+
+
+def test_a_worker_that_dies_leaves_its_files_to_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-scan (out of memory, say): its runs and the rest are scanned in the
+    main process, and the result is still whole."""
+    write_suite(tmp_path, 30)
+    monkeypatch.setattr(workers_module, "_scan_run", dies_on_the_third_run)
+    alone = scan_suite(tmp_path, ScanConfig(), workers=0)
+    assert as_rows(scan_suite(tmp_path, ScanConfig(), workers=2)) == as_rows(alone)

@@ -31,8 +31,9 @@ def worker_count(files: int) -> int:
     """How many worker processes a scan of `files` files should use; 0: none."""
     if files < MIN_FILES or not _can_fork():
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(cores or 1, MAX_WORKERS) if (cores or 1) > 1 else 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    return min(cores, MAX_WORKERS) if cores > 1 else 0
 
 
 def _can_fork() -> bool:
@@ -44,18 +45,25 @@ def _can_fork() -> bool:
 
 
 def scan_in_workers(job: ScanJob, workers: int) -> Iterator[FileFindings]:
-    """Every file's findings, in the job's order."""
+    """Every file's findings, in the job's order. Runs a dead worker leaves (killed when out of
+    memory, say) are scanned in this process instead."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     rels = list(job.paths)
     size = -(-len(rels) // (workers * RUNS_PER_WORKER))
     runs = [rels[start:start + size] for start in range(0, len(rels), size)]
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start_worker, initargs=(job, os.getpid()))
+    here: BatchScanner | None = None
     try:
-        for findings in pool.map(_scan_run, runs):
-            yield from findings
+        for run, future in [(run, pool.submit(_scan_run, run)) for run in runs]:
+            try:
+                yield from future.result()
+            except BrokenProcessPool:
+                here = here or BatchScanner(job)
+                yield from here.scan(run)
     finally:  # Ctrl-C or an error: the runs not started are dropped, not scanned
         pool.shutdown(wait=True, cancel_futures=True)
 
