@@ -225,6 +225,23 @@ def test_keyword_arguments_in_any_call(tmp_path: Path) -> None:
     ]
 
 
+def test_model_names_on_the_continuation_lines_of_formatted_code(tmp_path: Path) -> None:
+    """As black or ruff format long lines: the statement's first line names no model, and a
+    statement after the last line that does is no trouble either."""
+    result = scan(tmp_path, {"test_a.py": """
+        def test_a():
+            srv = ServerProcess(
+                n_ctx=512,
+                model_hf_repo="org/wrapped",
+                model_hf_file="wrapped.gguf",
+            )
+            settings = {
+                "n_ctx": 512,
+            }
+    """})
+    assert refs(result) == [("org/wrapped", "wrapped.gguf", 3, "test_a", "keyword")]
+
+
 def test_hub_file_urls(tmp_path: Path) -> None:
     result = scan(tmp_path, {"test_a.py": """
         LORA = "https://huggingface.co/ggml-org/stories15M_MOE/resolve/main/moe_shakespeare15M.gguf"
@@ -334,7 +351,8 @@ def test_extra_and_deny_from_configuration(tmp_path: Path) -> None:
     assert {m.hf_repo for m in result.denied} == {"ggml-org/this-model-does-not-exist"}
     assert {m.hf_repo for m in result.fetchable()} == {
         "ggml-org/models", "org/hand-added:Q4_K_M", "org/other"}
-    assert {r.kind for r in result.references if r.file == "<config>"} == {"extra"}
+    assert {(r.line, r.test, r.kind) for r in result.references if r.file == "<config>"} \
+        == {(0, "extra", "extra")}  # as the JSON documents them
 
 
 def test_models_are_deduplicated_and_every_reference_kept(tmp_path: Path) -> None:
@@ -368,10 +386,21 @@ def test_unreadable_files_are_one_diagnostic_each_and_the_scan_goes_on(tmp_path:
     assert result.files_scanned == 5
 
 
+def test_an_expression_too_deep_to_walk_is_an_error_and_the_rest_is_scanned(
+    tmp_path: Path,
+) -> None:
+    deep = 'server.model_hf_repo = "org/deep" + a' + "[0]" * 900 + "\n"
+    result = scan(tmp_path, {"test_a.py": deep, "test_b.py": 's.model_hf_repo = "org/b"\n'})
+    assert [(d.file, d.line, d.severity, d.message) for d in result.diagnostics] == [
+        (f"{SUITE}/test_a.py", None, "error", "nested too deeply to scan")]
+    assert found(result) == {("org/b", None)}
+
+
 def test_no_matching_file_names_root_and_globs(tmp_path: Path) -> None:
     with pytest.raises(NoTestFiles) as info:
-        scan_suite(tmp_path, ScanConfig(tests=("suite/**/*.py",)))
-    assert str(tmp_path) in str(info.value) and "suite/**/*.py" in str(info.value)
+        scan_suite(tmp_path, ScanConfig(tests=("suite/**/*.py", "t/*.py")))
+    assert str(info.value) == \
+        f"no test file matched under {tmp_path} (globs: suite/**/*.py, t/*.py)"
 
 
 def test_argument_from_module_pytestmark_is_known_inside_a_parametrized_test(

@@ -116,6 +116,21 @@ def test_one_core_gets_no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     assert workers_module.worker_count(10_000) == 0
 
 
+@pytest.mark.usefixtures("two_cores")
+def test_cores_are_counted_where_affinity_cannot_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(workers_module.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(workers_module.os, "cpu_count", lambda: 3)
+    assert workers_module.worker_count(10_000) == 3
+    monkeypatch.setattr(workers_module.os, "cpu_count", lambda: None)  # unknown: one core
+    assert workers_module.worker_count(10_000) == 0
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_macos_scans_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers_module.sys, "platform", "darwin")
+    assert workers_module.worker_count(10_000) == 0
+
+
 def test_a_process_running_threads_is_not_forked() -> None:
     """A fork copies locks other threads may hold: with a thread running, scan in-process."""
     release = threading.Event()

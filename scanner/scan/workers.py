@@ -54,11 +54,19 @@ def scan_in_workers(job: ScanJob, workers: int) -> Iterator[FileFindings]:
     rels = list(job.paths)
     size = -(-len(rels) // (workers * RUNS_PER_WORKER))
     runs = [rels[start:start + size] for start in range(0, len(rels), size)]
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_start_worker, initargs=(job, os.getpid()))
+    # Ctrl-C is the parent's to handle (it shuts the pool down): the workers, forked while it
+    # is held back, are born with it blocked, so none can be hit before it could set anything
+    # up; one pressed meanwhile reaches the parent when the mask is restored
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_start_worker, initargs=(job, os.getpid()))
+        submitted = [(run, pool.submit(_scan_run, run)) for run in runs]  # forks at the first
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     here: BatchScanner | None = None
     try:
-        for run, future in [(run, pool.submit(_scan_run, run)) for run in runs]:
+        for run, future in submitted:
             try:
                 yield from future.result()
             except BrokenProcessPool:
@@ -74,7 +82,6 @@ _scanner: BatchScanner | None = None  # a worker's own, with its own index of mo
 def _start_worker(job: ScanJob, parent: int) -> None:
     global _scanner
     _scanner = BatchScanner(job)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # a parent killed outright cannot shut the pool down, and an idle worker would wait for
     # work forever (it holds the queue's other end itself): it leaves when its parent does
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
