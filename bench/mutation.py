@@ -38,6 +38,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/scan/visitor.py": ("tests/test_scan.py",),
     "scanner/scan/parametrize.py": ("tests/test_scan.py",),
     "scanner/scan/assignments.py": ("tests/test_scan.py",),
+    "scanner/scan/candidates.py": ("tests/test_scan.py",),
     "scanner/scan/batch.py": ("tests/test_scan.py", "tests/test_scan_workers.py"),
     "scanner/scan/workers.py": ("tests/test_scan_workers.py",),
     "scanner/scan/suite.py": ("tests/test_scan.py", "tests/test_scan_workers.py"),

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .models import RepoFile, RepoListing
 
@@ -89,6 +90,36 @@ def blob_path(cache: Path, repo: str, file: RepoFile) -> Path:
 def blob_lock(cache: Path, repo: str, file: RepoFile) -> FileLock:
     """The lock huggingface_hub takes around writing this blob (see `_lock`)."""
     return _lock(cache, repo_folder(cache, repo).name, file.sha256 or file.oid)
+
+
+def wait_for_blob_lock(cache: Path, repo: str, file: RepoFile, *, poll: float,
+                       stopped: Callable[[], bool],
+                       waiting: Callable[[str], None]) -> FileLock | None:
+    """The blob's lock, waited for while another process (ours, `hf download`) writes the
+    blob; None once `stopped()` says to give up. `waiting` is told the lock's path once: a long
+    wait is a slow phase of its own."""
+    lock = blob_lock(cache, repo, file)
+    told = False
+    while True:
+        try:
+            lock.acquire(timeout=poll)
+            return lock
+        except Timeout:
+            if stopped():
+                return None
+            if not told:
+                waiting(str(Path(lock.lock_file).relative_to(cache)))
+                told = True
+
+
+def adopt_stored_blob(cache: Path, repo: str, commit: str, file: RepoFile) -> bool:
+    """When another process stored the blob meanwhile: link it into the snapshot and drop a
+    partial of ours, of no use now (the caller holds the blob's lock). False if not stored."""
+    if cached_blob(cache, repo, file) is None:
+        return False
+    link_blob(cache, repo, commit, file, blob_path(cache, repo, file))
+    resumable_partial(cache, repo, file).unlink(missing_ok=True)
+    return True
 
 
 def _lock(cache: Path, folder: str, blob_id: str, timeout: float = -1) -> FileLock:

@@ -30,7 +30,7 @@ from .selection.collect import Selection, collect_tests, run_environment
 from .selection.needs import SelectedScan, narrow
 
 if TYPE_CHECKING:
-    from .fetch.plan import FetchSettings
+    from .fetch.jobs import FetchSettings
 
 P = ParamSpec("P")
 
@@ -145,12 +145,12 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     """Cache, endpoint and token as llama.cpp reads them, plus the run's flags; with
     `--locked`, the lock's pinned files (a LockError when it cannot be read)."""
-    from .fetch import plan
+    from .fetch.jobs import FetchSettings
 
     locked = None
     if options.models.locked:
         locked = lock.listings(read_lock(options.lock_path))
-    return plan.FetchSettings(
+    return FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
         token=env.get("HF_TOKEN") or None, jobs=options.models.jobs,
         connections=options.models.connections,

@@ -103,6 +103,23 @@ def response_error(response: httpx.Response, what: str, has_token: bool) -> HubE
                         response.reason_phrase)
 
 
+def file_response_error(response: httpx.Response, start: int, size: int, what: str,
+                        has_token: bool) -> HubError | None:
+    """What is wrong with the answer to a request for a file from byte `start`: an error status,
+    a page instead of the file, or a 206 that holds other bytes than those asked for or is
+    part of a file of another size than the listed one."""
+    if response.status_code not in (200, 206) or response.headers.get(
+            "content-type", "").startswith("text/html"):
+        return response_error(response, what, has_token)
+    content_range = response.headers.get("content-range", "")
+    total = content_range.rpartition("/")[2]
+    if response.status_code == 206 and (not content_range.startswith(f"bytes {start}-")
+                                        or total not in ("*", str(size))):
+        return HubError("integrity", f"{what}: asked for bytes from {start}, the Hub sent "
+                        f"{content_range or 'no Content-Range'} (listed size {size})")
+    return None
+
+
 def _token_hint(has_token: bool) -> str:
     return ("the token in HF_TOKEN has no access to it" if has_token
             else "set HF_TOKEN to a token that has access")

@@ -14,7 +14,7 @@ from typing import Any
 
 from scanner import hub
 from scanner.fetch.download import download_all
-from scanner.fetch.plan import FetchSettings, FileJob, FileStatus
+from scanner.fetch.jobs import FetchSettings, FileJob, FileStatus
 from tests.fakehub import FakeHub, Request
 from tests.helpers import invoke_command, llama_offline_lookup
 

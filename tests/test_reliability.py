@@ -28,8 +28,8 @@ from rich.console import Console
 
 from scanner import hub_errors
 from scanner.fetch.download import FetchInterrupted, download_all
+from scanner.fetch.jobs import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.fetch.partial import present_in
-from scanner.fetch.plan import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.models import RepoFile
 from scanner.output.progress import FetchProgress
 from tests.downloads import (

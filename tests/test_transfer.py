@@ -14,8 +14,8 @@ import huggingface_hub
 import pytest
 
 from scanner.fetch import partial as partial_mod
+from scanner.fetch.jobs import FileJob, FileStatus
 from scanner.fetch.partial import MIB, PartialFile, present_in
-from scanner.fetch.plan import FileJob, FileStatus
 from tests.downloads import (
     FOLDER,
     REPO,

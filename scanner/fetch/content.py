@@ -10,8 +10,8 @@ from pathlib import Path
 
 from .. import cache as hf_cache
 from ..models import RepoFile
+from .jobs import FetchSettings, FileJob, FileStatus
 from .partial import PartialFile
-from .plan import FetchSettings, FileJob, FileStatus
 
 #: Hashing reads files in pieces of this size (a download's prefix: from the page cache).
 HASH_READ = 4 * 1024 * 1024

@@ -8,22 +8,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Protocol
 
 from ..hub import HubClient
 from ..hub_errors import Cancelled
+from .jobs import FetchSettings, FileJob, FileStatus
 from .partial import Segment, segment_size
-from .plan import FetchSettings, FileJob, FileStatus
-from .transfer import FileProgress, FileTransfer
+from .reporting import ProgressSink
+from .transfer import FileTransfer
 
 #: How long Ctrl-C waits for downloads in flight to stop and close their partial files.
 CANCEL_GRACE_S = 3.0
-
-
-class ProgressSink(FileProgress, Protocol):
-    """What the downloads report to (the display implements it; thread-safe)."""
-
-    def partials_removed(self, count: int, total_bytes: int) -> None: ...
 
 
 class FetchInterrupted(KeyboardInterrupt):

@@ -135,6 +135,16 @@ class PartialFile:
         self.close()
         self.path.unlink(missing_ok=True)
 
+    def keep(self) -> int:
+        """Closed for the next run to resume, with the bytes it holds; one that holds none is
+        removed instead (no partial is left behind with nothing to resume)."""
+        kept = self.present
+        if kept:
+            self.close()
+        else:
+            self.discard()
+        return kept
+
     def _write_trailer(self) -> None:
         slots = b"".join(f"{done:020d}\n".encode() for done in self.done)
         os.pwrite(self._fd, self._header + slots, self.size)

@@ -1,161 +1,22 @@
 """The plan of a fetch: each model's files, cached or to download, from one listing per repo,
-resolved as llama.cpp would; and what each model ends as once the downloads are done.
-
-Statuses are typed and change only through the methods below.
-"""
+resolved as llama.cpp would; and what each model ends as once the downloads are done."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import cache as hf_cache
-from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing, ScanResult
+from ..models import RepoFile, ScanResult
 from ..resolve import ResolutionError, resolve
+from .jobs import FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan, ModelStatus
 from .parallel import map_on_daemon_threads
 from .partial import present_in
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub import HubClient
     from ..hub_errors import HubError
-
-#: What an interrupted file's error says (Ctrl-C stopped it; nothing is wrong with the Hub).
-INTERRUPTED = "interrupted before it finished"
-
-
-class FileStatus(str, Enum):
-    """One file of the plan; the value is what the table and the JSON document say."""
-
-    CACHED = "cached"
-    DOWNLOAD = "download"  # planned
-    DOWNLOADED = "downloaded"
-    FAILED = "failed"
-    MISSING = "missing"  # offline, or a cached copy that failed --verify without repair
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class ModelStatus(str, Enum):
-    """One model of the plan; FAILED and MISSING make the run fail."""
-
-    PLANNED = "planned"
-    CACHED = "cached"
-    DOWNLOADED = "downloaded"
-    FAILED = "failed"
-    MISSING = "missing"
-    DENIED = "denied"
-    SKIPPED = "skipped"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def bad(self) -> bool:
-        return self in (ModelStatus.FAILED, ModelStatus.MISSING)
-
-
-@dataclass
-class FileJob:
-    """One distinct file of the run; shared by every model that needs it."""
-
-    repo: str
-    commit: str
-    file: RepoFile
-    status: FileStatus
-    error: str | None = None
-    interrupted: bool = False
-    #: cached as a blob of another commit: linked into this snapshot instead of downloaded
-    link_from: Path | None = None
-    #: bytes this run received for it (0 when another run stored it while this one waited)
-    received: int = 0
-    #: bytes an earlier run had left in its partial file, which this run did not ask for again
-    resumed: int = 0
-
-    @property
-    def label(self) -> str:
-        return f"{self.repo}/{self.file.path}"
-
-    def stored(self, *, by_this_run: bool) -> None:
-        """In the cache now: stored by this run, or by another process on the same cache that
-        held the file's lock first (then it counts as cached)."""
-        self.status = FileStatus.DOWNLOADED if by_this_run else FileStatus.CACHED
-        self.error = None
-
-    def fail(self, error: str) -> None:
-        self.status, self.error = FileStatus.FAILED, error
-
-    def interrupt(self) -> None:
-        self.status, self.error, self.interrupted = FileStatus.FAILED, INTERRUPTED, True
-
-    def not_downloaded(self, reason: str) -> None:
-        """Planned but left alone (e.g. no free space): the model fails with this reason."""
-        self.error = reason
-
-    def bad_copy(self, problem: str, *, repair: bool) -> None:
-        """A cached copy failed --verify: fetched again, or (dry run, offline) missing."""
-        self.status = FileStatus.DOWNLOAD if repair else FileStatus.MISSING
-        self.error = None if repair else problem
-        self.link_from = None
-
-
-@dataclass
-class ModelPlan:
-    model: HuggingFaceModel
-    references: list[ModelReference]
-    status: ModelStatus = ModelStatus.PLANNED
-    commit: str | None = None
-    files: list[FileJob] = field(default_factory=list)
-    error: str | None = None
-    note: str | None = None
-    #: resolved from the cached snapshot because the Hub could not be asked (`note` says why)
-    hub_unavailable: bool = False
-
-    @property
-    def revision(self) -> str:
-        return self.model.revision or "main"
-
-    @property
-    def planned(self) -> bool:
-        return self.status is ModelStatus.PLANNED
-
-    def set_aside(self, status: ModelStatus, note: str) -> None:
-        self.status, self.note = status, note
-
-    def fail(self, error: str, *, offline: bool) -> None:
-        self.status = ModelStatus.MISSING if offline else ModelStatus.FAILED
-        self.error = error
-
-
-@dataclass
-class ListingOutcome:
-    listing: RepoListing | None
-    error: HubError | None = None
-    note: str | None = None
-    problems: list[str] = field(default_factory=list)
-    missing: str | None = None  # why there is no listing, when no Hub error says it
-    hub_unavailable: bool = False  # the cached snapshot stands in for a listing the Hub refused
-
-
-@dataclass
-class FetchSettings:
-    cache: Path
-    endpoint: str
-    token: str | None
-    jobs: int = 4  # files at once (and listings)
-    connections: int = 12  # the measured default: bench/fetch.py
-    offline: bool = False
-    mmproj: bool = True
-    urls: bool = False
-    verify: bool = False
-    dry_run: bool = False
-    timeout: float = 10.0
-    #: `--locked`: each locked model's pinned files (the Hub is not listed); None: list it
-    locked: dict[HuggingFaceModel, RepoListing] | None = None
-    lock_path: str = "models.lock"  # named in messages about models the lock lacks
 
 
 def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:

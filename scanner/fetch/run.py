@@ -16,12 +16,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from .. import cache as hf_cache
 from ..models import ScanResult
 from .content import verify_cached
+from .jobs import FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan
 from .plan import (
-    FetchSettings,
-    FileJob,
-    FileStatus,
-    ListingOutcome,
-    ModelPlan,
     finish_plans,
     link_cached_blobs,
     list_repos,
@@ -33,7 +29,7 @@ from .plan import (
 
 if TYPE_CHECKING:
     from ..hub import HubClient
-    from .download import ProgressSink
+    from .reporting import ProgressSink
 
 
 @dataclass

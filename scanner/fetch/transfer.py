@@ -3,8 +3,7 @@ content check, computed as the bytes arrive.
 
 The download workers call `begin` once, then `fetch` for every segment `take` hands out; several
 workers may fetch segments of one file at once. The last segment to end stores the file (or, when
-it failed or was interrupted, keeps the partial for the next run).
-"""
+it failed or was interrupted, keeps the partial for the next run)."""
 
 from __future__ import annotations
 
@@ -13,16 +12,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import filelock
 import httpx2 as httpx
 
 from .. import cache as hf_cache
-from ..hub_errors import Cancelled, HubError, classify, response_error
+from ..hub_errors import Cancelled, HubError, classify, file_response_error
 from .content import StreamingCheck
+from .jobs import FileJob
 from .partial import PartialFile, Segment, segment_size
-from .plan import FileJob
+from .reporting import FileProgress
 
 if TYPE_CHECKING:
     from ..hub import HubClient
@@ -31,19 +31,6 @@ if TYPE_CHECKING:
 FRESH_BUDGET_BYTES = 4 * 1024 * 1024
 #: How often a wait for another process's lock on the same blob looks at Ctrl-C.
 LOCK_POLL_S = 0.1
-
-
-class FileProgress(Protocol):
-    """What a transfer reports to (the display implements it; thread-safe)."""
-
-    def file_started(self, label: str, size: int,
-                     present: int) -> tuple[Callable[[int], None], float]: ...
-
-    def file_done(self, label: str, size: int, started: float, error: str | None) -> None: ...
-
-    def file_cancelled(self, label: str) -> None: ...
-
-    def file_waiting(self, label: str, holder: str) -> None: ...
 
 
 @dataclass
@@ -84,27 +71,29 @@ class FileTransfer:
         """Take the blob's lock and open (or resume) the partial. False when there is nothing
         to fetch: another process stored the file while this one waited, or it failed."""
         job = self.job
-        try:
-            self._file_lock = self._take_lock()
+        try:  # another process (ours, `hf download`, a test) may be writing this blob
+            lock = hf_cache.wait_for_blob_lock(
+                self.cache, job.repo, job.file, poll=LOCK_POLL_S,
+                stopped=lambda: self.client.cancelled,
+                waiting=lambda held: self.progress.file_waiting(job.label, held))
         except OSError as error:  # `.locks/` not writable, no space for the lock file
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
             return False
+        if lock is None:
+            raise Cancelled("interrupted")  # Ctrl-C ended the wait
+        self._file_lock = lock
         try:
-            if hf_cache.cached_blob(self.cache, job.repo, job.file) is not None:
-                blob = hf_cache.blob_path(self.cache, job.repo, job.file)
-                hf_cache.link_blob(self.cache, job.repo, job.commit, job.file, blob)
-                # a partial an earlier run of ours left is of no use now (the lock is ours)
-                hf_cache.resumable_partial(self.cache, job.repo, job.file).unlink(missing_ok=True)
+            if hf_cache.adopt_stored_blob(self.cache, job.repo, job.commit, job.file):
                 job.resumed = 0
                 job.stored(by_this_run=False)
-                self._release()
+                lock.release()
                 return False
             self._partial = PartialFile.open(
                 hf_cache.resumable_partial(self.cache, job.repo, job.file), job.file.size,
                 job.file.sha256 or job.file.oid, segment_size(job.file.size, self.connections))
         except OSError as error:
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
-            self._release()
+            lock.release()
             return False
         job.resumed = self._partial.present
         self._pending.extend(self._partial.missing())
@@ -114,23 +103,6 @@ class FileTransfer:
             self._end()
             return False
         return True
-
-    def _take_lock(self) -> filelock.BaseFileLock:
-        """Wait for the blob's lock: another process (ours, `hf download`, a test) may be
-        writing this blob. Ctrl-C ends the wait."""
-        lock = hf_cache.blob_lock(self.cache, self.job.repo, self.job.file)
-        waited = False
-        while True:
-            try:
-                lock.acquire(timeout=LOCK_POLL_S)
-                return lock
-            except filelock.Timeout:
-                if self.client.cancelled:
-                    raise Cancelled("interrupted") from None
-                if not waited:  # a long wait is a slow phase of its own: say it once
-                    held = Path(lock.lock_file).relative_to(self.cache)
-                    self.progress.file_waiting(self.job.label, str(held))
-                    waited = True
 
     def take(self) -> Segment | None:
         """A segment for a free worker, if this file has one left."""
@@ -202,12 +174,11 @@ class FileTransfer:
         whole = (pos, end) == (0, self.job.file.size)
         headers = self._headers if whole else {**self._headers, "Range": f"bytes={pos}-{end - 1}"}
         with self.client.stream(self.url, headers) as response:
-            if response.status_code not in (200, 206) or response.headers.get(
-                    "content-type", "").startswith("text/html"):
-                raise response_error(response, self.what, bool(self.client.token))
-            if response.status_code == 206:
-                self._check_range(response.headers.get("content-range", ""), pos)
-            elif not whole:  # 200 to a range request: the server ignores Range
+            error = file_response_error(response, pos, self.job.file.size, self.what,
+                                        bool(self.client.token))
+            if error is not None:
+                raise error
+            if response.status_code == 200 and not whole:  # the server ignores Range
                 if not self._one_stream(stream.generation):
                     return  # another worker took the whole body
                 stream.segment, stream.generation = self._partial.segments[0], stream.generation + 1
@@ -254,15 +225,6 @@ class FileTransfer:
         with self._lock:
             return self._partial.prefix_end()
 
-    def _check_range(self, content_range: str, pos: int) -> None:
-        """A 206 must hold the bytes asked for, of a file of the listed size."""
-        expected = f"bytes {pos}-"
-        total = content_range.rpartition("/")[2]
-        if not content_range.startswith(expected) or total not in ("*", str(self.job.file.size)):
-            raise HubError("integrity", f"{self.what}: asked for bytes from {pos}, the Hub sent "
-                           f"{content_range or 'no Content-Range'} (listed size "
-                           f"{self.job.file.size})")
-
     def _one_stream(self, generation: int) -> bool:
         """The server ignored `Range` (200, whole body): this stream writes the file from byte
         0, every other stream of the file stops. False if another stream already took over."""
@@ -277,10 +239,6 @@ class FileTransfer:
             taken_back, self._reported = self._reported, 0
         self._advance(-taken_back)
         return True
-
-    def _release(self) -> None:
-        assert self._file_lock is not None
-        self._file_lock.release()
 
     # -- the end --------------------------------------------------------------------------
     def _fail(self, error: str) -> None:
@@ -303,11 +261,7 @@ class FileTransfer:
                 self._store(partial)
                 self.progress.file_done(job.label, job.file.size, self._started, job.error)
                 return
-            kept = partial.present
-            if kept:
-                partial.close()
-            else:
-                partial.discard()  # nothing to resume: no partial is left behind
+            kept = partial.keep()
             if self._error is None:
                 job.interrupt()
                 self.progress.file_cancelled(job.label)
@@ -316,7 +270,8 @@ class FileTransfer:
                                     "next run resumes it" if kept else ""))
             self.progress.file_done(job.label, job.file.size, self._started, job.error)
         finally:
-            self._release()
+            assert self._file_lock is not None, "taken in `begin`"
+            self._file_lock.release()
 
     def _store(self, partial: PartialFile) -> None:
         """Hash what is left, then the file enters `blobs/` by rename and its snapshot."""

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..fetch.plan import FetchSettings, FileJob, FileStatus, ModelPlan
+from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan
 from ..fetch.run import FetchRun
 from ..models import Diagnostic, ModelReference, ScanResult
 from ..selection.needs import SelectedScan

@@ -1,4 +1,5 @@
-"""One scan of a test suite: find files, parse them, collect references and diagnostics."""
+"""One scan of a test suite: find the files, scan them (in this process, or in workers on a
+large suite), then make the references, with one model object per distinct model."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pathlib import Path
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from ..repo_id import model_problem
 from .batch import BatchScanner, FileFindings, ScanJob
+from .candidates import url_pattern
 from .config import ScanConfig
 from .files import find_test_files, printable_path
-from .visitor import url_pattern
 from .workers import scan_in_workers, worker_count
 
 

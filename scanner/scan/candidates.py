@@ -1,0 +1,45 @@
+"""Which lines of a file are worth walking: those that mention a model name, `parametrize` or
+a Hub URL; and the pattern of a Hub file URL."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .config import ScanConfig
+
+
+def url_pattern(hosts: tuple[str, ...]) -> re.Pattern[str]:
+    host = "|".join(re.escape(h) for h in hosts)
+    return re.compile(
+        rf"https?://(?:www\.)?(?:{host})(?::\d+)?/(?P<repo>[\w.\-]+/[\w.\-]+)"
+        rf"/resolve/(?P<rev>[^/\s\"'?#]+)/(?P<path>[^\s\"'?#]+)"
+    )
+
+
+@lru_cache(maxsize=8)
+def _candidate_words(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The words that make a line worth walking, without those another word contains
+    (`hf_repo` finds every `model_hf_repo` line too)."""
+    words = {*names, "parametrize", "/resolve/"}
+    return tuple(w for w in words if not any(o != w and o in w for o in words))
+
+
+def candidate_lines(source: str, config: ScanConfig) -> list[int]:
+    """Sorted line numbers that mention a candidate word; `str.find` per word is several times
+    faster than one regex alternation over the source."""
+    starts: list[int] = []
+    for word in _candidate_words(config.repo_names + config.file_names):
+        at = source.find(word)
+        while at != -1:
+            starts.append(at)
+            at = source.find(word, at + len(word))
+    starts.sort()
+    lines: list[int] = []
+    line, pos = 1, 0
+    for start in starts:
+        line += source.count("\n", pos, start)
+        pos = start
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
