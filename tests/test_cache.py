@@ -253,3 +253,36 @@ def test_a_blobs_entry_goes_only_when_nobody_holds_its_lock(tmp_path: Path) -> N
         assert hf_cache.remove_unless_locked(tmp_path, free) is True
     assert held.exists() and not free.exists()
     assert hf_cache.remove_unless_locked(tmp_path, free) is True, "already gone counts as gone"
+
+
+def test_waiting_for_a_blob_lock_says_once_whose_lock_and_gives_up_when_stopped(
+    tmp_path: Path,
+) -> None:
+    file = RepoFile(path="m.gguf", size=3, oid="1" * 40, sha256="2" * 64)
+    held = FileLock(hf_cache.blob_lock(tmp_path, REPO, file).lock_file)
+    said: list[str] = []
+    polls = iter([False, False, True])  # Ctrl-C on the third look
+    with held:  # another process (hf download, say) is writing the blob
+        lock = hf_cache.wait_for_blob_lock(tmp_path, REPO, file, poll=0.01,
+                                           stopped=lambda: next(polls), waiting=said.append)
+    assert lock is None
+    assert said == [f".locks/models--org--model/{'2' * 64}.lock"]
+    lock = hf_cache.wait_for_blob_lock(tmp_path, REPO, file, poll=0.01, stopped=lambda: True,
+                                       waiting=said.append)
+    assert lock is not None and lock.is_locked, "a free lock is taken at once"
+    assert len(said) == 1, "no wait, nothing said"
+    lock.release()
+
+
+def test_a_blob_another_process_stored_meanwhile_is_adopted(tmp_path: Path) -> None:
+    file = RepoFile(path="m.gguf", size=3, oid="1" * 40, sha256="2" * 64)
+    partial = hf_cache.resumable_partial(tmp_path, REPO, file)
+    assert hf_cache.adopt_stored_blob(tmp_path, REPO, COMMIT, file) is False
+    assert not hf_cache.repo_folder(tmp_path, REPO).exists(), "nothing made when not stored"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"a")  # ours, from an earlier run
+    hf_cache.blob_path(tmp_path, REPO, file).write_bytes(b"abc")
+    assert hf_cache.adopt_stored_blob(tmp_path, REPO, COMMIT, file) is True
+    assert hf_cache.snapshot_path(tmp_path, REPO, COMMIT, file.path).read_bytes() == b"abc"
+    assert not partial.exists(), "our partial is of no use now"
+    assert hf_cache.adopt_stored_blob(tmp_path, REPO, "d" * 40, file) is True, "none to drop"
