@@ -84,12 +84,12 @@ def is_cached(cache: Path, repo: str, commit: str, file: RepoFile) -> bool:
 def blob_path(cache: Path, repo: str, file: RepoFile) -> Path:
     """Blobs are named by sha256, or by git blob id for small files (huggingface_hub names them
     after the ETag, which the Hub sets to the same ids)."""
-    return repo_folder(cache, repo) / "blobs" / (file.sha256 or file.oid)
+    return repo_folder(cache, repo) / "blobs" / file.blob_id
 
 
 def blob_lock(cache: Path, repo: str, file: RepoFile) -> FileLock:
     """The lock huggingface_hub takes around writing this blob (see `_lock`)."""
-    return _lock(cache, repo_folder(cache, repo).name, file.sha256 or file.oid)
+    return _lock(cache, repo_folder(cache, repo).name, file.blob_id)
 
 
 def wait_for_blob_lock(cache: Path, repo: str, file: RepoFile, *, poll: float,
@@ -115,9 +115,10 @@ def wait_for_blob_lock(cache: Path, repo: str, file: RepoFile, *, poll: float,
 def adopt_stored_blob(cache: Path, repo: str, commit: str, file: RepoFile) -> bool:
     """When another process stored the blob meanwhile: link it into the snapshot and drop a
     partial of ours, of no use now (the caller holds the blob's lock). False if not stored."""
-    if cached_blob(cache, repo, file) is None:
+    blob = cached_blob(cache, repo, file)
+    if blob is None:
         return False
-    link_blob(cache, repo, commit, file, blob_path(cache, repo, file))
+    link_blob(cache, repo, commit, file, blob)
     resumable_partial(cache, repo, file).unlink(missing_ok=True)
     return True
 
@@ -203,7 +204,10 @@ def remove_stale_partials(cache: Path, repo: str) -> list[int]:
     for partial in sorted((folder / "blobs").glob("*.incomplete")):
         if partial.name.endswith(RESUMABLE_SUFFIX):
             continue
-        size = partial.stat().st_size
+        try:
+            size = partial.stat().st_size
+        except OSError:  # its download finished (renamed it) since the listing: not stale
+            continue
         if remove_unless_locked(cache, partial):
             sizes.append(size)
     return sizes

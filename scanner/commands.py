@@ -235,7 +235,7 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     """`models.prune`: list (or with `yes` remove) what the suite no longer needs in the cache."""
     env = os.environ if env is None else env
     scan = scan_suite(options.root, options.scan, _endpoint_host(env))
-    entries = read_lock(options.lock_path) if options.lock_path.exists() else []
+    entries = lock.parse(_lock_text(options.lock_path, missing=lock.HEADER), options.lock_path)
     cache = environment.cache_dir(env, options.cache_dir)
     pinned: dict[str, set[str]] = {}  # kept besides each repo's refs
     for entry in entries:

@@ -31,7 +31,7 @@ def configure_transport(timeout: float) -> None:
     """Settings below huggingface_hub, made when a client is created rather than on import."""
     _read_sockets_in_chunks_of(1024 * 1024)
     # huggingface_hub's own client waits forever for an API answer (`timeout=None`): a Hub
-    # that accepts the connection and never answers hung the run. Downloads pass their own.
+    # that accepts the connection and never answers hung the run. Our file requests use it too.
     get_session().timeout = httpx.Timeout(timeout)
 
 

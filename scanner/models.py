@@ -58,6 +58,11 @@ class RepoFile(BaseModel):
     oid: str
     sha256: str | None = None
 
+    @property
+    def blob_id(self) -> str:
+        """The name of its blob in the cache: the sha256 of an LFS file, else the git blob id."""
+        return self.sha256 or self.oid
+
 
 class RepoListing(BaseModel):
     """A repo's files at one commit; `files` keeps Hub order because "first match" depends on it."""

@@ -286,3 +286,14 @@ def test_a_blob_another_process_stored_meanwhile_is_adopted(tmp_path: Path) -> N
     assert hf_cache.snapshot_path(tmp_path, REPO, COMMIT, file.path).read_bytes() == b"abc"
     assert not partial.exists(), "our partial is of no use now"
     assert hf_cache.adopt_stored_blob(tmp_path, REPO, "d" * 40, file) is True, "none to drop"
+
+
+def test_a_partial_gone_since_the_listing_is_no_stale_partial(tmp_path: Path) -> None:
+    """A live `hf download` renames its partial between our listing and our look at it (here:
+    a link to nothing): skipped, not an error; the other stale partials still go."""
+    blobs = hf_cache.repo_folder(tmp_path, REPO) / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / "aa.1.incomplete").symlink_to(blobs / "finished-meanwhile")
+    (blobs / "bb.2.incomplete").write_bytes(b"stale")
+    assert hf_cache.remove_stale_partials(tmp_path, REPO) == [5]
+    assert not (blobs / "bb.2.incomplete").exists()

@@ -113,6 +113,8 @@ def test_a_resumed_partial_meets_a_server_ignoring_range(
     fake_hub.reset_counts()
     job, progress = download_one(fake_hub, hub_env, BIG, connections=4)
     assert job.status is FileStatus.DOWNLOADED and progress.present[0] > 0
+    # the earlier run's bytes came again: none of them counts as resumed (`--json`)
+    assert (job.resumed, job.received) == (0, job.file.size)
     assert_stored(hub_env, fake_hub, job)
     assert partials(hub_env) == []
 

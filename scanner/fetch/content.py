@@ -70,7 +70,7 @@ def check_content(path: Path, file: RepoFile, *, removed: bool) -> str | None:
 
 def content_problem(actual: str, file: RepoFile) -> str | None:
     """What to say when the bytes' id is not the one the Hub listed."""
-    expected = file.sha256 or file.oid
+    expected = file.blob_id
     if actual == expected:
         return None
     return (f"content does not match the Hub's {'sha256' if file.sha256 else 'git oid'} "

@@ -7,12 +7,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 
 from ..hub import HubClient
 from ..hub_errors import Cancelled
 from .jobs import FetchSettings, FileJob, FileStatus
-from .partial import Segment, segment_size
+from .partial import Segment, segment_count, segment_size
 from .reporting import ProgressSink
 from .transfer import FileTransfer
 
@@ -25,19 +24,16 @@ class FetchInterrupted(KeyboardInterrupt):
 
 
 def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings,
-                 progress: ProgressSink, stale_partials: Sequence[int] = ()) -> None:
-    """Download every job marked `download`; `stale_partials`: the sizes of huggingface_hub's
-    partials the run removed first (reported here, with the downloads).
+                 progress: ProgressSink) -> None:
+    """Download every job marked `download`.
 
     A failed file never raises: its job records why. Ctrl-C cancels the downloads in flight and
     raises `FetchInterrupted`. The workers are daemon threads so that one stuck in a read cannot
     hold the process open.
     """
-    if stale_partials:
-        progress.partials_removed(len(stale_partials), sum(stale_partials))
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     queue = _WorkQueue(todo, client, settings, progress)
-    ranges = sum(-(-job.file.size // segment_size(job.file.size, settings.connections)) or 1
+    ranges = sum(segment_count(job.file.size, segment_size(job.file.size, settings.connections))
                  for job in todo)  # a resumed partial may keep other ranges: an estimate
     workers = [_Worker(queue) for _ in range(min(settings.connections, ranges))]
     try:

@@ -43,6 +43,11 @@ def segment_size(size: int, connections: int) -> int:
     return min(MAX_SEGMENT, max(MIN_SEGMENT, -(-size // max(connections, 1))))
 
 
+def segment_count(size: int, seg_size: int) -> int:
+    """Segments of `seg_size` a file of `size` bytes has (an empty file has one)."""
+    return max(1, -(-size // seg_size))
+
+
 def layout(size: int, seg_size: int) -> list[Segment]:
     if size == 0:
         return [Segment(0, 0, 0)]
@@ -180,7 +185,7 @@ def _read_record(path: Path, size: int, blob_id: str) -> tuple[int, list[int]] |
         done = [int(slots[i:i + _SLOT]) for i in range(0, len(slots), _SLOT)]
     except ValueError:
         return None
-    if seg_size <= 0 or len(slots) != max(1, -(-size // seg_size)) * _SLOT:
+    if seg_size <= 0 or len(slots) != segment_count(size, seg_size) * _SLOT:
         return None
     segments = layout(size, seg_size)
     if not all(seg.start <= d <= seg.end for seg, d in zip(segments, done, strict=True)):

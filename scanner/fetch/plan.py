@@ -137,7 +137,7 @@ def _file_job(repo: str, commit: str, file: RepoFile, settings: FetchSettings) -
         return FileJob(repo, commit, file, FileStatus.CACHED, link_from=blob)
     partial = hf_cache.resumable_partial(settings.cache, repo, file)
     return FileJob(repo, commit, file, FileStatus.DOWNLOAD,
-                   resumed=present_in(partial, file.size, file.sha256 or file.oid))
+                   resumed=present_in(partial, file.size, file.blob_id))
 
 
 def link_cached_blobs(jobs: list[FileJob], settings: FetchSettings) -> None:

@@ -143,7 +143,9 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
 
             assert client is not None  # not offline
             with display.downloading(run.needed_bytes) as progress:
-                download_all(jobs, client, settings, progress, stale)
+                if stale:
+                    progress.partials_removed(len(stale), sum(stale))
+                download_all(jobs, client, settings, progress)
 
 
 def free_space(path: Path) -> int:

@@ -58,7 +58,6 @@ class FileTransfer:
         self._generation = 0  # bumped when the server ignores Range and one stream takes over
         self._error: str | None = None
         self._cancelled = False
-        self._reported = 0
         self._partial: PartialFile | None = None
         self._file_lock: filelock.BaseFileLock | None = None  # taken in `begin`
         self._check = StreamingCheck(job.file)
@@ -90,7 +89,7 @@ class FileTransfer:
                 return False
             self._partial = PartialFile.open(
                 hf_cache.resumable_partial(self.cache, job.repo, job.file), job.file.size,
-                job.file.sha256 or job.file.oid, segment_size(job.file.size, self.connections))
+                job.file.blob_id, segment_size(job.file.size, self.connections))
         except OSError as error:
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
             lock.release()
@@ -215,7 +214,6 @@ class FileTransfer:
                 return -1
             partial.record(stream.segment.index, pos + len(data))
             self.job.received += len(data)
-            self._reported += len(data)
         self._advance(len(data))
         self._check.advance(partial, self._prefix_end)
         return pos + len(data)
@@ -235,8 +233,9 @@ class FileTransfer:
             self._generation += 1
             self._pending.clear()
             self._partial.restart_as_one_stream()
-            self.job.received -= self._reported
-            taken_back, self._reported = self._reported, 0
+            # every byte counted so far, an earlier run's included, comes again from byte 0
+            taken_back = self.job.received
+            self.job.received = self.job.resumed = 0
         self._advance(-taken_back)
         return True
 
