@@ -83,6 +83,7 @@ class ConstantIndex:
         self._load = load
         self._loaded: dict[str, ModuleConstants] = {}
         self._by_stem: dict[str, list[str]] = {}
+        self._nearest: dict[tuple[str, str], str | None] = {}  # (folder, module) -> its file
         for rel in rels:  # string operations: a PurePosixPath per file cost a fifth of a scan
             folder, _, name = rel.rpartition("/")
             dot = name.rfind(".")
@@ -135,18 +136,24 @@ class ConstantIndex:
         return NOT_FOUND
 
     def _find_module(self, importer: str, key: str) -> ModuleConstants | None:
-        """Prefer the candidate closest to the importing file: same folder, then parents."""
-        candidates = self._by_stem.get(key, [])
-        if not candidates:
-            return None
-        here = PurePosixPath(importer).parent
+        """Prefer the candidate closest to the importing file: same folder, then parents. Chosen
+        once per folder: every name a test reads through `from utils import *` asks again."""
+        folder = importer.rpartition("/")[0]
+        if (folder, key) not in self._nearest:
+            self._nearest[folder, key] = _nearest(folder, self._by_stem.get(key, []))
+        found = self._nearest[folder, key]
+        return None if found is None else self.module(found)
 
-        def distance(rel: str) -> tuple[int, str]:
-            folder = PurePosixPath(rel).parent
-            shared = len(_common_parts(here, folder))
-            return (len(here.parts) - shared + len(folder.parts) - shared, rel)
 
-        return self.module(min(candidates, key=distance))
+def _nearest(folder: str, candidates: list[str]) -> str | None:
+    here = PurePosixPath(folder)
+
+    def distance(rel: str) -> tuple[int, str]:
+        there = PurePosixPath(rel).parent
+        shared = len(_common_parts(here, there))
+        return (len(here.parts) - shared + len(there.parts) - shared, rel)
+
+    return min(candidates, key=distance) if candidates else None
 
 
 def _common_parts(a: PurePosixPath, b: PurePosixPath) -> tuple[str, ...]:
