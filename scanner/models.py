@@ -37,12 +37,6 @@ class HuggingFaceModel(BaseModel):
         _, sep, tag = self.hf_repo.partition(":")
         return tag if sep else None
 
-    @property
-    def key(self) -> tuple[str, str | None, str | None]:
-        """What identifies the model, as plain strings: code that groups references uses it,
-        because a pydantic model hashes in Python, which costs more than the grouping."""
-        return (self.hf_repo, self.hf_file, self.revision)
-
     def label(self) -> str:
         """How people read this model in tables and messages."""
         return f"{self.hf_repo} {self.hf_file}" if self.hf_file else self.hf_repo
@@ -120,27 +114,23 @@ class ScanResult(BaseModel):
     denied: frozenset[HuggingFaceModel] = frozenset()
 
     @cached_property
-    def _by_model(self) -> dict[tuple[str, str | None, str | None], list[ModelReference]]:
+    def _by_model(self) -> dict[HuggingFaceModel, list[ModelReference]]:
         """References grouped once: looking them up per model would be quadratic."""
-        groups: dict[tuple[str, str | None, str | None], list[ModelReference]] = {}
+        groups: dict[HuggingFaceModel, list[ModelReference]] = {}
         for ref in self.references:
-            key = ref.model.key
-            if key in groups:
-                groups[key].append(ref)
-            else:
-                groups[key] = [ref]
+            groups.setdefault(ref.model, []).append(ref)
         return groups
 
     def models(self) -> list[HuggingFaceModel]:
         """Deduplicated models sorted by repo then file (denied ones included)."""
-        return sorted((refs[0].model for refs in self._by_model.values()), key=model_sort_key)
+        return sorted(self._by_model, key=model_sort_key)
 
     def fetchable(self) -> list[HuggingFaceModel]:
         """Models that may be fetched: deduplicated, sorted, deny list applied."""
         return [m for m in self.models() if m not in self.denied]
 
     def references_to(self, model: HuggingFaceModel) -> list[ModelReference]:
-        return list(self._by_model.get(model.key, ()))
+        return list(self._by_model.get(model, ()))
 
 
 def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str]:

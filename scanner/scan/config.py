@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -52,6 +52,10 @@ class ScanConfig(BaseModel):
             fnmatchcase(model.repo, pattern) or fnmatchcase(model.hf_repo, pattern)
             for pattern in self.deny
         )
+
+    def denied(self, models: Iterable[HuggingFaceModel]) -> frozenset[HuggingFaceModel]:
+        """The models the deny list names, each distinct model matched once."""
+        return frozenset(model for model in set(models) if self.is_denied(model))
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any]) -> ScanConfig:

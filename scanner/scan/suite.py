@@ -81,7 +81,6 @@ def _result(files: Iterable[FileFindings], diagnostics: list[Diagnostic], config
         else:
             references.append(ModelReference(model=model, file="<config>", line=0, test="extra",
                                              kind="extra"))
-            models.setdefault(model.key, model)
-    denied = frozenset(model for model in models.values() if config.is_denied(model))
+            models.setdefault((model.hf_repo, model.hf_file, model.revision), model)
     return ScanResult(references=tuple(references), diagnostics=tuple(diagnostics),
-                      files_scanned=files_scanned, denied=denied)
+                      files_scanned=files_scanned, denied=config.denied(models.values()))

@@ -88,9 +88,9 @@ def select_models(scan: ScanResult, selection: Selection, config: ScanConfig) ->
             ref = ModelReference(model=found, file=test.file, line=line, test=test.qualname,
                                  kind="parametrize")
             references[ref] = None
-    denied = frozenset(ref.model for ref in references if config.is_denied(ref.model))
     return ScanResult(references=tuple(references), diagnostics=tuple(diagnostics),
-                      files_scanned=scan.files_scanned, denied=denied)
+                      files_scanned=scan.files_scanned,
+                      denied=config.denied(ref.model for ref in references))
 
 
 def _keeps(diag: Diagnostic, places: SelectedPlaces) -> bool:
