@@ -41,7 +41,6 @@ from peers import (
     Run,
     fetch_env,
     hf_binary,
-    invoke_cmd,
     llama_binary,
     run_timed,
     timed_peer,
@@ -51,6 +50,7 @@ from peers import (
 from scanner import cache as hf_cache
 from scanner.fetch.partial import present_in
 from tests.fakehub import FakeHub, GeneratedFile
+from tests.helpers import invoke_command
 
 PEERS = ("ours", "llama download", "hf download", "curl")
 
@@ -91,7 +91,7 @@ def resume_fraction(hub: FakeHub, files: Files, rate: float,
         env = fetch_env(hub.url, work / "hf")
         blob = hf_cache.repo_folder(work / "hf" / "hub", files.repo) / "blobs" / sha
         partial = blob.with_name(blob.name + hf_cache.RESUMABLE_SUFFIX)
-        cmd = invoke_cmd("models.fetch", "--root", str(work / "suite"), *ours_args)
+        cmd = invoke_command("models.fetch", "--root", str(work / "suite"), *ours_args)
         hub.rate_limit_bytes_per_s = rate
         killed = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
@@ -122,13 +122,14 @@ def warm_costs(hub: FakeHub, files: Files, repeats: int) -> tuple[float, int, fl
         work = Path(tmp)
         write_suite(work / "suite", files)
         env = fetch_env(hub.url, work / "hf")
-        cmd = invoke_cmd("models.fetch", "--root", str(work / "suite"))
+        cmd = invoke_command("models.fetch", "--root", str(work / "suite"))
         run_timed(cmd, env, work, 300)
         hub.reset_counts()
         online = min(run_timed(cmd, env, work, 60).wall for _ in range(repeats))
         gets = hub.count("GET", "resolve")
         offline = min(run_timed([*cmd, "--offline"], env, work, 60).wall for _ in range(repeats))
-        startup = min(run_timed(invoke_cmd("--list"), env, work, 60).wall for _ in range(repeats))
+        listing = invoke_command("--list")
+        startup = min(run_timed(listing, env, work, 60).wall for _ in range(repeats))
     return online, gets, offline, startup
 
 

@@ -21,7 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from scanner import cache as hf_cache  # noqa: E402
+from tests import helpers  # noqa: E402
 from tests.fakehub import FakeHub, user_settings, write_harnesses  # noqa: E402
+from tests.helpers import invoke_command  # noqa: E402
 
 MB = 1_000_000
 
@@ -84,10 +86,6 @@ def run_timed(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) ->
     return Run(wall, int(rss), float(user) + float(system))
 
 
-def invoke_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args]
-
-
 def write_suite(root: Path, files: Files) -> None:
     """A llama.cpp-shaped test file naming the case's model as the server tests do."""
     repo, _, tag = files.reference.partition(":")
@@ -95,9 +93,7 @@ def write_suite(root: Path, files: Files) -> None:
     if not tag:
         body = (f'    server.model_hf_repo = "{repo}"\n'
                 f'    server.model_hf_file = "{files.paths[0]}"\n')
-    suite = root / "tools/server/tests/unit/test_bench.py"
-    suite.parent.mkdir(parents=True, exist_ok=True)
-    suite.write_text(f"def test_bench():\n{body}")
+    helpers.write_suite(root, f"def test_bench():\n{body}", "unit/test_bench.py")
 
 
 def llama_binary(given: str | None) -> str | None:
@@ -116,7 +112,7 @@ def peer_command(peer: str, files: Files, hub: FakeHub, work: Path, llama: str |
     """The command line of `peer` for the case (the environment comes from `fetch_env`)."""
     if peer == "ours":
         write_suite(work / "suite", files)
-        return invoke_cmd("models.fetch", "--root", str(work / "suite"), *ours_args)
+        return invoke_command("models.fetch", "--root", str(work / "suite"), *ours_args)
     if peer == "llama download":
         assert llama is not None
         repo, _, tag = files.reference.partition(":")

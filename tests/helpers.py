@@ -23,9 +23,9 @@ def invoke_command(*args: str) -> list[str]:
 
 def write_suite(root: Path, source: str, name: str = "test_models.py") -> Path:
     """Write `source` (dedented) as `root/tools/server/tests/<name>`; returns `root`."""
-    suite = root / "tools/server/tests"
-    suite.mkdir(parents=True, exist_ok=True)
-    (suite / name).write_text(textwrap.dedent(source))
+    path = root / "tools/server/tests" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
     return root
 
 
