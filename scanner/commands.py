@@ -89,7 +89,7 @@ def select_for(options: Options, scan: ScanResult, env: Mapping[str, str],
 def fetch_models(options: Options, env: Mapping[str, str] | None = None,
                  selected: SelectedScan | None = None) -> int:
     """`models.fetch`: exit 1 if any model failed or is missing, 2 when nothing matched,
-    130 on Ctrl-C (after the downloads in flight have stopped and removed their partials).
+    130 on Ctrl-C (after the downloads in flight have stopped, their partial files kept).
     `selected`: a scan the caller (`test.server`) already narrowed, fetched as it is."""
     env = os.environ if env is None else env
     try:

@@ -79,7 +79,8 @@ class ModelsOptions:
         10.0, "seconds to wait for the Hub to accept a connection or send the next bytes "
               "(default 10); a Hub silent that long is tried once more, then not asked again")
     backend: Literal["native", "llama"] = option(
-        "native", "'native' (huggingface_hub, default) or 'llama' (llama.cpp's own downloader)")
+        "native", "'native' (our downloader over huggingface_hub's client, default) or 'llama' "
+        "(llama.cpp's own downloader)")
     llama_bin: str | None = option(None, "llama.cpp binary for --backend llama (else LLAMA_BIN, "
                                          "LLAMA_CLI_BIN_PATH, build/bin under root, PATH)")
     llama_timeout: Annotated[float, Gt(0)] | None = option(

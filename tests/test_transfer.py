@@ -10,12 +10,14 @@ import subprocess
 import threading
 from pathlib import Path
 
+import httpx2 as httpx
 import huggingface_hub
 import pytest
 
 from scanner.fetch import partial as partial_mod
 from scanner.fetch.jobs import FileJob, FileStatus
 from scanner.fetch.partial import MIB, PartialFile, present_in
+from scanner.hub_errors import file_response_error
 from tests.downloads import (
     FOLDER,
     REPO,
@@ -305,3 +307,23 @@ def test_a_partial_of_ours_goes_when_another_process_stored_the_file(
     assert job.status is FileStatus.CACHED and (job.received, job.resumed) == (0, 0)
     assert file_gets(fake_hub, BIG) == [] and not partial.exists()
     assert_stored(hub_env, fake_hub, job)
+
+
+@pytest.mark.parametrize(("content_range", "problem"), [
+    ("bytes 5-9/10", None),
+    ("bytes 5-9/*", None),  # a total the server does not know
+    ("bytes 0-9/10", "asked for bytes from 5, the Hub sent bytes 0-9/10 (listed size 10)"),
+    ("bytes 5-9/11", "asked for bytes from 5, the Hub sent bytes 5-9/11 (listed size 10)"),
+    ("", "asked for bytes from 5, the Hub sent no Content-Range (listed size 10)"),
+])
+def test_a_range_answer_must_hold_the_bytes_asked_for(content_range: str,
+                                                      problem: str | None) -> None:
+    """A 206 with other bytes, or bytes of a file of another size, is never written in."""
+    headers = {"content-range": content_range} if content_range else {}
+    error = file_response_error(httpx.Response(206, headers=headers), 5, 10, "org/m m.gguf",
+                                has_token=False)
+    if problem is None:
+        assert error is None
+    else:
+        assert error is not None and error.kind == "integrity"
+        assert str(error) == f"org/m m.gguf: {problem}"
