@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from .cache import is_commit, remove_unless_locked
+from .cache import is_commit, remove_unless_locked, repo_folder
 
 #: A snapshot changed more recently than this may belong to a fetch in progress: kept.
 BUSY_SECONDS = 3600.0
@@ -37,13 +37,13 @@ def plan_prune(cache: Path, referenced: Iterable[str], locked: Mapping[str, set[
                unreferenced: bool, now: float | None = None) -> list[PruneItem]:
     """What `models.prune` would remove, repo by repo, sorted."""
     now = time.time() if now is None else now
-    repos = set(referenced)
+    repos = {repo_folder(cache, repo).name: repo for repo in referenced}
     items: list[PruneItem] = []
     for folder in sorted(cache.glob("models--*")):
         if not folder.is_dir() or folder.is_symlink():
             continue
-        repo = folder.name.removeprefix("models--").replace("--", "/", 1)
-        if repo not in repos:
+        repo = repos.get(folder.name)
+        if repo is None:
             if unreferenced:
                 items.append(PruneItem("repo", folder, _tree_size(folder)))
             continue

@@ -60,11 +60,16 @@ class PartialFile:
     `record` and the other methods are called under the owner's lock."""
 
     def __init__(self, path: Path, size: int, blob_id: str, seg_size: int) -> None:
-        self.path, self.size, self.blob_id, self.seg_size = path, size, blob_id, seg_size
-        self.segments = layout(size, seg_size)
-        self._header = f"{_MAGIC} {size} {blob_id} {seg_size}\n".encode()
-        self.done = [seg.start for seg in self.segments]
+        self.path, self.size, self.blob_id = path, size, blob_id
+        self._lay_out(seg_size)
         self._fd = -1
+
+    def _lay_out(self, seg_size: int) -> None:
+        """Segments of `seg_size`, none written yet, and the record's header that names it."""
+        self.seg_size = seg_size
+        self.segments = layout(self.size, seg_size)
+        self.done = [seg.start for seg in self.segments]
+        self._header = f"{_MAGIC} {self.size} {self.blob_id} {seg_size}\n".encode()
 
     @classmethod
     def open(cls, path: Path, size: int, blob_id: str, seg_size: int) -> PartialFile:
@@ -116,10 +121,7 @@ class PartialFile:
     def restart_as_one_stream(self) -> None:
         """The server ignores `Range`: one segment from byte 0. Bytes already at their offsets
         stay (the same content will be written over them)."""
-        self.seg_size = max(self.size, 1)
-        self.segments = layout(self.size, self.seg_size)
-        self.done = [0]
-        self._header = f"{_MAGIC} {self.size} {self.blob_id} {self.seg_size}\n".encode()
+        self._lay_out(max(self.size, 1))
         os.ftruncate(self._fd, self.size)
         self._write_trailer()
 
