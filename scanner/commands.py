@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from . import environment, lock, prune
 from .cache import is_commit
-from .errors import ExitCode
+from .errors import ExitCode, OptionsError
 from .models import ScanResult
 from .options import Options
 from .output.console import human_size, make_console, print_json
@@ -36,15 +36,38 @@ P = ParamSpec("P")
 
 
 def _usage_errors(command: Callable[P, int]) -> Callable[P, int]:
-    """Nothing matched, or a lock that cannot be read: one message and exit 2, whichever task."""
+    """Nothing matched, a lock that cannot be read or a setting that cannot work: one message
+    and exit 2, whichever task. Ctrl-C in any phase: one line and exit 130."""
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> int:
         try:
             return command(*args, **kwargs)
-        except (NoTestFiles, lock.LockError) as exc:
+        except (NoTestFiles, lock.LockError, OptionsError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return ExitCode.USAGE
+        except KeyboardInterrupt as exc:
+            print(f"interrupted: {str(exc) or _NOTHING_CHANGED[command.__name__]}",
+                  file=sys.stderr)
+            return ExitCode.INTERRUPTED
     return run
+
+
+#: What an interrupted task left, when it was stopped before doing anything lasting.
+_NOTHING_CHANGED = {
+    "list_models": "stopped by Ctrl-C",
+    "fetch_models": "stopped by Ctrl-C before any download; nothing was fetched",
+    "lock_models": "stopped by Ctrl-C; the lock file was not changed",
+    "prune_models": "stopped by Ctrl-C; what was listed before it stays in the cache",
+}
+
+
+def check_setup(options: Options, env: Mapping[str, str], *, hub: bool) -> None:
+    """What a run needs from the user's setup, checked before the first request: a usable cache
+    folder and, when the Hub is to be asked (`hub`), an http(s) endpoint and a clean token."""
+    environment.check_cache_dir(env, options.cache_dir)
+    if hub:
+        environment.check_endpoint(env)
+        environment.token(env)
 
 
 @_usage_errors
@@ -92,14 +115,11 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None,
     130 on Ctrl-C (after the downloads in flight have stopped, their partial files kept).
     `selected`: a scan the caller (`test.server`) already narrowed, fetched as it is."""
     env = os.environ if env is None else env
-    try:
-        if selected is not None:
-            return _fetch_models(options, selected.scan, env, selected)
-        scan, selected = scan_selected(options, env)
-        return _fetch_models(options, scan, env, selected)
-    except KeyboardInterrupt as exc:
-        print(f"interrupted: {str(exc) or 'stopped by Ctrl-C'}", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    check_setup(options, env, hub=not options.models.offline)
+    if selected is not None:
+        return _fetch_models(options, selected.scan, env, selected)
+    scan, selected = scan_selected(options, env)
+    return _fetch_models(options, scan, env, selected)
 
 
 def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
@@ -152,7 +172,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         locked = lock.listings(read_lock(options.lock_path))
     return FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
-        token=env.get("HF_TOKEN") or None, jobs=options.models.jobs,
+        token=environment.token(env), jobs=options.models.jobs,
         connections=options.models.connections,
         offline=options.models.offline,
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
@@ -187,6 +207,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     from .output.fetch_report import FetchDisplay
 
     env = os.environ if env is None else env
+    check_setup(options, env, hub=True)
     scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
         options.models, locked=False, offline=False, dry_run=True, verify=False))
@@ -234,6 +255,7 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
                  unreferenced: bool = False) -> int:
     """`models.prune`: list (or with `yes` remove) what the suite no longer needs in the cache."""
     env = os.environ if env is None else env
+    check_setup(options, env, hub=False)
     scan = scan_suite(options.root, options.scan, _endpoint_host(env))
     entries = lock.parse(_lock_text(options.lock_path, missing=lock.HEADER), options.lock_path)
     cache = environment.cache_dir(env, options.cache_dir)

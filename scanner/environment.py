@@ -1,12 +1,17 @@
-"""Where llama.cpp takes its cache folder and Hub endpoint from (`common/hf-cache.cpp`,
-`common/download.cpp`), read the same way here so both find the same files."""
+"""Where llama.cpp takes its cache folder, Hub endpoint and token from (`common/hf-cache.cpp`,
+`common/download.cpp`), read the same way here so both find the same files; and the checks
+that turn a bad value into a usage error before the first request."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import OptionsError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+CACHE_VARIABLES = ("LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
 
 
 def cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:
@@ -17,7 +22,7 @@ def cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:
 def _cache_dir(env: Mapping[str, str], override: Path | None) -> Path:
     if override is not None:
         return override
-    for name in ("LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+    for name in CACHE_VARIABLES:
         if env.get(name):
             return Path(env[name])
     if env.get("HF_HOME"):
@@ -27,7 +32,54 @@ def _cache_dir(env: Mapping[str, str], override: Path | None) -> Path:
     return Path.home() / ".cache" / "huggingface" / "hub"
 
 
+def cache_source(env: Mapping[str, str], override: Path | None = None) -> str:
+    """Which setting named the cache folder, for a message about it."""
+    if override is not None:
+        return "--cache-dir (models.cache_dir)"
+    named = [name for name in (*CACHE_VARIABLES, "HF_HOME", "XDG_CACHE_HOME") if env.get(name)]
+    return named[0] if named else "the default cache folder"
+
+
+def check_cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:
+    """The cache folder, refused when it or a folder above it is not a directory: every model
+    would fail on it one by one, after the Hub was asked."""
+    folder = cache_dir(env, override)
+    for path in (folder, *folder.parents):
+        if path.exists() and not path.is_dir():
+            raise OptionsError(f"{cache_source(env, override)}: the cache {folder} cannot be a "
+                               f"folder: {path} is a file")
+        if path.exists():
+            break
+    return folder
+
+
 def endpoint(env: Mapping[str, str]) -> str:
     """`MODEL_ENDPOINT`, else `HF_ENDPOINT`, else the Hub; without the trailing slash."""
     value = env.get("MODEL_ENDPOINT") or env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
     return value.rstrip("/")
+
+
+def check_endpoint(env: Mapping[str, str]) -> str:
+    """The endpoint, refused unless it is `http(s)://host[...]`: anything else fails every
+    request after its retries (an unsupported scheme, a missing one, no host)."""
+    value = endpoint(env)
+    name = "MODEL_ENDPOINT" if env.get("MODEL_ENDPOINT") else "HF_ENDPOINT"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # an invalid port or IPv6 literal
+        parts, host = urlsplit(""), None
+    if parts.scheme not in ("http", "https") or not host:
+        raise OptionsError(f"{name}: {env[name]!r} is not an http(s)://host address "
+                           "(for example https://huggingface.co)")
+    return value
+
+
+def token(env: Mapping[str, str]) -> str | None:
+    """HF_TOKEN without the whitespace around it (`$(cat token-file)` keeps a newline, which no
+    HTTP header may hold); refused, never shown, when other control characters remain."""
+    value = (env.get("HF_TOKEN") or "").strip()
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in value):
+        raise OptionsError("HF_TOKEN holds a space or a control character inside it, which no "
+                           "HTTP header can carry: set it to the token alone")
+    return value or None

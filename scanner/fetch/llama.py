@@ -27,6 +27,7 @@ from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel, ConfigDict
 
+from .. import environment
 from ..models import HuggingFaceModel
 
 LlamaKind = Literal["llama", "llama-download", "llama-completion", "llama-cli"]
@@ -161,7 +162,8 @@ def llama_command(
 def llama_env(
     base: Mapping[str, str], *, cache_dir: Path, endpoint: str | None, offline: bool
 ) -> dict[str, str]:
-    """`base` pointed at `cache_dir` (llama.cpp reads LLAMA_CACHE first); HF_TOKEN untouched.
+    """`base` pointed at `cache_dir` (llama.cpp reads LLAMA_CACHE first); HF_TOKEN without the
+    whitespace around it (llama.cpp sends it as it is, and a newline breaks the header).
 
     `offline` is the caller's decision, so an inherited LLAMA_ARG_OFFLINE is dropped otherwise.
     """
@@ -172,6 +174,9 @@ def llama_env(
         env["MODEL_ENDPOINT"] = env["HF_ENDPOINT"] = endpoint  # MODEL_ENDPOINT wins in llama.cpp
     if offline:
         env["LLAMA_ARG_OFFLINE"] = "1"
+    token = environment.token(base)
+    if token:
+        env["HF_TOKEN"] = token
     return env
 
 
@@ -195,7 +200,7 @@ def fetch_with_llama(
     processes resolving the same repo would race on its refs/ and blobs/.
     """
     child_env = llama_env(env, cache_dir=cache_dir, endpoint=endpoint, offline=offline)
-    secrets = [env["HF_TOKEN"]] if env.get("HF_TOKEN") else []
+    secrets = [child_env["HF_TOKEN"]] if child_env.get("HF_TOKEN") else []
     outcomes: list[LlamaOutcome] = []
     for model in models:
         outcome = _fetch_one(binary, model, offline, child_env, timeout, secrets)

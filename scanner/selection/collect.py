@@ -23,7 +23,8 @@ from . import NAMES_VAR, OUTPUT_VAR, PLUGIN
 
 #: pytest's "no tests collected": an empty selection, not a failure.
 NO_TESTS_COLLECTED = 5
-#: A collection that takes longer is reported as failed (and every model is kept).
+#: A collection that takes longer is stopped and reported as failed (a conftest.py or test
+#: module that waits on import, say for a server, would otherwise hang the run).
 COLLECT_TIMEOUT_SECONDS = 600
 #: How many of pytest's last output lines a failure shows.
 ERROR_LINES = 15
@@ -85,7 +86,9 @@ def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mappi
                                  check=False, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return Selection(arguments=tuple(arguments), seconds=time.monotonic() - started,
-                             error=f"collection took longer than {COLLECT_TIMEOUT_SECONDS} s")
+                             error=f"pytest was stopped after collecting for "
+                                   f"{COLLECT_TIMEOUT_SECONDS} s: does a conftest.py or test "
+                                   "module wait for something on import?")
         seconds = time.monotonic() - started
         if run.returncode not in (0, NO_TESTS_COLLECTED) or not output.exists():
             return Selection(arguments=tuple(arguments), seconds=seconds,
@@ -111,6 +114,8 @@ def _collection_env(env: Mapping[str, str], output: Path,
 
 def _failure(code: int, output: str) -> str:
     lines = [line for line in output.splitlines() if line.strip()]
+    if not lines:  # a conftest.py calling sys.exit(), say
+        return f"pytest exited with code {code} while collecting and printed nothing"
     shown = "\n".join(f"    {line}" for line in lines[-ERROR_LINES:])
     return f"pytest exited with code {code} while collecting:\n{shown}"
 
