@@ -13,20 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 from urllib.parse import urlsplit
 
-from . import environment, lock, prune
+from . import environment, lock, preflight, prune
 from .cache import is_commit
-from .errors import ExitCode, OptionsError
+from .errors import ExitCode, OptionsError, SetupError
 from .models import ScanResult
 from .options import Options
 from .output.console import human_size, make_console, print_json
-from .output.scan_report import (
-    print_scan,
-    print_selection_error,
-    scan_json,
-    selection_entry,
-)
+from .output.scan_report import print_scan, scan_json, selection_entry
 from .scan.suite import NoTestFiles, scan_suite
-from .selection.collect import Selection, collect_tests, run_environment
+from .selection.collect import collect_tests, run_environment
 from .selection.needs import SelectedScan, narrow
 
 if TYPE_CHECKING:
@@ -42,7 +37,7 @@ def _usage_errors(command: Callable[P, int]) -> Callable[P, int]:
     def run(*args: P.args, **kwargs: P.kwargs) -> int:
         try:
             return command(*args, **kwargs)
-        except (NoTestFiles, lock.LockError, OptionsError) as exc:
+        except (NoTestFiles, lock.LockError, OptionsError, SetupError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return ExitCode.USAGE
         except KeyboardInterrupt as exc:
@@ -85,26 +80,35 @@ def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
 def scan_selected(options: Options, env: Mapping[str, str], *, offline: bool = False,
                   slow: bool = False) -> tuple[ScanResult, SelectedScan | None]:
     """The scan, narrowed to `options.selection` when there is one (see `select_for`)."""
-    scan = scan_suite(options.root, options.scan, _endpoint_host(env))
+    scan = scan_suite(options.root, options.scan, endpoint_host(env))
     selected = select_for(options, scan, env, offline=offline, slow=slow)
-    print_selection_error(selected)
     return (scan if selected is None else selected.scan), selected
 
 
 def select_for(options: Options, scan: ScanResult, env: Mapping[str, str],
-               *, offline: bool = False, slow: bool = False) -> SelectedScan | None:
+               *, offline: bool = False, slow: bool = False,
+               python: preflight.SuitePython | None = None,
+               for_tests: bool = False) -> SelectedScan | None:
     """The scan narrowed to the tests `options.selection` runs; None without a selection.
-    `offline` and `slow` give the collection the environment of a `test.server` run."""
+    `offline` and `slow` give the collection the environment of a `test.server` run
+    (`for_tests`). A collection that fails is a SetupError: the selection asked for cannot be
+    replaced by the whole suite, and nothing is fetched for a run that cannot start."""
     if options.selection is None:
         return None
     missing = options.missing_suite()
     if missing:
-        return SelectedScan(scan, Selection(arguments=options.selection, error=missing),
-                            len(scan.models()))
+        raise SetupError(missing)
+    python = python or preflight.suite_python(options.python, env, options.root)
     cache = environment.cache_dir(env, options.cache_dir)
     run_env = run_environment(env, cache, offline=offline, slow=slow)
     names = (*options.scan.repo_names, *options.scan.file_names)
-    selection = collect_tests(options.suite_dir, options.root, options.selection, run_env, names)
+    selection = collect_tests(options.suite_dir, options.root, options.selection, run_env, names,
+                              python.path)
+    if selection.error:
+        raise SetupError(preflight.collection_error(python, selection.error, selection.output,
+                                                    options.suite_dir) +
+                         ("" if for_tests else "\nNothing was fetched for a selection that "
+                          "cannot be known (without `-- PYTEST ARGS`: the whole suite)"))
     return narrow(scan, selection, options.scan)
 
 
@@ -244,7 +248,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     return ExitCode.OK
 
 
-def _endpoint_host(env: Mapping[str, str]) -> str | None:
+def endpoint_host(env: Mapping[str, str]) -> str | None:
     """The configured endpoint's host, so URLs pointing at a mirror are recognised too."""
     host = urlsplit(environment.endpoint(env)).netloc
     return host or None
@@ -256,7 +260,7 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     """`models.prune`: list (or with `yes` remove) what the suite no longer needs in the cache."""
     env = os.environ if env is None else env
     check_setup(options, env, hub=False)
-    scan = scan_suite(options.root, options.scan, _endpoint_host(env))
+    scan = scan_suite(options.root, options.scan, endpoint_host(env))
     entries = lock.parse(_lock_text(options.lock_path, missing=lock.HEADER), options.lock_path)
     cache = environment.cache_dir(env, options.cache_dir)
     pinned: dict[str, set[str]] = {}  # kept besides each repo's refs

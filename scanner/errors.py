@@ -8,9 +8,15 @@ from enum import IntEnum
 class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # a model failed or is missing, or --strict and diagnostics
-    USAGE = 2  # bad option or configuration, nothing matched, no llama.cpp binary
+    USAGE = 2  # bad option, configuration or setup, nothing matched, no llama.cpp binary
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 class OptionsError(ValueError):
     """A bad option or configuration value; the message names the key."""
+
+
+class SetupError(Exception):
+    """Something the run needs is missing from the user's setup (the suite's requirements, a
+    built llama-server, a usable interpreter); the message names it and the command that fixes
+    it. Exit 2, found before the first request."""

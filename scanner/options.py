@@ -105,6 +105,13 @@ class TestOptions:
         None, "pytest-xdist workers, as tests.sh's PYTEST_WORKERS (default: PYTEST_WORKERS, "
               "else 4; 1 = no xdist)")
     keep_going: bool = option(False, "run the tests even when fetching a model they need failed")
+    python: str | None = option(None, "interpreter that collects and runs the suite (default: "
+                                      "the active virtualenv, else .venv under root, else this "
+                                      "tool's)")
+    server_bin: Literal[False] | str | None = option(
+        None, "llama-server the tests start, checked before anything is fetched (default: "
+              "LLAMA_SERVER_BIN_PATH, else build/bin/llama-server, when the suite's utils.py "
+              "reads that variable; false: no check)")
 
 
 def config_defaults(section: type[Any]) -> dict[str, Any]:
@@ -131,6 +138,8 @@ class Options:
     root: Path
     scan: ScanConfig
     suite: str = DEFAULT_SUITE
+    #: `test.python`: the suite's interpreter, when set (see `preflight.suite_python`)
+    python: str | None = None
     #: pytest arguments whose selection narrows the models (`--` given); None: the whole suite
     selection: tuple[str, ...] | None = None
 
@@ -173,8 +182,9 @@ class ServerRun:
 def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     """Flags given on the command line win; unset flags (None, False, empty) fall back to config.
     Boolean flags can only switch a behaviour on, except `mmproj` (`--no-mmproj`).
-    `suite` and `selection` are not `models:` keys: they come with the flags."""
+    `suite`, `python` and `selection` are not `models:` keys: they come with the flags."""
     suite = flags.pop("suite", None) or DEFAULT_SUITE
+    python = flags.pop("python", None)
     selection = flags.pop("selection", None)
     models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj"})
     from pydantic import ValidationError
@@ -186,7 +196,7 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     except ValidationError as exc:  # a validator's ValueError arrives as one too
         raise OptionsError(_why(exc, "models")) from exc
     root = Path(models.root or ".").expanduser().resolve()
-    return Options(models=models, root=root, scan=scan, suite=suite,
+    return Options(models=models, root=root, scan=scan, suite=suite, python=python,
                    selection=None if selection is None else tuple(selection))
 
 

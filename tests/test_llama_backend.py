@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -481,4 +482,14 @@ def test_a_timeout_stops_what_llama_cpp_started_too(
     [outcome] = fetch(binary(tmp_path, "llama"), [TAG], cache, env, timeout=1)
     assert outcome.message == "timed out after 1s"
     state = Path(f"/proc/{pid_file.read_text()}/status")
-    assert not state.exists() or "zombie" in state.read_text(), "the child is still running"
+
+    def ended() -> bool:  # SIGKILL is delivered when the child is next scheduled: wait for it
+        try:
+            return "zombie" in state.read_text()
+        except FileNotFoundError:
+            return True
+
+    deadline = time.monotonic() + 10  # `sleep 30` outlives this unless it was killed
+    while not ended() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ended(), "the child is still running"

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,6 @@ def test_each_selection_needs_exactly_its_models(
     document = list_json(capsys, selection)
     assert models_of(document) == expected
     assert document["selection"]["arguments"] == selection
-    assert document["selection"]["error"] is None
     assert document["diagnostics"] == [], "pytest read what the scan could only warn about"
 
 
@@ -219,20 +219,24 @@ def test_xdist_run_collects_once_and_fetches_once(
     assert len(downloads) == len(set(downloads)) == 10, "each file once: 3 split parts, 1 mmproj"
 
 
-def test_a_failed_collection_falls_back_to_every_model_and_says_why(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_failed_collection_fetches_nothing_and_names_the_missing_module_and_its_fix(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A selection that pytest cannot collect is not replaced by the whole suite (tens of GB
+    for a run that cannot start): exit 2, the module and the pip command, no request."""
+    serve_example_repos(fake_hub)
     root = copy_example(tmp_path)
     conftest = root / "tools/server/tests/conftest.py"
     conftest.write_text("import requirement_not_installed\n" + conftest.read_text())
-    document = list_json(capsys, ["-m", "not slow"], root=root)
-    assert models_of(document) == models_of(list_json(capsys, None, root=root))
-    error = document["selection"]["error"]
-    assert "pytest exited with code 4 while collecting" in error
-    assert "ModuleNotFoundError: No module named 'requirement_not_installed'" in error
-    options = build_options({}, root=str(root), selection=["-m", "not slow"])
-    assert commands.list_models(options, dict(os.environ)) == 0
-    out, err = capsys.readouterr()
-    assert "warning: the selection could not be applied, so every model the scan found is " \
-           "kept: pytest exited with code 4 while collecting" in err
-    assert "collection failed; every model the scan found is kept (12)" in out
+    (root / "tools/server/tests/requirements.txt").write_text("requirement_not_installed\n")
+    for command in (commands.list_models, commands.fetch_models, commands.lock_models):
+        options = build_options({}, root=str(root), selection=["-m", "not slow"])
+        assert command(options, dict(os.environ)) == 2
+        out, err = capsys.readouterr()
+        assert (f"error: {sys.executable} (this tool's interpreter) cannot collect the suite: "
+                "No module named 'requirement_not_installed'. Install the suite's "
+                "requirements:") in err
+        assert (f"    {sys.executable} -m pip install -r "
+                f"{root / 'tools/server/tests/requirements.txt'}\n") in err
+        assert "Nothing was fetched" in err and out == ""
+    assert fake_hub.requests == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from typing import Any
 
 from rich.console import Console
@@ -64,7 +63,6 @@ def selection_entry(selected: SelectedScan | None) -> dict[str, Any] | None:
         "models": len(selected.scan.models()),
         "total_models": selected.total_models,
         "collection_seconds": round(selection.seconds, 3),
-        "error": selection.error,
     }
 
 
@@ -72,21 +70,11 @@ def selection_line(selected: SelectedScan) -> str:
     """One line saying which selection applied and what it kept, for people."""
     selection = selected.selection
     args = shlex.join(selection.arguments) or "(no arguments)"
-    if selection.error:
-        return (f"selection: pytest {args}: collection failed; "
-                f"every model the scan found is kept ({selected.total_models})")
     skipped = len(selection.tests) - len(selection.running())
     skipped_note = f" ({skipped} skipped by their marks)" if skipped else ""
     return (f"selection: pytest {args}: {len(selection.tests)} tests selected{skipped_note}, "
             f"{len(selected.scan.models())} of {selected.total_models} models "
             f"(collected in {selection.seconds:.1f} s)")
-
-
-def print_selection_error(selected: SelectedScan | None) -> None:
-    """pytest's own error lines when collection failed, and what the run does instead."""
-    if selected is not None and selected.selection.error:
-        print(f"warning: the selection could not be applied, so every model the scan found "
-              f"is kept: {selected.selection.error}", file=sys.stderr)
 
 
 def print_scan(result: ScanResult, console: Console,
@@ -109,7 +97,7 @@ def print_scan(result: ScanResult, console: Console,
     if selected is not None:
         console.print(selection_line(selected), markup=False)
     models = len(result.models())
-    of_total = f" of {selected.total_models}" if selected and not selected.selection.error else ""
+    of_total = f" of {selected.total_models}" if selected else ""
     console.print(
         f"{models}{of_total} models ({denied} denied), {len(result.references)} references, "
         f"{len(result.diagnostics)} diagnostics, {result.files_scanned} files scanned{under}"

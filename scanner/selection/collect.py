@@ -1,7 +1,8 @@
 """Which tests a pytest run will execute, asked of pytest itself: one collection-only run.
 
-The run uses this interpreter, the suite folder as working directory, the environment the test
-run gets and the same arguments, plus `--collect-only` and our plugin (`plugin.py`). With
+The run uses the suite's interpreter, the suite folder as working directory, the environment
+the test run gets and the same arguments, plus `--collect-only` and our plugin
+(`standalone/fetch_test_models_selection.py`, which needs pytest alone). With
 pytest-xdist in the arguments, `--collect-only` makes xdist stand aside, so the suite is
 collected once, here, and not once per worker.
 """
@@ -19,7 +20,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from . import NAMES_VAR, OUTPUT_VAR, PLUGIN
+from .standalone import fetch_test_models_selection as plugin
+
+#: The plugin's folder, put on the suite interpreter's path, and its module name there.
+PLUGIN_DIR = str(Path(plugin.__file__).parent)
+PLUGIN = plugin.__name__.rpartition(".")[2]
 
 #: pytest's "no tests collected": an empty selection, not a failure.
 NO_TESTS_COLLECTED = 5
@@ -63,7 +68,12 @@ class Selection(BaseModel):
     tests: tuple[SelectedTest, ...] = ()
     naming: TestNaming = TestNaming()
     seconds: float = 0.0
+    #: what the interpreter that collected has (None when collection failed)
+    pytest_version: str | None = None
+    xdist: bool = False
+    #: collection failed: pytest's last lines, and all it printed (for `preflight`)
     error: str | None = None
+    output: str = ""
 
     def running(self) -> list[SelectedTest]:
         """Selected tests that their marks do not skip: the ones that need models."""
@@ -71,19 +81,23 @@ class Selection(BaseModel):
 
 
 def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mapping[str, str],
-                  param_names: Sequence[str]) -> Selection:
-    """Run pytest's collection once in `folder` with `arguments`; never raises for a failed
-    collection (the Selection carries pytest's own error lines instead)."""
+                  param_names: Sequence[str], python: Path | None = None) -> Selection:
+    """Run pytest's collection once in `folder` with `arguments`, by `python` (default: this
+    interpreter); never raises for a failed collection (the Selection carries pytest's own
+    error lines instead)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ftm-select-") as scratch:
         output = Path(scratch) / "selection.json"
-        command = [sys.executable, "-m", "pytest", *arguments, "--collect-only", "-q",
-                   "-p", PLUGIN]
+        command = [str(python or sys.executable), "-m", "pytest", *arguments, "--collect-only",
+                   "-q", "-p", PLUGIN]
         child_env = _collection_env(env, output, param_names)
         try:
             run = subprocess.run(command, cwd=folder, env=child_env, capture_output=True,
                                  text=True, errors="replace", timeout=COLLECT_TIMEOUT_SECONDS,
                                  check=False, stdin=subprocess.DEVNULL)
+        except OSError as exc:  # the interpreter vanished or cannot be run
+            return Selection(arguments=tuple(arguments), seconds=time.monotonic() - started,
+                             error=f"{command[0]} cannot be run: {exc.strerror or exc}")
         except subprocess.TimeoutExpired:
             return Selection(arguments=tuple(arguments), seconds=time.monotonic() - started,
                              error=f"pytest was stopped after collecting for "
@@ -91,24 +105,26 @@ def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mappi
                                    "module wait for something on import?")
         seconds = time.monotonic() - started
         if run.returncode not in (0, NO_TESTS_COLLECTED) or not output.exists():
-            return Selection(arguments=tuple(arguments), seconds=seconds,
-                             error=_failure(run.returncode, run.stdout + run.stderr))
+            printed = run.stdout + run.stderr
+            return Selection(arguments=tuple(arguments), seconds=seconds, output=printed,
+                             error=_failure(run.returncode, printed))
         document = json.loads(output.read_text(encoding="utf-8"))
     naming = TestNaming(**{key: tuple(document[key]) for key in TestNaming.model_fields})
     tests = tuple(_selected(entry, root) for entry in document["items"])
-    return Selection(arguments=tuple(arguments), tests=tests, naming=naming, seconds=seconds)
+    return Selection(arguments=tuple(arguments), tests=tests, naming=naming, seconds=seconds,
+                     pytest_version=document["pytest_version"], xdist=document["xdist"])
 
 
 def _collection_env(env: Mapping[str, str], output: Path,
                     param_names: Sequence[str]) -> dict[str, str]:
     child = dict(env)
-    child[OUTPUT_VAR] = str(output)
-    child[NAMES_VAR] = json.dumps(list(param_names))
-    # `-p scanner.selection.plugin` must import in the child even when this package is used
-    # through `invoke -r` without being installed; appended, so the suite's own modules win.
-    home = str(Path(__file__).resolve().parents[2])
+    child[plugin.OUTPUT_VAR] = str(output)
+    child[plugin.NAMES_VAR] = json.dumps(list(param_names))
+    # The plugin must import in the suite's interpreter, where this package is usually not
+    # installed: its folder alone (no other module) is appended, so the suite's modules win.
     paths = [p for p in child.get("PYTHONPATH", "").split(os.pathsep) if p]
-    child["PYTHONPATH"] = os.pathsep.join([*paths, home] if home not in paths else paths)
+    child["PYTHONPATH"] = os.pathsep.join([*paths, PLUGIN_DIR] if PLUGIN_DIR not in paths
+                                          else paths)
     return child
 
 

@@ -117,15 +117,13 @@ def _parametrized_model(test: SelectedTest,
 class SelectedScan(NamedTuple):
     """A scan narrowed by a selection, with what the report says about it."""
 
-    scan: ScanResult  # the whole scan when collection failed
+    scan: ScanResult
     selection: Selection
     total_models: int  # models of the whole suite: the scan's and those pytest named
 
 
 def narrow(scan: ScanResult, selection: Selection, config: ScanConfig) -> SelectedScan:
-    """`select_models`, or the whole scan when collection failed: never silently nothing."""
-    if selection.error:
-        return SelectedScan(scan, selection, len(scan.models()))
+    """`select_models`, with the number of models of the whole suite."""
     narrowed = select_models(scan, selection, config)
     # pytest may name models the scan could not read (f-strings): the suite has them all
     total = len(set(scan.models()) | set(narrowed.models()))

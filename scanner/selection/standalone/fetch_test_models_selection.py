@@ -1,21 +1,27 @@
-"""pytest plugin for the selection step: `pytest --collect-only -p scanner.selection.plugin`.
+"""pytest plugin for the selection step: `pytest --collect-only -p fetch_test_models_selection`.
 
-It is loaded explicitly by `scanner.selection.collect` and only writes, after pytest's own
-collection and deselection (`-k`, `-m`, paths, node ids, plugins, ini options), which items the
-run will execute. It imports nothing but the names in `scanner.selection`, so collection pays
-for pytest and the suite alone. The file it writes is named by `OUTPUT_VAR`; without it, the
-plugin does nothing.
+It is loaded explicitly by `scanner.selection.collect`, in the suite's own interpreter (where
+this package need not be installed: its folder is put on that interpreter's path), and only
+writes, after pytest's own collection and deselection (`-k`, `-m`, paths, node ids, plugins, ini
+options), which items the run will execute, and what that interpreter has. It imports nothing
+but the standard library, so `collect` can read the names below without importing pytest. The
+file it writes is named by `OUTPUT_VAR`; without it, the plugin does nothing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import pytest
+if TYPE_CHECKING:
+    import pytest
 
-from . import NAMES_VAR, OUTPUT_VAR
+#: Where the plugin writes what it found, and which parameter names it reports.
+OUTPUT_VAR = "FETCH_TEST_MODELS_SELECTION"
+NAMES_VAR = "FETCH_TEST_MODELS_PARAM_NAMES"
 
 
 def _skip_reason(item: pytest.Item) -> str | None:
@@ -47,6 +53,12 @@ def _params(item: pytest.Item, names: list[str]) -> dict[str, str | None]:
             if name in params and (params[name] is None or isinstance(params[name], str))}
 
 
+def _pytest_version() -> str:
+    import pytest
+
+    return str(pytest.__version__)
+
+
 def _entry(item: pytest.Item, names: list[str]) -> dict[str, Any]:
     line = item.location[1]
     return {
@@ -59,7 +71,6 @@ def _entry(item: pytest.Item, names: list[str]) -> dict[str, Any]:
     }
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     target = os.environ.get(OUTPUT_VAR)
     if not target:
@@ -71,6 +82,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         "python_files": config.getini("python_files"),
         "python_classes": config.getini("python_classes"),
         "python_functions": config.getini("python_functions"),
+        "python": sys.executable,
+        "pytest_version": _pytest_version(),
+        "xdist": importlib.util.find_spec("xdist") is not None,
     }
     partial = f"{target}.partial"
     with open(partial, "w", encoding="utf-8") as out:

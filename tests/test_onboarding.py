@@ -1,0 +1,208 @@
+"""A newcomer's first `test.server`: the tool installed from a wheel into its own virtualenv,
+the suite's requirements in another, and every gap in the setup (a requirement, llama-server,
+the interpreter) found before the first request, with the command that fixes it. The
+llama-server binaries here are stand-ins (shell scripts that print a version)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakehub import FakeHub, GeneratedFile
+from tests.helpers import REPO_ROOT, invoke_command, write_suite
+
+SUITE = """
+import os
+from pathlib import Path
+
+class Server:
+    model_hf_repo = None
+    model_hf_file = None
+
+def test_model_is_cached():
+    server = Server()
+    server.model_hf_repo = "ggml-org/models"
+    server.model_hf_file = "tinyllamas/stories260K.gguf"
+    folder = Path(os.environ["LLAMA_CACHE"]) / "models--ggml-org--models"
+    commit = (folder / "refs" / "main").read_text()
+    assert (folder / "snapshots" / commit / server.model_hf_file).stat().st_size == 2000
+"""
+
+#: A suite whose utils.py starts llama-server the way llama.cpp's does.
+UTILS = 'import os\nSERVER = os.environ.get("LLAMA_SERVER_BIN_PATH", "../../../build/bin/x")\n'
+
+
+def serve_model(fake_hub: FakeHub) -> None:
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
+
+
+def run(command: list[str], cwd: Path, cache: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    full_env.update(LLAMA_CACHE=str(cache), PYTEST_WORKERS="1", **env)
+    return subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def standin_server(path: Path, script: str = 'echo "version: 4242 (abc1234)" >&2\n') -> Path:
+    """A stand-in for llama-server: answers `--version` as the real one does (on stderr)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
+def server_suite(root: Path) -> Path:
+    write_suite(root, SUITE)
+    (root / "tools/server/tests/utils.py").write_text(UTILS)
+    return root
+
+
+# -- preflight: nothing is asked of the Hub until the run can work ---------------------------
+
+def test_a_missing_requirement_is_named_with_its_pip_command_and_nothing_is_fetched(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_model(fake_hub)
+    root = write_suite(tmp_path / "proj", "import wget_not_installed\n" + SUITE)
+    requirements = root / "tools/server/tests/requirements.txt"
+    requirements.write_text("wget_not_installed\n")
+    result = run(invoke_command("test.server"), root, tmp_path / "cache")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot collect the suite: No module named 'wget_not_installed'" in result.stderr
+    assert f"{sys.executable} -m pip install -r {requirements}" in result.stderr
+    assert "Traceback" not in result.stderr and "passed" not in result.stdout
+    assert fake_hub.requests == []
+
+
+def test_a_missing_llama_server_is_named_with_the_build_commands_before_any_request(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_model(fake_hub)
+    root = server_suite(tmp_path / "proj")
+    result = run(invoke_command("test.server"), root, tmp_path / "cache")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (f"llama-server not found at {root}/build/bin/llama-server (LLAMA_SERVER_BIN_PATH "
+            "is not set)") in result.stderr
+    assert "cmake --build build --target llama-server" in result.stderr
+    assert fake_hub.requests == []
+
+
+def test_a_llama_server_that_does_not_run_is_refused_before_any_request(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_model(fake_hub)
+    root = server_suite(tmp_path / "proj")
+    not_executable = root / "build/bin/llama-server"
+    not_executable.parent.mkdir(parents=True)
+    not_executable.write_text("not a program")
+    broken = standin_server(tmp_path / "broken", "echo 'error while loading shared libraries' "
+                                                 ">&2\nexit 127\n")
+    for binary, said in ((None, "cannot be run (Permission denied)"),
+                         (broken, "--version exited with code 127: error while loading shared "
+                                  "libraries")):
+        env = {"LLAMA_SERVER_BIN_PATH": str(binary)} if binary else {}
+        result = run(invoke_command("test.server"), root, tmp_path / "cache", **env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert said in result.stderr and "cmake -B build" in result.stderr
+    assert fake_hub.requests == []
+
+
+def test_the_first_screen_shows_the_setup_and_never_the_token(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_model(fake_hub)
+    root = server_suite(tmp_path / "proj")
+    standin_server(root / "build/bin/llama-server")
+    result = run(invoke_command("test.server"), root, tmp_path / "cache",
+                 HF_TOKEN="hf_SecretSecretSecret123")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"python       {sys.executable} (this tool's interpreter), "
+                               "pytest ")
+    assert lines[1] == f"llama-server {root}/build/bin/llama-server (version: 4242 (abc1234))"
+    assert lines[2].startswith(f"cache        {tmp_path / 'cache'}, ") and "free" in lines[2]
+    assert lines[3] == f"hub          {fake_hub.url}, token set"
+    assert "SecretSecret" not in result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
+def test_the_server_check_can_be_turned_off_for_other_suites(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_model(fake_hub)
+    root = server_suite(tmp_path / "proj")
+    (root / "invoke.yaml").write_text("test:\n  server_bin: false\n")
+    result = run(invoke_command("-f", str(root / "invoke.yaml"), "test.server"), root,
+                 tmp_path / "cache")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "llama-server not checked" in result.stdout
+
+
+@pytest.mark.parametrize("python", ["missing/python", "tools"])
+def test_a_wrong_python_is_a_usage_error_before_any_request(
+    python: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    root = write_suite(tmp_path / "proj", SUITE)
+    result = run(invoke_command("test.server", "--python", python), root, tmp_path / "cache")
+    assert result.returncode == 2
+    assert (f"error: --python (test.python): {root / python} is not an executable Python "
+            "interpreter") in result.stderr
+    assert fake_hub.requests == []
+
+
+# -- installed as a tool, run on a suite with its own virtualenv ------------------------------
+
+def build_wheel(tmp_path: Path) -> Path:
+    """The tool as a wheel, built from a copy of the tree (no build files left in the repo)."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "examples", "bench", "tests", "__pycache__", "*.egg-info", "build"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "-w", str(tmp_path / "dist"), str(source)],
+                   check=True, timeout=300)
+    [wheel] = (tmp_path / "dist").glob("fetch_test_models-*.whl")
+    return wheel
+
+
+def make_venv(path: Path, *packages: str) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, timeout=300)
+    subprocess.run([str(path / "bin/python"), "-m", "pip", "install", "--quiet",
+                    "--disable-pip-version-check", *packages], check=True, timeout=600)
+    return path / "bin" / "python"
+
+
+@pytest.mark.slow
+def test_the_tool_installed_from_a_wheel_runs_a_suite_from_its_own_virtualenv(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_model(fake_hub)
+    tool = make_venv(tmp_path / "tool", str(build_wheel(tmp_path))).parent / "fetch-test-models"
+    suite_python = make_venv(tmp_path / "suite-venv", "pytest")
+    root = write_suite(tmp_path / "proj", SUITE)
+    cache = tmp_path / "cache"
+
+    version = run([str(tool), "--version"], root, cache)
+    assert version.returncode == 0 and version.stdout.startswith("fetch-test-models ")
+    listed = run([str(tool), "--list"], root, cache)
+    assert all(task in listed.stdout for task in ("models.list", "models.fetch", "models.lock",
+                                                  "models.prune", "test.server"))
+    ways = [(["--python", str(suite_python)], {}, "--python (test.python)"),
+            ([], {"VIRTUAL_ENV": str(suite_python.parent.parent)}, "VIRTUAL_ENV")]
+    for flags, env, source in ways:
+        result = run([str(tool), "test.server", *flags, "--", "-q"], root, cache, **env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"python       {suite_python} ({source}), pytest " in result.stdout
+        assert f"running {suite_python} -m pytest " in result.stdout
+        assert "1 passed" in result.stdout
+    (root / ".venv").symlink_to(suite_python.parent.parent)
+    result = run([str(tool), "test.server", "--", "-q"], root, cache)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"python       {root}/.venv/bin/python (.venv under the root)" in result.stdout
+    assert "1 passed" in result.stdout
+    gets = [r for r in fake_hub.requests if r.kind == "resolve" and r.method == "GET"]
+    assert len(gets) == 1, "fetched once, then cached for the other runs"
