@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -240,17 +240,32 @@ def remove_stale_partials(cache: Path, repo: str) -> list[int]:
     taken at once was left by a killed run. Our own resumable partials and llama.cpp's
     (`.downloadInProgress`) are resumed by the next run: not touched.
     """
-    folder = repo_folder(cache, repo)
+    blobs = repo_folder(cache, repo) / "blobs"
+    return _remove_unlocked(cache, [partial for partial in sorted(blobs.glob("*.incomplete"))
+                                    if not partial.name.endswith(RESUMABLE_SUFFIX)])
+
+
+def remove_outdated_partials(cache: Path, repo: str, listed: Collection[str]) -> list[int]:
+    """Delete our resumable partials of `repo` whose blob id no file in `listed` (every blob id
+    of the repo's listings) has, and that no live process is writing; returns the bytes each
+    took on disk. The Hub changed that file since (new bytes, new id): nothing resumes them."""
+    blobs = repo_folder(cache, repo) / "blobs"
+    return _remove_unlocked(cache, [
+        partial for partial in sorted(blobs.glob("*" + RESUMABLE_SUFFIX))
+        if partial.name.removesuffix(RESUMABLE_SUFFIX) not in listed])
+
+
+def _remove_unlocked(cache: Path, partials: list[Path]) -> list[int]:
+    """Delete the partials whose lock can be taken at once; the bytes each took on disk (ours
+    are sparse)."""
     sizes = []
-    for partial in sorted((folder / "blobs").glob("*.incomplete")):
-        if partial.name.endswith(RESUMABLE_SUFFIX):
-            continue
+    for partial in partials:
         try:
-            size = partial.stat().st_size
+            stat = partial.stat()
         except OSError:  # its download finished (renamed it) since the listing: not stale
             continue
         if remove_unless_locked(cache, partial):
-            sizes.append(size)
+            sizes.append(min(stat.st_size, stat.st_blocks * 512))
     return sizes
 
 
