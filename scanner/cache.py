@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Collection
+from contextlib import ExitStack
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -143,6 +145,45 @@ def remove_unless_locked(cache: Path, entry: Path) -> bool:
     return True
 
 
+def remove_repo_unless_locked(cache: Path, folder: Path) -> str | None:
+    """Delete a whole repo folder unless a live process holds a lock of one of its blobs (it is
+    downloading into it); the lock held (relative to the cache), or None once it is gone.
+
+    Every lock of the repo is taken before anything goes, and held to the end: nothing is
+    removed from a repo a download writes into (not even the `refs/main` huggingface_hub wrote
+    first), and no download of those blobs starts meanwhile. `blobs/` is emptied entry by entry
+    and removed only when empty, so the partial of a new blob's download that started meanwhile
+    stays (an OSError says so). Lock files stay: a process may be waiting on one.
+    """
+    blobs = folder / "blobs"
+    real_blobs = blobs.is_dir() and not blobs.is_symlink()  # a link out is only unlinked
+    entries = sorted(blobs.iterdir()) if real_blobs else []
+    locked = {p.name.removesuffix(".lock") for p in (cache / ".locks" / folder.name).glob("*.lock")}
+    with ExitStack() as held:
+        for blob_id in sorted(locked | {entry.name.split(".", 1)[0] for entry in entries}):
+            lock = _lock(cache, folder.name, blob_id, timeout=0)
+            try:
+                held.enter_context(lock)
+            except Timeout:
+                return str(Path(lock.lock_file).relative_to(cache))
+        for child in sorted(folder.iterdir()):  # refs, snapshots: links go, never followed
+            if child != blobs or not real_blobs:
+                _remove_tree(child)
+        for entry in entries:
+            _remove_tree(entry)
+        if real_blobs:
+            blobs.rmdir()
+        folder.rmdir()
+    return None
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)  # does not follow links: nothing outside the cache is touched
+    else:
+        path.unlink()
+
+
 def resumable_partial(cache: Path, repo: str, file: RepoFile) -> Path:
     blob = blob_path(cache, repo, file)
     return blob.with_name(blob.name + RESUMABLE_SUFFIX)
@@ -199,17 +240,32 @@ def remove_stale_partials(cache: Path, repo: str) -> list[int]:
     taken at once was left by a killed run. Our own resumable partials and llama.cpp's
     (`.downloadInProgress`) are resumed by the next run: not touched.
     """
-    folder = repo_folder(cache, repo)
+    blobs = repo_folder(cache, repo) / "blobs"
+    return _remove_unlocked(cache, [partial for partial in sorted(blobs.glob("*.incomplete"))
+                                    if not partial.name.endswith(RESUMABLE_SUFFIX)])
+
+
+def remove_outdated_partials(cache: Path, repo: str, listed: Collection[str]) -> list[int]:
+    """Delete our resumable partials of `repo` whose blob id no file in `listed` (every blob id
+    of the repo's listings) has, and that no live process is writing; returns the bytes each
+    took on disk. The Hub changed that file since (new bytes, new id): nothing resumes them."""
+    blobs = repo_folder(cache, repo) / "blobs"
+    return _remove_unlocked(cache, [
+        partial for partial in sorted(blobs.glob("*" + RESUMABLE_SUFFIX))
+        if partial.name.removesuffix(RESUMABLE_SUFFIX) not in listed])
+
+
+def _remove_unlocked(cache: Path, partials: list[Path]) -> list[int]:
+    """Delete the partials whose lock can be taken at once; the bytes each took on disk (ours
+    are sparse)."""
     sizes = []
-    for partial in sorted((folder / "blobs").glob("*.incomplete")):
-        if partial.name.endswith(RESUMABLE_SUFFIX):
-            continue
+    for partial in partials:
         try:
-            size = partial.stat().st_size
+            stat = partial.stat()
         except OSError:  # its download finished (renamed it) since the listing: not stale
             continue
         if remove_unless_locked(cache, partial):
-            sizes.append(size)
+            sizes.append(min(stat.st_size, stat.st_blocks * 512))
     return sizes
 
 

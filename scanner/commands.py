@@ -284,7 +284,12 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
         console.print(f"{len(items)} item(s), {total} in {cache}"
                       + ("; run with --yes to remove them" if items else ""), markup=False)
         return ExitCode.OK
-    removed = prune.apply(cache, items)
+
+    def in_use(item: prune.PruneItem, lock_held: str) -> None:
+        console.print(f"left      {item.path.relative_to(cache)}: in use by a download "
+                      f"({lock_held} is held)", markup=False)
+
+    removed = prune.apply(cache, items, in_use)
     busy = len(items) - len(removed)
     console.print(f"removed {len(removed)} item(s), {human_size(sum(i.size for i in removed))} "
                   f"from {cache}" + (f"; {busy} in use by a download, left" if busy else ""),

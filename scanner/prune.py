@@ -7,7 +7,8 @@ snapshot links to, partial downloads no live process writes (llama.cpp's `.downl
 stays: it resumes them and takes no lock we could test); with `unreferenced`, whole repos no
 reference names. Nothing outside the cache folder is touched: links are removed, never
 followed, and a blob is removed only when its huggingface_hub lock can be taken at once (no
-download of it is in progress).
+download of it is in progress); a whole repo only when every lock of it can (no download
+writes into it).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from .cache import is_commit, remove_unless_locked, repo_folder
+from .cache import is_commit, remove_repo_unless_locked, remove_unless_locked, repo_folder
 
 #: A snapshot changed more recently than this may belong to a fetch in progress: kept.
 BUSY_SECONDS = 3600.0
@@ -65,21 +66,27 @@ def _prune_repo(folder: Path, locked: set[str], now: float) -> list[PruneItem]:
     for blob in sorted(blobs.iterdir()) if blobs.is_dir() else []:
         if blob.name.endswith(".downloadInProgress"):
             continue  # llama.cpp's partial: it resumes it, and takes no lock we could test
-        if blob.name.endswith(".incomplete"):  # ours are sparse: count what is on disk
-            stat = blob.stat()
-            items.append(PruneItem("partial", blob, min(stat.st_size, stat.st_blocks * 512)))
+        if blob.name.endswith(".incomplete"):
+            items.append(PruneItem("partial", blob, _size(blob)))
         elif blob.is_file() and os.path.realpath(blob) not in linked:
             items.append(PruneItem("blob", blob, blob.stat().st_size))
     return items
 
 
-def apply(cache: Path, items: Iterable[PruneItem]) -> list[PruneItem]:
-    """Remove the items that can be removed safely now; returns those removed."""
+def apply(cache: Path, items: Iterable[PruneItem],
+          in_use: Callable[[PruneItem, str], None] = lambda item, lock: None) -> list[PruneItem]:
+    """Remove the items that can be removed safely now; returns those removed. `in_use` hears
+    of each repo left because a download writes into it, with the lock it holds."""
     removed = []
     for item in items:
         try:
             if item.kind in ("blob", "partial"):
                 if not remove_unless_locked(cache, item.path):
+                    continue
+            elif item.kind == "repo":
+                held = remove_repo_unless_locked(cache, item.path)
+                if held is not None:
+                    in_use(item, held)
                     continue
             elif item.path.is_symlink():
                 item.path.unlink()  # the link only: what it points at is not the cache's
@@ -108,4 +115,12 @@ def _newest_change(snapshot: Path) -> float:
 
 
 def _tree_size(folder: Path) -> int:
-    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    return sum(_size(p) for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _size(path: Path) -> int:
+    """What removing the file frees: our partials are sparse, so one counts what is on disk."""
+    stat = path.lstat()
+    if path.name.endswith(".incomplete"):
+        return min(stat.st_size, stat.st_blocks * 512)
+    return stat.st_size

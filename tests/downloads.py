@@ -62,6 +62,9 @@ class RecordingProgress:
     def partials_removed(self, count: int, total_bytes: int) -> None:
         pass
 
+    def outdated_partials_removed(self, count: int, total_bytes: int) -> None:
+        pass
+
 
 def download_one(hub_: FakeHub, cache: Path, path: str = MODEL, token: str | None = None,
                  **settings: Any) -> tuple[FileJob, RecordingProgress]:

@@ -16,7 +16,9 @@ from filelock import FileLock
 from scanner import cache as hf_cache
 from scanner import environment
 from scanner.fetch.content import HASH_READ, check_content
-from scanner.models import RepoFile
+from scanner.fetch.jobs import ListingOutcome
+from scanner.fetch.plan import listed_blob_ids
+from scanner.models import RepoFile, RepoListing
 
 REPO = "org/model"
 COMMIT = "c" * 40
@@ -150,6 +152,36 @@ def test_stale_partials_go_live_ones_and_resumable_ones_stay(tmp_path: Path) -> 
     assert live.exists() and not stale.exists() and llama_partial.exists() and ours.exists()
     assert stat.S_IMODE((lock_dir / "bbb.lock").stat().st_mode) == 0o664, \
         "the lock mode huggingface_hub uses, so other users of a shared cache can lock too"
+
+
+def test_only_our_partials_of_content_the_repo_no_longer_lists_go_unless_written(
+    tmp_path: Path,
+) -> None:
+    blobs = hf_cache.repo_folder(tmp_path, REPO) / "blobs"
+    blobs.mkdir(parents=True)
+    listed, replaced, written = (blobs / f"{c * 64}.resume.incomplete" for c in "abc")
+    theirs = blobs / f"{'d' * 64}.1.incomplete"  # huggingface_hub's: its own rule
+    for partial in (listed, replaced, written, theirs):
+        partial.write_bytes(b"123")
+    lock = tmp_path / ".locks" / blobs.parent.name / f"{'c' * 64}.lock"
+    lock.parent.mkdir(parents=True)
+    with FileLock(lock):  # a download (another run, at another commit) is writing it
+        assert hf_cache.remove_outdated_partials(tmp_path, REPO, {"a" * 64, "e" * 40}) == [3]
+    assert listed.exists() and not replaced.exists() and written.exists() and theirs.exists()
+
+
+def test_only_repos_the_hub_listed_whole_say_which_blobs_a_partial_may_be_of() -> None:
+    def listing(repo: str, *ids: str) -> ListingOutcome:
+        files = tuple(RepoFile(path=f"{i}.gguf", size=1, oid=i) for i in ids)
+        return ListingOutcome(RepoListing(repo=repo, commit=COMMIT, files=files))
+
+    outcomes = {("org/a", "main"): listing("org/a", "1"), ("org/a", COMMIT): listing("org/a", "2"),
+                ("org/pinned", "main"): listing("org/pinned", "3"),
+                ("org/cached", "main"): ListingOutcome(listing("org/cached", "4").listing,
+                                                       hub_unavailable=True),
+                ("org/failed", "main"): listing("org/failed", "5"),
+                ("org/failed", COMMIT): ListingOutcome(None)}
+    assert listed_blob_ids(outcomes, {"org/pinned"}) == {"org/a": {"1", "2"}}
 
 
 def test_a_cached_listing_is_rebuilt_from_the_snapshot(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ what a fetch may be using, never anything outside the cache."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ from filelock import FileLock
 from scanner.commands import prune_models
 from scanner.options import build_options
 from scanner.prune import BUSY_SECONDS, PruneItem, apply, plan_prune
-from tests.helpers import write_suite
+from tests.helpers import invoke_command, suite_for, write_suite
 
 OLD, NEW, TAG = "a" * 40, "b" * 40, "c" * 40
+SHA = "d" * 64
 NOW = 1_000_000_000.0
 
 
@@ -152,3 +154,77 @@ def test_a_commit_a_url_reference_pins_is_kept(tmp_path: Path,
     code = prune_models(build_options({}, root=str(root)), {"HF_HUB_CACHE": str(cache)})
     out = capsys.readouterr().out
     assert code == 0 and f"snapshots/{OLD}" not in out and "0 item(s)" in out
+
+
+def prune_command(root: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`invoke models.prune` as a user runs it, on the cache at `cache`."""
+    return subprocess.run(invoke_command("models.prune", "--root", str(root), *args),
+                          env=dict(os.environ, HF_HUB_CACHE=str(cache), TERM="dumb"),
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("partial_name", [f"{SHA}.resume.incomplete", f"{SHA}.0badf00d.incomplete"],
+                         ids=["ours", "huggingface_hub"])
+def test_an_unreferenced_repo_a_download_writes_into_is_left_until_it_ends(
+    tmp_path: Path, partial_name: str,
+) -> None:
+    """A download holds its blob's lock while it writes the partial (ours and `hf_hub_download`
+    alike): the repo it writes into is left whole, said so, and removed once it has ended."""
+    cache = tmp_path / "cache"
+    snapshot(repo(cache), NEW, {"m.gguf": b"referenced"})
+    gone = repo(cache, "org/gone")
+    snapshot(gone, OLD, {"g.gguf": b"old weights"})
+    partial = gone / "blobs" / partial_name
+    with partial.open("wb") as handle:  # sparse, as ours are: 4 kB received of 100 MB
+        handle.write(b"x" * 4096)
+        handle.truncate(100_000_000)
+    lock = cache / ".locks" / gone.name / f"{SHA}.lock"
+    lock.parent.mkdir(parents=True)
+    root = suite_for(tmp_path / "p", "org/m")
+    with FileLock(lock):  # as the download writing `partial` holds it
+        run = prune_command(root, cache, "--yes", "--unreferenced")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "MB  models--org--gone" not in run.stdout, "sized by what is on disk: 4 kB of 100 MB"
+    assert f"left      models--org--gone: in use by a download (.locks/models--org--gone/" \
+           f"{SHA}.lock is held)" in run.stdout
+    assert f"removed 0 item(s), 0 B from {cache}; 1 in use by a download, left" in run.stdout
+    assert partial.stat().st_size == 100_000_000 and lock.exists()
+    assert (gone / "refs" / "main").read_text() == NEW, "nothing of the repo is removed"
+    assert (gone / "snapshots" / OLD / "g.gguf").read_bytes() == b"old weights"
+    assert "Traceback" not in run.stderr
+
+    run = prune_command(root, cache, "--yes", "--unreferenced")  # the download has ended
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "removed 1 item(s), " in run.stdout and "in use" not in run.stdout
+    assert not gone.exists()
+    assert (cache / "models--org--m" / "snapshots" / NEW / "m.gguf").read_bytes() == b"referenced"
+
+
+def test_a_repo_goes_whole_only_when_no_lock_of_it_is_held_and_never_follows_links(
+    tmp_path: Path,
+) -> None:
+    """A lock held before its partial exists (huggingface_hub takes it, then opens the file)
+    keeps the repo too; once free, the repo goes and what its links point at stays."""
+    folder = repo(tmp_path, "org/gone")
+    outside = tmp_path.parent / f"{tmp_path.name}-precious"
+    outside.mkdir()
+    (outside / "keep.gguf").write_bytes(b"keep")
+    (folder / "snapshots").mkdir()
+    (folder / "snapshots" / OLD).symlink_to(outside)
+    (folder / "blobs" / "ee").write_bytes(b"blob")
+    item = PruneItem("repo", folder, 4)
+    lock = tmp_path / ".locks" / folder.name / f"{SHA}.lock"
+    lock.parent.mkdir(parents=True)
+    said: list[tuple[PruneItem, str]] = []
+    with FileLock(lock):
+        assert apply(tmp_path, [item], lambda left, held: said.append((left, held))) == []
+    assert said == [(item, f".locks/{folder.name}/{SHA}.lock")]
+    assert (folder / "blobs" / "ee").exists() and (folder / "refs" / "main").exists()
+    linked = tmp_path / "models--org--linked-blobs"  # blobs/ a link out: unlinked only
+    linked.mkdir()
+    (linked / "blobs").symlink_to(outside)
+    also = PruneItem("repo", linked, 0)
+    assert apply(tmp_path, [item, also]) == [item, also]
+    assert not folder.exists() and not linked.exists()
+    assert (outside / "keep.gguf").read_bytes() == b"keep", "nothing outside the cache"
+    assert lock.exists(), "lock files stay: a process may be waiting on one"

@@ -31,6 +31,7 @@ from scanner.fetch.download import FetchInterrupted, download_all
 from scanner.fetch.jobs import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.fetch.partial import present_in
 from scanner.models import RepoFile
+from scanner.output.console import human_size
 from scanner.output.progress import FetchProgress
 from tests.downloads import (
     FOLDER,
@@ -364,6 +365,41 @@ def test_only_partials_no_live_process_is_writing_are_removed(
     assert code == 0, out
     assert (stale.exists(), live.exists(), llama.exists()) == (False, True, True)
     assert "removed 1 partial download(s) huggingface_hub left (1.0 kB)" in out
+
+
+def test_a_partial_of_content_the_hub_replaced_goes_once_the_rerun_lists_the_repo(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Hub changed a file (new bytes, new sha256) after a run was cut off: nothing will
+    resume the old partial, so the rerun removes it; a partial of a file the repo still lists
+    (another model needs it), and one in a repo this run did not plan, stay."""
+    add_model_repo(fake_hub)
+    fake_hub.add_fault(MODEL, Fault("cut", after=200_000), times=None)
+    fake_hub.add_fault("m-Q8_0.gguf", Fault("cut", after=10_000), times=None)
+    both = suite_for(tmp_path / "both", f"{REPO}:Q4_K_M", f"{REPO}:Q8_0")
+    assert run_fetch(both, capsys)[0] == 1
+    old_sha, q8_sha = fake_hub.sha256(REPO, MODEL), fake_hub.sha256(REPO, "m-Q8_0.gguf")
+    blobs = hub_env / FOLDER / "blobs"
+    old, q8 = (blobs / f"{sha}.resume.incomplete" for sha in (old_sha, q8_sha))
+    assert present_in(old, 3_000_000, old_sha) == 800_000, "4 attempts of 200 kB kept"
+    assert present_in(q8, 50_000, q8_sha) == 40_000
+    on_disk = os.stat(old).st_blocks * 512  # sparse: what removing it frees
+    elsewhere = hub_env / "models--org--other" / "blobs" / f"{'e' * 64}.resume.incomplete"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_bytes(b"x" * 1000)
+    fake_hub.clear_faults()
+    fake_hub.add_repo(REPO, {MODEL: GeneratedFile(3_000_000, 99),
+                             "m-Q8_0.gguf": GeneratedFile(50_000, 22)})
+    assert fake_hub.sha256(REPO, MODEL) != old_sha
+
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 0, out
+    assert_identical(hub_env, fake_hub)
+    assert "removed 1 partial download(s) of file content the repo no longer lists " \
+           f"({human_size(on_disk)}): the Hub changed the file since" in out
+    assert not old.exists(), "the old content's partial, with its record, is gone"
+    assert [p.name for p in blobs.glob("*.resume.incomplete")] == [q8.name]
+    assert elsewhere.exists()
 
 
 @pytest.mark.slow

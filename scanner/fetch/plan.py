@@ -3,7 +3,7 @@ resolved as llama.cpp would; and what each model ends as once the downloads are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,6 +115,22 @@ def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], List
                 jobs[(repo, commit, file.path)] = _file_job(repo, commit, file, settings)
             plan.files.append(jobs[(repo, commit, file.path)])
     return list(jobs.values())
+
+
+def listed_blob_ids(listings: Mapping[tuple[str, str], ListingOutcome],
+                    partly_listed: set[str]) -> dict[str, set[str]]:
+    """Per repo whose every listing came whole from the Hub, the blob ids of all its files (any
+    model's, at any revision this run listed): what a partial of that repo may still be of.
+    `partly_listed` (repos pinned by the lock) and repos resolved from the cached snapshot are
+    left out: those name only some of their files."""
+    blob_ids: dict[str, set[str]] = {}
+    partly = set(partly_listed)
+    for (repo, _), outcome in listings.items():
+        if outcome.listing is None or outcome.hub_unavailable:
+            partly.add(repo)
+        else:
+            blob_ids.setdefault(repo, set()).update(f.blob_id for f in outcome.listing.files)
+    return {repo: ids for repo, ids in blob_ids.items() if repo not in partly}
 
 
 def _offline_cause(exc: ResolutionError) -> str:

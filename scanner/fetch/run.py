@@ -21,6 +21,7 @@ from .plan import (
     finish_plans,
     link_cached_blobs,
     list_repos,
+    listed_blob_ids,
     locked_listing,
     make_plans,
     mark_offline,
@@ -107,24 +108,29 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
         return run
     if settings.dry_run:
         return run
-    _store(run, client, settings, display)
+    blob_ids = listed_blob_ids(listings, {p.model.repo for p in plans if pinned_by_lock(p)})
+    _store(run, client, settings, display, blob_ids)
     finish_plans(plans, settings)
     return run
 
 
 def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
-           display: Display) -> None:
+           display: Display, blob_ids: dict[str, set[str]]) -> None:
     """Link cached blobs into new snapshots, then download what is missing, unless the cache
-    cannot be written to or has no room (then nothing is requested, and `run.refused` says)."""
+    cannot be written to or has no room (then nothing is requested, and `run.refused` says).
+    `blob_ids`: those of every file of each repo the Hub listed whole."""
     jobs = run.jobs
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     links = [job for job in jobs if job.link_from is not None]
     run.needed_bytes = sum(job.file.size - job.resumed for job in todo)
     writable = hf_cache.writable(settings.cache)
-    # huggingface_hub never resumes its partials: those no live process writes go first, so
-    # that the room they took counts as free
-    stale = [size for repo in sorted({job.repo for job in jobs}) if writable
-             for size in hf_cache.remove_stale_partials(settings.cache, repo)]
+    repos = sorted({job.repo for job in jobs}) if writable else []
+    # partials nothing will resume go first, so that the room they took counts as free:
+    # huggingface_hub's (it never resumes them), and ours of content the Hub has replaced
+    cache = settings.cache
+    stale = [size for repo in repos for size in hf_cache.remove_stale_partials(cache, repo)]
+    outdated = [size for repo in repos if repo in blob_ids
+                for size in hf_cache.remove_outdated_partials(cache, repo, blob_ids[repo])]
     run.free_bytes = free_space(settings.cache)
     if (todo or links) and not writable:
         run.refused = "read-only"
@@ -145,6 +151,8 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
             with display.downloading(run.needed_bytes) as progress:
                 if stale:
                     progress.partials_removed(len(stale), sum(stale))
+                if outdated:
+                    progress.outdated_partials_removed(len(outdated), sum(outdated))
                 download_all(jobs, client, settings, progress)
 
 

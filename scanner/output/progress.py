@@ -80,6 +80,10 @@ class FetchProgress:
         self.note(f"removed {count} partial download(s) huggingface_hub left "
                   f"({human_size(total_bytes)}): it never resumes them")
 
+    def outdated_partials_removed(self, count: int, total_bytes: int) -> None:
+        self.note(f"removed {count} partial download(s) of file content the repo no longer "
+                  f"lists ({human_size(total_bytes)}): the Hub changed the file since")
+
     def note(self, text: str) -> None:
         """A line about the run itself (not a file); nothing for `--json`."""
         if self.mode != "quiet":
