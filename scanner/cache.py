@@ -207,6 +207,24 @@ def cached_blob(cache: Path, repo: str, file: RepoFile) -> Path | None:
         return None
 
 
+def cached_copy(cache: Path, repo: str, commit: str,
+                file: RepoFile) -> tuple[str | None, int] | None:
+    """What the cache holds for `file` at `commit`: the file its snapshot entry leads to, else
+    the blob named after `file`'s id; as (the name of that blob, or None for a copy outside
+    `blobs/`, which has no id in its name) and its size. None when neither is there."""
+    blobs = Path(os.path.realpath(repo_folder(cache, repo) / "blobs"))
+    for path in (snapshot_path(cache, repo, commit, file.path), blob_path(cache, repo, file)):
+        try:
+            if not path.is_file():
+                continue
+            size = path.stat().st_size
+        except OSError:
+            continue
+        target = Path(os.path.realpath(path))
+        return (target.name if target.parent == blobs else None), size
+    return None
+
+
 def link_blob(cache: Path, repo: str, commit: str, file: RepoFile, blob: Path) -> None:
     """Put an existing blob in a snapshot, as huggingface_hub does for a file it already has: a
     relative symlink, made under a temporary name and renamed, so it is never half there."""
@@ -218,17 +236,30 @@ def link_blob(cache: Path, repo: str, commit: str, file: RepoFile, blob: Path) -
     os.replace(tmp, link)
 
 
-def remove_cached_file(cache: Path, repo: str, commit: str, file: RepoFile) -> None:
-    """Drop a file that failed its check: the snapshot link and the blob it points at.
-
-    That blob is named after the Hub's ETag, which need not be the id the listing gave (that
+def remove_cached_file(cache: Path, repo: str, commit: str, file: RepoFile, *,
+                       unless_blob: str | None = None) -> None:
+    """Drop a file that failed its check: the snapshot link and the blob it points at, unless
+    that blob is named `unless_blob`, the id of the bytes found: a blob that matches its own
+    name is sound (another commit's, or another id than the listing gave), only the link was
+    wrong. The blob is named after the Hub's ETag, which need not be the listing's id (that
     mismatch is one way to fail the check), so the link is followed rather than the name built.
     """
     link = snapshot_path(cache, repo, commit, file.path)
     blob = Path(os.path.realpath(link))
     link.unlink(missing_ok=True)
-    if blob.parent == Path(os.path.realpath(repo_folder(cache, repo) / "blobs")):
+    in_blobs = blob.parent == Path(os.path.realpath(repo_folder(cache, repo) / "blobs"))
+    if in_blobs and blob.name != unless_blob:
         blob.unlink(missing_ok=True)
+
+
+def drop_refs_to(cache: Path, repo: str, commit: str) -> None:
+    """Remove every ref that points at `commit` (its snapshot lost a file): llama.cpp's
+    offline lookup then finds no snapshot rather than half of one. The fetch that completes
+    the snapshot writes again the ref it resolved through (`finish_plans`)."""
+    refs = repo_folder(cache, repo) / "refs"
+    for ref in sorted(refs.rglob("*")) if refs.is_dir() else []:
+        if ref.is_file() and read_ref(cache, repo, ref.relative_to(refs).as_posix()) == commit:
+            ref.unlink(missing_ok=True)
 
 
 def remove_stale_partials(cache: Path, repo: str) -> list[int]:

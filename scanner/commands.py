@@ -173,7 +173,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
 
     locked = None
     if options.models.locked:
-        locked = lock.listings(read_lock(options.lock_path))
+        locked = lock.listings(lock.read(options.lock_path))
     return FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
         token=environment.token(env), jobs=options.models.jobs,
@@ -184,34 +184,24 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         lock_path=str(options.lock_path))
 
 
-def read_lock(path: Path) -> list[lock.LockEntry]:
-    return lock.parse(_lock_text(path, missing=None), path)
-
-
-def _lock_text(path: Path, *, missing: str | None) -> str:
-    """The lock file's text; `missing` stands in for a file that does not exist (None: that is
-    an error). Any other failure to read it is a LockError naming the file."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if missing is not None:
-            return missing
-        raise lock.LockError(f"{path} does not exist: run `invoke models.lock` to write it") \
-            from None
-    except OSError as exc:
-        raise lock.LockError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-
-
 @_usage_errors
 def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
                 check: bool = False) -> int:
     """`models.lock`: resolve every (selected) reference and write the lock, or with `check`
-    say whether the lock on disk is what would be written (exit 1 when stale)."""
+    say whether the lock on disk is what would be written (exit 1 when stale). The lock on
+    disk is read (`--check`), or its place checked, before the Hub is asked anything."""
     from .fetch.run import run_fetch
     from .output.fetch_report import FetchDisplay
 
     env = os.environ if env is None else env
     check_setup(options, env, hub=True)
+    path = options.lock_path
+    if check:  # a lock that cannot be read is exit 2, never "stale"
+        current = lock.read_text(path, missing="")
+        if current:
+            lock.parse(current, path)
+    else:
+        lock.check_destination(path)
     scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
         options.models, locked=False, offline=False, dry_run=True, verify=False))
@@ -222,27 +212,37 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     for plan in failed:
         print(f"error: {plan.model.label()}: {plan.error or plan.note}", file=sys.stderr)
     if failed:
-        print(f"error: {len(failed)} model(s) could not be resolved; {options.lock_path} was "
+        print(f"error: {len(failed)} model(s) could not be resolved; {path} was "
               f"{'not checked' if check else 'not written'}", file=sys.stderr)
         return ExitCode.FAILED
     entries = [lock.LockEntry(plan.model, job.commit, job.file)  # a URL pins itself: not here
                for plan in run.plans if plan.commit and not plan.model.revision
                for job in plan.files]
     text = lock.render(entries)
-    path = options.lock_path
     if check:
-        current = _lock_text(path, missing="")
-        if current == text:
-            print(f"{path} is up to date ({len(entries)} files)")
-            return ExitCode.OK
-        print(f"{path} is stale: `invoke models.lock` would change it", file=sys.stderr)
-        for line in difflib.unified_diff(current.splitlines(), text.splitlines(), "on disk",
-                                         "now", lineterm="", n=0):
-            print(f"    {line}", file=sys.stderr)
+        return _check_lock(path, current, text, len(entries))
+    return _write_lock(path, text, entries)
+
+
+def _check_lock(path: Path, current: str, text: str, files: int) -> int:
+    """Lines compared, not bytes: a lock checked out with CRLF is up to date when its lines
+    are (`models.lock` would write them with LF)."""
+    if lock.lines(current) == lock.lines(text):
+        print(f"{path} is up to date ({files} files)")
+        return ExitCode.OK
+    print(f"{path} is stale: `invoke models.lock` would change it", file=sys.stderr)
+    for line in difflib.unified_diff(lock.lines(current), lock.lines(text), "on disk", "now",
+                                     lineterm="", n=0):
+        print(f"    {line}", file=sys.stderr)
+    return ExitCode.FAILED
+
+
+def _write_lock(path: Path, text: str, entries: list[lock.LockEntry]) -> int:
+    try:
+        lock.write(path, text)
+    except OSError as exc:
+        print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
         return ExitCode.FAILED
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
     models = len({entry.model for entry in entries})
     print(f"wrote {path}: {models} models, {len(entries)} files")
     return ExitCode.OK
@@ -261,7 +261,8 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     env = os.environ if env is None else env
     check_setup(options, env, hub=False)
     scan = scan_suite(options.root, options.scan, endpoint_host(env))
-    entries = lock.parse(_lock_text(options.lock_path, missing=lock.HEADER), options.lock_path)
+    entries = lock.parse(lock.read_text(options.lock_path, missing=lock.HEADER),
+                         options.lock_path)
     cache = environment.cache_dir(env, options.cache_dir)
     pinned: dict[str, set[str]] = {}  # kept besides each repo's refs
     for entry in entries:

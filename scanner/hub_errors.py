@@ -120,6 +120,23 @@ def file_response_error(response: httpx.Response, start: int, size: int, what: s
     return None
 
 
+def lock_size_error(response: httpx.Response, size: int, what: str,
+                    fix: str) -> HubError | None:
+    """The Hub's file, by the size its answer gives (a 206's or 416's `Content-Range` total, a
+    200's `Content-Length`), is not the `size` a lock pinned."""
+    headers = response.headers
+    if response.status_code in (206, 416):
+        total = headers.get("content-range", "").rpartition("/")[2]
+    elif response.status_code == 200 and "content-encoding" not in headers:
+        total = headers.get("content-length", "")
+    else:
+        return None
+    if not total.isdigit() or int(total) == size:
+        return None
+    return HubError("integrity", f"{what}: the lock says size {size}, the Hub's file is {total} "
+                    f"bytes: the lock and the Hub disagree; {fix}")
+
+
 def _token_hint(has_token: bool) -> str:
     return ("the token in HF_TOKEN has no access to it" if has_token
             else "set HF_TOKEN to a token that has access")

@@ -5,10 +5,17 @@ nothing changed is byte-identical, and a diff shows exactly which file of which 
 
     version<TAB>1
     <hf_repo><TAB><hf_file or -><TAB><repo>@<commit><TAB><path><TAB><size><TAB><sha256:…|git:…>
+
+Every reader (`--locked`, `--check`, `models.prune`) goes through `parse`, so they accept and
+refuse the same files. A line may end in CRLF (a checkout on Windows): it is read as LF, and
+`render` writes LF. The same line twice (a merge that took it from both sides) pins nothing
+new: it is read, and the lock is stale until rewritten; two lines that pin one file of one
+model differently are refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -43,20 +50,34 @@ def render(entries: Iterable[LockEntry]) -> str:
     return "\n".join([HEADER, *lines]) + "\n"
 
 
+def lines(text: str) -> list[str]:
+    """The lock's lines, whether they end in LF or CRLF (only those end a line: a stray
+    control character stays in its line, where the field check refuses it)."""
+    rows = text.split("\n")
+    if rows[-1] == "":  # after the newline that ends the last line
+        rows.pop()
+    return [row.removesuffix("\r") for row in rows]
+
+
 def parse(text: str, where: Path) -> list[LockEntry]:
     """Every entry of a lock file; a malformed line is a LockError naming `where` and the line."""
-    lines = text.splitlines()
-    if not lines or lines[0] != HEADER:
+    rows = lines(text)
+    if not rows or rows[0] != HEADER:
         raise LockError(f"{where}:1: not a models.lock of version {VERSION} "
                         f"(first line should be {HEADER!r})")
-    entries = [_entry(line, where, number) for number, line in enumerate(lines[1:], start=2)
-               if line.strip()]
+    numbered = [(number, _entry(line, where, number))
+                for number, line in enumerate(rows[1:], start=2) if line.strip()]
     commits: dict[HuggingFaceModel, str] = {}
-    for entry in entries:  # one model is one listing: its files at one commit
+    files: dict[tuple[HuggingFaceModel, str], tuple[int, LockEntry]] = {}
+    for number, entry in numbered:  # one model is one listing: its files at one commit
         if commits.setdefault(entry.model, entry.commit) != entry.commit:
-            raise LockError(f"{where}: {entry.model.label()} is pinned at two commits "
+            raise LockError(f"{where}:{number}: {entry.model.label()} is pinned at two commits "
                             f"({commits[entry.model][:12]} and {entry.commit[:12]})")
-    return entries
+        first, pinned = files.setdefault((entry.model, entry.file.path), (number, entry))
+        if pinned != entry:
+            raise LockError(f"{where}:{number}: {entry.model.label()} {entry.file.path} is "
+                            f"pinned differently on line {first}")
+    return [entry for _, entry in files.values()]
 
 
 def _entry(line: str, where: Path, number: int) -> LockEntry:
@@ -94,3 +115,55 @@ def listings(entries: Iterable[LockEntry]) -> dict[HuggingFaceModel, RepoListing
     return {model: RepoListing(repo=model.repo, commit=group[0].commit,
                                files=tuple(e.file for e in group))
             for model, group in found.items()}
+
+
+def read(path: Path) -> list[LockEntry]:
+    """The entries of the lock at `path`, which must exist."""
+    return parse(read_text(path, missing=None), path)
+
+
+def read_text(path: Path, *, missing: str | None) -> str:
+    """The lock file's text; `missing` stands in for a file that does not exist (None: that is
+    an error). Any other failure to read it is a LockError naming the file. Read as bytes: the
+    lock's own rules say what ends a line (`lines`), not Python's universal newlines."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        if missing is not None:
+            return missing
+        raise LockError(f"{path} does not exist: run `invoke models.lock` to write it") from None
+    except IsADirectoryError:
+        raise LockError(_a_folder(path)) from None
+    except OSError as exc:
+        raise LockError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise LockError(f"{path}: not UTF-8 text (byte {exc.start}): not a models.lock") \
+            from None
+
+
+def check_destination(path: Path) -> None:
+    """Before anything is resolved: a LockError when the lock cannot be written at `path`."""
+    if path.is_dir():
+        raise LockError(_a_folder(path))
+    if not path.parent.is_dir():
+        raise LockError(f"{path}: its folder {path.parent} does not exist: {_NAME_A_FILE}")
+
+
+def write(path: Path, text: str) -> None:
+    """Written whole, by rename: a reader never sees half a lock, and a failure (an OSError)
+    leaves the lock as it was and nothing beside it."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(text.encode("utf-8"))
+        partial.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise
+
+
+_NAME_A_FILE = "name a file with --lock FILE or `models: {lock: FILE}`"
+
+
+def _a_folder(path: Path) -> str:
+    return f"{path} is a directory, not a lock file: {_NAME_A_FILE}"

@@ -216,11 +216,68 @@ def test_prune_keeps_the_locked_commit_and_fresh_snapshots(
     assert (folder / "snapshots" / old_commit / MODEL).read_bytes() == pinned
 
 
-def test_check_against_a_lock_path_that_is_a_folder_is_a_usage_error(
-    history: tuple[Path, str, bytes], capsys: pytest.CaptureFixture[str],
+def test_a_lock_path_that_is_a_folder_is_a_usage_error_before_any_request(
+    fake_hub: FakeHub, history: tuple[Path, str, bytes], capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Writing, `--check`, `--locked` and prune all say so the same way: exit 2 naming the
+    option, before the Hub is asked anything, and nothing is left beside the folder."""
     root, _, _ = history
-    (root / "tools/server/tests/models.lock").mkdir()
+    folder = root / "locks"
+    folder.mkdir()
+    options = build_options({}, root=str(root), lock="locks")
+    said = (f"error: {folder} is a directory, not a lock file: name a file with --lock FILE or "
+            "`models: {lock: FILE}`\n")
+    fake_hub.reset_counts()
+    for run in (lambda: commands.lock_models(options),
+                lambda: commands.lock_models(options, check=True),
+                lambda: commands.fetch_models(build_options({}, root=str(root), lock="locks",
+                                                            locked=True)),
+                lambda: commands.prune_models(options)):
+        assert run() == 2
+        assert capsys.readouterr().err == said
+    assert fake_hub.count() == 0, "no request"
+    assert sorted(p.name for p in root.iterdir()) == ["locks", "tools"]
+    assert list(folder.iterdir()) == []
+    missing = build_options({}, root=str(root), lock="nowhere/models.lock")
+    assert commands.lock_models(missing) == 2 and fake_hub.count() == 0
+    assert f"its folder {root / 'nowhere'} does not exist" in capsys.readouterr().err
+
+
+def test_every_reader_of_the_lock_applies_the_same_rules(
+    fake_hub: FakeHub, hub_env: Path, history: tuple[Path, str, bytes],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--locked`, `--check` and prune refuse the same locks, with the same message and exit 2
+    before any request (a malformed lock is not "stale"), and read the same CRLF lock."""
+    root, _, _ = history
+    assert lock(root, capsys)[0] == 0
+    path = root / "tools/server/tests/models.lock"
+    good = path.read_text()
+    options = build_options({}, root=str(root))
+    readers = (lambda: commands.lock_models(options, check=True),
+               lambda: commands.fetch_models(build_options({}, root=str(root), locked=True)),
+               lambda: commands.prune_models(options))
+    second = good.splitlines()[2]
+    changed = second.replace(f"\t{MODEL}\t3000\t", f"\t{MODEL}\t3001\t")
+    for text, said in ((good.replace("version\t1", "version\t9"), f"{path}:1: not a models.lock"),
+                       (good + changed + "\n", f"{path}:5: {REPO}:Q4_K_M {MODEL} is pinned "
+                                               "differently on line 3"),
+                       (good + "garbage\n", f"{path}:5: expected 6 tab-separated fields"),
+                       (good.replace("\t3000\t", "\t3\x0c0\t"), f"{path}:3: '3\\x0c0'")):
+        path.write_text(text)
+        fake_hub.reset_counts()
+        for run in readers:
+            assert run() == 2, text
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: {said}") and "stale" not in err
+        assert fake_hub.count() == 0
+    path.write_bytes(good.replace("\n", "\r\n").encode())
+    assert run_fetch(root, capsys, locked=True)[0] == 0
+    assert commands.prune_models(options) == 0 and "0 item(s)" in capsys.readouterr().out
+    code, out, _ = lock(root, capsys, check=True)
+    assert code == 0 and "is up to date (3 files)" in out, "lines compared, not line ends"
+    assert lock(root, capsys)[0] == 0 and path.read_bytes() == good.encode(), "written as LF"
+    path.write_text(good + second + "\n")  # the same line twice: read, and stale
+    assert run_fetch(root, capsys, locked=True)[0] == 0
     code, _, err = lock(root, capsys, check=True)
-    assert code == 2 and "models.lock: cannot read: Is a directory" in err
-    assert "Traceback" not in err
+    assert code == 1 and "is stale" in err and f"    -{second}" in err

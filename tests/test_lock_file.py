@@ -73,5 +73,39 @@ def test_one_model_pinned_at_two_commits_is_refused() -> None:
     other = LINE.replace(f"@{C1}", f"@{C2}").replace("m-Q8_0.gguf", "m-Q8_0-2.gguf")
     with pytest.raises(LockError) as info:
         parse(f"version\t1\n{LINE}\n{other}\n", WHERE)
-    assert str(info.value) == (f"{WHERE}: org/m:Q8_0 is pinned at two commits "
+    assert str(info.value) == (f"{WHERE}:3: org/m:Q8_0 is pinned at two commits "
                                f"({C1[:12]} and {C2[:12]})")
+
+
+def test_two_lines_that_pin_one_file_differently_are_refused() -> None:
+    """Whichever came first would win, unseen: the lock says two things about one file."""
+    other = LINE.replace("\t700\t", "\t701\t")
+    with pytest.raises(LockError) as info:
+        parse(f"version\t1\n{LINE}\n{SMALL_LINE}\n{other}\n", WHERE)
+    assert str(info.value) == f"{WHERE}:4: org/m:Q8_0 m-Q8_0.gguf is pinned differently on line 2"
+
+
+SMALL_LINE = f"org/m\tconfig.json\torg/m@{C2}\tconfig.json\t2\tgit:{'c' * 40}"
+
+
+def test_the_same_line_twice_pins_its_file_once() -> None:
+    entries = parse(f"version\t1\n{LINE}\n{SMALL_LINE}\n{LINE}\n", WHERE)
+    assert [entry.line() for entry in entries] == [LINE, SMALL_LINE]
+
+
+def test_crlf_line_ends_are_read_and_written_as_lf() -> None:
+    text = f"version\t1\n{LINE}\n{SMALL_LINE}\n"
+    assert parse(text.replace("\n", "\r\n"), WHERE) == parse(text, WHERE)
+    assert render(parse(text.replace("\n", "\r\n"), WHERE)) == render(parse(text, WHERE))
+
+
+@pytest.mark.parametrize("separator", ["\r", "\x0c", "\x85", "\u2028"])
+def test_only_lf_and_crlf_end_a_line(separator: str) -> None:
+    """Python's `splitlines` also breaks lines at these: the line numbers in messages would
+    not be the editor's."""
+    with pytest.raises(LockError) as info:
+        parse(f"version\t1\n{separator}{LINE}\nbad\n", WHERE)
+    assert str(info.value).startswith(f"{WHERE}:2: ")
+    with pytest.raises(LockError) as info:
+        parse(f"version\t1\n{LINE}\n \t{separator}\nbad\n", WHERE)
+    assert str(info.value) == f"{WHERE}:4: expected 6 tab-separated fields, found 1"

@@ -21,8 +21,8 @@ class StreamingCheck:
     """The Hub's id of the file computed in file order as the written prefix grows: sha256 for
     LFS files, the git blob sha1 otherwise. Each byte is hashed once."""
 
-    def __init__(self, file: RepoFile) -> None:
-        self.file = file
+    def __init__(self, file: RepoFile, expected_from: str = "the Hub's") -> None:
+        self.file, self.expected_from = file, expected_from
         self.digest = _hasher(file)
         self.hashed = 0
         self.lock = threading.Lock()
@@ -45,7 +45,7 @@ class StreamingCheck:
     def problem(self) -> str | None:
         if self.hashed != self.file.size:
             return f"only {self.hashed} of {self.file.size} bytes could be read back"
-        return content_problem(self.digest.hexdigest(), self.file)
+        return content_problem(self.digest.hexdigest(), self.file, self.expected_from)
 
 
 def _hasher(file: RepoFile) -> hashlib._Hash:
@@ -57,23 +57,30 @@ def _hasher(file: RepoFile) -> hashlib._Hash:
     return digest
 
 
-def check_content(path: Path, file: RepoFile, *, removed: bool) -> str | None:
-    """Compare the cached bytes with the Hub's id, reading the file in chunks. A copy of
-    another size cannot match: the listed size is in the git blob header."""
+def check_content(path: Path, file: RepoFile, *, removed: bool,
+                  expected_from: str = "the Hub's") -> str | None:
+    """Compare the cached bytes with the expected id (the Hub's, or with --locked the lock's),
+    reading the file in chunks. A copy of another size cannot match: the listed size is in the
+    git blob header."""
+    problem = content_problem(digest_of(path, file), file, expected_from)
+    return problem + ("; removed from the cache" if removed else "") if problem else None
+
+
+def digest_of(path: Path, file: RepoFile) -> str:
+    """The id of the bytes at `path`, of the kind `file`'s id is (sha256 or git blob id)."""
     digest = _hasher(file)
     with path.open("rb") as handle:
         while chunk := handle.read(HASH_READ):
             digest.update(chunk)
-    problem = content_problem(digest.hexdigest(), file)
-    return problem + ("; removed from the cache" if removed else "") if problem else None
+    return digest.hexdigest()
 
 
-def content_problem(actual: str, file: RepoFile) -> str | None:
-    """What to say when the bytes' id is not the one the Hub listed."""
+def content_problem(actual: str, file: RepoFile, expected_from: str = "the Hub's") -> str | None:
+    """What to say when the bytes' id is not the one the Hub (or the lock) gave."""
     expected = file.blob_id
     if actual == expected:
         return None
-    return (f"content does not match the Hub's {'sha256' if file.sha256 else 'git oid'} "
+    return (f"content does not match {expected_from} {'sha256' if file.sha256 else 'git oid'} "
             f"(expected {expected[:12]}, got {actual[:12]})")
 
 
@@ -81,7 +88,9 @@ def verify_cached(jobs: list[FileJob], settings: FetchSettings, *, repair: bool)
     """`--verify`: re-hash cached files and return what did not match.
 
     With `repair` a mismatch is removed and planned for download again; without it (a dry run,
-    offline) nothing in the cache is touched and the file counts as missing.
+    offline) nothing in the cache is touched and the file counts as missing. A snapshot that
+    lost a file this way is no ref's any more until the file is back (`finish_plans`):
+    llama.cpp's offline lookup must not find it half there.
     """
     problems = []
     for job in jobs:
@@ -89,13 +98,17 @@ def verify_cached(jobs: list[FileJob], settings: FetchSettings, *, repair: bool)
             continue
         path = job.link_from or hf_cache.snapshot_path(settings.cache, job.repo, job.commit,
                                                        job.file.path)
-        problem = check_content(path, job.file, removed=repair)
+        actual = digest_of(path, job.file)
+        problem = content_problem(actual, job.file, job.expected_from)
         if problem is None:
             continue
-        problems.append(f"{job.label}: cached copy {problem}")
+        problems.append(f"{job.label}: cached copy {problem}"
+                        + ("; removed from the cache" if repair else ""))
         if repair and job.link_from is not None:
-            job.link_from.unlink(missing_ok=True)
+            job.link_from.unlink(missing_ok=True)  # named after the id its bytes do not have
         elif repair:
-            hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file)
+            hf_cache.remove_cached_file(settings.cache, job.repo, job.commit, job.file,
+                                        unless_blob=actual)
+            hf_cache.drop_refs_to(settings.cache, job.repo, job.commit)
         job.bad_copy(problems[-1], repair=repair)
     return problems

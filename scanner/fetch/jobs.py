@@ -49,6 +49,11 @@ class ModelStatus(str, Enum):
         return self in (ModelStatus.FAILED, ModelStatus.MISSING)
 
 
+def lock_fix(lock_path: str) -> str:
+    """What to do when the lock disagrees with the cache or the Hub."""
+    return f"run `invoke models.lock` to update {lock_path}, or fix it"
+
+
 @dataclass
 class FileJob:
     """One distinct file of the run; shared by every model that needs it."""
@@ -65,10 +70,20 @@ class FileJob:
     received: int = 0
     #: bytes an earlier run had left in its partial file, which this run did not ask for again
     resumed: int = 0
+    #: `--locked`: the lock file that gave the file's size and id (None: the Hub's listing)
+    pinned_by: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.repo}/{self.file.path}"
+
+    @property
+    def expected_from(self) -> str:
+        """Whose size and id the bytes must have, as messages say it."""
+        return "the lock's" if self.pinned_by else "the Hub's"
+
+    def lock_fix(self) -> str:
+        return lock_fix(self.pinned_by or "the lock")
 
     def stored(self, *, by_this_run: bool) -> None:
         """In the cache now: stored by this run, or by another process on the same cache that
@@ -128,6 +143,7 @@ class ListingOutcome:
     note: str | None = None
     problems: list[str] = field(default_factory=list)
     missing: str | None = None  # why there is no listing, when no Hub error says it
+    locked: bool = False  # the listing is the lock's: its sizes and ids are the lock's
     hub_unavailable: bool = False  # the cached snapshot stands in for a listing the Hub refused
 
 

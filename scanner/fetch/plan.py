@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import cache as hf_cache
 from ..models import RepoFile, ScanResult
 from ..resolve import ResolutionError, resolve
-from .jobs import FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan, ModelStatus
+from .jobs import (
+    FetchSettings,
+    FileJob,
+    FileStatus,
+    ListingOutcome,
+    ModelPlan,
+    ModelStatus,
+    lock_fix,
+)
 from .parallel import map_on_daemon_threads
 from .partial import present_in
 
@@ -40,7 +48,7 @@ def locked_listing(plan: ModelPlan, settings: FetchSettings) -> ListingOutcome:
     if listing is None:
         return ListingOutcome(None, missing=f"{plan.model.label()}: not in {settings.lock_path} "
                                             "(run `invoke models.lock` to pin it)")
-    return ListingOutcome(listing, note=f"locked at {listing.commit[:12]}")
+    return ListingOutcome(listing, note=f"locked at {listing.commit[:12]}", locked=True)
 
 
 def list_repos(plans: list[ModelPlan], client: HubClient | None, settings: FetchSettings,
@@ -109,11 +117,16 @@ def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], List
                       offline=settings.offline)
             continue
         plan.commit = resolution.commit
+        pinned_by = settings.lock_path if outcome.locked else None
         for file in resolution.files:
             repo, commit = plan.model.repo, resolution.commit
             if (repo, commit, file.path) not in jobs:
-                jobs[(repo, commit, file.path)] = _file_job(repo, commit, file, settings)
+                jobs[(repo, commit, file.path)] = _file_job(repo, commit, file, settings,
+                                                            pinned_by)
             plan.files.append(jobs[(repo, commit, file.path)])
+        disagree = [job for job in plan.files if job.status is FileStatus.FAILED]
+        if disagree:  # the lock and the cache: the model fails, its ref is not written
+            plan.fail(disagree[0].error or disagree[0].label, offline=settings.offline)
     return list(jobs.values())
 
 
@@ -140,20 +153,44 @@ def _offline_cause(exc: ResolutionError) -> str:
     return f"{exc.repo}: {exc.asked}: not in the cache (offline: {why} in the cached snapshot)"
 
 
-def _file_job(repo: str, commit: str, file: RepoFile, settings: FetchSettings) -> FileJob:
+def _file_job(repo: str, commit: str, file: RepoFile, settings: FetchSettings,
+              pinned_by: str | None) -> FileJob:
     """Cached in the snapshot, or as a blob of another commit (a new `main` that changed only
     its README keeps every GGUF blob), or to download. Offline, only the snapshot counts:
-    that is all llama.cpp's offline lookup reads."""
+    that is all llama.cpp's offline lookup reads. A file the lock pins fails when the cache
+    holds it with another size or id than the lock's (`pinned_by` names the lock)."""
+    def job(status: FileStatus, **more: Any) -> FileJob:
+        return FileJob(repo, commit, file, status, pinned_by=pinned_by, **more)
+
+    disagreement = pinned_by and _lock_disagreement(repo, commit, file, pinned_by, settings)
+    if disagreement:
+        return job(FileStatus.FAILED, error=disagreement)
     if hf_cache.is_cached(settings.cache, repo, commit, file):
-        return FileJob(repo, commit, file, FileStatus.CACHED)
+        return job(FileStatus.CACHED)
     if settings.offline:
-        return FileJob(repo, commit, file, FileStatus.MISSING)
+        return job(FileStatus.MISSING)
     blob = hf_cache.cached_blob(settings.cache, repo, file)
     if blob is not None:
-        return FileJob(repo, commit, file, FileStatus.CACHED, link_from=blob)
+        return job(FileStatus.CACHED, link_from=blob)
     partial = hf_cache.resumable_partial(settings.cache, repo, file)
-    return FileJob(repo, commit, file, FileStatus.DOWNLOAD,
-                   resumed=present_in(partial, file.size, file.blob_id))
+    return job(FileStatus.DOWNLOAD, resumed=present_in(partial, file.size, file.blob_id))
+
+
+def _lock_disagreement(repo: str, commit: str, file: RepoFile, lock_path: str,
+                       settings: FetchSettings) -> str | None:
+    """How the copy in the cache differs from the lock's size and id, or None. The copy is
+    never removed for it: its blob is named after its own content, which the lock may have
+    wrong (and a copy outside `blobs/` is checked by size, and by --verify)."""
+    held = hf_cache.cached_copy(settings.cache, repo, commit, file)
+    if held is None:
+        return None
+    name, size = held
+    if size == file.size and name in (None, file.blob_id):
+        return None
+    kind = "sha256" if file.sha256 else "git oid"
+    return (f"{repo} {file.path}: the lock says {kind} {file.blob_id[:12]} (size {file.size}), "
+            f"the cached file is {name[:12] if name else 'a copy'} (size {size}): "
+            f"{lock_fix(lock_path)}")
 
 
 def link_cached_blobs(jobs: list[FileJob], settings: FetchSettings) -> None:

@@ -99,6 +99,8 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
 
     jobs = resolve_plans(plans, listing_of, settings)
     run = FetchRun(plans, jobs, [p for outcome in listings.values() for p in outcome.problems])
+    run.problems += [job.error for job in jobs  # the lock and the cache disagree: said up front
+                     if job.pinned_by and job.status is FileStatus.FAILED and job.error]
     if settings.verify:
         repair = not (settings.dry_run or settings.offline)
         run.problems += verify_cached(jobs, settings, repair=repair)

@@ -18,7 +18,7 @@ import filelock
 import httpx2 as httpx
 
 from .. import cache as hf_cache
-from ..hub_errors import Cancelled, HubError, classify, file_response_error
+from ..hub_errors import Cancelled, HubError, classify, file_response_error, lock_size_error
 from .content import StreamingCheck
 from .jobs import FileJob
 from .partial import PartialFile, Segment, segment_size
@@ -60,7 +60,9 @@ class FileTransfer:
         self._cancelled = False
         self._partial: PartialFile | None = None
         self._file_lock: filelock.BaseFileLock | None = None  # taken in `begin`
-        self._check = StreamingCheck(job.file)
+        self._check = StreamingCheck(job.file, job.expected_from)
+        #: the partial can never become the file (the lock and the Hub disagree on its size)
+        self._discard = False
         self._advance: Callable[[int], None] = lambda n: None
         self._started = 0.0
         self._ended = False
@@ -173,8 +175,8 @@ class FileTransfer:
         whole = (pos, end) == (0, self.job.file.size)
         headers = self._headers if whole else {**self._headers, "Range": f"bytes={pos}-{end - 1}"}
         with self.client.stream(self.url, headers) as response:
-            error = file_response_error(response, pos, self.job.file.size, self.what,
-                                        bool(self.client.token))
+            error = self._size_disagreement(response) or file_response_error(
+                response, pos, self.job.file.size, self.what, bool(self.client.token))
             if error is not None:
                 raise error
             if response.status_code == 200 and not whole:  # the server ignores Range
@@ -201,6 +203,18 @@ class FileTransfer:
         if 0 <= pos < end:
             raise HubError("unreachable", f"{self.what}: the Hub sent less than the listed size "
                            f"({self.job.file.size} bytes): the response ended at byte {pos}")
+
+    def _size_disagreement(self, response: httpx.Response) -> HubError | None:
+        """`--locked`: the Hub's file has another size than the lock's. No rerun could finish
+        such a download: it is not resumed (its partial goes), nor retried."""
+        job = self.job
+        if not job.pinned_by:
+            return None  # the size is the Hub's own listing: `file_response_error` checks it
+        error = lock_size_error(response, job.file.size, self.what, job.lock_fix())
+        if error is not None:
+            with self._lock:
+                self._discard = True
+        return error
 
     def _write(self, stream: _Stream, pos: int, data: bytes) -> int:
         """Write a chunk at `pos`; the new position, or -1 when this stream must stop."""
@@ -260,7 +274,9 @@ class FileTransfer:
                 self._store(partial)
                 self.progress.file_done(job.label, job.file.size, self._started, job.error)
                 return
-            kept = partial.keep()
+            if self._discard:
+                partial.discard()
+            kept = 0 if self._discard else partial.keep()
             if self._error is None:
                 job.interrupt()
                 self.progress.file_cancelled(job.label)
@@ -280,7 +296,9 @@ class FileTransfer:
             problem = self._check.problem()
             if problem:
                 partial.discard()
-                job.fail(f"{self.what}: {problem}; removed from the cache")
+                disagree = f"; the lock and the Hub disagree: {job.lock_fix()}" \
+                    if job.pinned_by else ""
+                job.fail(f"{self.what}: {problem}; removed from the cache{disagree}")
                 return
             partial.finish()
             hf_cache.store_blob(partial.path, self.cache, job.repo, job.commit, job.file)
