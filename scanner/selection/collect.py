@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -109,6 +110,12 @@ def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mappi
             return Selection(arguments=tuple(arguments), seconds=seconds, output=printed,
                              error=_failure(run.returncode, printed))
         document = json.loads(output.read_text(encoding="utf-8"))
+    return selection_from(document, root, arguments, seconds)
+
+
+def selection_from(document: Mapping[str, Any], root: Path, arguments: Sequence[str],
+                   seconds: float) -> Selection:
+    """The Selection the plugin's document describes (`selection_document`)."""
     naming = TestNaming(**{key: tuple(document[key]) for key in TestNaming.model_fields})
     tests = tuple(_selected(entry, root) for entry in document["items"])
     return Selection(arguments=tuple(arguments), tests=tests, naming=naming, seconds=seconds,

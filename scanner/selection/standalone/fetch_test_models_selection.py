@@ -75,9 +75,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     target = os.environ.get(OUTPUT_VAR)
     if not target:
         return
-    config = session.config
     names = json.loads(os.environ.get(NAMES_VAR) or "[]")
-    document = {
+    partial = f"{target}.partial"
+    with open(partial, "w", encoding="utf-8") as out:
+        json.dump(selection_document(session, names), out)
+    os.replace(partial, target)  # a reader never sees half a document
+
+
+def selection_document(session: pytest.Session, names: list[str]) -> dict[str, Any]:
+    """The items the run will execute (after pytest's deselection), with the values of the
+    parameters in `names`, and what this interpreter has."""
+    config = session.config
+    return {
         "items": [_entry(item, names) for item in session.items],
         "python_files": config.getini("python_files"),
         "python_classes": config.getini("python_classes"),
@@ -86,7 +95,3 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         "pytest_version": _pytest_version(),
         "xdist": importlib.util.find_spec("xdist") is not None,
     }
-    partial = f"{target}.partial"
-    with open(partial, "w", encoding="utf-8") as out:
-        json.dump(document, out)
-    os.replace(partial, target)  # a reader never sees half a document

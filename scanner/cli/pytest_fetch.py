@@ -1,0 +1,138 @@
+"""What the pytest plugin (`pytest_plugin.py`) does once switched on: after pytest's
+collection and deselection, join the items with the static scan and run `models.fetch` for
+them, on the terminal, before the first test. Under pytest-xdist the controller fetches once,
+from what the first worker collected, before it hands out any test; the workers only report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .. import environment
+from ..commands import endpoint_host, fetch_models
+from ..errors import ExitCode, OptionsError
+from ..options import DEFAULT_SUITE, Options, build_options
+from ..scan.suite import NoTestFiles, scan_suite
+from ..selection.collect import selection_from
+from ..selection.needs import narrow
+from ..selection.standalone.fetch_test_models_selection import selection_document
+
+#: The file an xdist worker writes its collection to, handed to it by the controller.
+WORKER_KEY = "fetch_test_models_selection"
+
+
+def register(config: pytest.Config) -> None:
+    """The worker's or the controller's part (a run without xdist is its own controller)."""
+    if hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerReport(config), "fetch-test-models-worker")
+    else:
+        config.pluginmanager.register(_Fetcher(config), "fetch-test-models")
+
+
+def plugin_options(rootpath: Path) -> Options:
+    """The `models:` and `test:` configuration as the tasks read it (Invoke's system and user
+    files, `INVOKE_RUNTIME_CONFIG`, `INVOKE_*` variables), rooted where this suite sits: the
+    folder above pytest's rootdir when that is the configured suite (`tools/server/tests` of a
+    llama.cpp checkout), else the rootdir itself."""
+    from invoke.config import Config
+
+    from .tasks import namespace
+
+    runtime = os.environ.get("INVOKE_RUNTIME_CONFIG")
+    config = Config(runtime_path=Path(runtime) if runtime else None)
+    config.load_collection(namespace.configuration())
+    config.load_runtime()
+    config.load_shell_env()
+    suite = Path(config.test.suite or DEFAULT_SUITE)
+    root, suite_name = rootpath, "."
+    if rootpath.parts[-len(suite.parts):] == suite.parts and suite.parts:
+        root, suite_name = rootpath.parents[len(suite.parts) - 1], str(suite)
+    section = dict(config.models)
+    section.setdefault("root", None)
+    section["root"] = section["root"] or str(root)
+    return build_options(section, suite=suite_name)
+
+
+class _WorkerReport:
+    """An xdist worker: writes the items it collected where the controller reads them."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.target: str | None = config.workerinput.get(WORKER_KEY)  # type: ignore[attr-defined]
+        self.names: list[str] = config.workerinput.get(WORKER_KEY + "_names", [])  # type: ignore[attr-defined]
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist tells the controller that it has collected
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.target and not session.testsfailed:
+            _write_json(Path(self.target), selection_document(session, self.names))
+
+
+class _Fetcher:
+    """The controller: one fetch for the run, before its first test."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.started = time.monotonic()
+        try:
+            self.options = plugin_options(config.rootpath)
+        except OptionsError as exc:
+            raise pytest.UsageError(f"fetch-test-models: invalid option: {exc}") from exc
+        self.names = [*self.options.scan.repo_names, *self.options.scan.file_names]
+        # The tests must look where the models go (llama.cpp's suite would use ./tmp).
+        cache = str(environment.cache_dir(os.environ, self.options.cache_dir))
+        os.environ.setdefault("LLAMA_CACHE", cache)
+        os.environ.setdefault("HF_HUB_CACHE", os.environ["LLAMA_CACHE"])
+        self.scratch = tempfile.TemporaryDirectory(prefix="ftm-plugin-")
+        self.worker_file = Path(self.scratch.name) / "selection.json"
+        self.fetched = False
+
+    def pytest_unconfigure(self) -> None:
+        self.scratch.cleanup()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not session.testsfailed:  # collection errors stop the run before any test
+            self._fetch(selection_document(session, self.names))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[WORKER_KEY] = str(self.worker_file)
+        node.workerinput[WORKER_KEY + "_names"] = self.names
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Any) -> None:
+        if not self.fetched and self.worker_file.exists():  # absent: collection failed
+            self._fetch(json.loads(self.worker_file.read_text(encoding="utf-8")))
+
+    def _fetch(self, document: dict[str, Any]) -> None:
+        self.fetched = True
+        options = self.options
+        arguments = self.config.invocation_params.args
+        selection = selection_from(document, options.root, arguments,
+                                   time.monotonic() - self.started)
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(flush=True)
+            try:
+                scan = scan_suite(options.root, options.scan, endpoint_host(os.environ))
+            except NoTestFiles as exc:
+                pytest.exit(f"fetch-test-models: {exc}", returncode=ExitCode.USAGE)
+            selected = narrow(scan, selection, options.scan)
+            code = fetch_models(options.with_selection(arguments), os.environ, selected)
+        keep_going = (self.config.getoption("fetch_models_keep_going")
+                      or self.config.getini("fetch_models_keep_going"))
+        if code and not keep_going:
+            pytest.exit("fetch-test-models: the fetch failed, so no test ran "
+                        "(--fetch-models-keep-going runs them anyway)", returncode=code)
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # workers write at once
+    partial.write_text(json.dumps(document), encoding="utf-8")
+    os.replace(partial, path)  # the controller never reads half a document
