@@ -26,7 +26,7 @@ import pytest
 from filelock import FileLock
 from rich.console import Console
 
-from scanner import hub_errors
+from scanner import hub, hub_errors
 from scanner.fetch.download import FetchInterrupted, download_all
 from scanner.fetch.jobs import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.fetch.partial import present_in
@@ -262,6 +262,29 @@ def test_attempts_without_progress_fail_after_four_once_the_bytes_stop(
     assert json.loads(out)["models"][0]["error"] == (
         f"{REPO} {MODEL}: Hub server error (HTTP 500); 42 % kept, the next run resumes it")
     assert_nothing_cached(hub_env, partial_kept=True)
+
+
+def test_an_attempt_that_brings_bytes_starts_the_count_and_the_backoff_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two failures without a byte, one with, then four without: seven attempts, and the wait
+    after the one with bytes is the first wait again."""
+    waits: list[float] = []
+    monkeypatch.setattr(hub, "_pause", lambda seconds, cancel: waits.append(seconds))
+    written = iter([0, 0, 0, 5, 5, 5, 5, 5])  # before the first attempt, then after each
+    calls = 0
+
+    def attempt() -> None:
+        nonlocal calls
+        calls += 1
+        raise hub_errors.HubError("unreachable", "the connection to the Hub broke")
+
+    with pytest.raises(hub_errors.HubError):
+        hub.with_retries(attempt, attempts=4, backoff=1,
+                         classify_error=lambda exc: hub_errors.classify(exc, REPO),
+                         cancel=threading.Event(), progress=lambda: next(written), total=20)
+    assert calls == 7
+    assert waits == [1, 2, 1, 1, 2, 4]
 
 
 @pytest.mark.parametrize(("flags", "tries"), [({}, 20), ({"tries": 3}, 3)],
