@@ -180,7 +180,8 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         connections=options.models.connections,
         offline=options.models.offline,
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
-        dry_run=options.models.dry_run, timeout=options.models.timeout, locked=locked,
+        dry_run=options.models.dry_run, timeout=options.models.timeout,
+        tries=options.models.tries, locked=locked,
         lock_path=str(options.lock_path))
 
 

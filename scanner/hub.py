@@ -22,6 +22,8 @@ from .models import RepoFile, RepoListing
 from .repo_id import hf_file_problem
 
 RETRY_BACKOFF_S = 0.5
+#: Attempts at one byte range of a file, however much each brought (as wget's `--tries`).
+DEFAULT_TRIES = 20
 #: Seconds to wait for the Hub to accept a connection or send the next bytes.
 DEFAULT_TIMEOUT_S = 10.0
 T = TypeVar("T")
@@ -48,22 +50,33 @@ def _read_sockets_in_chunks_of(size: int) -> None:
 
 def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
                  classify_error: Callable[[BaseException], HubError],
-                 cancel: threading.Event) -> T:
+                 cancel: threading.Event, progress: Callable[[], int] | None = None,
+                 total: int | None = None) -> T:
     """Run `call`, retrying retriable failures with exponential backoff (or `Retry-After`).
 
-    `cancel` stops waiting and retrying at once (raising `Cancelled`).
+    `attempts` bounds the failures in a row that made no progress: given `progress` (the bytes
+    a download has written), a failure that wrote new ones starts a fresh count and backoff, up
+    to `total` calls in all (default: `attempts`). `cancel` stops waiting and retrying at once
+    (raising `Cancelled`).
     """
-    for attempt in range(attempts):
+    limit = total or attempts
+    reached = progress() if progress else 0
+    stuck = 0  # failures in a row that wrote nothing new
+    for made in range(1, limit + 1):
         try:
             return call()
         except Cancelled:
             raise
         except Exception as exc:  # classified below; anything unknown is not retried
             error = classify_error(exc)
-            last = attempt == attempts - 1 or (error.kind == "timeout" and attempt >= 1)
-            if not error.retriable or last:  # a silent Hub: one retry
+            now = progress() if progress else reached
+            stuck, reached = (0 if now > reached else stuck + 1), now
+            silent = error.kind == "timeout" and stuck >= 2  # a silent Hub: one retry
+            if not error.retriable or made == limit or stuck >= attempts or silent:
                 raise error from exc
-            delay = error.retry_after if error.retry_after is not None else backoff * 2**attempt
+            delay = error.retry_after
+            if delay is None:
+                delay = backoff * 2 ** max(stuck - 1, 0)
             _pause(min(delay, 60.0), cancel)
     raise AssertionError("unreachable")
 
@@ -79,13 +92,16 @@ class HubClient:
 
     def __init__(self, endpoint: str, token: str | None, cache: Path, *,
                  attempts: int = 4, backoff: float | None = None,
-                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
+                 timeout: float = DEFAULT_TIMEOUT_S, tries: int = DEFAULT_TRIES) -> None:
         configure_transport(timeout)
         self.endpoint, self.token, self.cache = endpoint, token, cache
         #: set once the endpoint timed out after its retry, or refused or dropped connections:
         #: nothing more is sent to it
         self.silent: str | None = None
+        #: failures in a row without progress before a request fails
         self.attempts = attempts
+        #: attempts at one byte range of a file in all, progress or not
+        self.tries = tries
         self.backoff = RETRY_BACKOFF_S if backoff is None else backoff
         self.api = HfApi(endpoint=endpoint, token=token or None)
         self._cancel = threading.Event()
@@ -98,7 +114,10 @@ class HubClient:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def request(self, call: Callable[[], T], repo: str, path: str | None = None) -> T:
+    def request(self, call: Callable[[], T], repo: str, path: str | None = None,
+                progress: Callable[[], int] | None = None) -> T:
+        """`call`, retried; with `progress` (the bytes a download has written), attempts that
+        brought new bytes start a fresh count, up to `tries` in all."""
         if self.cancelled:
             raise Cancelled("interrupted")
         if self.silent is not None:
@@ -108,7 +127,8 @@ class HubClient:
                 call, attempts=self.attempts, backoff=self.backoff,
                 classify_error=lambda exc: classify(exc, repo, path, bool(self.token),
                                                     self.endpoint, self.cache),
-                cancel=self._cancel,
+                cancel=self._cancel, progress=progress,
+                total=self.tries if progress else None,
             )
         except HubError as error:
             if error.kind == "timeout":  # every later request would wait as long: none is sent

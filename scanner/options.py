@@ -78,6 +78,10 @@ class ModelsOptions:
     timeout: Annotated[float, Gt(0)] = option(
         10.0, "seconds to wait for the Hub to accept a connection or send the next bytes "
               "(default 10); a Hub silent that long is tried once more, then not asked again")
+    tries: Annotated[int, Ge(1), Le(1000)] = option(
+        20, "attempts at most at each byte range of a file (a file under 16 MiB is one range; "
+            "default 20, as wget's --tries); a range also fails after 4 attempts in a row that "
+            "bring no new byte; the bytes received are kept for the next run to resume")
     backend: Literal["native", "llama"] = option(
         "native", "'native' (our downloader over huggingface_hub's client, default) or 'llama' "
         "(llama.cpp's own downloader)")

@@ -27,7 +27,8 @@ BLOCK = 1 << 20  # GeneratedFile block size
 LFS_SUFFIXES = (".gguf", ".bin", ".safetensors")
 DATE = "2024-01-01T00:00:00.000Z"
 Kind = Literal["refs", "tree", "info", "resolve", "other"]
-FaultKind = Literal["status", "cut", "reset", "slow", "stall", "corrupt", "wrong_length", "html"]
+FaultKind = Literal[
+    "status", "cut", "reset", "slow", "stall", "hold", "corrupt", "wrong_length", "html"]
 
 _digests: dict[tuple[str, int, int], str] = {}  # (algo, size, seed) -> hex, shared by instances
 
@@ -170,7 +171,9 @@ class Fault:
     kind: "status" (answer `code`, with `Retry-After: retry_after` if set); "cut" (full
     Content-Length, `after` body bytes, then FIN); "reset" (up to `after` bytes, then RST);
     "slow" (wait `seconds` before the body); "stall" (`after` body bytes, then wait `seconds`
-    before the rest); "corrupt" (XOR 0xFF `count` body bytes from
+    before the rest); "hold" (`after` body bytes, then wait until the test sets `release`: a
+    download paused at a known byte, with no clock involved; `after` is met at a 64 KiB write,
+    so a multiple of CHUNK is exact, as for "stall"); "corrupt" (XOR 0xFF `count` body bytes from
     `offset`, same size); "wrong_length" (advertise real + `delta` in Content-Length and
     X-Linked-Size: delta < 0 sends exactly the advertised bytes and keeps the connection;
     delta > 0 sends the real body then closes, like a truncated response); "html" (200 with a
@@ -188,6 +191,8 @@ class Fault:
     methods: tuple[str, ...] = ("GET",)
     #: only requests whose `Range` starts at this byte (None: any request)
     range_start: int | None = None
+    #: what a "hold" waits for
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -594,6 +599,17 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # client went away, or a stop() shut the socket
             self.close_connection = True
 
+    def _pause(self, fault: Fault) -> None:
+        """A "stall" waits `seconds`, a "hold" until released; either ends when the hub stops."""
+        stopping = self.server.hub._stopping
+        if fault.kind == "stall":
+            if stopping.wait(fault.seconds):
+                raise ConnectionAbortedError("hub stopped")
+            return
+        while not fault.release.wait(0.05):
+            if stopping.is_set():
+                raise ConnectionAbortedError("hub stopped")
+
     def _send(self, resp: _Response, fault: Fault | None) -> None:
         hub, length = self.server.hub, resp.length
         fkind = fault.kind if fault is not None else None
@@ -632,10 +648,9 @@ class _Handler(BaseHTTPRequestHandler):
                         for j in range(lo - sent, hi - sent):
                             buf[j] ^= 0xFF
                         chunk = memoryview(bytes(buf))
-                if fkind == "stall" and sent >= fault.after and not stalled:
+                if fkind in ("stall", "hold") and sent >= fault.after and not stalled:
                     stalled = True
-                    if hub._stopping.wait(fault.seconds):
-                        raise ConnectionAbortedError("hub stopped")
+                    self._pause(fault)
                 rate = hub.rate_limit_bytes_per_s
                 delay = started + (sent + len(chunk)) / rate - time.monotonic() if rate else 0
                 if hub._stopping.wait(max(delay, 0)):

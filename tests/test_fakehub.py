@@ -6,6 +6,8 @@ import hashlib
 import http.client
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +25,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.file_download import http_get
 
-from tests.fakehub import BLOCK, FakeHub, Fault, GeneratedFile
+from tests.fakehub import BLOCK, CHUNK, FakeHub, Fault, GeneratedFile
 
 REPO = "org/model"
 FILES: dict[str, bytes | GeneratedFile] = {
@@ -229,6 +231,23 @@ def test_slow_and_throttle(hub: FakeHub) -> None:
     start = time.monotonic()
     body = raw(hub, "GET", f"/{REPO}/resolve/main/model-Q4.gguf", Range=f"bytes=0-{BLOCK - 1}")[2]
     assert len(body) == BLOCK and 0.2 <= time.monotonic() - start < 1.0
+
+
+def test_hold_pauses_a_body_at_a_byte_until_released(hub: FakeHub) -> None:
+    fault = Fault("hold", after=CHUNK)
+    hub.add_fault("model-Q4.gguf", fault)
+    request = (f"GET /{REPO}/resolve/main/model-Q4.gguf HTTP/1.1\r\nHost: hub\r\n"
+               "Connection: close\r\n\r\n")
+    with socket.create_connection((hub.host, hub.port), timeout=10) as sock:
+        sock.sendall(request.encode())
+        received = b""
+        while len(received.partition(b"\r\n\r\n")[2]) < CHUNK:
+            received += sock.recv(1 << 16)
+        assert select.select([sock], [], [], 0.2)[0] == [], "bytes came past the hold"
+        fault.release.set()
+        while piece := sock.recv(1 << 20):
+            received += piece
+    assert received.partition(b"\r\n\r\n")[2] == hub.content(REPO, "model-Q4.gguf")
 
 
 def test_stop_is_quick_drops_connections_and_restarts(hub: FakeHub) -> None:

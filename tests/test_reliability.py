@@ -26,7 +26,7 @@ import pytest
 from filelock import FileLock
 from rich.console import Console
 
-from scanner import hub_errors
+from scanner import hub, hub_errors
 from scanner.fetch.download import FetchInterrupted, download_all
 from scanner.fetch.jobs import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.fetch.partial import present_in
@@ -144,7 +144,7 @@ def test_a_file_failing_every_attempt_fails_only_its_model_after_four(
     fake_hub.add_repo("org/down", {"d-Q4_K_M.gguf": GeneratedFile(10_000, 2)})
     fake_hub.add_repo("org/reset", {"r-Q4_K_M.gguf": GeneratedFile(300_000, 3)})
     fake_hub.add_fault("d-Q4_K_M.gguf", Fault("status", code=500), times=None)
-    fake_hub.add_fault("r-Q4_K_M.gguf", Fault("reset", after=1000), times=None)
+    fake_hub.add_fault("r-Q4_K_M.gguf", Fault("reset", after=0), times=None)
     code, out, _ = run_fetch(suite_for(tmp_path / "p", "org/ok", "org/down", "org/reset"), capsys)
     assert code == 1
     assert [len(file_gets(fake_hub, name)) for name in ("d-Q4_K_M.gguf", "r-Q4_K_M.gguf")] == [4, 4]
@@ -208,8 +208,9 @@ def test_content_not_matching_the_advertised_sha256_is_rejected(
 def test_a_body_shorter_than_the_file_fails_and_keeps_what_came(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Every response ends 1000 bytes early (Content-Length agreeing): 4 attempts, each
-    resuming where the last stopped, then the model fails; the bytes stay for the next run."""
+    """Every response ends 1000 bytes early (Content-Length agreeing): the first brings all but
+    those, then 4 attempts for them bring nothing (an empty body each), then the model fails;
+    the bytes stay for the next run."""
     add_model_repo(fake_hub)
     fake_hub.add_fault(MODEL, Fault("wrong_length", delta=-1000), times=None)
     code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys, json=True)
@@ -221,7 +222,89 @@ def test_a_body_shorter_than_the_file_fails_and_keeps_what_came(
                               "the next run resumes it")
     assert_nothing_cached(hub_env, partial_kept=True)
     gets = file_gets(fake_hub)
-    assert [g.headers.get("range") for g in gets] == [None] + ["bytes=2999000-2999999"] * 3
+    assert [g.headers.get("range") for g in gets] == [None] + ["bytes=2999000-2999999"] * 4
+
+
+#: A file of a few hundred kB (one byte range), as a flaky proxy cuts it.
+FLAKY_SIZE = 470_000
+
+
+def gets_start(hub_: FakeHub) -> list[int]:
+    """The byte each GET of MODEL asked to start at (0: the whole file)."""
+    return [int(g.headers.get("range", "bytes=0-")[6:].partition("-")[0])
+            for g in file_gets(hub_)]
+
+
+def test_a_proxy_cutting_every_response_still_delivers_the_file(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each response ends after 100 kB: every attempt brings new bytes, so none counts towards
+    the 4 without progress; the fifth completes the file."""
+    add_model_repo(fake_hub, FLAKY_SIZE)
+    fake_hub.add_fault(MODEL, Fault("cut", after=100_000), times=None)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys)
+    assert code == 0, out
+    assert gets_start(fake_hub) == [0, 100_000, 200_000, 300_000, 400_000]
+    assert_identical(hub_env, fake_hub)
+    assert partials(hub_env) == []
+
+
+def test_attempts_without_progress_fail_after_four_once_the_bytes_stop(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two responses bring 100 kB each, then the Hub answers 500: four attempts more, counted
+    from the last that brought bytes, and the bytes are kept."""
+    add_model_repo(fake_hub, FLAKY_SIZE)
+    fake_hub.add_fault(MODEL, Fault("cut", after=100_000), times=2)
+    fake_hub.add_fault(MODEL, Fault("status", code=500), times=None)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys, json=True)
+    assert code == 1
+    assert gets_start(fake_hub) == [0, 100_000] + [200_000] * 4
+    assert json.loads(out)["models"][0]["error"] == (
+        f"{REPO} {MODEL}: Hub server error (HTTP 500); 42 % kept, the next run resumes it")
+    assert_nothing_cached(hub_env, partial_kept=True)
+
+
+def test_an_attempt_that_brings_bytes_starts_the_count_and_the_backoff_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two failures without a byte, one with, then four without: seven attempts, and the wait
+    after the one with bytes is the first wait again."""
+    waits: list[float] = []
+    monkeypatch.setattr(hub, "_pause", lambda seconds, cancel: waits.append(seconds))
+    written = iter([0, 0, 0, 5, 5, 5, 5, 5])  # before the first attempt, then after each
+    calls = 0
+
+    def attempt() -> None:
+        nonlocal calls
+        calls += 1
+        raise hub_errors.HubError("unreachable", "the connection to the Hub broke")
+
+    with pytest.raises(hub_errors.HubError):
+        hub.with_retries(attempt, attempts=4, backoff=1,
+                         classify_error=lambda exc: hub_errors.classify(exc, REPO),
+                         cancel=threading.Event(), progress=lambda: next(written), total=20)
+    assert calls == 7
+    assert waits == [1, 2, 1, 1, 2, 4]
+
+
+@pytest.mark.parametrize(("flags", "tries"), [({}, 20), ({"tries": 3}, 3)],
+                         ids=["default", "--tries 3"])
+def test_a_server_trickling_a_byte_per_response_is_bounded_by_tries(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    flags: dict[str, int], tries: int,
+) -> None:
+    """Every response brings one byte: each is progress, so only `--tries` ends it."""
+    add_model_repo(fake_hub, 100)
+    fake_hub.add_fault(MODEL, Fault("cut", after=1), times=None)
+    code, out, _ = run_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), capsys, json=True,
+                             **flags)
+    assert code == 1
+    assert gets_start(fake_hub) == list(range(tries))
+    error = json.loads(out)["models"][0]["error"]
+    assert error.startswith(f"{REPO} {MODEL}: the Hub's response ended before its advertised "
+                            "size (")
+    assert error.endswith(f"; {tries} % kept, the next run resumes it")  # of 100 bytes
 
 
 def test_a_content_length_longer_than_the_file_is_read_to_the_listed_size(
@@ -314,7 +397,7 @@ def test_token_never_appears_in_output_logs_or_errors(
     fake_hub.add_repo("org/bad", {"b-Q4_K_M.gguf": GeneratedFile(10_000, 4)})
     fake_hub.add_repo("org/denied", {"x-Q4_K_M.gguf": GeneratedFile(10_000, 5)})
     fake_hub.add_fault("d-Q4_K_M.gguf", Fault("status", code=503), times=None)
-    fake_hub.add_fault("r-Q4_K_M.gguf", Fault("reset", after=1000), times=None)
+    fake_hub.add_fault("r-Q4_K_M.gguf", Fault("reset", after=0), times=None)
     fake_hub.add_fault("b-Q4_K_M.gguf", Fault("corrupt"), times=None)
     fake_hub.add_fault("x-Q4_K_M.gguf", Fault("status", code=403), None)
     monkeypatch.setenv("HF_TOKEN", SECRET)
@@ -498,7 +581,8 @@ class SlowToStopClient:
     def file_headers(self) -> dict[str, str]:
         return {}
 
-    def request(self, call: Callable[[], Any], repo: str, path: str) -> Any:
+    def request(self, call: Callable[[], Any], repo: str, path: str,
+                progress: Callable[[], int] | None = None) -> Any:
         return call()
 
     @contextlib.contextmanager

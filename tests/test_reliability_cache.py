@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scanner.fetch import run as fetch_run
+from tests.downloads import wait_for
 from tests.fakehub import FakeHub, Fault, GeneratedFile
 from tests.helpers import (
     invoke_command,
@@ -246,15 +247,20 @@ def test_a_full_disk_names_the_cache_once(
     assert f"failed      {cause}" in run.stdout, "the file is named once"
 
 
-#: In a private tmpfs of 10 MB: a fetch of a 6 MB file, rate-limited; once 1 MB is on disk a
-#: filler takes the rest of the space; then the filler goes and the fetch runs again.
+#: In a private tmpfs of 10 MB: a fetch of a 6 MB file, which the fake Hub holds after 1 MiB;
+#: once the partial's record (its last line: one range) says that MiB is written, a filler
+#: takes the rest of the space and says so in `$CACHE.filled` (outside the tmpfs) for the test
+#: to release the Hub; the next write finds the disk full. Then the filler goes and the fetch
+#: runs again.
 FILL_MID_FILE = r"""
 mount -t tmpfs -o size=10m tmpfs "$CACHE" || exit 99
 "$@" > "$CACHE.first" 2>&1 &
 fetch=$!
-until [ "$(du -k "$CACHE"/models--*/blobs/*.resume.incomplete 2>/dev/null | cut -f1)" -ge 1024 ]
-do sleep 0.05; done 2>/dev/null
+until [ "$(tail -c 21 "$CACHE"/models--*/blobs/*.resume.incomplete 2>/dev/null)" = \
+        00000000000001048576 ] || ! kill -0 $fetch 2>/dev/null
+do sleep 0.05; done
 head -c 20000000 /dev/zero > "$CACHE/filler" 2>/dev/null
+touch "$CACHE.filled"
 wait $fetch; echo "first exit $?"; cat "$CACHE.first"
 rm "$CACHE/filler"
 "$@"; echo "rerun exit $?"
@@ -266,24 +272,35 @@ def test_a_disk_full_mid_file_keeps_the_bytes_and_the_rerun_resumes(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, mount_namespaces: None
 ) -> None:
     fake_hub.add_repo("org/full-GGUF", {"full-Q4_K_M.gguf": GeneratedFile(6_000_000, 1)})
-    fake_hub.rate_limit_bytes_per_s = 2_000_000
+    hold = Fault("hold", after=1024 * 1024)
+    fake_hub.add_fault("full-Q4_K_M.gguf", hold, times=1)
     root, cache = suite_for(tmp_path / "p", "org/full-GGUF"), tmp_path / "cache"
     cache.mkdir()
-    run = subprocess.run(["unshare", "-rm", "sh", "-c", FILL_MID_FILE, "sh", *invoke_command(
-        "models.fetch", "--root", str(root), "--cache-dir", str(cache))],
-        capture_output=True, text=True, timeout=120, check=False,
-        env=dict(os.environ, TERM="dumb", CACHE=str(cache)))
-    out = run.stdout
-    assert "first exit 1" in out and "Traceback" not in out + run.stderr, out + run.stderr
+    # a timeout long enough that the held response is never retried before the disk is full
+    fetch = invoke_command("models.fetch", "--root", str(root), "--cache-dir", str(cache),
+                           "--timeout", "60")
+    run = subprocess.Popen(["unshare", "-rm", "sh", "-c", FILL_MID_FILE, "sh", *fetch],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=dict(os.environ, TERM="dumb", CACHE=str(cache)))
+    try:
+        wait_for(Path(f"{cache}.filled").exists, "the filler to fill the disk", timeout=60)
+        hold.release.set()
+        out, err = run.communicate(timeout=120)
+    finally:
+        hold.release.set()
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert "first exit 1" in out and "Traceback" not in out + err, out + err
     first = " ".join(out[:out.index("rerun exit")].split())  # long lines wrap at 200 columns
     assert (f"cause: org/full-GGUF full-Q4_K_M.gguf: no space left on the device of the cache "
-            f"{cache} (No space left on device); ") in first
-    assert "kept, the next run resumes it" in first
+            f"{cache} (No space left on device); 17 % kept, the next run resumes it") in first
     rerun = out[out.index("rerun exit") - 2000:]
     assert "resuming   org/full-GGUF/full-Q4_K_M.gguf: " in out and "rerun exit 0" in out
     assert f"{fake_hub.sha256('org/full-GGUF', 'full-Q4_K_M.gguf')}  {cache}/" in rerun
-    resumed = [r for r in fake_hub.requests if r.method == "GET" and "range" in r.headers]
-    assert len(resumed) == 1, "the rerun asked for the missing bytes only"
+    resumed = [r.headers["range"] for r in fake_hub.requests
+               if r.method == "GET" and "range" in r.headers]
+    assert resumed == ["bytes=1048576-5999999"], "the rerun asked for the missing bytes only"
 
 
 def test_a_refused_endpoint_is_tried_for_one_repo_only(

@@ -51,6 +51,14 @@ def assert_stored(cache: Path, hub_: FakeHub, job: FileJob) -> None:
     assert link.is_symlink() and link.read_bytes() == hub_.content(REPO, BIG)
 
 
+def cut_then_down(hub_: FakeHub, after: int, starts: tuple[int | None, ...] = (None,)) -> None:
+    """The first response of each range (by the byte it starts at; None: the first response of
+    any) ends after `after` bytes, then the Hub answers 503: the file fails with bytes kept."""
+    for start in starts:
+        hub_.add_fault(BIG, Fault("cut", after=after, range_start=start), times=1)
+    hub_.add_fault(BIG, Fault("status", code=503), times=None)
+
+
 def ranges(hub_: FakeHub) -> list[str | None]:
     return sorted((r.headers.get("range") for r in file_gets(hub_, BIG)), key=str)
 
@@ -107,7 +115,7 @@ def test_a_resumed_partial_meets_a_server_ignoring_range(
     """A partial from an earlier run, then a server that answers 200: the file is fetched
     whole, and the result is still checked and identical."""
     add_big(fake_hub)
-    fake_hub.add_fault(BIG, Fault("reset", after=200_000), times=None)
+    cut_then_down(fake_hub, after=200_000)
     job, _ = download_one(fake_hub, hub_env, BIG, connections=4)
     assert job.status is FileStatus.FAILED and "the next run resumes it" in (job.error or "")
     fake_hub.clear_faults()
@@ -145,7 +153,7 @@ def test_a_partial_leaves_huggingface_hubs_cache_scan_intact(
     """`hf cache` (scan_cache_dir) still reads the cache, and counts our partial as an
     incomplete download (so `hf cache` can clean it)."""
     fake_hub.add_repo(REPO, {"done-Q8_0.gguf": GeneratedFile(1000, 1), BIG: GeneratedFile(SIZE, 7)})
-    fake_hub.add_fault(BIG, Fault("reset", after=100_000), times=None)
+    cut_then_down(fake_hub, after=100_000)
     root = suite_for(tmp_path / "p", f"{REPO}:Q8_0", f"{REPO}:Q4_K_M")
     code, _, _ = run_fetch(root, capsys)
     assert code == 1
@@ -257,20 +265,19 @@ def test_two_paths_with_the_same_content_are_fetched_once(
 def test_after_a_lost_connection_the_rerun_asks_only_for_the_rest(
     fake_hub: FakeHub, hub_env: Path, small_segments: None
 ) -> None:
-    """Every response breaks after 200 kB: the file fails with its bytes kept; once the network
-    is back, each range resumes where its record stopped."""
+    """Each range's response breaks after 200 kB, then the Hub answers 503: the file fails with
+    its bytes kept; once the network is back, each range resumes where its record stopped."""
     add_big(fake_hub)
-    fake_hub.add_fault(BIG, Fault("reset", after=200_000), times=None)
-    fake_hub.rate_limit_bytes_per_s = 20_000_000
+    quarter = SIZE // 4
+    cut_then_down(fake_hub, after=200_000, starts=tuple(i * quarter for i in range(4)))
     failed, _ = download_one(fake_hub, hub_env, BIG, connections=4)
-    assert failed.status is FileStatus.FAILED and failed.received > 0
+    assert failed.status is FileStatus.FAILED and failed.received == 4 * 200_000
     fake_hub.clear_faults()
     fake_hub.reset_counts()
     job, progress = download_one(fake_hub, hub_env, BIG, connections=4)
     assert job.status is FileStatus.DOWNLOADED
     assert progress.present == [failed.received] and job.resumed == failed.received
     assert job.received == SIZE - failed.received, "no byte of the first run asked again"
-    quarter = SIZE // 4
     starts = sorted(int(str(r)[6:].split("-")[0]) for r in ranges(fake_hub))
     assert len(starts) == 4 and all(i * quarter < s for i, s in enumerate(starts))
     assert_stored(hub_env, fake_hub, job)

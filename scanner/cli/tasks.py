@@ -33,7 +33,7 @@ from ..options import (
 
 SCAN_FLAGS = ("root", "tests", "json", "strict", "deny")
 FETCH_FLAGS = ("cache_dir", "jobs", "connections", "dry_run", "offline", "urls", "verify",
-               "timeout", "backend", "llama_bin", "llama_timeout", "lock", "locked")
+               "timeout", "backend", "llama_bin", "llama_timeout", "lock", "locked", "tries")
 SUITE_HELP = help_texts(TestOptions, "suite", "python")
 
 
@@ -95,7 +95,7 @@ def fetch(
     timeout: str | None = None, backend: str | None = None, llama_bin: str | None = None,
     llama_timeout: str | None = None, suite: str | None = None, lock: str | None = None,
     locked: bool = False, connections: int | None = None,  # last: the short flags stay as they were
-    python: str | None = None,
+    tries: int | None = None, python: str | None = None,
 ) -> None:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
     `-- PYTEST ARGS`: only those the tests pytest selects with these arguments need."""
@@ -107,7 +107,7 @@ def fetch(
         offline=offline,
         mmproj=False if no_mmproj else None, urls=urls, verify=verify, timeout=timeout,
         backend=backend, llama_bin=llama_bin, llama_timeout=llama_timeout, suite=suite,
-        lock=lock, locked=locked, python=python, selection=_selection(c),
+        lock=lock, locked=locked, tries=tries, python=python, selection=_selection(c),
     )
     _finish(commands.fetch_models(options))
 

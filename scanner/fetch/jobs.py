@@ -160,6 +160,7 @@ class FetchSettings:
     verify: bool = False
     dry_run: bool = False
     timeout: float = 10.0
+    tries: int = 20  # attempts at each byte range of a file, progress or not
     #: `--locked`: each locked model's pinned files (the Hub is not listed); None: list it
     locked: dict[HuggingFaceModel, RepoListing] | None = None
     lock_path: str = "models.lock"  # named in messages about models the lock lacks

@@ -81,7 +81,7 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
         from ..hub import HubClient
 
         client = HubClient(settings.endpoint, settings.token, settings.cache,
-                           timeout=settings.timeout)
+                           timeout=settings.timeout, tries=settings.tries)
     plans = make_plans(scan, settings)
 
     def pinned_by_lock(plan: ModelPlan) -> bool:  # a URL reference is pinned by its URL

@@ -27,8 +27,6 @@ from .reporting import FileProgress
 if TYPE_CHECKING:
     from ..hub import HubClient
 
-#: Bytes a segment's failed attempts must have received to earn a fresh retry budget.
-FRESH_BUDGET_BYTES = 4 * 1024 * 1024
 #: How often a wait for another process's lock on the same blob looks at Ctrl-C.
 LOCK_POLL_S = 0.1
 
@@ -40,6 +38,8 @@ class _Stream:
 
     segment: Segment
     generation: int
+    #: bytes it wrote, over all its attempts: an attempt that adds some made progress
+    written: int = 0
 
 
 class FileTransfer:
@@ -143,19 +143,11 @@ class FileTransfer:
 
     def _fetch_with_retries(self, stream: _Stream) -> None:
         """The client retries a failed request with backoff, each attempt resuming where the
-        last one stopped; attempts that received `FRESH_BUDGET_BYTES` before failing earn a fresh
-        budget (a long file behind a flaky link still finishes; a server that cuts every
-        response after a few bytes does not keep the run busy)."""
-        while True:
-            before = self._written(stream)
-            try:
-                self.client.request(lambda: self._attempt(stream), self.job.repo,
-                                    self.job.file.path)
-                return
-            except HubError as error:
-                progressed = self._written(stream) - before >= FRESH_BUDGET_BYTES
-                if not error.retriable or not progressed or self._stopped:
-                    raise
+        last one stopped. An attempt that wrote new bytes starts a fresh count of attempts (a
+        flaky link that cuts responses still finishes the file), up to the client's `tries`
+        per range (a server that trickles a byte per response does not keep the run busy)."""
+        self.client.request(lambda: self._attempt(stream), self.job.repo, self.job.file.path,
+                            progress=lambda: stream.written)
 
     def _written(self, stream: _Stream) -> int:
         """Where the stream's segment is written up to (its end once another stream took the
@@ -228,6 +220,7 @@ class FileTransfer:
                 return -1
             partial.record(stream.segment.index, pos + len(data))
             self.job.received += len(data)
+            stream.written += len(data)
         self._advance(len(data))
         self._check.advance(partial, self._prefix_end)
         return pos + len(data)
