@@ -26,6 +26,8 @@ from ..selection.standalone.fetch_test_models_selection import selection_documen
 
 #: The file an xdist worker writes its collection to, handed to it by the controller.
 WORKER_KEY = "fetch_test_models_selection"
+#: Set for an offline test run (by `test.server --offline`, or by hand).
+OFFLINE_VARS = ("HF_HUB_OFFLINE", "LLAMA_ARG_OFFLINE")
 
 
 def register(config: pytest.Config) -> None:
@@ -55,8 +57,9 @@ def plugin_options(rootpath: Path) -> Options:
     if rootpath.parts[-len(suite.parts):] == suite.parts and suite.parts:
         root, suite_name = rootpath.parents[len(suite.parts) - 1], str(suite)
     section = dict(config.models)
-    section.setdefault("root", None)
-    section["root"] = section["root"] or str(root)
+    section["root"] = section.get("root") or str(root)
+    if any(os.environ.get(name, "") not in ("", "0") for name in OFFLINE_VARS):
+        section["offline"] = True  # the tests run offline: so does their fetch (a check)
     return build_options(section, suite=suite_name)
 
 

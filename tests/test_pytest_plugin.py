@@ -1,0 +1,138 @@
+"""The pytest plugin, as people who run pytest or tests.sh directly use it: inert unless asked;
+with `--fetch-models`, the selected tests' models are fetched before the first fixture (the
+example suite's session fixture fails when a preset is not cached), once under xdist."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.example_suite import copy_example, requested_repos, serve_example_repos
+from tests.fakehub import FakeHub, GeneratedFile
+
+SUITE = "tools/server/tests"
+BASIC_REPOS = {"ggml-org/models", "ggml-org/tinygemma3-GGUF", "ggml-org/test-model-stories260K"}
+
+
+def pytest_in(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest as a developer runs it in the suite folder, with the tool installed."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("PYTEST_", "LLAMA_CACHE", "HF_HUB_CACHE"))}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                          cwd=root / SUITE, env={**inherited, **env}, capture_output=True,
+                          text=True, timeout=300)
+
+
+def file_gets(hub: FakeHub) -> list[str]:
+    return [r.path for r in hub.requests if r.kind == "resolve" and r.method == "GET"]
+
+
+def test_without_the_flag_the_plugin_does_nothing_and_imports_nothing(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    root = copy_example(tmp_path)
+    modules = tmp_path / "modules.json"
+    conftest = root / SUITE / "conftest.py"
+    conftest.write_text(conftest.read_text() + (
+        "\n\ndef pytest_sessionfinish(session):\n"
+        "    import json, sys\n"
+        f"    open({str(modules)!r}, 'w').write(json.dumps(sorted(sys.modules)))\n"))
+    run = pytest_in(root, "unit/test_basic.py")
+    assert run.returncode == 1, "the presets are not cached: the suite's own fixture fails"
+    assert fake_hub.requests == []
+    assert "tests selected" not in run.stdout and "to download:" not in run.stdout
+    loaded = {m for m in json.loads(modules.read_text())
+              if m.startswith(("scanner", "huggingface_hub", "httpx", "invoke", "pydantic"))}
+    assert loaded == {"scanner", "scanner.cli", "scanner.cli.pytest_plugin"}
+
+
+@pytest.mark.parametrize("switch", ["flag", "environment", "ini"])
+def test_the_selected_tests_models_are_fetched_before_the_first_fixture(
+    switch: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    args, env = ["unit/test_basic.py"], {}
+    if switch == "flag":
+        args.insert(0, "--fetch-models")
+    elif switch == "environment":
+        env["FETCH_TEST_MODELS"] = "1"
+    else:
+        ini = root / SUITE / "pytest.ini"
+        ini.write_text(ini.read_text() + "fetch_models = true\n")
+    run = pytest_in(root, *args, **env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 tests selected, 5 of 12 models" in run.stdout
+    assert "3 passed" in run.stdout
+    assert run.stdout.index("5 models: 5 downloaded") < run.stdout.index("3 passed")
+    assert requested_repos(fake_hub) == BASIC_REPOS
+
+
+@pytest.mark.slow
+def test_under_xdist_the_controller_fetches_once_before_any_worker_runs_a_test(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    run = pytest_in(root, "--fetch-models", "-n", "2", "-m", "not slow")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "tests selected" in run.stdout and "downloaded" in run.stdout, "on the controller"
+    gets = file_gets(fake_hub)
+    assert len(gets) == len(set(gets)), "each file once"
+    trees = [r.path for r in fake_hub.requests if r.kind == "tree"]
+    assert len(trees) == len(set(trees)), "each repo listed once"
+    assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+def test_a_model_that_fails_stops_the_session_before_any_test(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    fake_hub.add_repo("ggml-org/tinygemma3-GGUF", {"other.bin": GeneratedFile(10)})
+    root = copy_example(tmp_path)
+    run = pytest_in(root, "--fetch-models", "unit/test_basic.py")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "FAILED ggml-org/tinygemma3-GGUF:Q8_0" in run.stdout
+    assert "the fetch failed, so no test ran" in run.stdout + run.stderr
+    assert "passed" not in run.stdout
+    kept = pytest_in(root, "--fetch-models", "--fetch-models-keep-going", "unit/test_basic.py")
+    assert "3 error" in kept.stdout or "errors" in kept.stdout, "the tests ran, and failed"
+
+
+def test_offline_and_locked_runs_make_no_request_on_a_warm_cache(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    assert pytest_in(root, "--fetch-models", "unit/test_basic.py").returncode == 0
+    locked = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(Path(__file__).parent.parent), "models.lock",
+         "--root", str(root), "--", "unit/test_basic.py"], capture_output=True, text=True,
+        timeout=300)
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    fake_hub.requests.clear()
+    for env in ({"HF_HUB_OFFLINE": "1"}, {"INVOKE_MODELS_LOCKED": "1"}):
+        run = pytest_in(root, "--fetch-models", "unit/test_basic.py", **env)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "3 passed" in run.stdout
+    assert fake_hub.requests == []
+
+
+def test_tests_sh_with_pytest_addopts_fetches_first(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    path = f"{Path(sys.executable).parent}{os.pathsep}{inherited.get('PATH', '')}"
+    run = subprocess.run(["bash", "tests.sh", "unit/test_basic.py"], cwd=root / SUITE,
+                         env={**inherited, "PATH": path, "PYTEST_WORKERS": "1",
+                              "PYTEST_ADDOPTS": "--fetch-models -p no:cacheprovider"},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 passed" in run.stdout and "5 models: 5 downloaded" in run.stdout
