@@ -77,38 +77,35 @@ def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     return ExitCode.FAILED if options.models.strict and result.diagnostics else ExitCode.OK
 
 
-def scan_selected(options: Options, env: Mapping[str, str], *, offline: bool = False,
-                  slow: bool = False) -> tuple[ScanResult, SelectedScan | None]:
+def scan_selected(options: Options,
+                  env: Mapping[str, str]) -> tuple[ScanResult, SelectedScan | None]:
     """The scan, narrowed to `options.selection` when there is one (see `select_for`)."""
     scan = scan_suite(options.root, options.scan, endpoint_host(env))
-    selected = select_for(options, scan, env, offline=offline, slow=slow)
+    selected = select_for(options, scan, env)
     return (scan if selected is None else selected.scan), selected
 
 
-def select_for(options: Options, scan: ScanResult, env: Mapping[str, str],
-               *, offline: bool = False, slow: bool = False,
-               python: preflight.SuitePython | None = None,
-               for_tests: bool = False) -> SelectedScan | None:
-    """The scan narrowed to the tests `options.selection` runs; None without a selection.
-    `offline` and `slow` give the collection the environment of a `test.server` run
-    (`for_tests`). A collection that fails is a SetupError: the selection asked for cannot be
-    replaced by the whole suite, and nothing is fetched for a run that cannot start."""
+def select_for(options: Options, scan: ScanResult,
+               env: Mapping[str, str]) -> SelectedScan | None:
+    """The scan narrowed to the tests `options.selection` runs; None without a selection. A
+    collection that fails is a SetupError: the selection asked for cannot be replaced by the
+    whole suite."""
     if options.selection is None:
         return None
     missing = options.missing_suite()
     if missing:
         raise SetupError(missing)
-    python = python or preflight.suite_python(options.python, env, options.root)
+    python = preflight.suite_python(options.python, env, options.root)
     cache = environment.cache_dir(env, options.cache_dir)
-    run_env = run_environment(env, cache, offline=offline, slow=slow)
+    run_env = run_environment(env, cache, offline=False, slow=False)
     names = (*options.scan.repo_names, *options.scan.file_names)
     selection = collect_tests(options.suite_dir, options.root, options.selection, run_env, names,
                               python.path)
     if selection.error:
         raise SetupError(preflight.collection_error(python, selection.error, selection.output,
                                                     options.suite_dir) +
-                         ("" if for_tests else "\nNothing was fetched for a selection that "
-                          "cannot be known (without `-- PYTEST ARGS`: the whole suite)"))
+                         "\nNothing was fetched for a selection that cannot be known "
+                         "(without `-- PYTEST ARGS`: the whole suite)")
     return narrow(scan, selection, options.scan)
 
 

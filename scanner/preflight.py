@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import SetupError
-from .selection.needs import SelectedScan
 
 #: How long `llama-server --version` may take: it prints and exits without loading anything.
 VERSION_TIMEOUT_S = 10.0
@@ -57,7 +56,6 @@ class ServerSetup(NamedTuple):
     free_bytes: int | None
     endpoint: str | None  # None: the Hub is not asked (offline, or no fetch)
     token_set: bool
-    selected: SelectedScan | None  # the tests the run selects; None without a fetch
 
 
 def _checked(python: SuitePython) -> SuitePython:
@@ -73,20 +71,24 @@ def collection_error(python: SuitePython, error: str, output: str, suite_dir: Pa
     missing = _MISSING_MODULE.findall(output)
     if not missing:
         return f"{python.path} ({python.source}) could not collect the suite: {error}"
+    return (f"{python.path} ({python.source}) cannot collect the suite: No module named "
+            f"{missing[-1]!r}. {_install(python, suite_dir, missing[-1].split('.')[0])}")
+
+
+def _install(python: SuitePython, suite_dir: Path, module: str) -> str:
+    """The pip command that installs the suite's requirements (else `module`) for `python`."""
     requirements = suite_dir / "requirements.txt"
     install, what = ((f"-r {shlex.quote(str(requirements))}", "the suite's requirements")
-                     if requirements.is_file() else
-                     (shlex.quote(missing[-1].split(".")[0]), "it"))
-    return (f"{python.path} ({python.source}) cannot collect the suite: No module named "
-            f"{missing[-1]!r}. Install {what}:\n"
-            f"    {shlex.quote(str(python.path))} -m pip install {install}")
+                     if requirements.is_file() else (shlex.quote(module), "it"))
+    return f"Install {what}:\n    {shlex.quote(str(python.path))} -m pip install {install}"
 
 
-def probe_pytest(python: SuitePython) -> tuple[str, bool]:
-    """pytest's version and whether pytest-xdist is there, asked of `python` (when no
-    collection did it); a SetupError when pytest is missing."""
-    probe = ("import importlib.util, pytest; "
-             "print(pytest.__version__, importlib.util.find_spec('xdist') is not None)")
+def probe_pytest(python: SuitePython, suite_dir: Path) -> tuple[str, bool]:
+    """pytest's version and whether pytest-xdist is there, as `python` sees them (without
+    importing either); a SetupError when pytest is missing."""
+    probe = ("import importlib.util as u, importlib.metadata as m; "
+             "print(m.version('pytest') if u.find_spec('pytest') else '-', "
+             "u.find_spec('xdist') is not None)")
     try:
         run = subprocess.run([str(python.path), "-c", probe], capture_output=True, text=True,
                              errors="replace", timeout=60, check=False, stdin=subprocess.DEVNULL)
@@ -94,8 +96,11 @@ def probe_pytest(python: SuitePython) -> tuple[str, bool]:
         raise SetupError(f"{python.source}: {python.path} cannot be run ({exc})") from None
     words = run.stdout.split()
     if run.returncode != 0 or len(words) != 2:
-        raise SetupError(f"{python.path} ({python.source}) has no pytest: "
-                         f"{shlex.quote(str(python.path))} -m pip install pytest")
+        said = run.stderr.strip().splitlines()[-1:] or ["no answer"]
+        raise SetupError(f"{python.path} ({python.source}) does not run Python: {said[0]}")
+    if words[0] == "-":
+        raise SetupError(f"{python.path} ({python.source}) has no pytest. "
+                         + _install(python, suite_dir, "pytest"))
     return words[0], words[1] == "True"
 
 

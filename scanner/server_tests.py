@@ -8,10 +8,9 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 
 from . import environment, preflight
-from .commands import check_setup, endpoint_host, fetch_models, select_for
+from .commands import check_setup, endpoint_host, fetch_models
 from .errors import ExitCode, OptionsError, SetupError
 from .options import Options, ServerRun
 from .output.server_report import print_setup
@@ -19,6 +18,8 @@ from .output.step_summary import append_step_summary, tests_markdown
 from .preflight import ServerSetup
 from .scan.suite import NoTestFiles, scan_suite
 from .selection.collect import run_environment
+from .selection.live import LiveRun
+from .selection.needs import narrow
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
@@ -57,55 +58,74 @@ def _run_server_tests(options: Options, run: ServerRun, env: Mapping[str, str]) 
     if run.parallel() and not setup.xdist:
         print(f"note: pytest-xdist is not installed in {setup.python.path}: the tests run in "
               "one process", flush=True)
-    if setup.selected is not None:
-        code = fetch_models(options, env, setup.selected)
-        if code == ExitCode.INTERRUPTED:  # the fetch said what it left
-            return code
-        if code and not run.test.keep_going:
-            print("not running the tests: the fetch failed (--keep-going runs them anyway)",
-                  file=sys.stderr)
-            return code
-        if code:
-            print("note: the fetch failed; running the tests anyway (--keep-going)", flush=True)
     run_env = run_environment(env, setup.cache, offline=run.test.offline, slow=run.test.slow)
     command = [str(setup.python.path), "-m", "pytest", *arguments]
     print(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"
           f"{', offline' if run.test.offline else ''})", flush=True)
-    code = _run_pytest(command, folder, run_env)
+    if run.test.fetch:
+        code = _fetch_then_test(options, run, setup.python, arguments, run_env, env)
+    else:
+        code = _run_pytest(subprocess.Popen(command, cwd=folder, env=run_env))
     append_step_summary(env, tests_markdown(shlex.join(["pytest", *arguments]), code))
     return code
 
 
 def _preflight(options: Options, run: ServerRun, env: Mapping[str, str]) -> ServerSetup:
-    """Every check of the user's setup, before the first Hub request: the interpreter (and, by
-    collecting the selection with it, the suite's requirements), the settings, llama-server."""
+    """Every check of the user's setup that needs no collection, before the first request:
+    the interpreter and its pytest, the settings, llama-server. (The suite's requirements are
+    checked by its collection, which comes before any request too.)"""
     python = preflight.suite_python(options.python, env, options.root)
-    fetching = run.test.fetch
-    check_setup(options, env, hub=fetching and not run.test.offline)
+    pytest_version, xdist = preflight.probe_pytest(python, options.suite_dir)
+    check_setup(options, env, hub=run.test.fetch and not run.test.offline)
     binary = preflight.server_binary(run.test.server_bin, env, options.root, options.suite_dir)
     version = preflight.server_version(binary, env, options.root) if binary else None
-    selected = None
-    if fetching:  # collected without xdist's flags: they depend on what that interpreter has
-        selecting = options.with_selection(tests_sh_arguments(run, xdist_installed=False))
-        scan = scan_suite(selecting.root, selecting.scan, endpoint_host(env))
-        selected = select_for(selecting, scan, env, offline=run.test.offline,
-                              slow=run.test.slow, python=python, for_tests=True)
-        assert selected is not None  # a selection was given
-        pytest_version, xdist = selected.selection.pytest_version, selected.selection.xdist
-    else:
-        pytest_version, xdist = preflight.probe_pytest(python)
     cache = environment.cache_dir(env, options.cache_dir)
     return ServerSetup(
-        python=python, pytest_version=pytest_version or "?", xdist=xdist, server=binary,
+        python=python, pytest_version=pytest_version, xdist=xdist, server=binary,
         server_version=version, cache=cache, free_bytes=preflight.free_bytes(cache),
-        endpoint=None if run.test.offline or not fetching else environment.endpoint(env),
-        token_set=environment.token(env) is not None, selected=selected)
+        endpoint=None if run.test.offline or not run.test.fetch else environment.endpoint(env),
+        token_set=environment.token(env) is not None)
 
 
-def _run_pytest(command: list[str], folder: Path, env: Mapping[str, str]) -> int:
+def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePython,
+                     arguments: list[str], run_env: Mapping[str, str],
+                     env: Mapping[str, str]) -> int:
+    """One pytest run: it collects, waits while `models.fetch` brings what its tests need
+    (the fetch's selection line, plan and summary), then runs them — or stops."""
+    names = (*options.scan.repo_names, *options.scan.file_names)
+    live = LiveRun(python.path, arguments, options.suite_dir, run_env, names)
+    try:
+        selection = live.selection(options.root)
+        if selection is None:  # it ended on its own: a usage error, or nothing to run
+            return live.process.returncode
+        if selection.error:
+            live.process.wait()
+            raise SetupError(preflight.collection_error(python, selection.error,
+                                                        selection.output, options.suite_dir))
+        scan = scan_suite(options.root, options.scan, endpoint_host(env))
+        selected = narrow(scan, selection, options.scan)
+        code = fetch_models(options.with_selection(arguments), env, selected)
+        if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
+            if code != ExitCode.INTERRUPTED:  # the fetch said what it left
+                print("not running the tests: the fetch failed (--keep-going runs them "
+                      "anyway)", file=sys.stderr)
+            live.stop(code)
+            live.process.wait()
+            return code
+        if code:
+            print("note: the fetch failed; running the tests anyway (--keep-going)", flush=True)
+        live.go()
+        return _run_pytest(live.process)
+    finally:
+        if live.process.poll() is None:  # stopped by an error or Ctrl-C in this process
+            live.process.kill()
+            live.process.wait()
+        live.close()
+
+
+def _run_pytest(process: subprocess.Popen[bytes]) -> int:
     """pytest's exit code; on Ctrl-C (which reaches pytest too, from the terminal) pytest is
     left to stop its tests and print its summary, then the run exits 130."""
-    process = subprocess.Popen(command, cwd=folder, env=env)
     interrupted = False
     while True:
         try:

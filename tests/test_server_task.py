@@ -90,7 +90,7 @@ def test_failed_fetch_stops_before_pytest(fake_hub: FakeHub, hub_env: Path,
     assert run.returncode == 1
     assert "FAILED ggml-org/models tinyllamas/stories260K.gguf" in run.stdout
     assert "needed by: tools/server/tests/test_suite.py:" in run.stdout
-    assert "running" not in run.stdout and "passed" not in run.stdout
+    assert "no tests ran" in run.stdout and "passed" not in run.stdout
     assert "not running the tests: the fetch failed" in run.stderr
 
 

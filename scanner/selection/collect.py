@@ -91,7 +91,7 @@ def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mappi
         output = Path(scratch) / "selection.json"
         command = [str(python or sys.executable), "-m", "pytest", *arguments, "--collect-only",
                    "-q", "-p", PLUGIN]
-        child_env = _collection_env(env, output, param_names)
+        child_env = plugin_environment(env, output, param_names)
         try:
             run = subprocess.run(command, cwd=folder, env=child_env, capture_output=True,
                                  text=True, errors="replace", timeout=COLLECT_TIMEOUT_SECONDS,
@@ -122,8 +122,9 @@ def selection_from(document: Mapping[str, Any], root: Path, arguments: Sequence[
                      pytest_version=document["pytest_version"], xdist=document["xdist"])
 
 
-def _collection_env(env: Mapping[str, str], output: Path,
-                    param_names: Sequence[str]) -> dict[str, str]:
+def plugin_environment(env: Mapping[str, str], output: Path,
+                       param_names: Sequence[str]) -> dict[str, str]:
+    """`env` with what the plugin reads: where to write, which names to report, its folder."""
     child = dict(env)
     child[plugin.OUTPUT_VAR] = str(output)
     child[plugin.NAMES_VAR] = json.dumps(list(param_names))

@@ -1,11 +1,18 @@
-"""pytest plugin for the selection step: `pytest --collect-only -p fetch_test_models_selection`.
+"""pytest plugin for the selection step: `pytest -p fetch_test_models_selection`.
 
-It is loaded explicitly by `scanner.selection.collect`, in the suite's own interpreter (where
-this package need not be installed: its folder is put on that interpreter's path), and only
-writes, after pytest's own collection and deselection (`-k`, `-m`, paths, node ids, plugins, ini
-options), which items the run will execute, and what that interpreter has. It imports nothing
-but the standard library, so `collect` can read the names below without importing pytest. The
-file it writes is named by `OUTPUT_VAR`; without it, the plugin does nothing.
+It is loaded explicitly by `scanner.selection` (`collect.py`, `live.py`), in the suite's own
+interpreter (where this package need not be installed: its folder is put on that interpreter's
+path), and writes, after pytest's own collection and deselection (`-k`, `-m`, paths, node ids,
+plugins, ini options), which items the run will execute, and what that interpreter has. It
+imports nothing but the standard library, so the tool can read the names below without
+importing pytest. The file it writes is named by `OUTPUT_VAR`; without it, the plugin does
+nothing.
+
+In a real run (not `--collect-only`), `READY_FD_VAR` and `GO_FD_VAR` name two pipes to the
+tool: once collected, the run says so (a JSON line) and waits for "go" or "stop CODE" while
+the tool fetches the models, so the suite is collected once and no test starts before its
+models are in place. Under pytest-xdist the workers write the file and the controller waits,
+before it hands out the first test.
 """
 
 from __future__ import annotations
@@ -16,12 +23,19 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+import pluggy  # pytest's own hook library: light, unlike pytest
+
 if TYPE_CHECKING:
     import pytest
+
+hookimpl = pluggy.HookimplMarker("pytest")
 
 #: Where the plugin writes what it found, and which parameter names it reports.
 OUTPUT_VAR = "FETCH_TEST_MODELS_SELECTION"
 NAMES_VAR = "FETCH_TEST_MODELS_PARAM_NAMES"
+#: The pipes of a run that waits for the tool after its collection (file descriptors).
+READY_FD_VAR = "FETCH_TEST_MODELS_READY_FD"
+GO_FD_VAR = "FETCH_TEST_MODELS_GO_FD"
 
 
 def _skip_reason(item: pytest.Item) -> str | None:
@@ -71,15 +85,75 @@ def _entry(item: pytest.Item, names: list[str]) -> dict[str, Any]:
     }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if _waits(config) and config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistController(), "fetch-test-models-controller")
+
+
+@hookimpl(tryfirst=True)  # an xdist worker reports its collection in this hook: write before
 def pytest_collection_finish(session: pytest.Session) -> None:
     target = os.environ.get(OUTPUT_VAR)
     if not target:
         return
+    if session.testsfailed:  # collection errors: the run stops before any test
+        if _waits(session.config):
+            _tell({"failed": _collection_errors(session.config)})
+        return
     names = json.loads(os.environ.get(NAMES_VAR) or "[]")
-    partial = f"{target}.partial"
+    partial = f"{target}.{os.getpid()}.partial"  # xdist's workers write at once
     with open(partial, "w", encoding="utf-8") as out:
         json.dump(selection_document(session, names), out)
     os.replace(partial, target)  # a reader never sees half a document
+    if _waits(session.config):
+        _wait_for_the_tool()
+
+
+class _XdistController:
+    """The controller does not collect: it waits once the first worker has (the workers all
+    collect the same items), before xdist schedules any test."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Any) -> None:
+        if self.asked:
+            return
+        self.asked = True
+        if os.path.exists(os.environ[OUTPUT_VAR]):
+            _wait_for_the_tool()
+        else:  # the worker's collection failed: xdist reports its errors
+            import pytest
+
+            _tell({"failed": ""})
+            pytest.exit("pytest could not collect every test", returncode=2)
+
+
+def _waits(config: pytest.Config) -> bool:
+    """A run the tool waits on: not an xdist worker, not a collection-only run."""
+    return (GO_FD_VAR in os.environ and not hasattr(config, "workerinput")
+            and not config.option.collectonly)
+
+
+def _tell(message: dict[str, Any]) -> None:
+    os.write(int(os.environ[READY_FD_VAR]), (json.dumps(message) + "\n").encode())
+
+
+def _wait_for_the_tool() -> None:
+    """Say the collection is done, then wait for "go" or "stop CODE"; the tool gone: stop."""
+    import pytest
+
+    _tell({"ready": True})
+    with os.fdopen(int(os.environ[GO_FD_VAR]), encoding="utf-8", closefd=False) as answers:
+        answer = answers.readline().split()
+    if answer[:1] != ["go"]:
+        code = int(answer[1]) if len(answer) > 1 and answer[1].isdigit() else 1
+        pytest.exit("fetch-test-models: the fetch failed, so no test ran", returncode=code)
+
+
+def _collection_errors(config: pytest.Config) -> str:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    reports = reporter.stats.get("error", []) if reporter is not None else []
+    return "\n".join(str(getattr(report, "longreprtext", "")) for report in reports)
 
 
 def selection_document(session: pytest.Session, names: list[str]) -> dict[str, Any]:
