@@ -169,7 +169,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     from .fetch.jobs import FetchSettings
 
     locked = None
-    if options.models.locked:
+    if options.models.locked or (not options.models.latest and options.lock_path.is_file()):
         locked = lock.listings(lock.read(options.lock_path))
     return FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
@@ -178,7 +178,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         offline=options.models.offline,
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
         dry_run=options.models.dry_run, timeout=options.models.timeout,
-        tries=options.models.tries, locked=locked,
+        tries=options.models.tries, locked=locked, lock_strict=options.models.locked,
         lock_path=str(options.lock_path))
 
 
@@ -202,7 +202,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
         lock.check_destination(path)
     scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
-        options.models, locked=False, offline=False, dry_run=True, verify=False))
+        options.models, locked=False, latest=True, offline=False, dry_run=True, verify=False))
     settings = fetch_settings(unlocked, env)
     run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
     # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked

@@ -74,7 +74,10 @@ class ModelsOptions:
                                     "suite folder)")
     locked: bool = option(False, "take each model's commit and files from the lock file: no "
                                  "listing is asked of the Hub, every file is checked against "
-                                 "its locked sha256")
+                                 "its locked sha256, a model the lock lacks fails")
+    latest: bool = option(False, "ask the Hub for each repo's main even where the lock file "
+                                 "pins a commit (default: a lock in place pins the models it "
+                                 "names, as Cargo.lock does)")
     timeout: Annotated[float, Gt(0)] = option(
         10.0, "seconds to wait for the Hub to accept a connection or send the next bytes "
               "(default 10); a Hub silent that long is tried once more, then not asked again")
@@ -105,6 +108,9 @@ class TestOptions:
     slow: bool = option(False, "also run the slow tests (SLOW_TESTS=1 and no -m \"not slow\", "
                                "as tests.sh does)")
     fetch: bool = option(True, "run models.fetch first (flag: --no-fetch)")
+    online: bool = option(False, "keep llama-server online during the tests (default: once "
+                                 "every model they need is in place, LLAMA_ARG_OFFLINE=1, so "
+                                 "llama-server asks the Hub nothing)")
     workers: Annotated[int, Ge(1), Le(256)] | Literal["auto", "logical"] | None = option(
         None, "pytest-xdist workers, as tests.sh's PYTEST_WORKERS (default: PYTEST_WORKERS, "
               "else 4; 1 = no xdist)")

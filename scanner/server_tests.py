@@ -114,13 +114,24 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
             return code
         if code:
             print("note: the fetch failed; running the tests anyway (--keep-going)", flush=True)
-        live.go()
+        live.go(_offline_server(run, code))
         return _run_pytest(live.process)
     finally:
         if live.process.poll() is None:  # stopped by an error or Ctrl-C in this process
             live.process.kill()
             live.process.wait()
         live.close()
+
+
+def _offline_server(run: ServerRun, fetch_code: int) -> dict[str, str]:
+    """Once every model the tests need is in place, llama-server needs the Hub for nothing:
+    the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about every preset
+    at every start). Not after a failed fetch, and not with --online."""
+    if fetch_code or run.test.online or run.test.offline:
+        return {}
+    print("note: every model the tests need is in place: llama-server runs offline "
+          "(LLAMA_ARG_OFFLINE=1; --online keeps it online)", flush=True)
+    return {"LLAMA_ARG_OFFLINE": "1"}
 
 
 def _run_pytest(process: subprocess.Popen[bytes]) -> int:

@@ -125,9 +125,32 @@ def test_verify_keeps_a_blob_that_matches_its_name_and_no_ref_points_at_a_half_s
     link.unlink()
     link.symlink_to(f"../../blobs/{sound.name}")
     fake_hub.add_fault("/resolve/", Fault("status", code=404), times=1)
-    code, out, _ = run_fetch(root, capsys, verify=True)
+    code, out, _ = run_fetch(root, capsys, verify=True, latest=True)  # the Hub's listing
     assert code == 1 and "cached copy content does not match the Hub's sha256" in out
     assert sound.read_bytes() == other, "a blob that matches its name is never deleted"
     assert not (folder / "refs/main").exists(), "no ref to a snapshot that lacks a file"
-    assert run_fetch(root, capsys, verify=True)[0] == 0
+    assert run_fetch(root, capsys, verify=True, latest=True)[0] == 0
     assert llama_offline_lookup(hub_env, REPO, MODEL) == pinned
+
+
+def test_a_lock_in_place_pins_the_models_it_names_without_asking_the_hub(
+    fake_hub: FakeHub, hub_env: Path, locked: tuple[Path, Path, bytes],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As Cargo.lock: a warm run with the lock asks nothing; a model the lock lacks is listed
+    as usual (not refused, as `--locked` would); `--latest` asks the Hub for main."""
+    root, lock, pinned = locked
+    assert run_fetch(root, capsys)[0] == 0
+    fake_hub.requests.clear()
+    code, out, _ = run_fetch(root, capsys)
+    assert code == 0 and fake_hub.requests == []
+    assert "2 cached" in out
+    fake_hub.add_repo("org/new", {"new-Q8_0.gguf": GeneratedFile(500)})
+    widened = suite_for(root, f"{REPO}:Q4_K_M", "org/small", "org/new")
+    assert run_fetch(widened, capsys)[0] == 0
+    assert [r.path.split("/")[4] for r in fake_hub.requests if r.kind == "tree"] == ["new"]
+    fake_hub.requests.clear()
+    assert run_fetch(widened, capsys, latest=True)[0] == 0
+    assert len([r for r in fake_hub.requests if r.kind == "tree"]) == 3
+    assert llama_offline_lookup(hub_env, REPO, MODEL) == pinned
+    assert lock.exists()

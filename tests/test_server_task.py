@@ -169,3 +169,22 @@ def test_an_unwritable_step_summary_is_a_warning(fake_hub: FakeHub, hub_env: Pat
                                   GITHUB_STEP_SUMMARY=str(tmp_path / "missing-dir" / "s.md")))
     assert run.returncode == 0, run.stderr
     assert "warning: cannot append to GITHUB_STEP_SUMMARY" in run.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_once_every_model_is_in_place_llama_server_runs_offline_unless_online(
+    workers: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """llama.cpp's `load_all` asks the Hub about every preset at every start: after a complete
+    fetch the tests (each xdist worker too) get LLAMA_ARG_OFFLINE=1, and nothing else."""
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
+    root, cache = write_suite(tmp_path / "proj", SUITE, "test_suite.py"), tmp_path / "cache"
+    run = invoke(root, cache, "test.server", "--workers", workers, "--", "-p",
+                 "no:cacheprovider", EXPECT_OFFLINE="1")
+    assert run.returncode == 1, "HF_HUB_OFFLINE stays unset: test_environment fails on it"
+    assert "note: every model the tests need is in place: llama-server runs offline" in run.stdout
+    assert "assert None == '1'" in run.stdout and "1 failed, 1 passed" in run.stdout
+    online = invoke(root, cache, "test.server", "--online", "--workers", workers, "--", "-p",
+                    "no:cacheprovider")
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert "runs offline" not in online.stdout and "2 passed" in online.stdout

@@ -33,7 +33,8 @@ from ..options import (
 
 SCAN_FLAGS = ("root", "tests", "json", "strict", "deny")
 FETCH_FLAGS = ("cache_dir", "jobs", "connections", "dry_run", "offline", "urls", "verify",
-               "timeout", "backend", "llama_bin", "llama_timeout", "lock", "locked", "tries")
+               "timeout", "backend", "llama_bin", "llama_timeout", "lock", "locked", "latest",
+               "tries")
 SUITE_HELP = help_texts(TestOptions, "suite", "python")
 
 
@@ -95,7 +96,7 @@ def fetch(
     timeout: str | None = None, backend: str | None = None, llama_bin: str | None = None,
     llama_timeout: str | None = None, suite: str | None = None, lock: str | None = None,
     locked: bool = False, connections: int | None = None,  # last: the short flags stay as they were
-    tries: int | None = None, python: str | None = None,
+    tries: int | None = None, python: str | None = None, latest: bool = False,
 ) -> None:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
     `-- PYTEST ARGS`: only those the tests pytest selects with these arguments need."""
@@ -107,7 +108,8 @@ def fetch(
         offline=offline,
         mmproj=False if no_mmproj else None, urls=urls, verify=verify, timeout=timeout,
         backend=backend, llama_bin=llama_bin, llama_timeout=llama_timeout, suite=suite,
-        lock=lock, locked=locked, tries=tries, python=python, selection=_selection(c),
+        lock=lock, locked=locked, tries=tries, python=python, latest=latest,
+        selection=_selection(c),
     )
     _finish(commands.fetch_models(options))
 
@@ -129,14 +131,14 @@ def lock_(
     _finish(commands.lock_models(options, check=check))
 
 
-@task(help={**help_texts(ModelsOptions, "root", "locked"),
+@task(help={**help_texts(ModelsOptions, "root", "locked", "latest"),
             **help_texts(TestOptions, "suite", "offline", "slow", "workers", "keep_going",
-                         "python"),
+                         "python", "online"),
             "no_fetch": "do not run models.fetch first"})
 def server(c: Context, root: str | None = None, suite: str | None = None,
            offline: bool = False, slow: bool = False, workers: str | None = None,
            no_fetch: bool = False, keep_going: bool = False, locked: bool = False,
-           python: str | None = None) -> None:
+           python: str | None = None, latest: bool = False, online: bool = False) -> None:
     """Run the server tests as tools/server/tests/tests.sh does, after models.fetch has fetched
     the models of exactly the tests pytest selects; arguments after `--` go to pytest.
 
@@ -146,11 +148,11 @@ def server(c: Context, root: str | None = None, suite: str | None = None,
     from ..server_tests import run_server_tests
 
     options = _options(c, check_test=False, root=root, suite=suite, locked=locked,
-                       python=python)
+                       python=python, latest=latest)
     try:
         run = build_server_run(c.config.test, os.environ, _pytest_args(c), offline=offline,
                                slow=slow, workers=workers, fetch=False if no_fetch else None,
-                               keep_going=keep_going)
+                               keep_going=keep_going, online=online)
     except OptionsError as exc:
         raise Exit(f"error: invalid option: {exc}", code=ExitCode.USAGE) from exc
     _finish(run_server_tests(options, run))

@@ -161,6 +161,9 @@ class FetchSettings:
     dry_run: bool = False
     timeout: float = 10.0
     tries: int = 20  # attempts at each byte range of a file, progress or not
-    #: `--locked`: each locked model's pinned files (the Hub is not listed); None: list it
+    #: the lock's pinned files of each model it names (their repos are not listed); None: no
+    #: lock in use, every repo is listed
     locked: dict[HuggingFaceModel, RepoListing] | None = None
+    #: `--locked`: a model the lock lacks fails (else it is listed as usual)
+    lock_strict: bool = False
     lock_path: str = "models.lock"  # named in messages about models the lock lacks

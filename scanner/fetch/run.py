@@ -85,7 +85,8 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
     plans = make_plans(scan, settings)
 
     def pinned_by_lock(plan: ModelPlan) -> bool:  # a URL reference is pinned by its URL
-        return settings.locked is not None and not plan.model.revision
+        return (settings.locked is not None and not plan.model.revision
+                and (settings.lock_strict or plan.model in settings.locked))
 
     to_list = [p for p in plans if p.planned and not pinned_by_lock(p)]
     repos = sorted({p.model.repo for p in to_list})

@@ -71,7 +71,11 @@ class LiveRun:
         document = json.loads(self._output.read_text(encoding="utf-8"))
         return selection_from(document, root, self.arguments, seconds)
 
-    def go(self) -> None:
+    def go(self, env: Mapping[str, str] | None = None) -> None:
+        """Run the tests, with `env` added to the environment of every test process."""
+        if env:
+            plugin_env = Path(f"{self._output}{plugin.ENV_SUFFIX}")
+            plugin_env.write_text(json.dumps(dict(env)), encoding="utf-8")
         self._answer("go")
 
     def stop(self, code: int) -> None:

@@ -36,6 +36,8 @@ NAMES_VAR = "FETCH_TEST_MODELS_PARAM_NAMES"
 #: The pipes of a run that waits for the tool after its collection (file descriptors).
 READY_FD_VAR = "FETCH_TEST_MODELS_READY_FD"
 GO_FD_VAR = "FETCH_TEST_MODELS_GO_FD"
+#: Beside the output file: variables the tool adds to the tests' environment once it said go.
+ENV_SUFFIX = ".env"
 
 
 def _skip_reason(item: pytest.Item) -> str | None:
@@ -106,6 +108,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     os.replace(partial, target)  # a reader never sees half a document
     if _waits(session.config):
         _wait_for_the_tool()
+
+
+@hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first test of this process (an xdist worker's too: the controller hands out
+    tests only after the tool said go), take the variables the tool added."""
+    target = os.environ.get(OUTPUT_VAR)
+    if target and GO_FD_VAR in os.environ and os.path.exists(target + ENV_SUFFIX):
+        with open(target + ENV_SUFFIX, encoding="utf-8") as added:
+            os.environ.update(json.load(added))
 
 
 class _XdistController:
