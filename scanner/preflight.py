@@ -162,6 +162,8 @@ def server_version(binary: Path, env: Mapping[str, str], root: Path) -> str:
     return next((line for line in lines if line.startswith("version")), lines[0] if lines else "")
 
 
-_BUILD = ("    cmake -B build -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF\n"
-          "    cmake --build build --target llama-server -j\n"
-          f"  or point {SERVER_BIN_VAR} at a built one (test.server_bin: false skips this check)")
+#: What builds llama-server in a llama.cpp checkout (the README's quick start says the same).
+BUILD_COMMANDS = ("cmake -B build -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF",
+                  "cmake --build build --target llama-server -j")
+_BUILD = "".join(f"    {command}\n" for command in BUILD_COMMANDS) + (
+    f"  or point {SERVER_BIN_VAR} at a built one (test.server_bin: false skips this check)")

@@ -6,6 +6,8 @@ llama-server binaries here are stand-ins (shell scripts that print a version).""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner import preflight
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import REPO_ROOT, invoke_command, write_suite
 
@@ -206,3 +209,64 @@ def test_the_tool_installed_from_a_wheel_runs_a_suite_from_its_own_virtualenv(
     assert "1 passed" in result.stdout
     gets = [r for r in fake_hub.requests if r.kind == "resolve" and r.method == "GET"]
     assert len(gets) == 1, "fetched once, then cached for the other runs"
+
+
+# -- the README's quick start, command by command ---------------------------------------------
+
+QUICK_START = re.compile(r"<!-- quick-start[^>]*-->(.*?)<!-- /quick-start -->", re.S)
+
+
+def quick_start() -> list[str]:
+    """The commands of the README's quick start, and the alternatives in their comments."""
+    block = QUICK_START.search((REPO_ROOT / "README.md").read_text())
+    assert block, "the README has no quick start block"
+    commands = []
+    for code in re.findall(r"```sh\n(.*?)```", block[1], re.S):
+        for line in code.splitlines():
+            command, _, comment = line.partition("#")
+            commands.append(command.strip())
+            commands += [alt.strip() for alt in comment.split("or:")[1:]]
+    return [command for command in commands if command]
+
+
+@pytest.mark.slow
+def test_every_command_of_the_quick_start_works_as_a_newcomer_types_it(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """pipx and uv install the tool from a clone into their own environments; the suite's
+    venv gets its requirements; `fetch-test-models test.server` runs in the checkout. The two
+    cmake commands are the ones preflight prints; here a stand-in llama-server takes their
+    place (the example suite is not llama.cpp)."""
+    from tests.example_suite import copy_example, serve_example_repos
+
+    serve_example_repos(fake_hub)
+    commands = quick_start()
+    assert commands == [
+        "pipx install ./fetch-test-models", "uv tool install ./fetch-test-models",
+        *preflight.BUILD_COMMANDS, "python3 -m venv .venv",
+        ".venv/bin/pip install -r tools/server/tests/requirements.txt",
+        "fetch-test-models test.server -- unit/test_basic.py"]
+    home = tmp_path / "home"
+    shutil.copytree(REPO_ROOT, home / "fetch-test-models", ignore=shutil.ignore_patterns(
+        ".git", ".venv", "examples", "bench", "tests", "__pycache__", "*.egg-info", "build"))
+    installers = make_venv(tmp_path / "installers", "pipx", "uv").parent
+    tools = {"PIPX_HOME": str(tmp_path / "pipx"), "PIPX_BIN_DIR": str(tmp_path / "pipx-bin"),
+             "UV_TOOL_DIR": str(tmp_path / "uv"), "UV_TOOL_BIN_DIR": str(tmp_path / "uv-bin"),
+             "PATH": f"{installers}{os.pathsep}{os.environ['PATH']}"}
+    for install in commands[:2]:
+        done = run(shlex.split(install), home, tmp_path / "cache", **tools)
+        assert done.returncode == 0, done.stdout + done.stderr
+    checkout = copy_example(tmp_path)
+    utils = checkout / "tools/server/tests/utils.py"
+    utils.write_text(utils.read_text() + "# started from LLAMA_SERVER_BIN_PATH\n")
+    standin_server(checkout / "build/bin/llama-server")  # what the cmake commands build
+    for setup in commands[4:6]:
+        done = run(shlex.split(setup), checkout, tmp_path / "cache")
+        assert done.returncode == 0, done.stdout + done.stderr
+    for bin_dir in ("pipx-bin", "uv-bin"):
+        path = f"{tmp_path / bin_dir}{os.pathsep}{os.environ['PATH']}"
+        result = run(shlex.split(commands[6]), checkout, tmp_path / "cache", PATH=path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"python       {checkout}/.venv/bin/python (.venv under the root)" in result.stdout
+        assert "llama-server " + str(checkout / "build/bin/llama-server") in result.stdout
+        assert "3 passed" in result.stdout
