@@ -15,6 +15,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from . import atomic
 from .models import RepoFile, RepoListing
 
 #: Our partial downloads, kept for the next run to resume (`fetch/partial.py`).
@@ -53,9 +54,7 @@ def write_ref(cache: Path, repo: str, commit: str, ref: str = "main") -> None:
         return
     refs = repo_folder(cache, repo) / "refs"
     refs.mkdir(parents=True, exist_ok=True)
-    tmp = refs / f".{ref}.{os.getpid()}.tmp"
-    tmp.write_text(commit)
-    os.replace(tmp, refs / ref)
+    atomic.write_text(refs / ref, commit)
 
 
 def nearest_existing(path: Path) -> Path:
@@ -230,10 +229,8 @@ def link_blob(cache: Path, repo: str, commit: str, file: RepoFile, blob: Path) -
     relative symlink, made under a temporary name and renamed, so it is never half there."""
     link = snapshot_path(cache, repo, commit, file.path)
     link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(os.path.relpath(blob, link.parent))
-    os.replace(tmp, link)
+    atomic.replace_atomically(link, lambda temporary: temporary.symlink_to(
+        os.path.relpath(blob, link.parent)))
 
 
 def remove_cached_file(cache: Path, repo: str, commit: str, file: RepoFile, *,

@@ -15,11 +15,11 @@ model differently are refused.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from . import atomic
 from .cache import is_commit, is_sha256
 from .models import HuggingFaceModel, RepoFile, RepoListing
 from .repo_id import hf_file_problem, model_problem
@@ -152,14 +152,7 @@ def check_destination(path: Path) -> None:
 def write(path: Path, text: str) -> None:
     """Written whole, by rename: a reader never sees half a lock, and a failure (an OSError)
     leaves the lock as it was and nothing beside it."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(text.encode("utf-8"))
-        partial.replace(path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
 
 
 _NAME_A_FILE = "name a file with --lock FILE or `models: {lock: FILE}`"

@@ -33,9 +33,10 @@ class HuggingFaceModel(BaseModel):
 
     @property
     def tag(self) -> str | None:
-        """The quantisation tag after `:`, if the test wrote one."""
-        _, sep, tag = self.hf_repo.partition(":")
-        return tag if sep else None
+        """The quantisation tag, if the test wrote one: the text after the last `:`
+        (`common_download_split_repo_tag`)."""
+        parts = self.hf_repo.split(":")
+        return parts[-1] if len(parts) > 1 else None
 
     def label(self) -> str:
         """How people read this model in tables and messages."""

@@ -106,8 +106,8 @@ def _is_first_part(path: str) -> bool:
 
 
 def llama_tag(model: HuggingFaceModel) -> str:
-    """`common_download_split_repo_tag`: the text after the last `:`, "" when there is none."""
-    return model.hf_repo.split(":")[-1] if ":" in model.hf_repo else ""
+    """`common_download_split_repo_tag`'s tag, "" when there is none."""
+    return model.tag or ""
 
 
 def tag_pattern(tag: str) -> re.Pattern[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .. import environment
+from .. import atomic, environment
 from ..commands import endpoint_host, fetch_models
 from ..errors import ExitCode, OptionsError
 from ..options import DEFAULT_SUITE, Options, build_options
@@ -73,7 +73,8 @@ class _WorkerReport:
     @pytest.hookimpl(tryfirst=True)  # before xdist tells the controller that it has collected
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.target and not session.testsfailed:
-            _write_json(Path(self.target), selection_document(session, self.names))
+            atomic.write_text(Path(self.target),
+                              json.dumps(selection_document(session, self.names)))
 
 
 class _Fetcher:
@@ -133,9 +134,3 @@ class _Fetcher:
         if code and not keep_going:
             pytest.exit("fetch-test-models: the fetch failed, so no test ran "
                         "(--fetch-models-keep-going runs them anyway)", returncode=code)
-
-
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # workers write at once
-    partial.write_text(json.dumps(document), encoding="utf-8")
-    os.replace(partial, path)  # the controller never reads half a document

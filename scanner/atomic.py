@@ -1,0 +1,31 @@
+"""Replacing a file in one rename, so that a reader (llama.cpp, huggingface_hub, another run)
+sees the old one or the new one, never half of either; what a failed write made is removed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+from pathlib import Path
+
+
+def replace_atomically(target: Path, make: Callable[[Path], Any]) -> None:
+    """`make` creates a temporary sibling of `target` (a file or a symlink), which then takes
+    `target`'s place; the name is per process and thread, so concurrent writers never share
+    one."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        temporary.unlink(missing_ok=True)
+        make(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_text(target: Path, text: str) -> None:
+    """`target` holds `text` (UTF-8), replaced in one rename."""
+    replace_atomically(target, lambda temporary: temporary.write_bytes(text.encode("utf-8")))
