@@ -7,8 +7,8 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 
 def replace_atomically(target: Path, make: Callable[[Path], Any]) -> None:
