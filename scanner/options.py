@@ -29,9 +29,10 @@ DEFAULT_WORKERS = 4
 DEFAULT_SUITE = "tools/server/tests"
 
 
-def option(default: Any, help: str) -> Any:
-    """A field with its help text (`--help` and the README say the same)."""
-    return field(default=default, metadata={"help": help})
+def option(default: Any, help: str, off: str | None = None) -> Any:
+    """A field with its help text (`--help` and the README say the same); `off`: the help of
+    the `--no-NAME` flag of an option that is on by default."""
+    return field(default=default, metadata={"help": help, "off": off})
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class ModelsOptions:
     offline: bool = option(False, "no network: report each model as present in the cache or "
                                   "missing")
     mmproj: bool = option(True, "fetch the multimodal projector of vision repos "
-                                "(flag: --no-mmproj)")
+                                "(flag: --no-mmproj)",
+                          off="do not fetch the multimodal projector of vision repos")
     urls: bool = option(False, "also fetch files named by Hub URLs in the tests")
     verify: bool = option(False, "re-hash cached files and fetch again any that do not match")
     lock: str | None = option(None, "lock file, relative to root (default: models.lock in the "
@@ -107,7 +109,8 @@ class TestOptions:
     offline: bool = option(False, "run the tests offline (LLAMA_ARG_OFFLINE=1, HF_HUB_OFFLINE=1)")
     slow: bool = option(False, "also run the slow tests (SLOW_TESTS=1 and no -m \"not slow\", "
                                "as tests.sh does)")
-    fetch: bool = option(True, "run models.fetch first (flag: --no-fetch)")
+    fetch: bool = option(True, "run models.fetch first (flag: --no-fetch)",
+                         off="do not run models.fetch first")
     online: bool = option(False, "keep llama-server online during the tests (default: once "
                                  "every model they need is in place, LLAMA_ARG_OFFLINE=1, so "
                                  "llama-server asks the Hub nothing)")
@@ -124,6 +127,37 @@ class TestOptions:
               "reads that variable; false: no check)")
 
 
+@dataclass(frozen=True)
+class TaskSwitches:
+    """Flags of one task that are no configuration: they say what this run does."""
+
+    check: bool = option(False, "do not write: exit 1 when the lock is not what would be "
+                                "written (for CI)")
+    yes: bool = option(False, "remove what is listed (default: only list it)")
+    unreferenced: bool = option(False, "also whole repos that no reference of the suite names")
+
+
+#: Each task's flags: `models:` options by name, `test.NAME` and `task.NAME` for the others
+#: (`TestOptions`, `TaskSwitches`). In the order Invoke gives them their one-letter forms: a
+#: new flag goes last, so that no other flag's letter moves.
+TASK_FLAGS: dict[str, tuple[str, ...]] = {
+    "list": ("root", "tests", "json", "strict", "deny", "test.suite", "test.python"),
+    "fetch": ("root", "tests", "json", "strict", "deny", "cache_dir", "jobs", "dry_run",
+              "offline", "mmproj", "urls", "verify", "timeout", "backend", "llama_bin",
+              "llama_timeout", "test.suite", "lock", "locked", "connections", "tries",
+              "test.python", "latest"),
+    "lock": ("root", "tests", "deny", "test.suite", "lock", "task.check", "test.python"),
+    "prune": ("root", "tests", "cache_dir", "test.suite", "lock", "task.yes",
+              "task.unreferenced"),
+    "server": ("root", "test.suite", "test.offline", "test.slow", "test.workers", "test.fetch",
+               "test.keep_going", "locked", "test.python", "latest", "test.online"),
+}
+#: Where a task says an option's help otherwise.
+TASK_HELP = {("fetch", "json"): "print the plan and the outcome as one JSON document"}
+SECTIONS: dict[str, type[Any]] = {"models": ModelsOptions, "test": TestOptions,
+                                  "task": TaskSwitches}
+
+
 def config_defaults(section: type[Any]) -> dict[str, Any]:
     """Every key of the section, registered with Invoke so that each can be configured.
 
@@ -132,12 +166,6 @@ def config_defaults(section: type[Any]) -> dict[str, Any]:
     whereas a string reaches our validation, which names the key.
     """
     return {f.name: None for f in dataclasses.fields(section)}
-
-
-def help_texts(section: type[Any], *names: str, **overrides: str) -> dict[str, str]:
-    """`--help` texts of the named options (flag spellings as Invoke derives them)."""
-    texts = {f.name: f.metadata["help"] for f in dataclasses.fields(section)}
-    return {name: overrides.get(name, texts[name]) for name in names}
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.tasks import Task, task
 
 from ..errors import ExitCode, OptionsError
 from ..options import (
@@ -28,32 +29,25 @@ from ..options import (
     build_server_run,
     check_section,
     config_defaults,
-    help_texts,
 )
+from .flags import TaskFlag, by_section, signature, task_flags
 
-SCAN_FLAGS = ("root", "tests", "json", "strict", "deny")
-FETCH_FLAGS = ("cache_dir", "jobs", "connections", "dry_run", "offline", "urls", "verify",
-               "timeout", "backend", "llama_bin", "llama_timeout", "lock", "locked", "latest",
-               "tries")
-SUITE_HELP = help_texts(TestOptions, "suite", "python")
+Values = dict[str, dict[str, Any]]
 
 
-def _options(c: Context, check_test: bool = True, **flags: Any) -> Options:
+def _options(c: Context, values: Values, check_test: bool = True,
+             selection: list[str] | None = None) -> Options:
     """Flags over the `models:` section; a bad value is a usage error, never a traceback.
     The `test:` section is checked too (`test.server` checks it with its own flags)."""
+    test = values["test"]
     try:
         if check_test:
             check_section(c.config.test)
-        return build_options(c.config.models, suite=flags.pop("suite", None) or
-                             c.config.test.suite, python=flags.pop("python", None) or
-                             c.config.test.python, **flags)
+        return build_options(c.config.models, suite=test.get("suite") or c.config.test.suite,
+                             python=test.get("python") or c.config.test.python,
+                             selection=selection, **values["models"])
     except OptionsError as exc:
         raise Exit(f"error: invalid option: {exc}", code=ExitCode.USAGE) from exc
-
-
-def _finish(code: int) -> None:
-    if code:
-        raise Exit(code=code)
 
 
 def _pytest_args(c: Context) -> list[str]:
@@ -69,76 +63,60 @@ def _selection(c: Context) -> list[str] | None:
     return _pytest_args(c) if "--" in sys.argv or c.remainder else None
 
 
-@task(name="list", iterable=["tests", "deny"],
-      help={**help_texts(ModelsOptions, *SCAN_FLAGS), **SUITE_HELP})
-def list_(
-    c: Context, root: str | None = None, tests: Any = None, json_: bool = False,
-    strict: bool = False, deny: Any = None, suite: str | None = None, python: str | None = None,
-) -> None:
+def _task(name: str, run: Callable[[Context, Values], int]) -> Task[Any]:
+    """A task whose flags are the ones `options.TASK_FLAGS` gives it; `run`'s docstring is its
+    help, and its exit code the task's."""
+    flags: list[TaskFlag] = task_flags(name)
+
+    def body(c: Context, **given: Any) -> None:
+        code = run(c, by_section(flags, given))
+        if code:
+            raise Exit(code=code)
+
+    body.__signature__ = signature(flags)  # type: ignore[attr-defined]
+    body.__name__ = body.__qualname__ = name
+    body.__doc__ = run.__doc__
+    made: Task[Any] = task(name=name, help={flag.param: flag.help for flag in flags},
+                           iterable=[flag.param for flag in flags if flag.repeatable])(body)
+    return made
+
+
+def list_models(c: Context, values: Values) -> int:
     """List the Hugging Face models the test suite references; `-- PYTEST ARGS`: only those
     the tests pytest selects with these arguments need."""
     from .. import commands
 
-    options = _options(c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
-                       suite=suite, python=python, selection=_selection(c))
-    _finish(commands.list_models(options))
+    return commands.list_models(_options(c, values, selection=_selection(c)))
 
 
-@task(iterable=["tests", "deny"], help={
-    **help_texts(ModelsOptions, *SCAN_FLAGS, *FETCH_FLAGS,
-                 json="print the plan and the outcome as one JSON document"),
-    "no_mmproj": "do not fetch the multimodal projector of vision repos", **SUITE_HELP})
-def fetch(
-    c: Context, root: str | None = None, tests: Any = None, json_: bool = False,
-    strict: bool = False, deny: Any = None, cache_dir: str | None = None,
-    jobs: int | None = None, dry_run: bool = False,
-    offline: bool = False, no_mmproj: bool = False, urls: bool = False, verify: bool = False,
-    timeout: str | None = None, backend: str | None = None, llama_bin: str | None = None,
-    llama_timeout: str | None = None, suite: str | None = None, lock: str | None = None,
-    locked: bool = False, connections: int | None = None,  # last: the short flags stay as they were
-    tries: int | None = None, python: str | None = None, latest: bool = False,
-) -> None:
+def fetch_models(c: Context, values: Values) -> int:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
     `-- PYTEST ARGS`: only those the tests pytest selects with these arguments need."""
     from .. import commands
 
-    options = _options(
-        c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
-        cache_dir=cache_dir, jobs=jobs, connections=connections, dry_run=dry_run,
-        offline=offline,
-        mmproj=False if no_mmproj else None, urls=urls, verify=verify, timeout=timeout,
-        backend=backend, llama_bin=llama_bin, llama_timeout=llama_timeout, suite=suite,
-        lock=lock, locked=locked, tries=tries, python=python, latest=latest,
-        selection=_selection(c),
-    )
-    _finish(commands.fetch_models(options))
+    return commands.fetch_models(_options(c, values, selection=_selection(c)))
 
 
-@task(name="lock", iterable=["tests", "deny"], help={
-    **help_texts(ModelsOptions, "root", "tests", "deny", "lock"), **SUITE_HELP,
-    "check": "do not write: exit 1 when the lock is not what would be written (for CI)"})
-def lock_(
-    c: Context, root: str | None = None, tests: Any = None, deny: Any = None,
-    suite: str | None = None, lock: str | None = None, check: bool = False,
-    python: str | None = None,
-) -> None:
+def lock_models(c: Context, values: Values) -> int:
     """Pin the exact files (commit, size, sha256) every referenced model resolves to in a lock
     file; `-- PYTEST ARGS`: only the models of the tests pytest selects."""
     from .. import commands
 
-    options = _options(c, root=root, tests=tests, deny=deny, suite=suite, lock=lock,
-                       python=python, selection=_selection(c))
-    _finish(commands.lock_models(options, check=check))
+    options = _options(c, values, selection=_selection(c))
+    return commands.lock_models(options, check=values["task"]["check"])
 
 
-@task(help={**help_texts(ModelsOptions, "root", "locked", "latest"),
-            **help_texts(TestOptions, "suite", "offline", "slow", "workers", "keep_going",
-                         "python", "online"),
-            "no_fetch": "do not run models.fetch first"})
-def server(c: Context, root: str | None = None, suite: str | None = None,
-           offline: bool = False, slow: bool = False, workers: str | None = None,
-           no_fetch: bool = False, keep_going: bool = False, locked: bool = False,
-           python: str | None = None, latest: bool = False, online: bool = False) -> None:
+def prune_models(c: Context, values: Values) -> int:
+    """List (or with --yes remove) what the suite no longer needs in the cache: snapshots other
+    than the current or locked commit, blobs nothing links to, stale partial downloads."""
+    from .. import commands
+
+    switches = values["task"]
+    return commands.prune_models(_options(c, values), yes=switches["yes"],
+                                 unreferenced=switches["unreferenced"])
+
+
+def run_tests(c: Context, values: Values) -> int:
     """Run the server tests as tools/server/tests/tests.sh does, after models.fetch has fetched
     the models of exactly the tests pytest selects; arguments after `--` go to pytest.
 
@@ -147,34 +125,18 @@ def server(c: Context, root: str | None = None, suite: str | None = None,
     """
     from ..server_tests import run_server_tests
 
-    options = _options(c, check_test=False, root=root, suite=suite, locked=locked,
-                       python=python, latest=latest)
+    options = _options(c, values, check_test=False)
+    run_flags = {k: v for k, v in values["test"].items() if k not in ("suite", "python")}
     try:
-        run = build_server_run(c.config.test, os.environ, _pytest_args(c), offline=offline,
-                               slow=slow, workers=workers, fetch=False if no_fetch else None,
-                               keep_going=keep_going, online=online)
+        run = build_server_run(c.config.test, os.environ, _pytest_args(c), **run_flags)
     except OptionsError as exc:
         raise Exit(f"error: invalid option: {exc}", code=ExitCode.USAGE) from exc
-    _finish(run_server_tests(options, run))
+    return run_server_tests(options, run)
 
-
-@task(iterable=["tests"], help={
-    **help_texts(ModelsOptions, "root", "tests", "cache_dir", "lock"),
-    **help_texts(TestOptions, "suite"), "yes": "remove what is listed (default: only list it)",
-    "unreferenced": "also whole repos that no reference of the suite names"})
-def prune(c: Context, root: str | None = None, tests: Any = None, cache_dir: str | None = None,
-          suite: str | None = None, lock: str | None = None, yes: bool = False,
-          unreferenced: bool = False) -> None:
-    """List (or with --yes remove) what the suite no longer needs in the cache: snapshots other
-    than the current or locked commit, blobs nothing links to, stale partial downloads."""
-    from .. import commands
-
-    options = _options(c, root=root, tests=tests, cache_dir=cache_dir, suite=suite, lock=lock)
-    _finish(commands.prune_models(options, yes=yes, unreferenced=unreferenced))
-
-
-namespace = Collection(Collection("models", list_, fetch, lock_, prune),
-                       Collection("test", server))
+namespace = Collection(
+    Collection("models", _task("list", list_models), _task("fetch", fetch_models),
+               _task("lock", lock_models), _task("prune", prune_models)),
+    Collection("test", _task("server", run_tests)))
 # On the root so that every task sees both sections (`test.server` reads `models:` too).
 namespace.configure({"models": config_defaults(ModelsOptions),
                      "test": config_defaults(TestOptions)})
