@@ -16,16 +16,13 @@ from huggingface_hub import HfApi, get_session, hf_hub_url
 from huggingface_hub import hf_api as hf_types
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # documented
 
+from . import limits
 from .cache import is_commit, is_sha256
 from .hub_errors import Cancelled, HubError, classify
 from .models import RepoFile, RepoListing
 from .repo_id import hf_file_problem
 
 RETRY_BACKOFF_S = 0.5
-#: Attempts at one byte range of a file, however much each brought (as wget's `--tries`).
-DEFAULT_TRIES = 20
-#: Seconds to wait for the Hub to accept a connection or send the next bytes.
-DEFAULT_TIMEOUT_S = 10.0
 T = TypeVar("T")
 
 
@@ -92,7 +89,7 @@ class HubClient:
 
     def __init__(self, endpoint: str, token: str | None, cache: Path, *,
                  attempts: int = 4, backoff: float | None = None,
-                 timeout: float = DEFAULT_TIMEOUT_S, tries: int = DEFAULT_TRIES) -> None:
+                 timeout: float = limits.TIMEOUT_S, tries: int = limits.TRIES) -> None:
         configure_transport(timeout)
         self.endpoint, self.token, self.cache = endpoint, token, cache
         #: set once the endpoint timed out after its retry, or refused or dropped connections:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le
 
+from . import limits
 from .errors import OptionsError
 
 if TYPE_CHECKING:
@@ -59,11 +60,11 @@ class ModelsOptions:
                                          "HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, "
                                          "$XDG_CACHE_HOME/huggingface/hub, "
                                          "~/.cache/huggingface/hub)")
-    jobs: Annotated[int, Ge(1), Le(64)] = option(4, "files downloaded at once, and repos listed "
-                                                    "at once (default 4)")
+    jobs: Annotated[int, Ge(1), Le(64)] = option(limits.JOBS, "files downloaded at once, and "
+                                                              "repos listed at once (default 4)")
     connections: Annotated[int, Ge(1), Le(64)] = option(
-        12, "connections to the Hub at once over all downloads; a file over 16 MiB is fetched "
-            "as byte ranges over several (default 12)")
+        limits.CONNECTIONS, "connections to the Hub at once over all downloads; a file over "
+                            "16 MiB is fetched as byte ranges over several (default 12)")
     dry_run: bool = option(False, "print the plan and stop")
     offline: bool = option(False, "no network: report each model as present in the cache or "
                                   "missing")
@@ -81,12 +82,14 @@ class ModelsOptions:
                                  "pins a commit (default: a lock in place pins the models it "
                                  "names, as Cargo.lock does)")
     timeout: Annotated[float, Gt(0)] = option(
-        10.0, "seconds to wait for the Hub to accept a connection or send the next bytes "
-              "(default 10); a Hub silent that long is tried once more, then not asked again")
+        limits.TIMEOUT_S, "seconds to wait for the Hub to accept a connection or send the "
+                          "next bytes (default 10); a Hub silent that long is tried once more, "
+                          "then not asked again")
     tries: Annotated[int, Ge(1), Le(1000)] = option(
-        20, "attempts at most at each byte range of a file (a file under 16 MiB is one range; "
-            "default 20, as wget's --tries); a range also fails after 4 attempts in a row that "
-            "bring no new byte; the bytes received are kept for the next run to resume")
+        limits.TRIES, "attempts at most at each byte range of a file (a file under 16 MiB is "
+                      "one range; default 20, as wget's --tries); a range also fails after 4 "
+                      "attempts in a row that bring no new byte; the bytes received are kept "
+                      "for the next run to resume")
     backend: Literal["native", "llama"] = option(
         "native", "'native' (our downloader over huggingface_hub's client, default) or 'llama' "
         "(llama.cpp's own downloader)")

@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import limits
 from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
@@ -152,15 +153,15 @@ class FetchSettings:
     cache: Path
     endpoint: str
     token: str | None
-    jobs: int = 4  # files at once (and listings)
-    connections: int = 12  # the measured default: bench/fetch.py
+    jobs: int = limits.JOBS
+    connections: int = limits.CONNECTIONS
     offline: bool = False
     mmproj: bool = True
     urls: bool = False
     verify: bool = False
     dry_run: bool = False
-    timeout: float = 10.0
-    tries: int = 20  # attempts at each byte range of a file, progress or not
+    timeout: float = limits.TIMEOUT_S
+    tries: int = limits.TRIES
     #: the lock's pinned files of each model it names (their repos are not listed); None: no
     #: lock in use, every repo is listed
     locked: dict[HuggingFaceModel, RepoListing] | None = None

@@ -1,0 +1,12 @@
+"""The defaults of a fetch's limits, declared once: the options (`options.py`) offer them, the
+settings and the Hub client (`fetch/jobs.py`, `hub.py`) fall back on them."""
+
+#: Files downloaded at once (and repos listed at once): files complete one after another.
+JOBS = 4
+#: Connections to the Hub at once over all downloads (bench/fetch.py chose it: fewer left a
+#: capped CDN connection's bandwidth unused, more gained nothing and cost memory).
+CONNECTIONS = 12
+#: Seconds to wait for the Hub to accept a connection or send the next bytes.
+TIMEOUT_S = 10.0
+#: Attempts at one byte range of a file, however much each brought (as wget's `--tries`).
+TRIES = 20
