@@ -6,7 +6,6 @@ import dataclasses
 import difflib
 import functools
 import os
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from .cache import is_commit
 from .errors import ExitCode, OptionsError, SetupError
 from .models import ScanResult
 from .options import Options
+from .output import log
 from .output.console import human_size, make_console, print_json
 from .output.scan_report import print_scan, scan_json, selection_entry
 from .scan.suite import NoTestFiles, scan_suite
@@ -35,14 +35,15 @@ def _usage_errors(command: Callable[P, int]) -> Callable[P, int]:
     and exit 2, whichever task. Ctrl-C in any phase: one line and exit 130."""
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        if isinstance(args[0], Options):
+            log.setup(args[0].models.verbosity)
         try:
             return command(*args, **kwargs)
         except (NoTestFiles, lock.LockError, OptionsError, SetupError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            log.error(f"error: {exc}")
             return ExitCode.USAGE
         except KeyboardInterrupt as exc:
-            print(f"interrupted: {str(exc) or _NOTHING_CHANGED[command.__name__]}",
-                  file=sys.stderr)
+            log.error(f"interrupted: {str(exc) or _NOTHING_CHANGED[command.__name__]}")
             return ExitCode.INTERRUPTED
     return run
 
@@ -96,6 +97,7 @@ def select_for(options: Options, scan: ScanResult,
     if missing:
         raise SetupError(missing)
     python = preflight.suite_python(options.python, env, options.root)
+    log.debug(f"collecting with {python.path} ({python.source})")
     cache = environment.cache_dir(env, options.cache_dir)
     run_env = run_environment(env, cache, offline=False, slow=False)
     names = (*options.scan.repo_names, *options.scan.file_names)
@@ -127,8 +129,8 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
                   selected: SelectedScan | None) -> int:
     if options.models.backend == "llama":
         if options.models.locked:
-            print("error: --locked works with the native backend only (llama.cpp's downloader "
-                  "always asks the Hub for `main`)", file=sys.stderr)
+            log.error("error: --locked works with the native backend only (llama.cpp's "
+                      "downloader always asks the Hub for `main`)")
             return ExitCode.USAGE
         from .llama_fetch import fetch_with_llama_backend
 
@@ -141,16 +143,15 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     settings = fetch_settings(options, env)
     console = make_console()
     started = time.monotonic()
-    display = FetchDisplay(console, scan, selected, quiet=options.models.json)
+    display = FetchDisplay(console, scan, selected, quiet=options.models.json or log.quiet())
     run = run_fetch(scan, settings, display)
     if run.refused == "no-space":
-        print(f"error: not enough free space in {settings.cache}: {human_size(run.needed_bytes)} "
-              f"to download, {human_size(run.free_bytes)} free; nothing was downloaded",
-              file=sys.stderr)
+        log.error(f"error: not enough free space in {settings.cache}: "
+                  f"{human_size(run.needed_bytes)} to download, {human_size(run.free_bytes)} "
+                  "free; nothing was downloaded")
     elif run.refused == "read-only":
-        print(f"error: the cache {settings.cache} cannot be written to (a read-only mount?): "
-              f"{human_size(run.needed_bytes)} to download; nothing was downloaded",
-              file=sys.stderr)
+        log.error(f"error: the cache {settings.cache} cannot be written to (a read-only "
+                  f"mount?): {human_size(run.needed_bytes)} to download; nothing was downloaded")
     seconds = time.monotonic() - started
     if options.models.json:
         print_json(fetch_json(run, settings, list(scan.diagnostics), selection_entry(selected)))
@@ -171,6 +172,8 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     locked = None
     if options.models.locked or (not options.models.latest and options.lock_path.is_file()):
         locked = lock.listings(lock.read(options.lock_path))
+        log.debug(f"the lock {options.lock_path} pins {len(locked)} model(s): their repos "
+                  "are not listed")
     return FetchSettings(
         cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
         token=environment.token(env), jobs=options.models.jobs,
@@ -208,10 +211,10 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked
     failed = [plan for plan in run.plans if plan.status.bad or plan.hub_unavailable]
     for plan in failed:
-        print(f"error: {plan.model.label()}: {plan.error or plan.note}", file=sys.stderr)
+        log.error(f"error: {plan.model.label()}: {plan.error or plan.note}")
     if failed:
-        print(f"error: {len(failed)} model(s) could not be resolved; {path} was "
-              f"{'not checked' if check else 'not written'}", file=sys.stderr)
+        log.error(f"error: {len(failed)} model(s) could not be resolved; {path} was "
+                  f"{'not checked' if check else 'not written'}")
         return ExitCode.FAILED
     entries = [lock.LockEntry(plan.model, job.commit, job.file)  # a URL pins itself: not here
                for plan in run.plans if plan.commit and not plan.model.revision
@@ -228,10 +231,10 @@ def _check_lock(path: Path, current: str, text: str, files: int) -> int:
     if lock.lines(current) == lock.lines(text):
         print(f"{path} is up to date ({files} files)")
         return ExitCode.OK
-    print(f"{path} is stale: `invoke models.lock` would change it", file=sys.stderr)
+    log.error(f"{path} is stale: `invoke models.lock` would change it")
     for line in difflib.unified_diff(lock.lines(current), lock.lines(text), "on disk", "now",
                                      lineterm="", n=0):
-        print(f"    {line}", file=sys.stderr)
+        log.error(f"    {line}")
     return ExitCode.FAILED
 
 
@@ -239,7 +242,7 @@ def _write_lock(path: Path, text: str, entries: list[lock.LockEntry]) -> int:
     try:
         lock.write(path, text)
     except OSError as exc:
-        print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        log.error(f"error: cannot write {path}: {exc.strerror or exc}")
         return ExitCode.FAILED
     models = len({entry.model for entry in entries})
     print(f"wrote {path}: {models} models, {len(entries)} files")
@@ -272,7 +275,7 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
         items = prune.plan_prune(cache, {m.repo for m in scan.models()}, pinned,
                                  unreferenced=unreferenced)
     except OSError as exc:
-        print(f"error: cannot read the cache {cache}: {exc}", file=sys.stderr)
+        log.error(f"error: cannot read the cache {cache}: {exc}")
         return ExitCode.FAILED
     console = make_console()
     for item in items:

@@ -5,6 +5,7 @@ is retriable (connection errors, timeouts, 429, 5xx). What went wrong is `hub_er
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,6 +24,7 @@ from .models import RepoFile, RepoListing
 from .repo_id import hf_file_problem
 
 RETRY_BACKOFF_S = 0.5
+_log = logging.getLogger(__name__)  # requests, when verbose (`output/log.py`)
 T = TypeVar("T")
 
 
@@ -119,6 +121,7 @@ class HubClient:
             raise Cancelled("interrupted")
         if self.silent is not None:
             raise HubError("unreachable", f"{repo}: {self.silent}", endpoint_down=True)
+        _log.debug("asking %s about %s%s", self.endpoint, repo, f" {path}" if path else "")
         try:
             return with_retries(
                 call, attempts=self.attempts, backoff=self.backoff,
@@ -177,6 +180,7 @@ class HubClient:
         """One GET over huggingface_hub's HTTP client (its timeout: `configure_transport`),
         following redirects (httpx drops the token when a redirect leaves the endpoint's
         origin, as the Hub's CDN redirects do)."""
+        _log.debug("GET %s%s", url, f" ({headers['Range']})" if "Range" in headers else "")
         return get_session().stream("GET", url, headers=headers, follow_redirects=True)
 
 

@@ -4,7 +4,6 @@ cache and endpoint; what it prints and its exit code."""
 from __future__ import annotations
 
 import shlex
-import sys
 from collections.abc import Mapping
 
 from rich.console import Console
@@ -22,6 +21,7 @@ from .fetch.llama import (
 )
 from .models import HuggingFaceModel, ScanResult
 from .options import Options
+from .output import log
 from .output.console import make_console, print_diagnostics, print_json
 from .output.fetch_report import needed_by
 from .output.scan_report import selection_entry, selection_line
@@ -34,7 +34,7 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
     try:
         binary = find_llama_binary(options.root, options.models.llama_bin, env)
     except LlamaNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error(f"error: {exc}")
         return ExitCode.USAGE
     models = [m for m in scan.fetchable() if options.models.urls or m.revision is None]
     console, quiet = make_console(), options.models.json

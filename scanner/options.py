@@ -90,6 +90,9 @@ class ModelsOptions:
                       "one range; default 20, as wget's --tries); a range also fails after 4 "
                       "attempts in a row that bring no new byte; the bytes received are kept "
                       "for the next run to resume")
+    verbosity: Literal["quiet", "normal", "verbose"] = option(
+        "normal", "quiet: errors and the summary only; verbose: also every request and "
+                  "decision (default: normal)")
     backend: Literal["native", "llama"] = option(
         "native", "'native' (our downloader over huggingface_hub's client, default) or 'llama' "
         "(llama.cpp's own downloader)")
@@ -144,16 +147,19 @@ class TaskSwitches:
 #: (`TestOptions`, `TaskSwitches`). In the order Invoke gives them their one-letter forms: a
 #: new flag goes last, so that no other flag's letter moves.
 TASK_FLAGS: dict[str, tuple[str, ...]] = {
-    "list": ("root", "tests", "json", "strict", "deny", "test.suite", "test.python"),
+    "list": ("root", "tests", "json", "strict", "deny", "test.suite", "test.python",
+             "verbosity"),
     "fetch": ("root", "tests", "json", "strict", "deny", "cache_dir", "jobs", "dry_run",
               "offline", "mmproj", "urls", "verify", "timeout", "backend", "llama_bin",
               "llama_timeout", "test.suite", "lock", "locked", "connections", "tries",
-              "test.python", "latest"),
-    "lock": ("root", "tests", "deny", "test.suite", "lock", "task.check", "test.python"),
+              "test.python", "latest", "verbosity"),
+    "lock": ("root", "tests", "deny", "test.suite", "lock", "task.check", "test.python",
+             "verbosity"),
     "prune": ("root", "tests", "cache_dir", "test.suite", "lock", "task.yes",
-              "task.unreferenced"),
+              "task.unreferenced", "verbosity"),
     "server": ("root", "test.suite", "test.offline", "test.slow", "test.workers", "test.fetch",
-               "test.keep_going", "locked", "test.python", "latest", "test.online"),
+               "test.keep_going", "locked", "test.python", "latest", "test.online",
+               "verbosity"),
 }
 #: Where a task says an option's help otherwise.
 TASK_HELP = {("fetch", "json"): "print the plan and the outcome as one JSON document"}

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Mapping
 
 from . import environment, preflight
 from .commands import check_setup, endpoint_host, fetch_models
 from .errors import ExitCode, OptionsError, SetupError
 from .options import Options, ServerRun
+from .output import log
 from .output.server_report import print_setup
 from .output.step_summary import append_step_summary, tests_markdown
 from .preflight import ServerSetup
@@ -37,13 +37,14 @@ def run_server_tests(options: Options, run: ServerRun,
     """Fetch the selection's models (unless `run.test.fetch` is off), then pytest; pytest's code.
     What the run needs is checked first (exit 2, nothing fetched); Ctrl-C is exit 130."""
     env = os.environ if env is None else env
+    log.setup(options.models.verbosity)
     try:
         return _run_server_tests(options, run, env)
     except (OptionsError, SetupError, NoTestFiles) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error(f"error: {exc}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
-        print("interrupted: stopped by Ctrl-C before the tests ran", file=sys.stderr)
+        log.error("interrupted: stopped by Ctrl-C before the tests ran")
         return ExitCode.INTERRUPTED
 
 
@@ -54,14 +55,15 @@ def _run_server_tests(options: Options, run: ServerRun, env: Mapping[str, str]) 
         raise SetupError(missing)
     setup = _preflight(options, run, env)
     arguments = tests_sh_arguments(run, setup.xdist)
-    print_setup(setup, shlex.join(["pytest", *arguments]), folder)
+    if not log.quiet():
+        print_setup(setup, shlex.join(["pytest", *arguments]), folder)
     if run.parallel() and not setup.xdist:
-        print(f"note: pytest-xdist is not installed in {setup.python.path}: the tests run in "
-              "one process", flush=True)
+        log.note(f"note: pytest-xdist is not installed in {setup.python.path}: the tests run "
+                 "in one process")
     run_env = run_environment(env, setup.cache, offline=run.test.offline, slow=run.test.slow)
     command = [str(setup.python.path), "-m", "pytest", *arguments]
-    print(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"
-          f"{', offline' if run.test.offline else ''})", flush=True)
+    log.note(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"
+             f"{', offline' if run.test.offline else ''})")
     if run.test.fetch:
         code = _fetch_then_test(options, run, setup.python, arguments, run_env, env)
     else:
@@ -107,13 +109,13 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
         code = fetch_models(options.with_selection(arguments), env, selected)
         if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
             if code != ExitCode.INTERRUPTED:  # the fetch said what it left
-                print("not running the tests: the fetch failed (--keep-going runs them "
-                      "anyway)", file=sys.stderr)
+                log.error("not running the tests: the fetch failed (--keep-going runs them "
+                          "anyway)")
             live.stop(code)
             live.process.wait()
             return code
         if code:
-            print("note: the fetch failed; running the tests anyway (--keep-going)", flush=True)
+            log.note("note: the fetch failed; running the tests anyway (--keep-going)")
         live.go(_offline_server(run, code))
         return _run_pytest(live.process)
     finally:
@@ -129,8 +131,8 @@ def _offline_server(run: ServerRun, fetch_code: int) -> dict[str, str]:
     at every start). Not after a failed fetch, and not with --online."""
     if fetch_code or run.test.online or run.test.offline:
         return {}
-    print("note: every model the tests need is in place: llama-server runs offline "
-          "(LLAMA_ARG_OFFLINE=1; --online keeps it online)", flush=True)
+    log.note("note: every model the tests need is in place: llama-server runs offline "
+             "(LLAMA_ARG_OFFLINE=1; --online keeps it online)")
     return {"LLAMA_ARG_OFFLINE": "1"}
 
 
@@ -149,6 +151,6 @@ def _run_pytest(process: subprocess.Popen[bytes]) -> int:
                 raise
             interrupted = True  # pytest, in the terminal's process group, got it too
     if interrupted:
-        print("interrupted: the tests stopped (pytest's summary above)", file=sys.stderr)
+        log.error("interrupted: the tests stopped (pytest's summary above)")
         return ExitCode.INTERRUPTED
     return code

@@ -15,6 +15,7 @@ from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan
 from ..fetch.run import FetchRun
 from ..models import Diagnostic, ModelReference, ScanResult
 from ..selection.needs import SelectedScan
+from . import log
 from .console import human_size, print_diagnostics
 from .progress import FetchProgress
 from .scan_report import diagnostic_entry, model_fields, reference_entry, selection_line
@@ -57,6 +58,8 @@ class FetchDisplay:
             yield listed
 
     def planned(self, run: FetchRun) -> None:
+        for job in run.jobs:  # the decisions, when verbose
+            log.debug(f"{job.label}: {job.status}" + (f" ({job.error})" if job.error else ""))
         if self.quiet:
             return
         print_diagnostics(self.scan.diagnostics, self.console)

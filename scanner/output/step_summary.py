@@ -3,10 +3,10 @@ place a GitHub Actions user looks first. Writing it never fails the run."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 
 from ..fetch.run import FetchRun
+from . import log
 from .console import human_size
 from .fetch_report import needed_by
 
@@ -47,8 +47,8 @@ def append_step_summary(env: Mapping[str, str], markdown: str) -> None:
         with open(target, "a", encoding="utf-8") as out:
             out.write(markdown + "\n")
     except OSError as exc:
-        print(f"warning: cannot append to {SUMMARY_VAR} ({target}): {exc.strerror or exc}",
-              file=sys.stderr)
+        log.warning(f"warning: cannot append to {SUMMARY_VAR} ({target}): "
+                    f"{exc.strerror or exc}")
 
 
 def _cell(text: str) -> str:
