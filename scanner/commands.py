@@ -19,7 +19,7 @@ from .models import ScanResult
 from .options import Options
 from .output import log
 from .output.console import human_size, make_console, print_json
-from .output.scan_report import print_scan, scan_json, selection_entry
+from .output.scan_report import print_scan, scan_code, scan_json, selection_entry
 from .scan.suite import NoTestFiles, scan_suite
 from .selection.collect import collect_tests, run_environment
 from .selection.needs import SelectedScan, narrow
@@ -75,7 +75,7 @@ def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
         print_json(scan_json(result, selected))
     else:
         print_scan(result, make_console(), selected)
-    return ExitCode.FAILED if options.models.strict and result.diagnostics else ExitCode.OK
+    return scan_code(result, strict=options.models.strict)
 
 
 def scan_selected(options: Options,
@@ -161,7 +161,7 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
         append_step_summary(env, fetch_markdown(run, seconds, str(settings.cache)))
     if run.refused or not run.ok:
         return ExitCode.FAILED
-    return ExitCode.FAILED if options.models.strict and scan.diagnostics else ExitCode.OK
+    return scan_code(scan, strict=options.models.strict)
 
 
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:

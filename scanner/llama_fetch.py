@@ -24,7 +24,7 @@ from .options import Options
 from .output import log
 from .output.console import make_console, print_diagnostics, print_json
 from .output.fetch_report import needed_by
-from .output.scan_report import selection_entry, selection_line
+from .output.scan_report import scan_code, selection_entry, selection_line
 from .selection.needs import SelectedScan
 
 
@@ -44,7 +44,7 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
             console.print(selection_line(selected), markup=False)
     if options.models.dry_run:
         _print_llama_plan(binary, models, options.models.offline, console, quiet, selected)
-        return ExitCode.FAILED if options.models.strict and scan.diagnostics else ExitCode.OK
+        return scan_code(scan, strict=options.models.strict)
 
     def report(outcome: LlamaOutcome) -> None:
         if not quiet:
@@ -68,8 +68,7 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
                           markup=False)
         console.print(f"{len(outcomes)} models: {len(outcomes) - len(failed)} fetched, "
                       f"{len(failed)} failed (llama.cpp: {binary.path})", markup=False)
-    bad = failed or (options.models.strict and scan.diagnostics)
-    return ExitCode.FAILED if bad else ExitCode.OK
+    return ExitCode.FAILED if failed else scan_code(scan, strict=options.models.strict)
 
 
 def _print_llama_plan(binary: LlamaBinary, models: list[HuggingFaceModel], offline: bool,

@@ -117,11 +117,15 @@ def print_summary(run: FetchRun, settings: FetchSettings, seconds: float,
             console.print(f"{str(plan.status).upper()} {plan.model.label()}", markup=False)
             console.print(f"    cause: {plan.error}", markup=False)
             console.print(f"    needed by: {needed_by(plan.references)}", markup=False)
+    console.print(f"{summary_line(run, seconds)}; cache: {settings.cache}", markup=False)
+
+
+def summary_line(run: FetchRun, seconds: float) -> str:
+    """The run in one line: the models by status, what was downloaded, how fast."""
     downloaded = run.received_bytes()
     rate = f" ({human_size(downloaded / seconds)}/s)" if downloaded and seconds > 0 else ""
-    console.print(f"{len(run.plans)} models: {run.status_counts()}; downloaded "
-                  f"{human_size(downloaded)} in {seconds:.1f} s{rate}; cache: {settings.cache}",
-                  markup=False)
+    return (f"{len(run.plans)} models: {run.status_counts()}; downloaded "
+            f"{human_size(downloaded)} in {seconds:.1f} s{rate}")
 
 
 def needed_by(references: list[ModelReference]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import ExitCode
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from ..selection.needs import SelectedScan
 from .console import common_folder, print_diagnostics
@@ -64,6 +65,12 @@ def selection_entry(selected: SelectedScan | None) -> dict[str, Any] | None:
         "total_models": selected.total_models,
         "collection_seconds": round(selection.seconds, 3),
     }
+
+
+def scan_code(scan: ScanResult, *, strict: bool) -> ExitCode:
+    """The exit code of a run that did its job otherwise: 1 with `--strict` when the scan has
+    diagnostics (every task that scans says it so), else 0."""
+    return ExitCode.FAILED if strict and scan.diagnostics else ExitCode.OK
 
 
 def selection_line(selected: SelectedScan) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from ..fetch.run import FetchRun
 from . import log
 from .console import human_size
-from .fetch_report import needed_by
+from .fetch_report import needed_by, summary_line
 
 SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
 
@@ -17,9 +17,7 @@ def fetch_markdown(run: FetchRun, seconds: float, cache: str) -> str:
     """Models, files and sizes, what was cached or downloaded, and each failure's cause and the
     tests that need it."""
     lines = ["### models.fetch", "",
-             f"{len(run.plans)} models: {run.status_counts()}; downloaded "
-             f"{human_size(run.received_bytes())} in "
-             f"{seconds:.1f} s; cache `{cache}`", "",
+             f"{summary_line(run, seconds)}; cache `{cache}`", "",
              "| model | files | size | status |", "|---|---|---:|---|"]
     for plan in run.plans:
         size = sum(job.file.size for job in plan.files)
