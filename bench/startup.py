@@ -1,6 +1,7 @@
 """Start-up: what a command costs beyond importing what it cannot do without.
 
-Alternates, in one run, `invoke --list` with `python -c "import invoke"` (target <= 1.5x), and
+Alternates, in one run, `invoke --list` and `fetch-test-models --list` (the installed
+command, when it is on PATH) with `python -c "import invoke"` (target <= 1.5x), and
 `invoke models.list --root examples/llama.cpp` with `python -c "import invoke, pydantic"`
 (target <= 2.0x: the scan needs its data types), and prints medians and ratios.
 Usage: python bench/startup.py [--rounds N]
@@ -9,6 +10,7 @@ Usage: python bench/startup.py [--rounds N]
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,6 +27,10 @@ PAIRS = [
      'python -c "import invoke, pydantic"',
      [sys.executable, "-c", "import invoke, pydantic; from pydantic import BaseModel"], 2.0),
 ]
+COMMAND = shutil.which("fetch-test-models", path=str(Path(sys.executable).parent))
+if COMMAND:
+    PAIRS.insert(1, ("fetch-test-models --list", [COMMAND, "--list"],
+                     'python -c "import invoke"', [sys.executable, "-c", "import invoke"], 1.5))
 
 
 def seconds(command: list[str]) -> float:
