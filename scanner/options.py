@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from annotated_types import Ge, Gt, Le
 
 from .errors import OptionsError
+from .url_files import DEFAULT_URL_DEST, check_url_dest
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -69,6 +70,9 @@ class ModelsOptions:
     mmproj: bool = option(True, "fetch the multimodal projector of vision repos "
                                 "(flag: --no-mmproj)")
     urls: bool = option(False, "also fetch files named by Hub URLs in the tests")
+    url_dest: str = option(DEFAULT_URL_DEST, "where the suite reads a URL's file, under the "
+                                             "suite folder; {name} is the URL's last part "
+                                             "(default tmp/{name}, llama.cpp's download_file)")
     verify: bool = option(False, "re-hash cached files and fetch again any that do not match")
     lock: str | None = option(None, "lock file, relative to root (default: models.lock in the "
                                     "suite folder)")
@@ -187,6 +191,10 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     python = flags.pop("python", None)
     selection = flags.pop("selection", None)
     models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj"})
+    try:
+        check_url_dest(models.url_dest)
+    except ValueError as exc:
+        raise OptionsError(f"url_dest: {exc}") from exc
     from pydantic import ValidationError
 
     from .scan.config import ScanConfig

@@ -19,6 +19,7 @@ from .output.step_summary import append_step_summary, tests_markdown
 from .preflight import ServerSetup
 from .scan.suite import NoTestFiles, scan_suite
 from .selection.collect import run_environment
+from .url_files import prepare_working_folders
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
@@ -67,6 +68,7 @@ def _run_server_tests(options: Options, run: ServerRun, env: Mapping[str, str]) 
             return code
         if code:
             print("note: the fetch failed; running the tests anyway (--keep-going)", flush=True)
+    prepare_working_folders(folder, options.models.url_dest)
     run_env = run_environment(env, setup.cache, offline=run.test.offline, slow=run.test.slow)
     command = [str(setup.python.path), "-m", "pytest", *arguments]
     print(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"

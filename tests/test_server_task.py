@@ -169,3 +169,29 @@ def test_an_unwritable_step_summary_is_a_warning(fake_hub: FakeHub, hub_env: Pat
                                   GITHUB_STEP_SUMMARY=str(tmp_path / "missing-dir" / "s.md")))
     assert run.returncode == 0, run.stderr
     assert "warning: cannot append to GITHUB_STEP_SUMMARY" in run.stderr
+
+
+def test_the_suites_working_folder_exists_for_the_run(fake_hub: FakeHub, hub_env: Path,
+                                                     tmp_path: Path) -> None:
+    """llama.cpp's suite writes into `tmp/` (download_file, preset files), which llama-server
+    would have created with the suite's default LLAMA_CACHE=tmp; ours is set elsewhere."""
+    writes = ("def test_writes_into_tmp():\n"
+              "    with open('./tmp/test_dedup.ini', 'w') as f:\n"
+              "        f.write('[x]\\n')\n")
+    root = write_suite(tmp_path / "proj", writes, "test_suite.py")
+    run = invoke(root, tmp_path / "cache", "test.server", "--no-fetch")
+    assert run.returncode == 0, run.stdout + run.stderr
+    suite = root / "tools/server/tests"
+    assert f"created tmp/ in {suite}: the suite writes there" in run.stdout
+    assert (suite / "tmp/test_dedup.ini").is_file()
+    again = invoke(root, tmp_path / "cache", "test.server", "--no-fetch")
+    assert again.returncode == 0 and "created" not in again.stdout, "said once"
+
+
+@pytest.mark.parametrize("template", ["tmp/x.gguf", "/abs/{name}", "../up/{name}",
+                                      "tmp/{name}/{other}"])
+def test_a_bad_url_destination_is_a_usage_error(template: str, tmp_path: Path) -> None:
+    root = write_suite(tmp_path / "proj", SUITE, "test_suite.py")
+    bad = invoke(root, tmp_path / "cache", "models.list", INVOKE_MODELS_URL_DEST=template)
+    assert (bad.returncode, "Traceback" in bad.stderr) == (2, False), bad.stderr
+    assert "error: invalid option: url_dest: " in bad.stderr
