@@ -181,7 +181,9 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         offline=options.models.offline,
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
         dry_run=options.models.dry_run, timeout=options.models.timeout, locked=locked,
-        lock_path=str(options.lock_path))
+        lock_path=str(options.lock_path),
+        place_in=options.suite_dir if options.suite_dir.is_dir() else None,
+        url_dest=options.models.url_dest)
 
 
 @_usage_errors
@@ -270,9 +272,13 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     for model in scan.models():  # a URL pinned to a commit: fetched without a ref
         if model.revision and is_commit(model.revision):
             pinned.setdefault(model.repo, set()).add(model.revision)
+    from .fetch.place import placed_blobs
+
+    url_files = [m.hf_file for m in scan.models() if m.revision and m.hf_file]
+    placed = placed_blobs(options.suite_dir, options.models.url_dest, url_files, cache)
     try:
         items = prune.plan_prune(cache, {m.repo for m in scan.models()}, pinned,
-                                 unreferenced=unreferenced)
+                                 unreferenced=unreferenced, placed=frozenset(placed))
     except OSError as exc:
         print(f"error: cannot read the cache {cache}: {exc}", file=sys.stderr)
         return ExitCode.FAILED

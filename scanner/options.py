@@ -69,7 +69,8 @@ class ModelsOptions:
                                   "missing")
     mmproj: bool = option(True, "fetch the multimodal projector of vision repos "
                                 "(flag: --no-mmproj)")
-    urls: bool = option(False, "also fetch files named by Hub URLs in the tests")
+    urls: bool = option(True, "fetch the GGUF files named by Hub URLs in the tests and put them "
+                              "where the suite reads them (flag: --no-urls)")
     url_dest: str = option(DEFAULT_URL_DEST, "where the suite reads a URL's file, under the "
                                              "suite folder; {name} is the URL's last part "
                                              "(default tmp/{name}, llama.cpp's download_file)")
@@ -185,12 +186,13 @@ class ServerRun:
 
 def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     """Flags given on the command line win; unset flags (None, False, empty) fall back to config.
-    Boolean flags can only switch a behaviour on, except `mmproj` (`--no-mmproj`).
+    Boolean flags can only switch a behaviour on, except `mmproj` (`--no-mmproj`) and `urls`
+    (`--no-urls`).
     `suite`, `python` and `selection` are not `models:` keys: they come with the flags."""
     suite = flags.pop("suite", None) or DEFAULT_SUITE
     python = flags.pop("python", None)
     selection = flags.pop("selection", None)
-    models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj"})
+    models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj", "urls"})
     try:
         check_url_dest(models.url_dest)
     except ValueError as exc:

@@ -177,25 +177,32 @@ def test_dry_run_plans_without_downloading(
     assert not hub_env.exists() or not any(hub_env.rglob("*.gguf"))
 
 
-def test_no_mmproj_and_urls_only_when_asked(
+def test_no_mmproj_and_url_files_unless_switched_off(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A GGUF named by a URL is fetched by default (`--no-urls` skips it); a URL to any other
+    file (a README, an image) is the tests' to fetch at run time, never the tool's."""
     add_repos(fake_hub)
-    url = f"{fake_hub.url}/ggml-org/models/resolve/main/README.md"
+    readme = f"{fake_hub.url}/ggml-org/models/resolve/main/README.md"
+    gguf = f"{fake_hub.url}/ggml-org/models/resolve/main/tinyllamas/stories260K.gguf"
     root = write_suite(tmp_path / "proj", f"""
-        URL = "{url}"
+        URL = "{readme}"
+        GGUF = "{gguf}"
         def test_tag():
             server.model_hf_repo = "ggml-org/gemma-GGUF:Q8_0"
     """)
-    code, out, _ = run_fetch(root, capsys, mmproj=False, json=True)
-    models = {m["hf_repo"]: m for m in json.loads(out)["models"]}
+    code, out, _ = run_fetch(root, capsys, mmproj=False, urls=False, json=True)
+    models = {m["hf_file"] or m["hf_repo"]: m for m in json.loads(out)["models"]}
     assert code == 0
     assert [f["path"] for f in models["ggml-org/gemma-GGUF:Q8_0"]["files"]] == ["gemma-Q8_0.gguf"]
-    assert models["ggml-org/models"]["status"] == "skipped"
-    code, out, _ = run_fetch(root, capsys, urls=True, json=True)
-    models = {m["hf_repo"]: m for m in json.loads(out)["models"]}
-    assert models["ggml-org/models"]["status"] == "downloaded"
-    assert llama_offline_lookup(hub_env, "ggml-org/models", "README.md") == b"# models\n"
+    assert models["tinyllamas/stories260K.gguf"]["status"] == "skipped"
+    code, out, _ = run_fetch(root, capsys, json=True)
+    models = {m["hf_file"] or m["hf_repo"]: m for m in json.loads(out)["models"]}
+    assert models["tinyllamas/stories260K.gguf"]["status"] == "downloaded"
+    assert (models["README.md"]["status"], models["README.md"]["note"]) == (
+        "skipped", "not a model file: the test fetches it from the Hub at run time (needs the "
+                   "network)")
+    assert fake_hub.count("GET", "resolve", "README.md") == 0
 
 
 def test_missing_tag_lists_the_repo_ggufs_and_every_model_is_attempted(

@@ -32,8 +32,8 @@ from ..options import (
 )
 
 SCAN_FLAGS = ("root", "tests", "json", "strict", "deny")
-FETCH_FLAGS = ("cache_dir", "jobs", "connections", "dry_run", "offline", "urls", "verify",
-               "timeout", "backend", "llama_bin", "llama_timeout", "lock", "locked")
+FETCH_FLAGS = ("cache_dir", "jobs", "connections", "dry_run", "offline", "verify", "timeout",
+               "backend", "llama_bin", "llama_timeout", "lock", "locked")
 SUITE_HELP = help_texts(TestOptions, "suite", "python")
 
 
@@ -86,12 +86,15 @@ def list_(
 @task(iterable=["tests", "deny"], help={
     **help_texts(ModelsOptions, *SCAN_FLAGS, *FETCH_FLAGS,
                  json="print the plan and the outcome as one JSON document"),
-    "no_mmproj": "do not fetch the multimodal projector of vision repos", **SUITE_HELP})
+    "no_mmproj": "do not fetch the multimodal projector of vision repos",
+    "urls": "--no-urls: do not fetch the GGUF files named by Hub URLs, nor put them where the "
+            "suite reads them (the tests then download them themselves); --urls: the default",
+    **SUITE_HELP})
 def fetch(
     c: Context, root: str | None = None, tests: Any = None, json_: bool = False,
     strict: bool = False, deny: Any = None, cache_dir: str | None = None,
     jobs: int | None = None, dry_run: bool = False,
-    offline: bool = False, no_mmproj: bool = False, urls: bool = False, verify: bool = False,
+    offline: bool = False, no_mmproj: bool = False, urls: bool = True, verify: bool = False,
     timeout: str | None = None, backend: str | None = None, llama_bin: str | None = None,
     llama_timeout: str | None = None, suite: str | None = None, lock: str | None = None,
     locked: bool = False, connections: int | None = None,  # last: the short flags stay as they were
@@ -105,7 +108,8 @@ def fetch(
         c, root=root, tests=tests, json=json_, strict=strict, deny=deny,
         cache_dir=cache_dir, jobs=jobs, connections=connections, dry_run=dry_run,
         offline=offline,
-        mmproj=False if no_mmproj else None, urls=urls, verify=verify, timeout=timeout,
+        mmproj=False if no_mmproj else None,
+        urls=None if urls else False, verify=verify, timeout=timeout,
         backend=backend, llama_bin=llama_bin, llama_timeout=llama_timeout, suite=suite,
         lock=lock, locked=locked, python=python, selection=_selection(c),
     )

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing
+from ..url_files import DEFAULT_URL_DEST
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub_errors import HubError
+    from .place import Placement
 
 #: What an interrupted file's error says (Ctrl-C stopped it; nothing is wrong with the Hub).
 INTERRUPTED = "interrupted before it finished"
@@ -119,6 +121,8 @@ class ModelPlan:
     note: str | None = None
     #: resolved from the cached snapshot because the Hub could not be asked (`note` says why)
     hub_unavailable: bool = False
+    #: a URL reference's files where the suite reads them (`fetch/place.py`)
+    placements: list[Placement] = field(default_factory=list)
 
     @property
     def revision(self) -> str:
@@ -163,3 +167,6 @@ class FetchSettings:
     #: `--locked`: each locked model's pinned files (the Hub is not listed); None: list it
     locked: dict[HuggingFaceModel, RepoListing] | None = None
     lock_path: str = "models.lock"  # named in messages about models the lock lacks
+    #: the suite folder, where URL files are placed (`url_dest` under it); None: not placed
+    place_in: Path | None = None
+    url_dest: str = DEFAULT_URL_DEST

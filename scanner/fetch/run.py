@@ -17,6 +17,7 @@ from .. import cache as hf_cache
 from ..models import ScanResult
 from .content import verify_cached
 from .jobs import FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan
+from .place import place_files, plan_placements
 from .plan import (
     finish_plans,
     link_cached_blobs,
@@ -98,6 +99,7 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
         return listings[(plan.model.repo, plan.revision)]
 
     jobs = resolve_plans(plans, listing_of, settings)
+    plan_placements(plans, settings)
     run = FetchRun(plans, jobs, [p for outcome in listings.values() for p in outcome.problems])
     run.problems += [job.error for job in jobs  # the lock and the cache disagree: said up front
                      if job.pinned_by and job.status is FileStatus.FAILED and job.error]
@@ -107,12 +109,15 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
     display.planned(run)
     if settings.offline:  # nothing to download: a dry run reports the same
         mark_offline(plans)
+        if not settings.dry_run:
+            place_files(plans, settings)  # from the cache: no network needed
         return run
     if settings.dry_run:
         return run
     blob_ids = listed_blob_ids(listings, {p.model.repo for p in plans if pinned_by_lock(p)})
     _store(run, client, settings, display, blob_ids)
     finish_plans(plans, settings)
+    place_files(plans, settings)
     return run
 
 

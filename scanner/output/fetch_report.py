@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan
+from ..fetch.place import Placement, PlaceStatus
 from ..fetch.run import FetchRun
 from ..models import Diagnostic, ModelReference, ScanResult
 from ..selection.needs import SelectedScan
@@ -65,6 +66,8 @@ class FetchDisplay:
         print_plan(run.plans, run.jobs, self.console)
         for problem in run.problems:
             self.console.print(f"warning: {problem}", markup=False)
+        for place in placements(run.plans, PlaceStatus.DIFFERENT):
+            self.console.print(f"warning: {place.error}", markup=False, soft_wrap=True)
 
     def downloading(self, total_bytes: int) -> FetchProgress:
         mode = "quiet" if self.quiet else ("bars" if self.console.is_terminal else "lines")
@@ -74,11 +77,15 @@ class FetchDisplay:
 def _file_lines(plan: ModelPlan) -> tuple[str, str, str]:
     if not plan.files:
         return (plan.error or plan.note or "-"), "", str(plan.status)
-    paths = "\n".join(job.file.path for job in plan.files)
-    sizes = "\n".join(human_size(job.file.size) for job in plan.files)
-    states = "\n".join("to download" if job.status is FileStatus.DOWNLOAD else str(job.status)
-                       for job in plan.files)
-    return paths, sizes, states
+    paths = [job.file.path for job in plan.files]
+    sizes = [human_size(job.file.size) for job in plan.files]
+    states = ["to download" if job.status is FileStatus.DOWNLOAD else str(job.status)
+              for job in plan.files]
+    for place in plan.placements:  # where the suite reads a URL's file
+        paths.append(f"-> {place.relative}")
+        sizes.append("")
+        states.append(str(place.status))
+    return "\n".join(paths), "\n".join(sizes), "\n".join(states)
 
 
 def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) -> None:
@@ -104,8 +111,15 @@ def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) ->
     )
 
 
+def placements(plans: list[ModelPlan], *statuses: PlaceStatus) -> list[Placement]:
+    """The placements of these plans with one of these statuses (any, without)."""
+    return [place for plan in plans for place in plan.placements
+            if not statuses or place.status in statuses]
+
+
 def print_summary(run: FetchRun, settings: FetchSettings, seconds: float,
                   console: Console) -> None:
+    _print_placements(run, settings, console)
     for plan in run.plans:
         if plan.hub_unavailable:
             console.print(f"note: {plan.model.label()}: {plan.note}", markup=False)
@@ -119,6 +133,17 @@ def print_summary(run: FetchRun, settings: FetchSettings, seconds: float,
     console.print(f"{len(run.plans)} models: {run.status_counts()}; downloaded "
                   f"{human_size(downloaded)} in {seconds:.1f} s{rate}; cache: {settings.cache}",
                   markup=False)
+
+
+def _print_placements(run: FetchRun, settings: FetchSettings, console: Console) -> None:
+    """Where the URL files are now, and any destination left alone (also in the plan)."""
+    done = placements(run.plans, PlaceStatus.LINKED, PlaceStatus.COPIED, PlaceStatus.PRESENT)
+    if done:
+        names = ", ".join(place.relative for place in done)
+        console.print(f"URL files in {settings.place_in}: {names}", markup=False,
+                      soft_wrap=True)
+    for place in placements(run.plans, PlaceStatus.DIFFERENT, PlaceStatus.FAILED):
+        console.print(f"warning: {place.error}", markup=False, soft_wrap=True)
 
 
 def needed_by(references: list[ModelReference]) -> str:
@@ -151,5 +176,7 @@ def _plan_entry(plan: ModelPlan) -> dict[str, Any]:
         "files": [{"path": j.file.path, "size": j.file.size, "sha256": j.file.sha256,
                    "status": str(j.status), "error": j.error, "received": j.received,
                    "resumed": j.resumed} for j in plan.files],
+        "placements": [{"path": p.relative, "file": p.job.file.path, "status": str(p.status),
+                        "error": p.error} for p in plan.placements],
         "references": [reference_entry(r) for r in plan.references],
     }
