@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, ParamSpec
 from urllib.parse import urlsplit
 
 from . import environment, lock, preflight, prune
-from .cache import is_commit
 from .errors import ExitCode, OptionsError, SetupError
 from .models import ScanResult
 from .options import Options
@@ -156,7 +155,8 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
               file=sys.stderr)
     seconds = time.monotonic() - started
     if options.models.json:
-        print_json(fetch_json(run, settings, list(scan.diagnostics), selection_entry(selected)))
+        print_json(fetch_json(run, settings, [*scan.diagnostics, *run.diagnostics],
+                              selection_entry(selected)))
     elif not settings.dry_run or settings.offline:
         print_summary(run, settings, seconds, console)
     if not settings.dry_run:
@@ -183,7 +183,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         dry_run=options.models.dry_run, timeout=options.models.timeout, locked=locked,
         lock_path=str(options.lock_path),
         place_in=options.suite_dir if options.suite_dir.is_dir() else None,
-        url_dest=options.models.url_dest)
+        url_dest=options.models.url_dest, deny=options.scan.deny)
 
 
 @_usage_errors
@@ -207,7 +207,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
         options.models, locked=False, offline=False, dry_run=True, verify=False))
-    settings = fetch_settings(unlocked, env)
+    settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True)
     run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
     # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked
     failed = [plan for plan in run.plans if plan.status.bad or plan.hub_unavailable]
@@ -263,22 +263,13 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     env = os.environ if env is None else env
     check_setup(options, env, hub=False)
     scan = scan_suite(options.root, options.scan, endpoint_host(env))
-    entries = lock.parse(lock.read_text(options.lock_path, missing=lock.HEADER),
-                         options.lock_path)
     cache = environment.cache_dir(env, options.cache_dir)
-    pinned: dict[str, set[str]] = {}  # kept besides each repo's refs
-    for entry in entries:
-        pinned.setdefault(entry.model.repo, set()).add(entry.commit)
-    for model in scan.models():  # a URL pinned to a commit: fetched without a ref
-        if model.revision and is_commit(model.revision):
-            pinned.setdefault(model.repo, set()).add(model.revision)
-    from .fetch.place import placed_blobs
+    from .keep import what_to_keep
 
-    url_files = [m.hf_file for m in scan.models() if m.revision and m.hf_file]
-    placed = placed_blobs(options.suite_dir, options.models.url_dest, url_files, cache)
+    keep = what_to_keep(options, scan, cache)
     try:
-        items = prune.plan_prune(cache, {m.repo for m in scan.models()}, pinned,
-                                 unreferenced=unreferenced, placed=frozenset(placed))
+        items = prune.plan_prune(cache, keep.repos, keep.pinned, unreferenced=unreferenced,
+                                 placed=keep.placed)
     except OSError as exc:
         print(f"error: cannot read the cache {cache}: {exc}", file=sys.stderr)
         return ExitCode.FAILED

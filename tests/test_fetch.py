@@ -76,6 +76,7 @@ EXPECTED = {
     ("ggml-org/gemma-GGUF", "mmproj-gemma-Q8_0.gguf"),
     ("bartowski/Qwen3-GGUF", "Qwen3-Q4_K_M.gguf"),
     ("ggml-org/preset-repo", "preset.ini"),
+    ("ggml-org/gemma-GGUF", "gemma-Q4_K_M.gguf"),  # the model the preset names
 }
 
 
@@ -107,7 +108,7 @@ def test_fetch_puts_every_resolved_file_where_llama_cpp_looks(
     downloaded = {line.split()[1] for line in out.splitlines() if line.startswith("downloaded")}
     assert downloaded == {f"{repo}/{path}" for repo, path in EXPECTED}
     assert fake_hub.count("GET", "resolve") == len(EXPECTED)
-    assert "5 models: 5 downloaded" in out.splitlines()[-1]
+    assert "6 models: 6 downloaded" in out.splitlines()[-1]
 
 
 def test_warm_rerun_downloads_nothing(
@@ -118,7 +119,7 @@ def test_warm_rerun_downloads_nothing(
     assert code == 0
     assert fake_hub.count(kind="resolve") == 0, "a warm run makes no file request"
     assert fake_hub.count(kind="refs") == 4 and fake_hub.count(kind="tree") == 4
-    assert "5 models: 5 cached; downloaded 0 B" in out
+    assert "6 models: 6 cached; downloaded 0 B" in out
 
 
 def test_offline_with_the_hub_stopped_reports_present_and_missing(
@@ -126,7 +127,7 @@ def test_offline_with_the_hub_stopped_reports_present_and_missing(
 ) -> None:
     fake_hub.stop()
     code, out, _ = run_fetch(fetched_root, capsys, offline=True)
-    assert code == 0 and "5 models: 5 cached" in out
+    assert code == 0 and "6 models: 6 cached" in out
     (fetched_root / "tools/server/tests/test_more.py").write_text(
         "def test_x():\n    s.model_hf_repo = 'ggml-org/never-fetched'\n")
     code, out, _ = run_fetch(fetched_root, capsys, offline=True, json=True)
@@ -274,8 +275,8 @@ def test_not_enough_space_refuses_before_downloading(
     monkeypatch.setattr(fetch_run, "free_space", lambda path: 1000)
     code, _, err = run_fetch(write_suite(tmp_path / "proj", SUITE), capsys)
     assert code == 1
-    assert f"not enough free space in {hub_env}: 423.0 kB to download, 1.0 kB free" in err
-    assert fake_hub.count(kind="resolve") == 0
+    assert f"not enough free space in {hub_env}: 463.0 kB to download, 1.0 kB free" in err
+    assert fake_hub.count(kind="resolve") == 1, "the preset only (47 bytes), to plan its model"
 
 
 def test_token_is_sent_but_never_printed(

@@ -38,6 +38,7 @@ EMBEDDING: set[Model] = {("ggml-org/models", "bert-bge-small/ggml-model-f16.gguf
 SPECULATIVE: set[Model] = {("ggml-org/stories15M_MOE", "stories15M_MOE-F16.gguf", None),
                            ("ggml-org/tiny-llamas", "stories15M-q4_0.gguf", "main")}
 LORA: set[Model] = {("ggml-org/stories15M_MOE", "moe_shakespeare15M.gguf", "main")}
+PRESET_MODELS: set[Model] = {("ggml-org/test-preset-ci", None, None)}
 SKIPPED_UNLESS_SLOW: set[Model] = {
     ("ggml-org/embeddinggemma-300M-GGUF", "embeddinggemma-300M-Q8_0.gguf", None),
     ("ggml-org/Qwen2.5-Coder-7B-Q8_0-GGUF", None, None),
@@ -49,7 +50,7 @@ TOOL_CALL: set[Model] = {
     ("unsloth/Qwen3-0.6B-GGUF:Q4_K_M", None, None),  # an f-string only collection can read
     ("unsloth/Qwen3-1.7B-GGUF:Q4_K_M", None, None),
 }
-NOT_SLOW = PRESETS | BASIC | INFILL | EMBEDDING | SPECULATIVE | LORA
+NOT_SLOW = PRESETS | BASIC | INFILL | EMBEDDING | SPECULATIVE | LORA | PRESET_MODELS
 
 
 def list_json(capsys: pytest.CaptureFixture[str], selection: list[str] | None,
@@ -106,12 +107,29 @@ def test_human_output_names_the_selection_and_n_of_m(capsys: pytest.CaptureFixtu
     options = build_options({}, root=str(EXAMPLE), selection=["-m", "not slow"])
     assert commands.list_models(options, dict(os.environ)) == 0
     out = capsys.readouterr().out
-    assert re.search(r"selection: pytest -m 'not slow': 10 tests selected \(2 skipped by their "
-                     r"marks\), 10 of 15 models \(collected in \d+\.\d s\)", out), out
-    assert "10 of 15 models (0 denied), " in out.splitlines()[-1]
+    assert re.search(r"selection: pytest -m 'not slow': 11 tests selected \(2 skipped by their "
+                     r"marks\), 11 of 16 models \(collected in \d+\.\d s\)", out), out
+    assert "11 of 16 models (0 denied), " in out.splitlines()[-1]
 
 
 # -- against the fake Hub ----------------------------------------------------------------------
+
+#: A remote preset, as `ggml-org/test-preset-ci` holds one: keys in long and short forms,
+#: defaults under `[*]`, keys before any section (`version`, skipped by llama.cpp).
+PRESET_INI = """version = 1
+
+[*]
+ctx-size = 512 ; every model's
+hf-file = preset-a-F32.gguf
+
+[stories-preset]
+hf-repo = ggml-org/test-preset-model-a
+
+[tiny-preset]
+hfr = ggml-org/test-preset-model-b:Q8_0
+hff = preset-b-Q8_0.gguf
+"""
+
 
 def serve_example_repos(hub: FakeHub) -> None:
     """Every repo the example names, with small files shaped as llama.cpp expects."""
@@ -139,6 +157,11 @@ def serve_example_repos(hub: FakeHub) -> None:
         hub.add_repo(repo, {name: GeneratedFile(800 + seed, seed=seed)})
     hub.add_repo("ggml-org/stories15M_MOE", {"stories15M_MOE-F16.gguf": GeneratedFile(850),
                                              "moe_shakespeare15M.gguf": GeneratedFile(650)})
+    hub.add_repo("ggml-org/test-preset-ci", {"preset.ini": PRESET_INI.encode()})
+    hub.add_repo("ggml-org/test-preset-model-a", {"preset-a-F32.gguf": GeneratedFile(610),
+                                                  "preset-a-Q8_0.gguf": GeneratedFile(620)})
+    hub.add_repo("ggml-org/test-preset-model-b", {"preset-b-F16.gguf": GeneratedFile(630),
+                                                  "preset-b-Q8_0.gguf": GeneratedFile(640)})
 
 
 def requested_repos(hub: FakeHub) -> set[str]:
@@ -165,7 +188,7 @@ def test_one_file_fetches_only_its_repos_then_passes_offline(
     run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline", "--",
                    "unit/test_basic.py", "-p", "no:cacheprovider")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 tests selected, 5 of 14 models" in run.stdout
+    assert "3 tests selected, 5 of 15 models" in run.stdout
     assert requested_repos(fake_hub) == {"ggml-org/models", "ggml-org/tinygemma3-GGUF",
                                          "ggml-org/test-model-stories260K"}
     assert "3 passed" in run.stdout
@@ -179,10 +202,10 @@ def test_default_run_is_tests_sh_without_slow_tests(
                    "--workers", "1")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "test.server: pytest --durations=30 -v -x -m 'not slow' in " in run.stdout
-    assert "10 tests selected (2 skipped by their marks), 10 of 15 models" in run.stdout
+    assert "11 tests selected (2 skipped by their marks), 11 of 16 models" in run.stdout
     assert not any(repo.startswith(("bartowski/", "unsloth/"))
                    for repo in requested_repos(fake_hub)), "no slow model was even listed"
-    assert re.search(r"8 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
+    assert re.search(r"9 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
 
 
 def test_slow_run_fetches_and_passes_every_test(
@@ -192,8 +215,8 @@ def test_slow_run_fetches_and_passes_every_test(
     run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline", "--slow")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-m 'not slow'" not in run.stdout
-    assert "15 tests selected, 17 of 17 models" in run.stdout
-    assert "15 passed" in run.stdout
+    assert "16 tests selected, 18 of 18 models" in run.stdout
+    assert "16 passed" in run.stdout
 
 
 def copy_example(tmp_path: Path) -> Path:
@@ -218,12 +241,12 @@ def test_xdist_run_collects_once_and_fetches_once(
                    "--", "-m", "not slow", COLLECT_LOG=str(log))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-n 2 --dist=worksteal -m 'not slow'" in run.stdout
-    assert "2 workers [10 items]" in run.stdout
+    assert "2 workers [11 items]" in run.stdout
     assert sorted(log.read_text().splitlines()) == ["False gw0", "False gw1",
                                                     "True controller"]
     downloads = [r.path for r in fake_hub.requests if r.kind == "resolve" and r.method == "GET"]
-    assert len(downloads) == len(set(downloads)) == 12, \
-        "each file once: 3 split parts, 1 mmproj, 2 URL files"
+    assert len(downloads) == len(set(downloads)) == 15, \
+        "each file once: 3 split parts, 1 mmproj, 2 URL files, a preset and its 2 models"
 
 
 def test_a_failed_collection_fetches_nothing_and_names_the_missing_module_and_its_fix(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -170,3 +171,11 @@ class FetchSettings:
     #: the suite folder, where URL files are placed (`url_dest` under it); None: not placed
     place_in: Path | None = None
     url_dest: str = DEFAULT_URL_DEST
+    #: repos never to fetch, as `models.deny` (for the models presets name)
+    deny: tuple[str, ...] = ()
+    #: fetch the presets (`preset.ini`) a dry run needs to know every model (`models.lock`)
+    presets_in_dry_run: bool = False
+
+    def is_denied(self, model: HuggingFaceModel) -> bool:
+        return any(fnmatchcase(model.repo, p) or fnmatchcase(model.hf_repo, p)
+                   for p in self.deny)

@@ -111,9 +111,11 @@ def _cached_listing(cache: Path, repo: str, revision: str,
 
 
 def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], ListingOutcome],
-                  settings: FetchSettings) -> list[FileJob]:
-    """Attach file jobs to plans; returns the distinct jobs (shared between models)."""
-    jobs: dict[tuple[str, str, str], FileJob] = {}
+                  settings: FetchSettings,
+                  jobs: dict[tuple[str, str, str], FileJob] | None = None) -> list[FileJob]:
+    """Attach file jobs to plans; returns the distinct jobs (shared between models, and with
+    the plans resolved before when their `jobs` are given)."""
+    jobs = {} if jobs is None else jobs
     for plan in plans:
         if not plan.planned:
             continue

@@ -60,7 +60,7 @@ class FetchDisplay:
     def planned(self, run: FetchRun) -> None:
         if self.quiet:
             return
-        print_diagnostics(self.scan.diagnostics, self.console)
+        print_diagnostics((*self.scan.diagnostics, *run.diagnostics), self.console)
         if self.selected is not None:
             self.console.print(selection_line(self.selected), markup=False)
         print_plan(run.plans, run.jobs, self.console)

@@ -13,9 +13,9 @@ SMALL_MODEL_REPO = "ggml-org/test-model-stories260K"
 TIMEOUT_SERVER_START = 15 * 60
 TMP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tmp")
 
-# preset keys that name a model, as llama.cpp reads them (long and short argument names)
-PRESET_REPO_KEYS = ("hf-repo", "hfr", "hf", "spec-draft-hf", "hfd", "hf-repo-draft")
-PRESET_FILE_KEYS = {"hf-repo": "hf-file", "hfr": "hf-file", "hf": "hf-file"}
+# preset keys that name a model and its file, as llama.cpp reads them: short names are the
+# same argument as the long ones
+PRESET_LONG_NAMES = {"hfr": "hf-repo", "hf": "hf-repo", "hff": "hf-file"}
 
 
 class ServerProcess:
@@ -63,13 +63,12 @@ class ServerProcess:
                 section = line.strip("[]").strip()
             elif "=" in line:
                 key, value = (part.strip() for part in line.split("=", 1))
-                sections.setdefault(section, {})[key] = value
+                sections.setdefault(section, {})[PRESET_LONG_NAMES.get(key, key)] = value
         defaults = sections.pop("*", {})
         for options in sections.values():
             options = {**defaults, **options}
-            for key in PRESET_REPO_KEYS:
-                if key in options:
-                    _find_offline(options[key], options.get(PRESET_FILE_KEYS.get(key, "")))
+            if "hf-repo" in options:
+                _find_offline(options["hf-repo"], options.get("hf-file"))
 
     def _find_model_offline(self) -> Path:
         return _find_offline(self.model_hf_repo, self.model_hf_file)
