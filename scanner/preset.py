@@ -34,6 +34,20 @@ MODEL_ARGUMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 URL_KEYS = frozenset({"mu", "model-url", "LLAMA_ARG_MODEL_URL", "mmu", "mmproj-url",
                       "LLAMA_ARG_MMPROJ_URL"})
 
+#: Words that make a line of a test file worth walking for preset text (a key naming a repo).
+TEXT_WORDS = ("hf-repo", "hfr", "hfd", "hfv", "spec-draft-hf", "LLAMA_ARG_HF",
+              "LLAMA_ARG_SPEC_DRAFT_HF", "hf =", "hf=")
+#: A string that may hold preset text: a line setting a key that names a repo.
+_REPO_KEYS = "|".join(re.escape(key) for repo_keys, _ in MODEL_ARGUMENTS.values()
+                      for key in sorted(repo_keys))
+_REPO_LINE = re.compile(rf"^[ \t]*(?:{_REPO_KEYS})[ \t]*=", re.MULTILINE)
+
+
+def may_hold_preset(text: str) -> bool:
+    """Cheap test before a string constant is read as preset text."""
+    return "=" in text and _REPO_LINE.search(text) is not None
+
+
 # One line of the grammar (`parse_ini_from_file`): a header, a key = value, a comment, blank.
 _HEADER = re.compile(r"\[[ \t]*([^\]]+)\][ \t]*(?:[;#].*)?")
 _KEY_VALUE = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*(.*)")

@@ -72,7 +72,7 @@ def test_the_models_a_remote_preset_names_are_fetched_then_the_router_test_passe
     fake_hub.stop()
     run = run_task(root, hub_env, "test.server", "--offline", "--no-fetch", "--", ROUTER)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "1 passed" in run.stdout
+    assert "2 passed" in run.stdout, "the remote preset and the preset text"
 
 
 def test_an_unreadable_preset_is_a_diagnostic_naming_the_repo_and_line(
@@ -120,3 +120,44 @@ def test_prune_keeps_the_repos_a_cached_preset_names(
     assert commands.prune_models(options, dict(os.environ), yes=True, unreferenced=True) == 0
     capsys.readouterr()
     assert llama_offline_lookup(hub_env, "ggml-org/test-preset-model-a", "preset-a-F32.gguf")
+
+
+# -- preset text in the tests ------------------------------------------------------------------
+
+def test_preset_text_in_string_constants_is_a_reference_with_its_file_and_line(
+    tmp_path: Path
+) -> None:
+    from scanner.scan.config import ScanConfig
+    from scanner.scan.suite import scan_suite
+
+    suite = tmp_path / "tools/server/tests/unit"
+    suite.mkdir(parents=True)
+    (suite / "test_router.py").write_text(
+        "def test_reload():\n"
+        "    with open(path, 'w') as f:\n"
+        "        f.write(\n"
+        "            \"[model-reload-a]\\n\"\n"
+        "            \"hf-repo = ggml-org/test-model-stories260K\\n\"\n"
+        "            \"\\n\"\n"
+        "            \"[*]\\n\"\n"
+        "            \"hff = b.gguf\\n\"\n"
+        "            \"[model-reload-b]\\n\"\n"
+        "            \"hfr = ggml-org/b:Q8_0\\n\"\n"
+        "        )\n"
+        "\n"
+        "TEXT = '''\n"
+        "[dedup]\n"
+        "spec-draft-hf = ggml-org/draft\n"
+        "'''\n"
+        "NOT_PRESET = 'hf-repo is a key; x = 1'\n")
+    result = scan_suite(tmp_path, ScanConfig(), workers=0)
+    assert [(r.model.hf_repo, r.model.hf_file, r.file, r.line, r.test, r.kind)
+            for r in result.references] == [
+        ("ggml-org/test-model-stories260K", "b.gguf", "tools/server/tests/unit/test_router.py",
+         5, "test_reload", "preset"),  # [*] is under every section of the text
+        ("ggml-org/b:Q8_0", "b.gguf", "tools/server/tests/unit/test_router.py", 10,
+         "test_reload", "preset"),
+        ("ggml-org/draft", None, "tools/server/tests/unit/test_router.py", 15, "<module>",
+         "preset"),
+    ]
+    assert result.diagnostics == ()

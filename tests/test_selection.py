@@ -38,7 +38,8 @@ EMBEDDING: set[Model] = {("ggml-org/models", "bert-bge-small/ggml-model-f16.gguf
 SPECULATIVE: set[Model] = {("ggml-org/stories15M_MOE", "stories15M_MOE-F16.gguf", None),
                            ("ggml-org/tiny-llamas", "stories15M-q4_0.gguf", "main")}
 LORA: set[Model] = {("ggml-org/stories15M_MOE", "moe_shakespeare15M.gguf", "main")}
-PRESET_MODELS: set[Model] = {("ggml-org/test-preset-ci", None, None)}
+PRESET_MODELS: set[Model] = {("ggml-org/test-preset-ci", None, None),
+                             ("ggml-org/test-model-preset-text", None, None)}
 SKIPPED_UNLESS_SLOW: set[Model] = {
     ("ggml-org/embeddinggemma-300M-GGUF", "embeddinggemma-300M-Q8_0.gguf", None),
     ("ggml-org/Qwen2.5-Coder-7B-Q8_0-GGUF", None, None),
@@ -107,9 +108,9 @@ def test_human_output_names_the_selection_and_n_of_m(capsys: pytest.CaptureFixtu
     options = build_options({}, root=str(EXAMPLE), selection=["-m", "not slow"])
     assert commands.list_models(options, dict(os.environ)) == 0
     out = capsys.readouterr().out
-    assert re.search(r"selection: pytest -m 'not slow': 11 tests selected \(2 skipped by their "
-                     r"marks\), 11 of 16 models \(collected in \d+\.\d s\)", out), out
-    assert "11 of 16 models (0 denied), " in out.splitlines()[-1]
+    assert re.search(r"selection: pytest -m 'not slow': 12 tests selected \(2 skipped by their "
+                     r"marks\), 12 of 17 models \(collected in \d+\.\d s\)", out), out
+    assert "12 of 17 models (0 denied), " in out.splitlines()[-1]
 
 
 # -- against the fake Hub ----------------------------------------------------------------------
@@ -158,6 +159,7 @@ def serve_example_repos(hub: FakeHub) -> None:
     hub.add_repo("ggml-org/stories15M_MOE", {"stories15M_MOE-F16.gguf": GeneratedFile(850),
                                              "moe_shakespeare15M.gguf": GeneratedFile(650)})
     hub.add_repo("ggml-org/test-preset-ci", {"preset.ini": PRESET_INI.encode()})
+    hub.add_repo("ggml-org/test-model-preset-text", {"text-Q4_K_M.gguf": GeneratedFile(660)})
     hub.add_repo("ggml-org/test-preset-model-a", {"preset-a-F32.gguf": GeneratedFile(610),
                                                   "preset-a-Q8_0.gguf": GeneratedFile(620)})
     hub.add_repo("ggml-org/test-preset-model-b", {"preset-b-F16.gguf": GeneratedFile(630),
@@ -188,7 +190,7 @@ def test_one_file_fetches_only_its_repos_then_passes_offline(
     run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline", "--",
                    "unit/test_basic.py", "-p", "no:cacheprovider")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 tests selected, 5 of 15 models" in run.stdout
+    assert "3 tests selected, 5 of 16 models" in run.stdout
     assert requested_repos(fake_hub) == {"ggml-org/models", "ggml-org/tinygemma3-GGUF",
                                          "ggml-org/test-model-stories260K"}
     assert "3 passed" in run.stdout
@@ -202,10 +204,10 @@ def test_default_run_is_tests_sh_without_slow_tests(
                    "--workers", "1")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "test.server: pytest --durations=30 -v -x -m 'not slow' in " in run.stdout
-    assert "11 tests selected (2 skipped by their marks), 11 of 16 models" in run.stdout
+    assert "12 tests selected (2 skipped by their marks), 12 of 17 models" in run.stdout
     assert not any(repo.startswith(("bartowski/", "unsloth/"))
                    for repo in requested_repos(fake_hub)), "no slow model was even listed"
-    assert re.search(r"9 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
+    assert re.search(r"10 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
 
 
 def test_slow_run_fetches_and_passes_every_test(
@@ -215,8 +217,8 @@ def test_slow_run_fetches_and_passes_every_test(
     run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline", "--slow")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-m 'not slow'" not in run.stdout
-    assert "16 tests selected, 18 of 18 models" in run.stdout
-    assert "16 passed" in run.stdout
+    assert "17 tests selected, 19 of 19 models" in run.stdout
+    assert "17 passed" in run.stdout
 
 
 def copy_example(tmp_path: Path) -> Path:
@@ -241,12 +243,12 @@ def test_xdist_run_collects_once_and_fetches_once(
                    "--", "-m", "not slow", COLLECT_LOG=str(log))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-n 2 --dist=worksteal -m 'not slow'" in run.stdout
-    assert "2 workers [11 items]" in run.stdout
+    assert "2 workers [12 items]" in run.stdout
     assert sorted(log.read_text().splitlines()) == ["False gw0", "False gw1",
                                                     "True controller"]
     downloads = [r.path for r in fake_hub.requests if r.kind == "resolve" and r.method == "GET"]
-    assert len(downloads) == len(set(downloads)) == 15, \
-        "each file once: 3 split parts, 1 mmproj, 2 URL files, a preset and its 2 models"
+    assert len(downloads) == len(set(downloads)) == 16, \
+        "each file once: 3 split parts, 1 mmproj, 2 URL files, a preset and 3 preset models"
 
 
 def test_a_failed_collection_fetches_nothing_and_names_the_missing_module_and_its_fix(

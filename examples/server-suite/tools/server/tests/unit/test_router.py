@@ -18,3 +18,16 @@ def test_router_remote_preset():
     server.model_hf_file = None
     server.offline = False
     server.start()
+
+
+def test_router_reload_models():
+    # preset text written at run time: its models are references too
+    global server
+    preset_path = os.path.join(TMP_DIR, "test_reload.ini")
+    with open(preset_path, "w") as f:
+        f.write(
+            "[model-reload-a]\n"
+            "hf-repo = ggml-org/test-model-preset-text\n"
+        )
+    server.models_preset = preset_path
+    server.start()
