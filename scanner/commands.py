@@ -22,6 +22,7 @@ from .output.scan_report import print_scan, scan_json, selection_entry
 from .scan.suite import NoTestFiles, scan_suite
 from .selection.collect import collect_tests, run_environment
 from .selection.needs import SelectedScan, narrow
+from .selection.network import needs_entry, network_lines, network_needs
 
 if TYPE_CHECKING:
     from .fetch.jobs import FetchSettings
@@ -69,10 +70,12 @@ def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     """`models.list`: exit 1 with --strict and diagnostics, 2 when nothing matched."""
     env = os.environ if env is None else env
     result, selected = scan_selected(options, env)
+    network = network_needs(result, selected.selection if selected else None,
+                            urls=options.models.urls)
     if options.models.json:
-        print_json(scan_json(result, selected))
+        print_json({**scan_json(result, selected), "network_needs": needs_entry(network)})
     else:
-        print_scan(result, make_console(), selected)
+        print_scan(result, make_console(), selected, network_lines(network, offline=False))
     return ExitCode.FAILED if options.models.strict and result.diagnostics else ExitCode.OK
 
 
@@ -108,7 +111,7 @@ def select_for(options: Options, scan: ScanResult, env: Mapping[str, str],
                                                     options.suite_dir) +
                          ("" if for_tests else "\nNothing was fetched for a selection that "
                           "cannot be known (without `-- PYTEST ARGS`: the whole suite)"))
-    return narrow(scan, selection, options.scan)
+    return narrow(scan, selection, options.scan, offline=offline)
 
 
 @_usage_errors
@@ -143,7 +146,10 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     settings = fetch_settings(options, env)
     console = make_console()
     started = time.monotonic()
-    display = FetchDisplay(console, scan, selected, quiet=options.models.json)
+    network = network_needs(scan, selected.selection if selected else None,
+                            urls=options.models.urls)
+    display = FetchDisplay(console, scan, selected, quiet=options.models.json, network=network,
+                           offline=settings.offline or bool(selected and selected.offline))
     run = run_fetch(scan, settings, display)
     if run.refused == "no-space":
         print(f"error: not enough free space in {settings.cache}: {human_size(run.needed_bytes)} "
@@ -156,7 +162,7 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     seconds = time.monotonic() - started
     if options.models.json:
         print_json(fetch_json(run, settings, [*scan.diagnostics, *run.diagnostics],
-                              selection_entry(selected)))
+                              selection_entry(selected), network))
     elif not settings.dry_run or settings.offline:
         print_summary(run, settings, seconds, console)
     if not settings.dry_run:

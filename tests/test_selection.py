@@ -40,6 +40,7 @@ SPECULATIVE: set[Model] = {("ggml-org/stories15M_MOE", "stories15M_MOE-F16.gguf"
 LORA: set[Model] = {("ggml-org/stories15M_MOE", "moe_shakespeare15M.gguf", "main")}
 PRESET_MODELS: set[Model] = {("ggml-org/test-preset-ci", None, None),
                              ("ggml-org/test-model-preset-text", None, None)}
+IMAGES: set[Model] = {("ggml-org/tinygemma3-GGUF", "test/11_truck.png", "main")}
 SKIPPED_UNLESS_SLOW: set[Model] = {
     ("ggml-org/embeddinggemma-300M-GGUF", "embeddinggemma-300M-Q8_0.gguf", None),
     ("ggml-org/Qwen2.5-Coder-7B-Q8_0-GGUF", None, None),
@@ -51,7 +52,7 @@ TOOL_CALL: set[Model] = {
     ("unsloth/Qwen3-0.6B-GGUF:Q4_K_M", None, None),  # an f-string only collection can read
     ("unsloth/Qwen3-1.7B-GGUF:Q4_K_M", None, None),
 }
-NOT_SLOW = PRESETS | BASIC | INFILL | EMBEDDING | SPECULATIVE | LORA | PRESET_MODELS
+NOT_SLOW = PRESETS | BASIC | INFILL | EMBEDDING | SPECULATIVE | LORA | PRESET_MODELS | IMAGES
 
 
 def list_json(capsys: pytest.CaptureFixture[str], selection: list[str] | None,
@@ -108,9 +109,9 @@ def test_human_output_names_the_selection_and_n_of_m(capsys: pytest.CaptureFixtu
     options = build_options({}, root=str(EXAMPLE), selection=["-m", "not slow"])
     assert commands.list_models(options, dict(os.environ)) == 0
     out = capsys.readouterr().out
-    assert re.search(r"selection: pytest -m 'not slow': 12 tests selected \(2 skipped by their "
-                     r"marks\), 12 of 17 models \(collected in \d+\.\d s\)", out), out
-    assert "12 of 17 models (0 denied), " in out.splitlines()[-1]
+    assert re.search(r"selection: pytest -m 'not slow': 14 tests selected \(2 skipped by their "
+                     r"marks\), 13 of 18 models \(collected in \d+\.\d s\)", out), out
+    assert "13 of 18 models (0 denied), " in out.splitlines()[-1]
 
 
 # -- against the fake Hub ----------------------------------------------------------------------
@@ -190,7 +191,7 @@ def test_one_file_fetches_only_its_repos_then_passes_offline(
     run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline", "--",
                    "unit/test_basic.py", "-p", "no:cacheprovider")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 tests selected, 5 of 16 models" in run.stdout
+    assert "3 tests selected, 5 of 17 models" in run.stdout
     assert requested_repos(fake_hub) == {"ggml-org/models", "ggml-org/tinygemma3-GGUF",
                                          "ggml-org/test-model-stories260K"}
     assert "3 passed" in run.stdout
@@ -204,10 +205,10 @@ def test_default_run_is_tests_sh_without_slow_tests(
                    "--workers", "1")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "test.server: pytest --durations=30 -v -x -m 'not slow' in " in run.stdout
-    assert "12 tests selected (2 skipped by their marks), 12 of 17 models" in run.stdout
+    assert "14 tests selected (2 skipped by their marks), 13 of 18 models" in run.stdout
     assert not any(repo.startswith(("bartowski/", "unsloth/"))
                    for repo in requested_repos(fake_hub)), "no slow model was even listed"
-    assert re.search(r"10 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
+    assert re.search(r"12 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
 
 
 def test_slow_run_fetches_and_passes_every_test(
@@ -217,8 +218,8 @@ def test_slow_run_fetches_and_passes_every_test(
     run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline", "--slow")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-m 'not slow'" not in run.stdout
-    assert "17 tests selected, 19 of 19 models" in run.stdout
-    assert "17 passed" in run.stdout
+    assert "19 tests selected, 20 of 20 models" in run.stdout
+    assert "19 passed" in run.stdout
 
 
 def copy_example(tmp_path: Path) -> Path:
@@ -243,7 +244,7 @@ def test_xdist_run_collects_once_and_fetches_once(
                    "--", "-m", "not slow", COLLECT_LOG=str(log))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-n 2 --dist=worksteal -m 'not slow'" in run.stdout
-    assert "2 workers [12 items]" in run.stdout
+    assert "2 workers [14 items]" in run.stdout
     assert sorted(log.read_text().splitlines()) == ["False gw0", "False gw1",
                                                     "True controller"]
     downloads = [r.path for r in fake_hub.requests if r.kind == "resolve" and r.method == "GET"]

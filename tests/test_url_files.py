@@ -158,3 +158,39 @@ def test_prune_keeps_the_blob_a_placed_url_file_links_to(
     link = root / SUITE / LORA
     assert link.exists(), "the placed file's blob was kept"
     assert sha256(link) == fake_hub.sha256("ggml-org/stories15M_MOE", "moe_shakespeare15M.gguf")
+
+
+# -- what still needs the network, said before the run ------------------------------------------
+
+VISION = "tools/server/tests/unit/test_vision_api.py"
+IMAGE = "ggml-org/tinygemma3-GGUF/test/11_truck.png"
+
+
+def test_the_tests_that_fetch_from_the_hub_are_named_before_an_offline_run(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline",
+                   "--workers", "1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    line = f"network: {VISION}: 2 selected test(s) fetch from the Hub at run time: {IMAGE}\n"
+    note = "note: the tests run offline: those that fetch from the Hub will fail\n"
+    assert line + note in run.stdout
+    assert run.stdout.index(note) < run.stdout.index("running "), "said before the run"
+    assert fake_hub.count("GET", "resolve", "11_truck.png") == 0, "the image is the tests'"
+
+
+def test_network_needs_in_json_count_the_selected_tests(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    document = fetch_json(root, capsys, "unit/test_vision_api.py", "-k", "local")
+    assert document["network_needs"] == [{"file": VISION, "tests": 1, "files": [IMAGE]}]
+    off = fetch_json(root, capsys, "unit/test_lora.py", urls=False)
+    assert off["network_needs"] == [{"file": "tools/server/tests/unit/test_lora.py", "tests": 1,
+                                     "files": ["ggml-org/stories15M_MOE/moe_shakespeare15M.gguf"]}]
+    options = build_options({}, root=str(root), json=True, dry_run=True)  # no selection
+    assert commands.fetch_models(options, dict(os.environ)) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["network_needs"] == [{"file": VISION, "tests": None, "files": [IMAGE]}]

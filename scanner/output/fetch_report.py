@@ -16,6 +16,7 @@ from ..fetch.place import Placement, PlaceStatus
 from ..fetch.run import FetchRun
 from ..models import Diagnostic, ModelReference, ScanResult
 from ..selection.needs import SelectedScan
+from ..selection.network import NetworkNeed, needs_entry, network_lines
 from .console import human_size, print_diagnostics
 from .progress import FetchProgress
 from .scan_report import diagnostic_entry, model_fields, reference_entry, selection_line
@@ -28,8 +29,10 @@ class FetchDisplay:
     before the downloads, then one progress display."""
 
     def __init__(self, console: Console, scan: ScanResult, selected: SelectedScan | None,
-                 *, quiet: bool) -> None:
+                 *, quiet: bool, network: list[NetworkNeed] | None = None,
+                 offline: bool = False) -> None:
         self.console, self.scan, self.selected, self.quiet = console, scan, selected, quiet
+        self.network, self.offline = network or [], offline
 
     @contextmanager
     def listing(self, repos: list[str], endpoint: str, *,
@@ -68,6 +71,8 @@ class FetchDisplay:
             self.console.print(f"warning: {problem}", markup=False)
         for place in placements(run.plans, PlaceStatus.DIFFERENT):
             self.console.print(f"warning: {place.error}", markup=False, soft_wrap=True)
+        for line in network_lines(self.network, offline=self.offline):
+            self.console.print(line, markup=False, soft_wrap=True)
 
     def downloading(self, total_bytes: int) -> FetchProgress:
         mode = "quiet" if self.quiet else ("bars" if self.console.is_terminal else "lines")
@@ -154,7 +159,8 @@ def needed_by(references: list[ModelReference]) -> str:
 
 
 def fetch_json(run: FetchRun, settings: FetchSettings, diagnostics: list[Diagnostic],
-               selection: dict[str, Any] | None = None) -> dict[str, Any]:
+               selection: dict[str, Any] | None = None,
+               network: list[NetworkNeed] | None = None) -> dict[str, Any]:
     """The `--json` document of `models.fetch` (format documented in the README)."""
     return {
         "cache_dir": str(settings.cache),
@@ -166,6 +172,7 @@ def fetch_json(run: FetchRun, settings: FetchSettings, diagnostics: list[Diagnos
         "listing_problems": run.problems,
         "ok": run.ok,
         "selection": selection,
+        "network_needs": needs_entry(network or []),
     }
 
 
