@@ -161,3 +161,16 @@ def test_preset_text_in_string_constants_is_a_reference_with_its_file_and_line(
          "preset"),
     ]
     assert result.diagnostics == ()
+
+
+def test_a_repo_whose_name_begins_another_gets_its_own_line(tmp_path: Path) -> None:
+    from scanner.scan.config import ScanConfig
+    from scanner.scan.suite import scan_suite
+
+    suite = tmp_path / "tools/server/tests"
+    suite.mkdir(parents=True)
+    (suite / "test_x.py").write_text('TEXT = (\n    "[b]\\nhf-repo = org/m-infill\\n"\n'
+                                     '    "[a]\\nhf-repo = org/m\\n"\n)\n')
+    result = scan_suite(tmp_path, ScanConfig(), workers=0)
+    assert sorted((r.model.hf_repo, r.line) for r in result.references) == [
+        ("org/m", 3), ("org/m-infill", 2)]

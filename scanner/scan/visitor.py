@@ -193,8 +193,9 @@ class FileScanner:
             self._source_lines = self._source_lines or self._source.splitlines()
             for entry in preset_models(node.value, strict=False):
                 if entry.hf_repo:  # on the line (of a string over several) that names it
+                    named = re.compile(re.escape(entry.hf_repo) + r"(?![\w.:-])")
                     line = next((n for n in range(node.lineno, (node.end_lineno or 0) + 1)
-                                 if entry.hf_repo in self._source_lines[n - 1]), node.lineno)
+                                 if named.search(self._source_lines[n - 1])), node.lineno)
                     self._add(entry.hf_repo, entry.hf_file, None, line, "preset", scope)
         for match in self.url_regex.finditer(node.value) if "/resolve/" in node.value else ():
             self._add(match["repo"], match["path"], match["rev"], node.lineno, "url", scope)
