@@ -53,7 +53,7 @@ def network_lines(needs: list[NetworkNeed], *, offline: bool) -> list[str]:
     for need in needs:
         shown = ", ".join(need.files[:3]) + (f" +{len(need.files) - 3} more"
                                               if len(need.files) > 3 else "")
-        who = (f"{need.tests} selected test(s) fetch" if need.tests is not None
+        who = (f"{need.tests} selected test(s) may fetch" if need.tests is not None
                else "fetches")
         lines.append(f"network: {need.file}: {who} from the Hub at run time: {shown}")
     if needs and offline:
