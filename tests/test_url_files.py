@@ -178,6 +178,8 @@ def test_the_tests_that_fetch_from_the_hub_are_named_before_an_offline_run(
     assert line + note in run.stdout
     assert run.stdout.index(note) < run.stdout.index("running "), "said before the run"
     assert fake_hub.count("GET", "resolve", "11_truck.png") == 0, "the image is the tests'"
+    assert "test/11_truck.png: not a model file: the test fetches it from the Hub at run time" \
+        in run.stdout, "the plan names the file set aside"
 
 
 def test_network_needs_in_json_count_the_selected_tests(

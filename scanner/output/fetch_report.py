@@ -81,7 +81,10 @@ class FetchDisplay:
 
 def _file_lines(plan: ModelPlan) -> tuple[str, str, str]:
     if not plan.files:
-        return (plan.error or plan.note or "-"), "", str(plan.status)
+        why = plan.error or plan.note or "-"
+        if plan.model.revision and not plan.status.bad:  # a URL set aside: which file
+            why = f"{plan.model.hf_file}: {why}"
+        return why, "", str(plan.status)
     paths = [job.file.path for job in plan.files]
     sizes = [human_size(job.file.size) for job in plan.files]
     states = ["to download" if job.status is FileStatus.DOWNLOAD else str(job.status)
