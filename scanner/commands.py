@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, ParamSpec
 from urllib.parse import urlsplit
 
 from . import environment, lock, preflight, prune
-from .cache import is_commit
 from .errors import ExitCode, OptionsError, SetupError
 from .models import ScanResult
 from .options import Options
@@ -23,6 +22,7 @@ from .output.scan_report import print_scan, scan_code, scan_json, selection_entr
 from .scan.suite import NoTestFiles, scan_suite
 from .selection.collect import collect_tests, run_environment
 from .selection.needs import SelectedScan, narrow
+from .selection.network import needs_entry, network_lines, network_needs
 
 if TYPE_CHECKING:
     from .fetch.jobs import FetchSettings
@@ -71,10 +71,12 @@ def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     """`models.list`: exit 1 with --strict and diagnostics, 2 when nothing matched."""
     env = os.environ if env is None else env
     result, selected = scan_selected(options, env)
+    network = network_needs(result, selected.selection if selected else None,
+                            urls=options.models.urls)
     if options.models.json:
-        print_json(scan_json(result, selected))
+        print_json({**scan_json(result, selected), "network_needs": needs_entry(network)})
     else:
-        print_scan(result, make_console(), selected)
+        print_scan(result, make_console(), selected, network_lines(network, offline=False))
     return scan_code(result, strict=options.models.strict)
 
 
@@ -143,7 +145,11 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
     settings = fetch_settings(options, env)
     console = make_console()
     started = time.monotonic()
-    display = FetchDisplay(console, scan, selected, quiet=options.models.json or log.quiet())
+    network = network_needs(scan, selected.selection if selected else None,
+                            urls=options.models.urls)
+    display = FetchDisplay(console, scan, selected, quiet=options.models.json or log.quiet(),
+                           network=network,
+                           offline=settings.offline or bool(selected and selected.offline))
     run = run_fetch(scan, settings, display)
     if run.refused == "no-space":
         log.error(f"error: not enough free space in {settings.cache}: "
@@ -154,7 +160,8 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
                   f"mount?): {human_size(run.needed_bytes)} to download; nothing was downloaded")
     seconds = time.monotonic() - started
     if options.models.json:
-        print_json(fetch_json(run, settings, list(scan.diagnostics), selection_entry(selected)))
+        print_json(fetch_json(run, settings, [*scan.diagnostics, *run.diagnostics],
+                              selection_entry(selected), network))
     elif not settings.dry_run or settings.offline:
         print_summary(run, settings, seconds, console)
     if not settings.dry_run:
@@ -182,7 +189,9 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         mmproj=options.models.mmproj, urls=options.models.urls, verify=options.models.verify,
         dry_run=options.models.dry_run, timeout=options.models.timeout,
         tries=options.models.tries, locked=locked, lock_strict=options.models.locked,
-        lock_path=str(options.lock_path))
+        lock_path=str(options.lock_path),
+        place_in=options.suite_dir if options.suite_dir.is_dir() else None,
+        url_dest=options.models.url_dest, deny=options.scan.deny)
 
 
 @_usage_errors
@@ -206,7 +215,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
         options.models, locked=False, latest=True, offline=False, dry_run=True, verify=False))
-    settings = fetch_settings(unlocked, env)
+    settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True)
     run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
     # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked
     failed = [plan for plan in run.plans if plan.status.bad or plan.hub_unavailable]
@@ -262,18 +271,13 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     env = os.environ if env is None else env
     check_setup(options, env, hub=False)
     scan = scan_suite(options.root, options.scan, endpoint_host(env))
-    entries = lock.parse(lock.read_text(options.lock_path, missing=lock.HEADER),
-                         options.lock_path)
     cache = environment.cache_dir(env, options.cache_dir)
-    pinned: dict[str, set[str]] = {}  # kept besides each repo's refs
-    for entry in entries:
-        pinned.setdefault(entry.model.repo, set()).add(entry.commit)
-    for model in scan.models():  # a URL pinned to a commit: fetched without a ref
-        if model.revision and is_commit(model.revision):
-            pinned.setdefault(model.repo, set()).add(model.revision)
+    from .keep import what_to_keep
+
+    keep = what_to_keep(options, scan, cache)
     try:
-        items = prune.plan_prune(cache, {m.repo for m in scan.models()}, pinned,
-                                 unreferenced=unreferenced)
+        items = prune.plan_prune(cache, keep.repos, keep.pinned, unreferenced=unreferenced,
+                                 placed=keep.placed)
     except OSError as exc:
         log.error(f"error: cannot read the cache {cache}: {exc}")
         return ExitCode.FAILED

@@ -19,6 +19,7 @@ from .fetch.llama import (
     llama_command,
     unsupported_reason,
 )
+from .fetch.plan import is_model_url
 from .models import HuggingFaceModel, ScanResult
 from .options import Options
 from .output import log
@@ -36,7 +37,8 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
     except LlamaNotFound as exc:
         log.error(f"error: {exc}")
         return ExitCode.USAGE
-    models = [m for m in scan.fetchable() if options.models.urls or m.revision is None]
+    models = [m for m in scan.fetchable()  # a URL to an image is the tests' to fetch
+              if m.revision is None or (options.models.urls and is_model_url(m))]
     console, quiet = make_console(), options.models.json
     if not quiet:
         print_diagnostics(scan.diagnostics, console)

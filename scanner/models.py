@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-ReferenceKind = Literal["parametrize", "assignment", "keyword", "url", "extra"]
+ReferenceKind = Literal["parametrize", "assignment", "keyword", "url", "extra", "preset"]
 Severity = Literal["error", "warning"]
 
 

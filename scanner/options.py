@@ -19,6 +19,7 @@ from annotated_types import Ge, Gt, Le
 
 from . import limits
 from .errors import OptionsError
+from .url_files import DEFAULT_URL_DEST, check_url_dest
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -71,7 +72,12 @@ class ModelsOptions:
     mmproj: bool = option(True, "fetch the multimodal projector of vision repos "
                                 "(flag: --no-mmproj)",
                           off="do not fetch the multimodal projector of vision repos")
-    urls: bool = option(False, "also fetch files named by Hub URLs in the tests")
+    urls: bool = option(True, "fetch the GGUF files named by Hub URLs in the tests and put them "
+                              "where the suite reads them (default; --no-urls: the tests "
+                              "download them themselves)")
+    url_dest: str = option(DEFAULT_URL_DEST, "where the suite reads a URL's file, under the "
+                                             "suite folder; {name} is the URL's last part "
+                                             "(default tmp/{name}, llama.cpp's download_file)")
     verify: bool = option(False, "re-hash cached files and fetch again any that do not match")
     lock: str | None = option(None, "lock file, relative to root (default: models.lock in the "
                                     "suite folder)")
@@ -228,12 +234,17 @@ class ServerRun:
 
 def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     """Flags given on the command line win; unset flags (None, False, empty) fall back to config.
-    Boolean flags can only switch a behaviour on, except `mmproj` (`--no-mmproj`).
+    Boolean flags can only switch a behaviour on, except `mmproj` (`--no-mmproj`) and `urls`
+    (`--no-urls`).
     `suite`, `python` and `selection` are not `models:` keys: they come with the flags."""
     suite = flags.pop("suite", None) or DEFAULT_SUITE
     python = flags.pop("python", None)
     selection = flags.pop("selection", None)
-    models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj"})
+    models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj", "urls"})
+    try:
+        check_url_dest(models.url_dest)
+    except ValueError as exc:
+        raise OptionsError(f"url_dest: {exc}") from exc
     from pydantic import ValidationError
 
     from .scan.config import ScanConfig

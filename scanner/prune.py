@@ -2,7 +2,8 @@
 
 Kept, per referenced repo: the snapshot `refs/main` (and any other ref) points at, the commits
 the lock or a URL reference pins, snapshots changed in the last hour (a fetch may be filling
-one), and every blob a kept snapshot links to. Pruned: the other snapshots, blobs no kept
+one), every blob a kept snapshot links to, and every blob a URL file placed in the suite
+(`tmp/<file name>`) links to. Pruned: the other snapshots, blobs no kept
 snapshot links to, partial downloads no live process writes (llama.cpp's `.downloadInProgress`
 stays: it resumes them and takes no lock we could test); with `unreferenced`, whole repos no
 reference names. Nothing outside the cache folder is touched: links are removed, never
@@ -35,8 +36,10 @@ class PruneItem(NamedTuple):
 
 
 def plan_prune(cache: Path, referenced: Iterable[str], locked: Mapping[str, set[str]], *,
-               unreferenced: bool, now: float | None = None) -> list[PruneItem]:
-    """What `models.prune` would remove, repo by repo, sorted."""
+               unreferenced: bool, now: float | None = None,
+               placed: frozenset[str] = frozenset()) -> list[PruneItem]:
+    """What `models.prune` would remove, repo by repo, sorted. `placed`: the real paths of
+    blobs a URL file's destination in the suite links to (kept, as a snapshot's are)."""
     now = time.time() if now is None else now
     repos = {repo_folder(cache, repo).name: repo for repo in referenced}
     items: list[PruneItem] = []
@@ -48,11 +51,12 @@ def plan_prune(cache: Path, referenced: Iterable[str], locked: Mapping[str, set[
             if unreferenced:
                 items.append(PruneItem("repo", folder, _tree_size(folder)))
             continue
-        items += _prune_repo(folder, locked.get(repo, set()), now)
+        items += _prune_repo(folder, locked.get(repo, set()), now, placed)
     return items
 
 
-def _prune_repo(folder: Path, locked: set[str], now: float) -> list[PruneItem]:
+def _prune_repo(folder: Path, locked: set[str], now: float,
+                placed: frozenset[str]) -> list[PruneItem]:
     keep = locked | _ref_commits(folder)
     snapshots = folder / "snapshots"
     old: list[Path] = []
@@ -61,7 +65,7 @@ def _prune_repo(folder: Path, locked: set[str], now: float) -> list[PruneItem]:
         busy = now - _newest_change(snapshot) < BUSY_SECONDS
         (kept if snapshot.name in keep or busy else old).append(snapshot)
     items = [PruneItem("snapshot", s, 0) for s in old]
-    linked = {os.path.realpath(link) for s in kept for link in _links(s)}
+    linked = {os.path.realpath(link) for s in kept for link in _links(s)} | placed
     blobs = folder / "blobs"
     for blob in sorted(blobs.iterdir()) if blobs.is_dir() else []:
         if blob.name.endswith(".downloadInProgress"):

@@ -20,6 +20,8 @@ from .scan.suite import NoTestFiles, scan_suite
 from .selection.collect import run_environment
 from .selection.live import LiveRun
 from .selection.needs import narrow
+from .selection.network import NetworkNeed, network_needs
+from .url_files import prepare_working_folders
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
@@ -60,6 +62,7 @@ def _run_server_tests(options: Options, run: ServerRun, env: Mapping[str, str]) 
     if run.parallel() and not setup.xdist:
         log.note(f"note: pytest-xdist is not installed in {setup.python.path}: the tests run "
                  "in one process")
+    prepare_working_folders(folder, options.models.url_dest)
     run_env = run_environment(env, setup.cache, offline=run.test.offline, slow=run.test.slow)
     command = [str(setup.python.path), "-m", "pytest", *arguments]
     log.note(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"
@@ -105,7 +108,7 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
             raise SetupError(preflight.collection_error(python, selection.error,
                                                         selection.output, options.suite_dir))
         scan = scan_suite(options.root, options.scan, endpoint_host(env))
-        selected = narrow(scan, selection, options.scan)
+        selected = narrow(scan, selection, options.scan, offline=run.test.offline)
         code = fetch_models(options.with_selection(arguments), env, selected)
         if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
             if code != ExitCode.INTERRUPTED:  # the fetch said what it left
@@ -116,7 +119,8 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
             return code
         if code:
             log.note("note: the fetch failed; running the tests anyway (--keep-going)")
-        live.go(_offline_server(run, code))
+        live.go(_offline_server(run, code, network_needs(scan, selection,
+                                                         urls=options.models.urls)))
         return _run_pytest(live.process)
     finally:
         if live.process.poll() is None:  # stopped by an error or Ctrl-C in this process
@@ -125,11 +129,17 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
         live.close()
 
 
-def _offline_server(run: ServerRun, fetch_code: int) -> dict[str, str]:
+def _offline_server(run: ServerRun, fetch_code: int,
+                    network: list[NetworkNeed]) -> dict[str, str]:
     """Once every model the tests need is in place, llama-server needs the Hub for nothing:
     the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about every preset
-    at every start). Not after a failed fetch, and not with --online."""
+    at every start). Not after a failed fetch, not with --online, and not when selected tests
+    fetch from the Hub themselves (they may hand llama-server a URL)."""
     if fetch_code or run.test.online or run.test.offline:
+        return {}
+    if network:
+        log.note("note: llama-server stays online: selected tests fetch from the Hub at run "
+                 "time (see `network:` above)")
         return {}
     log.note("note: every model the tests need is in place: llama-server runs offline "
              "(LLAMA_ARG_OFFLINE=1; --online keeps it online)")

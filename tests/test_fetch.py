@@ -76,6 +76,7 @@ EXPECTED = {
     ("ggml-org/gemma-GGUF", "mmproj-gemma-Q8_0.gguf"),
     ("bartowski/Qwen3-GGUF", "Qwen3-Q4_K_M.gguf"),
     ("ggml-org/preset-repo", "preset.ini"),
+    ("ggml-org/gemma-GGUF", "gemma-Q4_K_M.gguf"),  # the model the preset names
 }
 
 
@@ -107,7 +108,7 @@ def test_fetch_puts_every_resolved_file_where_llama_cpp_looks(
     downloaded = {line.split()[1] for line in out.splitlines() if line.startswith("downloaded")}
     assert downloaded == {f"{repo}/{path}" for repo, path in EXPECTED}
     assert fake_hub.count("GET", "resolve") == len(EXPECTED)
-    assert "5 models: 5 downloaded" in out.splitlines()[-1]
+    assert "6 models: 6 downloaded" in out.splitlines()[-1]
 
 
 def test_warm_rerun_downloads_nothing(
@@ -118,7 +119,7 @@ def test_warm_rerun_downloads_nothing(
     assert code == 0
     assert fake_hub.count(kind="resolve") == 0, "a warm run makes no file request"
     assert fake_hub.count(kind="refs") == 4 and fake_hub.count(kind="tree") == 4
-    assert "5 models: 5 cached; downloaded 0 B" in out
+    assert "6 models: 6 cached; downloaded 0 B" in out
 
 
 def test_offline_with_the_hub_stopped_reports_present_and_missing(
@@ -126,7 +127,7 @@ def test_offline_with_the_hub_stopped_reports_present_and_missing(
 ) -> None:
     fake_hub.stop()
     code, out, _ = run_fetch(fetched_root, capsys, offline=True)
-    assert code == 0 and "5 models: 5 cached" in out
+    assert code == 0 and "6 models: 6 cached" in out
     (fetched_root / "tools/server/tests/test_more.py").write_text(
         "def test_x():\n    s.model_hf_repo = 'ggml-org/never-fetched'\n")
     code, out, _ = run_fetch(fetched_root, capsys, offline=True, json=True)
@@ -177,25 +178,32 @@ def test_dry_run_plans_without_downloading(
     assert not hub_env.exists() or not any(hub_env.rglob("*.gguf"))
 
 
-def test_no_mmproj_and_urls_only_when_asked(
+def test_no_mmproj_and_url_files_unless_switched_off(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A GGUF named by a URL is fetched by default (`--no-urls` skips it); a URL to any other
+    file (a README, an image) is the tests' to fetch at run time, never the tool's."""
     add_repos(fake_hub)
-    url = f"{fake_hub.url}/ggml-org/models/resolve/main/README.md"
+    readme = f"{fake_hub.url}/ggml-org/models/resolve/main/README.md"
+    gguf = f"{fake_hub.url}/ggml-org/models/resolve/main/tinyllamas/stories260K.gguf"
     root = write_suite(tmp_path / "proj", f"""
-        URL = "{url}"
+        URL = "{readme}"
+        GGUF = "{gguf}"
         def test_tag():
             server.model_hf_repo = "ggml-org/gemma-GGUF:Q8_0"
     """)
-    code, out, _ = run_fetch(root, capsys, mmproj=False, json=True)
-    models = {m["hf_repo"]: m for m in json.loads(out)["models"]}
+    code, out, _ = run_fetch(root, capsys, mmproj=False, urls=False, json=True)
+    models = {m["hf_file"] or m["hf_repo"]: m for m in json.loads(out)["models"]}
     assert code == 0
     assert [f["path"] for f in models["ggml-org/gemma-GGUF:Q8_0"]["files"]] == ["gemma-Q8_0.gguf"]
-    assert models["ggml-org/models"]["status"] == "skipped"
-    code, out, _ = run_fetch(root, capsys, urls=True, json=True)
-    models = {m["hf_repo"]: m for m in json.loads(out)["models"]}
-    assert models["ggml-org/models"]["status"] == "downloaded"
-    assert llama_offline_lookup(hub_env, "ggml-org/models", "README.md") == b"# models\n"
+    assert models["tinyllamas/stories260K.gguf"]["status"] == "skipped"
+    code, out, _ = run_fetch(root, capsys, json=True)
+    models = {m["hf_file"] or m["hf_repo"]: m for m in json.loads(out)["models"]}
+    assert models["tinyllamas/stories260K.gguf"]["status"] == "downloaded"
+    assert (models["README.md"]["status"], models["README.md"]["note"]) == (
+        "skipped", "not a model file: the test fetches it from the Hub at run time (needs the "
+                   "network)")
+    assert fake_hub.count("GET", "resolve", "README.md") == 0
 
 
 def test_missing_tag_lists_the_repo_ggufs_and_every_model_is_attempted(
@@ -267,8 +275,8 @@ def test_not_enough_space_refuses_before_downloading(
     monkeypatch.setattr(fetch_run, "free_space", lambda path: 1000)
     code, _, err = run_fetch(write_suite(tmp_path / "proj", SUITE), capsys)
     assert code == 1
-    assert f"not enough free space in {hub_env}: 423.0 kB to download, 1.0 kB free" in err
-    assert fake_hub.count(kind="resolve") == 0
+    assert f"not enough free space in {hub_env}: 463.0 kB to download, 1.0 kB free" in err
+    assert fake_hub.count(kind="resolve") == 1, "the preset only (47 bytes), to plan its model"
 
 
 def test_token_is_sent_but_never_printed(

@@ -67,7 +67,7 @@ def test_the_selected_tests_models_are_fetched_before_the_first_fixture(
         ini.write_text(ini.read_text() + "fetch_models = true\n")
     run = pytest_in(root, *args, **env)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 tests selected, 5 of 12 models" in run.stdout
+    assert "3 tests selected, 5 of 17 models" in run.stdout
     assert "3 passed" in run.stdout
     assert run.stdout.index("5 models: 5 downloaded") < run.stdout.index("3 passed")
     assert requested_repos(fake_hub) == BASIC_REPOS

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,14 @@ import pytest
 
 from scanner import commands
 from scanner.options import build_options
-from tests.example_suite import EXAMPLE, copy_example, requested_repos, serve_example_repos
+from tests.example_suite import (
+    EXAMPLE,
+    copy_example,
+    requested_repos,
+    run_task,
+    serve_example_repos,
+)
 from tests.fakehub import FakeHub
-from tests.helpers import invoke_command
 
 Model = tuple[str, str | None, str | None]
 PRESETS: set[Model] = {
@@ -33,7 +37,12 @@ BASIC: set[Model] = {
 }
 INFILL: set[Model] = {("ggml-org/test-model-stories260K-infill", None, None)}
 EMBEDDING: set[Model] = {("ggml-org/models", "bert-bge-small/ggml-model-f16.gguf", "main")}
-SPECULATIVE: set[Model] = {("ggml-org/stories15M_MOE", "stories15M_MOE-F16.gguf", None)}
+SPECULATIVE: set[Model] = {("ggml-org/stories15M_MOE", "stories15M_MOE-F16.gguf", None),
+                           ("ggml-org/tiny-llamas", "stories15M-q4_0.gguf", "main")}
+LORA: set[Model] = {("ggml-org/stories15M_MOE", "moe_shakespeare15M.gguf", "main")}
+PRESET_MODELS: set[Model] = {("ggml-org/test-preset-ci", None, None),
+                             ("ggml-org/test-model-preset-text", None, None)}
+IMAGES: set[Model] = {("ggml-org/tinygemma3-GGUF", "test/11_truck.png", "main")}
 SKIPPED_UNLESS_SLOW: set[Model] = {
     ("ggml-org/embeddinggemma-300M-GGUF", "embeddinggemma-300M-Q8_0.gguf", None),
     ("ggml-org/Qwen2.5-Coder-7B-Q8_0-GGUF", None, None),
@@ -45,7 +54,7 @@ TOOL_CALL: set[Model] = {
     ("unsloth/Qwen3-0.6B-GGUF:Q4_K_M", None, None),  # an f-string only collection can read
     ("unsloth/Qwen3-1.7B-GGUF:Q4_K_M", None, None),
 }
-NOT_SLOW = PRESETS | BASIC | INFILL | EMBEDDING | SPECULATIVE
+NOT_SLOW = PRESETS | BASIC | INFILL | EMBEDDING | SPECULATIVE | LORA | PRESET_MODELS | IMAGES
 
 
 def list_json(capsys: pytest.CaptureFixture[str], selection: list[str] | None,
@@ -102,28 +111,21 @@ def test_human_output_names_the_selection_and_n_of_m(capsys: pytest.CaptureFixtu
     options = build_options({}, root=str(EXAMPLE), selection=["-m", "not slow"])
     assert commands.list_models(options, dict(os.environ)) == 0
     out = capsys.readouterr().out
-    assert re.search(r"selection: pytest -m 'not slow': 9 tests selected \(2 skipped by their "
-                     r"marks\), 8 of 13 models \(collected in \d+\.\d s\)", out), out
-    assert "8 of 13 models (0 denied), " in out.splitlines()[-1]
+    assert re.search(r"selection: pytest -m 'not slow': 14 tests selected \(2 skipped by their "
+                     r"marks\), 13 of 18 models \(collected in \d+\.\d s\)", out), out
+    assert "13 of 18 models (0 denied), " in out.splitlines()[-1]
 
 
 # -- against the fake Hub ----------------------------------------------------------------------
-
-def run_task(root: Path, cache: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
-    full_env = dict(inherited, LLAMA_CACHE=str(cache), PYTEST_WORKERS="1", **env)
-    return subprocess.run(invoke_command(*args), cwd=root, env=full_env, capture_output=True,
-                          text=True, timeout=180)
-
 
 def test_one_file_fetches_only_its_repos_then_passes_offline(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
     serve_example_repos(fake_hub)
-    run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--",
+    run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline", "--",
                    "unit/test_basic.py", "-p", "no:cacheprovider")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 tests selected, 5 of 12 models" in run.stdout
+    assert "3 tests selected, 5 of 17 models" in run.stdout
     assert requested_repos(fake_hub) == {"ggml-org/models", "ggml-org/tinygemma3-GGUF",
                                          "ggml-org/test-model-stories260K"}
     assert "3 passed" in run.stdout
@@ -133,24 +135,25 @@ def test_default_run_is_tests_sh_without_slow_tests(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
     serve_example_repos(fake_hub)
-    run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--workers", "1")
+    run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline",
+                   "--workers", "1")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "test.server: pytest --durations=30 -v -x -m 'not slow' in " in run.stdout
-    assert "9 tests selected (2 skipped by their marks), 8 of 13 models" in run.stdout
+    assert "14 tests selected (2 skipped by their marks), 13 of 18 models" in run.stdout
     assert not any(repo.startswith(("bartowski/", "unsloth/"))
                    for repo in requested_repos(fake_hub)), "no slow model was even listed"
-    assert re.search(r"7 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
+    assert re.search(r"12 passed, 2 skipped, 5 deselected", run.stdout), run.stdout
 
 
 def test_slow_run_fetches_and_passes_every_test(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
     serve_example_repos(fake_hub)
-    run = run_task(EXAMPLE, tmp_path / "cache", "test.server", "--offline", "--slow")
+    run = run_task(copy_example(tmp_path), tmp_path / "cache", "test.server", "--offline", "--slow")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-m 'not slow'" not in run.stdout
-    assert "14 tests selected, 15 of 15 models" in run.stdout
-    assert "14 passed" in run.stdout
+    assert "19 tests selected, 20 of 20 models" in run.stdout
+    assert "19 passed" in run.stdout
 
 
 def test_xdist_run_collects_once_per_worker_and_fetches_once(
@@ -169,11 +172,12 @@ def test_xdist_run_collects_once_per_worker_and_fetches_once(
                    "--", "-m", "not slow", COLLECT_LOG=str(log))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "-n 2 --dist=worksteal -m 'not slow'" in run.stdout
-    assert "2 workers [9 items]" in run.stdout
+    assert "2 workers [14 items]" in run.stdout
     assert sorted(log.read_text().splitlines()) == ["False gw0", "False gw1"], (
         "collected by the test run's workers alone: no collection of its own before it")
     downloads = [r.path for r in fake_hub.requests if r.kind == "resolve" and r.method == "GET"]
-    assert len(downloads) == len(set(downloads)) == 10, "each file once: 3 split parts, 1 mmproj"
+    assert len(downloads) == len(set(downloads)) == 16, \
+        "each file once: 3 split parts, 1 mmproj, 2 URL files, a preset and 3 preset models"
 
 
 def test_a_failed_collection_fetches_nothing_and_names_the_missing_module_and_its_fix(

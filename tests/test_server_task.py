@@ -171,6 +171,14 @@ def test_an_unwritable_step_summary_is_a_warning(fake_hub: FakeHub, hub_env: Pat
     assert "warning: cannot append to GITHUB_STEP_SUMMARY" in run.stderr
 
 
+#: Tests that report what llama-server would get: one per worker at least, under xdist.
+OFFLINE_SUITE = SUITE + "".join(f"""
+def test_llama_server_env_{i}():
+    assert os.environ.get("LLAMA_ARG_OFFLINE", "") == os.environ["EXPECT_LLAMA_OFFLINE"]
+    assert os.environ.get("HF_HUB_OFFLINE") is None
+""" for i in range(4))
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_once_every_model_is_in_place_llama_server_runs_offline_unless_online(
     workers: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path
@@ -178,13 +186,39 @@ def test_once_every_model_is_in_place_llama_server_runs_offline_unless_online(
     """llama.cpp's `load_all` asks the Hub about every preset at every start: after a complete
     fetch the tests (each xdist worker too) get LLAMA_ARG_OFFLINE=1, and nothing else."""
     fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(2000)})
-    root, cache = write_suite(tmp_path / "proj", SUITE, "test_suite.py"), tmp_path / "cache"
-    run = invoke(root, cache, "test.server", "--workers", workers, "--", "-p",
-                 "no:cacheprovider", EXPECT_OFFLINE="1")
-    assert run.returncode == 1, "HF_HUB_OFFLINE stays unset: test_environment fails on it"
-    assert "note: every model the tests need is in place: llama-server runs offline" in run.stdout
-    assert "assert None == '1'" in run.stdout and "1 failed, 1 passed" in run.stdout
-    online = invoke(root, cache, "test.server", "--online", "--workers", workers, "--", "-p",
-                    "no:cacheprovider")
-    assert online.returncode == 0, online.stdout + online.stderr
-    assert "runs offline" not in online.stdout and "2 passed" in online.stdout
+    root = write_suite(tmp_path / "proj", OFFLINE_SUITE, "test_suite.py")
+    cache = tmp_path / "cache"
+    for flags, expected in (([], "1"), (["--online"], "")):
+        run = invoke(root, cache, "test.server", *flags, "--workers", workers, "--", "-k",
+                     "llama_server_env or cached", "-p", "no:cacheprovider",
+                     EXPECT_LLAMA_OFFLINE=expected)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "5 passed" in run.stdout
+        said = "note: every model the tests need is in place: llama-server runs offline"
+        assert (said in run.stdout) == (expected == "1")
+
+
+def test_the_suites_working_folder_exists_for_the_run(fake_hub: FakeHub, hub_env: Path,
+                                                     tmp_path: Path) -> None:
+    """llama.cpp's suite writes into `tmp/` (download_file, preset files), which llama-server
+    would have created with the suite's default LLAMA_CACHE=tmp; ours is set elsewhere."""
+    writes = ("def test_writes_into_tmp():\n"
+              "    with open('./tmp/test_dedup.ini', 'w') as f:\n"
+              "        f.write('[x]\\n')\n")
+    root = write_suite(tmp_path / "proj", writes, "test_suite.py")
+    run = invoke(root, tmp_path / "cache", "test.server", "--no-fetch")
+    assert run.returncode == 0, run.stdout + run.stderr
+    suite = root / "tools/server/tests"
+    assert f"created tmp/ in {suite}: the suite writes there" in run.stdout
+    assert (suite / "tmp/test_dedup.ini").is_file()
+    again = invoke(root, tmp_path / "cache", "test.server", "--no-fetch")
+    assert again.returncode == 0 and "created" not in again.stdout, "said once"
+
+
+@pytest.mark.parametrize("template", ["tmp/x.gguf", "/abs/{name}", "../up/{name}",
+                                      "tmp/{name}/{other}"])
+def test_a_bad_url_destination_is_a_usage_error(template: str, tmp_path: Path) -> None:
+    root = write_suite(tmp_path / "proj", SUITE, "test_suite.py")
+    bad = invoke(root, tmp_path / "cache", "models.list", INVOKE_MODELS_URL_DEST=template)
+    assert (bad.returncode, "Traceback" in bad.stderr) == (2, False), bad.stderr
+    assert "error: invalid option: url_dest: " in bad.stderr

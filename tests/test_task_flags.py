@@ -21,11 +21,11 @@ def test_every_flag_is_a_declared_option_with_its_help(task: str) -> None:
     for entry in TASK_FLAGS[task]:
         section, _, name = entry.rpartition(".")
         declared = {f.name: f for f in dataclasses.fields(SECTIONS[section or "models"])}[name]
-        flag = f"no_{name}" if declared.default is True else name
+        negated = declared.default is True and declared.metadata["off"]
+        flag = f"no_{name}" if negated else name
         flag = "json_" if flag == "json" else flag  # Invoke spells it --json
         assert flag in offered, f"{TASKS[task]} lacks --{flag.replace('_', '-')}"
-        help_text = declared.metadata["off"] if declared.default is True else \
-            declared.metadata["help"]
+        help_text = declared.metadata["off"] if negated else declared.metadata["help"]
         assert offered.pop(flag).help in (help_text, "print the plan and the outcome as one "
                                                      "JSON document")
     assert offered == {}, f"flags no option declares: {sorted(offered)}"

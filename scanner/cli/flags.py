@@ -23,6 +23,7 @@ class TaskFlag(NamedTuple):
     help: str
     negated: bool  # the flag switches the option off
     repeatable: bool
+    switch: bool  # on by default, as `--[no-]NAME` (Invoke's form for a True default)
 
 
 def task_flags(task: str) -> list[TaskFlag]:
@@ -33,13 +34,15 @@ def _flag(task: str, entry: str) -> TaskFlag:
     section, _, name = entry.rpartition(".")
     section = section or "models"
     declared = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[name]
-    negated = declared.default is True
+    # on by default: `--no-NAME` when the option says how (`off`), else `--[no-]NAME`
+    negated = declared.default is True and declared.metadata["off"] is not None
+    switch = declared.default is True and not negated
     repeatable = "list[" in str(declared.type)
     param = f"no_{name}" if negated else ("json_" if name == "json" else name)
     help_text = declared.metadata["off"] if negated else TASK_HELP.get(
         (task, name), declared.metadata["help"])
-    default = False if isinstance(declared.default, bool) else None
-    return TaskFlag(section, name, param, default, help_text, negated, repeatable)
+    default = switch if isinstance(declared.default, bool) else None
+    return TaskFlag(section, name, param, default, help_text, negated, repeatable, switch)
 
 
 def signature(flags: list[TaskFlag]) -> inspect.Signature:
@@ -51,12 +54,14 @@ def signature(flags: list[TaskFlag]) -> inspect.Signature:
 
 
 def by_section(flags: list[TaskFlag], given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The values given, by section and option name; a negated flag that was given switches
-    its option off (False), one not given leaves it to configuration (None)."""
+    """The values given, by section and option name; a flag that switches its option off and
+    was given says False, one left as it was leaves the option to configuration (None)."""
     values: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
     for flag in flags:
         value = given.get(flag.param, flag.default)
         if flag.negated:
             value = False if value else None
+        elif flag.switch:
+            value = None if value else False
         values[flag.section][flag.name] = value
     return values

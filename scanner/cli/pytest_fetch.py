@@ -23,6 +23,7 @@ from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import selection_from
 from ..selection.needs import narrow
 from ..selection.standalone.fetch_test_models_selection import selection_document
+from ..url_files import prepare_working_folders
 
 #: The file an xdist worker writes its collection to, handed to it by the controller.
 WORKER_KEY = "fetch_test_models_selection"
@@ -128,6 +129,7 @@ class _Fetcher:
             except NoTestFiles as exc:
                 pytest.exit(f"fetch-test-models: {exc}", returncode=ExitCode.USAGE)
             selected = narrow(scan, selection, options.scan)
+            prepare_working_folders(options.suite_dir, options.models.url_dest)
             code = fetch_models(options.with_selection(arguments), os.environ, selected)
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))

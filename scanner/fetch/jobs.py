@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import limits
 from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing
+from ..url_files import DEFAULT_URL_DEST
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub_errors import HubError
+    from .place import Placement
 
 #: What an interrupted file's error says (Ctrl-C stopped it; nothing is wrong with the Hub).
 INTERRUPTED = "interrupted before it finished"
@@ -120,6 +123,8 @@ class ModelPlan:
     note: str | None = None
     #: resolved from the cached snapshot because the Hub could not be asked (`note` says why)
     hub_unavailable: bool = False
+    #: a URL reference's files where the suite reads them (`fetch/place.py`)
+    placements: list[Placement] = field(default_factory=list)
 
     @property
     def revision(self) -> str:
@@ -168,3 +173,14 @@ class FetchSettings:
     #: `--locked`: a model the lock lacks fails (else it is listed as usual)
     lock_strict: bool = False
     lock_path: str = "models.lock"  # named in messages about models the lock lacks
+    #: the suite folder, where URL files are placed (`url_dest` under it); None: not placed
+    place_in: Path | None = None
+    url_dest: str = DEFAULT_URL_DEST
+    #: repos never to fetch, as `models.deny` (for the models presets name)
+    deny: tuple[str, ...] = ()
+    #: fetch the presets (`preset.ini`) a dry run needs to know every model (`models.lock`)
+    presets_in_dry_run: bool = False
+
+    def is_denied(self, model: HuggingFaceModel) -> bool:
+        return any(fnmatchcase(model.repo, p) or fnmatchcase(model.hf_repo, p)
+                   for p in self.deny)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import cache as hf_cache
-from ..models import RepoFile, ScanResult
+from ..models import HuggingFaceModel, RepoFile, ScanResult
 from ..resolve import ResolutionError, resolve
 from .jobs import (
     FetchSettings,
@@ -27,17 +27,31 @@ if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline
     from ..hub_errors import HubError
 
 
+#: Why a URL reference is set aside: a file that is no model, or URL files switched off.
+NOT_A_MODEL = "not a model file: the test fetches it from the Hub at run time (needs the network)"
+URLS_OFF = "URL reference: not fetched (--no-urls or models.urls false)"
+
+
 def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
-    """One plan per distinct model; denied and (without --urls) URL references are set aside."""
+    """One plan per distinct model; denied models are set aside, and so are URL references to
+    files that are no GGUF (images: the tests fetch them, nobody reads them from the cache) or,
+    with URL files switched off, every URL reference."""
     plans = []
     for model in scan.models():
         plan = ModelPlan(model, scan.references_to(model))
         if model in scan.denied:
             plan.set_aside(ModelStatus.DENIED, "on the deny list")
+        elif model.revision and not is_model_url(model):
+            plan.set_aside(ModelStatus.SKIPPED, NOT_A_MODEL)
         elif model.revision and not settings.urls:
-            plan.set_aside(ModelStatus.SKIPPED, "URL reference: fetched only with --urls")
+            plan.set_aside(ModelStatus.SKIPPED, URLS_OFF)
         plans.append(plan)
     return plans
+
+
+def is_model_url(model: HuggingFaceModel) -> bool:
+    """A URL reference to a GGUF file: a model, adapter or draft the suite loads from disk."""
+    return bool(model.hf_file and model.hf_file.endswith(".gguf"))
 
 
 def locked_listing(plan: ModelPlan, settings: FetchSettings) -> ListingOutcome:
@@ -97,9 +111,11 @@ def _cached_listing(cache: Path, repo: str, revision: str,
 
 
 def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], ListingOutcome],
-                  settings: FetchSettings) -> list[FileJob]:
-    """Attach file jobs to plans; returns the distinct jobs (shared between models)."""
-    jobs: dict[tuple[str, str, str], FileJob] = {}
+                  settings: FetchSettings,
+                  jobs: dict[tuple[str, str, str], FileJob] | None = None) -> list[FileJob]:
+    """Attach file jobs to plans; returns the distinct jobs (shared between models, and with
+    the plans resolved before when their `jobs` are given)."""
+    jobs = {} if jobs is None else jobs
     for plan in plans:
         if not plan.planned:
             continue

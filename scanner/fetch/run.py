@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from .. import cache as hf_cache
-from ..models import ScanResult
+from ..models import Diagnostic, ScanResult, model_sort_key
 from .content import verify_cached
 from .jobs import FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan
+from .place import place_files, plan_placements
 from .plan import (
     finish_plans,
     link_cached_blobs,
@@ -27,6 +28,7 @@ from .plan import (
     mark_offline,
     resolve_plans,
 )
+from .presets import MAX_DEPTH, follow_presets
 
 if TYPE_CHECKING:
     from ..hub import HubClient
@@ -44,6 +46,8 @@ class FetchRun:
     refused: Literal["read-only", "no-space"] | None = None
     needed_bytes: int = 0
     free_bytes: int = 0
+    #: presets that could not be read (the scan's own diagnostics are the caller's)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,8 +78,9 @@ class Display(Protocol):
 
 
 def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> FetchRun:
-    """List each repo once, resolve as llama.cpp would, then (unless offline or a dry run)
-    download what the cache lacks. Ctrl-C raises `FetchInterrupted` once downloads stopped."""
+    """List each repo once, resolve as llama.cpp would (following remote presets to the models
+    they name), then (unless offline or a dry run) download what the cache lacks. Ctrl-C raises
+    `FetchInterrupted` once downloads stopped."""
     client = None
     if not settings.offline:  # offline, the Hub stack is not even imported
         from ..hub import HubClient
@@ -88,32 +93,57 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
         return (settings.locked is not None and not plan.model.revision
                 and (settings.lock_strict or plan.model in settings.locked))
 
-    to_list = [p for p in plans if p.planned and not pinned_by_lock(p)]
-    repos = sorted({p.model.repo for p in to_list})
-    with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
-        listings = list_repos(to_list, client, settings, listed)
+    listings: dict[tuple[str, str], ListingOutcome] = {}
 
     def listing_of(plan: ModelPlan) -> ListingOutcome:
         if pinned_by_lock(plan):
             return locked_listing(plan, settings)
         return listings[(plan.model.repo, plan.revision)]
 
-    jobs = resolve_plans(plans, listing_of, settings)
-    run = FetchRun(plans, jobs, [p for outcome in listings.values() for p in outcome.problems])
-    run.problems += [job.error for job in jobs  # the lock and the cache disagree: said up front
+    def download(jobs: list[FileJob]) -> None:  # preset files, before the plan is made
+        from .download import download_all
+
+        assert client is not None
+        with display.downloading(sum(job.file.size for job in jobs)) as progress:
+            download_all(jobs, client, settings, progress)
+
+    fetches_presets = client is not None and (not settings.dry_run or settings.presets_in_dry_run)
+    jobs: dict[tuple[str, str, str], FileJob] = {}
+    diagnostics: list[Diagnostic] = []
+    pending = plans
+    for _ in range(MAX_DEPTH + 1):  # the suite's models, then those their presets name
+        to_list = [p for p in pending if p.planned and not pinned_by_lock(p)
+                   and (p.model.repo, p.revision) not in listings]  # each listed once
+        repos = sorted({p.model.repo for p in to_list})
+        with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
+            listings |= list_repos(to_list, client, settings, listed)
+        resolve_plans(pending, listing_of, settings, jobs)
+        pending = follow_presets(pending, plans, settings, download if fetches_presets else None,
+                                 diagnostics, settings.is_denied)
+        if not pending:
+            break
+    plans.sort(key=lambda plan: model_sort_key(plan.model))
+    plan_placements(plans, settings)
+    run = FetchRun(plans, list(jobs.values()),
+                   [p for outcome in listings.values() for p in outcome.problems],
+                   diagnostics=diagnostics)
+    run.problems += [job.error for job in run.jobs  # the lock and the cache disagree: up front
                      if job.pinned_by and job.status is FileStatus.FAILED and job.error]
     if settings.verify:
         repair = not (settings.dry_run or settings.offline)
-        run.problems += verify_cached(jobs, settings, repair=repair)
+        run.problems += verify_cached(run.jobs, settings, repair=repair)
     display.planned(run)
     if settings.offline:  # nothing to download: a dry run reports the same
         mark_offline(plans)
+        if not settings.dry_run:
+            place_files(plans, settings)  # from the cache: no network needed
         return run
     if settings.dry_run:
         return run
     blob_ids = listed_blob_ids(listings, {p.model.repo for p in plans if pinned_by_lock(p)})
     _store(run, client, settings, display, blob_ids)
     finish_plans(plans, settings)
+    place_files(plans, settings)
     return run
 
 

@@ -12,9 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan
+from ..fetch.place import Placement, PlaceStatus
 from ..fetch.run import FetchRun
 from ..models import Diagnostic, ModelReference, ScanResult
 from ..selection.needs import SelectedScan
+from ..selection.network import NetworkNeed, needs_entry, network_lines
 from . import log
 from .console import human_size, print_diagnostics
 from .progress import FetchProgress
@@ -28,8 +30,10 @@ class FetchDisplay:
     before the downloads, then one progress display."""
 
     def __init__(self, console: Console, scan: ScanResult, selected: SelectedScan | None,
-                 *, quiet: bool) -> None:
+                 *, quiet: bool, network: list[NetworkNeed] | None = None,
+                 offline: bool = False) -> None:
         self.console, self.scan, self.selected, self.quiet = console, scan, selected, quiet
+        self.network, self.offline = network or [], offline
 
     @contextmanager
     def listing(self, repos: list[str], endpoint: str, *,
@@ -62,12 +66,16 @@ class FetchDisplay:
             log.debug(f"{job.label}: {job.status}" + (f" ({job.error})" if job.error else ""))
         if self.quiet:
             return
-        print_diagnostics(self.scan.diagnostics, self.console)
+        print_diagnostics((*self.scan.diagnostics, *run.diagnostics), self.console)
         if self.selected is not None:
             self.console.print(selection_line(self.selected), markup=False)
         print_plan(run.plans, run.jobs, self.console)
         for problem in run.problems:
             self.console.print(f"warning: {problem}", markup=False)
+        for place in placements(run.plans, PlaceStatus.DIFFERENT):
+            self.console.print(f"warning: {place.error}", markup=False, soft_wrap=True)
+        for line in network_lines(self.network, offline=self.offline):
+            self.console.print(line, markup=False, soft_wrap=True)
 
     def downloading(self, total_bytes: int) -> FetchProgress:
         mode = "quiet" if self.quiet else ("bars" if self.console.is_terminal else "lines")
@@ -76,12 +84,19 @@ class FetchDisplay:
 
 def _file_lines(plan: ModelPlan) -> tuple[str, str, str]:
     if not plan.files:
-        return (plan.error or plan.note or "-"), "", str(plan.status)
-    paths = "\n".join(job.file.path for job in plan.files)
-    sizes = "\n".join(human_size(job.file.size) for job in plan.files)
-    states = "\n".join("to download" if job.status is FileStatus.DOWNLOAD else str(job.status)
-                       for job in plan.files)
-    return paths, sizes, states
+        why = plan.error or plan.note or "-"
+        if plan.model.revision and not plan.status.bad:  # a URL set aside: which file
+            why = f"{plan.model.hf_file}: {why}"
+        return why, "", str(plan.status)
+    paths = [job.file.path for job in plan.files]
+    sizes = [human_size(job.file.size) for job in plan.files]
+    states = ["to download" if job.status is FileStatus.DOWNLOAD else str(job.status)
+              for job in plan.files]
+    for place in plan.placements:  # where the suite reads a URL's file
+        paths.append(f"-> {place.relative}")
+        sizes.append("")
+        states.append(str(place.status))
+    return "\n".join(paths), "\n".join(sizes), "\n".join(states)
 
 
 def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) -> None:
@@ -107,8 +122,15 @@ def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) ->
     )
 
 
+def placements(plans: list[ModelPlan], *statuses: PlaceStatus) -> list[Placement]:
+    """The placements of these plans with one of these statuses (any, without)."""
+    return [place for plan in plans for place in plan.placements
+            if not statuses or place.status in statuses]
+
+
 def print_summary(run: FetchRun, settings: FetchSettings, seconds: float,
                   console: Console) -> None:
+    _print_placements(run, settings, console)
     for plan in run.plans:
         if plan.hub_unavailable:
             console.print(f"note: {plan.model.label()}: {plan.note}", markup=False)
@@ -128,6 +150,17 @@ def summary_line(run: FetchRun, seconds: float) -> str:
             f"{human_size(downloaded)} in {seconds:.1f} s{rate}")
 
 
+def _print_placements(run: FetchRun, settings: FetchSettings, console: Console) -> None:
+    """Where the URL files are now, and any destination left alone (also in the plan)."""
+    done = placements(run.plans, PlaceStatus.LINKED, PlaceStatus.COPIED, PlaceStatus.PRESENT)
+    if done:
+        names = ", ".join(place.relative for place in done)
+        console.print(f"URL files in {settings.place_in}: {names}", markup=False,
+                      soft_wrap=True)
+    for place in placements(run.plans, PlaceStatus.DIFFERENT, PlaceStatus.FAILED):
+        console.print(f"warning: {place.error}", markup=False, soft_wrap=True)
+
+
 def needed_by(references: list[ModelReference]) -> str:
     """The test locations that need a model, for failure messages."""
     refs = [f"{r.location()} ({r.test})" for r in references[:MAX_NEEDED_BY]]
@@ -136,7 +169,8 @@ def needed_by(references: list[ModelReference]) -> str:
 
 
 def fetch_json(run: FetchRun, settings: FetchSettings, diagnostics: list[Diagnostic],
-               selection: dict[str, Any] | None = None) -> dict[str, Any]:
+               selection: dict[str, Any] | None = None,
+               network: list[NetworkNeed] | None = None) -> dict[str, Any]:
     """The `--json` document of `models.fetch` (format documented in the README)."""
     return {
         "cache_dir": str(settings.cache),
@@ -148,6 +182,7 @@ def fetch_json(run: FetchRun, settings: FetchSettings, diagnostics: list[Diagnos
         "listing_problems": run.problems,
         "ok": run.ok,
         "selection": selection,
+        "network_needs": needs_entry(network or []),
     }
 
 
@@ -158,5 +193,7 @@ def _plan_entry(plan: ModelPlan) -> dict[str, Any]:
         "files": [{"path": j.file.path, "size": j.file.size, "sha256": j.file.sha256,
                    "status": str(j.status), "error": j.error, "received": j.received,
                    "resumed": j.resumed} for j in plan.files],
+        "placements": [{"path": p.relative, "file": p.job.file.path, "status": str(p.status),
+                        "error": p.error} for p in plan.placements],
         "references": [reference_entry(r) for r in plan.references],
     }

@@ -85,7 +85,9 @@ def selection_line(selected: SelectedScan) -> str:
 
 
 def print_scan(result: ScanResult, console: Console,
-               selected: SelectedScan | None = None) -> None:
+               selected: SelectedScan | None = None, notes: list[str] | None = None) -> None:
+    """The table, the diagnostics, `notes` (what the run needs the network for), then the
+    selection and one summary line."""
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for column in ("model", "tag or file", "refs", "first locations"):
         table.add_column(column, justify="right" if column == "refs" else "left")
@@ -99,6 +101,8 @@ def print_scan(result: ScanResult, console: Console,
         table.add_row(name, _tag_or_file(model), str(len(refs)), where)
     console.print(table)
     print_diagnostics(result.diagnostics, console)
+    for note in notes or ():
+        console.print(note, markup=False, soft_wrap=True)
     denied = len(result.denied)
     under = f" under {folder}" if folder else ""
     if selected is not None:

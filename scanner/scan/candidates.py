@@ -1,11 +1,12 @@
-"""Which lines of a file are worth walking: those that mention a model name, `parametrize` or
-a Hub URL; and the pattern of a Hub file URL."""
+"""Which lines of a file are worth walking: those that mention a model name, `parametrize`, a
+Hub URL or a preset key naming a repo; and the pattern of a Hub file URL."""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
+from ..preset import TEXT_WORDS
 from .config import ScanConfig
 
 
@@ -21,7 +22,7 @@ def url_pattern(hosts: tuple[str, ...]) -> re.Pattern[str]:
 def _candidate_words(names: tuple[str, ...]) -> tuple[str, ...]:
     """The words that make a line worth walking, without those another word contains
     (`hf_repo` finds every `model_hf_repo` line too)."""
-    words = {*names, "parametrize", "/resolve/"}
+    words = {*names, "parametrize", "/resolve/", *TEXT_WORDS}
     return tuple(w for w in words if not any(o != w and o in w for o in words))
 
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..models import Diagnostic, ReferenceKind
+from ..preset import may_hold_preset, preset_models
 from ..repo_id import model_problem
 from .assignments import Assignment, Target, pairs, target_name
 from .candidates import candidate_lines
@@ -42,6 +43,8 @@ class FileScanner:
         self.diagnostics: dict[Diagnostic, None] = {}
         self._lines = candidate_lines(source, config)
         self._line_set = frozenset(self._lines)
+        self._source = source  # split into lines only when preset text is found
+        self._source_lines: list[str] | None = None
 
     def scan(self) -> None:
         module = Scope("<module>")
@@ -182,10 +185,19 @@ class FileScanner:
         return ast.iter_child_nodes(call)
 
     def _on_string(self, node: ast.Constant, scope: Scope) -> None:
-        """Hub URLs in any string (`https://huggingface.co/org/name/resolve/REV/PATH`)."""
-        if not isinstance(node.value, str) or "/resolve/" not in node.value:
+        """Hub URLs in any string (`https://huggingface.co/org/name/resolve/REV/PATH`), and
+        preset text a test writes (`"[name]\\nhf-repo = org/name:TAG\\n"`)."""
+        if not isinstance(node.value, str):
             return
-        for match in self.url_regex.finditer(node.value):
+        if may_hold_preset(node.value):
+            self._source_lines = self._source_lines or self._source.splitlines()
+            for entry in preset_models(node.value, strict=False):
+                if entry.hf_repo:  # on the line (of a string over several) that names it
+                    named = re.compile(re.escape(entry.hf_repo) + r"(?![\w.:-])")
+                    line = next((n for n in range(node.lineno, (node.end_lineno or 0) + 1)
+                                 if named.search(self._source_lines[n - 1])), node.lineno)
+                    self._add(entry.hf_repo, entry.hf_file, None, line, "preset", scope)
+        for match in self.url_regex.finditer(node.value) if "/resolve/" in node.value else ():
             self._add(match["repo"], match["path"], match["rev"], node.lineno, "url", scope)
 
     # -- values ------------------------------------------------------------------------------

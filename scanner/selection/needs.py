@@ -49,16 +49,21 @@ class SelectedPlaces:
             return True
         if not self.is_test_module(file):
             return bool(self.running)
-        # The test container the place sits in: its leading test-named segments; a helper,
-        # fixture or module-level place has none and is needed by any running test of the file.
-        container: list[str] = []
-        for segment in test.split("."):  # `<module>` is no test name: it has none
-            if not _matches(segment, (*self.naming.python_functions,
-                                      *self.naming.python_classes)):
-                break
-            container.append(segment)
+        container = container_of(test, self.naming)
         size = len(container)
         return any(qualname[:size] == container for qualname in self.by_file.get(file, ()))
+
+
+def container_of(test: str, naming: TestNaming) -> list[str]:
+    """The test container a place (a scan qualname) sits in: its leading test-named segments;
+    a helper, fixture or module-level place has none and is needed by any running test of the
+    file (`<module>` is no test name)."""
+    container: list[str] = []
+    for segment in test.split("."):
+        if not _matches(segment, (*naming.python_functions, *naming.python_classes)):
+            break
+        container.append(segment)
+    return container
 
 
 def _matches_file(name: str, patterns: Iterable[str]) -> bool:
@@ -120,11 +125,13 @@ class SelectedScan(NamedTuple):
     scan: ScanResult
     selection: Selection
     total_models: int  # models of the whole suite: the scan's and those pytest named
+    offline: bool = False  # the selected tests run offline (`test.server --offline`)
 
 
-def narrow(scan: ScanResult, selection: Selection, config: ScanConfig) -> SelectedScan:
+def narrow(scan: ScanResult, selection: Selection, config: ScanConfig, *,
+           offline: bool = False) -> SelectedScan:
     """`select_models`, with the number of models of the whole suite."""
     narrowed = select_models(scan, selection, config)
     # pytest may name models the scan could not read (f-strings): the suite has them all
     total = len(set(scan.models()) | set(narrowed.models()))
-    return SelectedScan(narrowed, selection, total)
+    return SelectedScan(narrowed, selection, total, offline)

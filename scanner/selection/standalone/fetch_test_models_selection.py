@@ -110,10 +110,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _wait_for_the_tool()
 
 
+_took_env = False
+
+
 @hookimpl(tryfirst=True)
-def pytest_runtestloop(session: pytest.Session) -> None:
-    """Before the first test of this process (an xdist worker's too: the controller hands out
-    tests only after the tool said go), take the variables the tool added."""
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before this process's first test sets up its fixtures (session ones included), take the
+    variables the tool added. An xdist worker gets its first test only after the tool said go
+    (its test loop starts earlier, right after its collection)."""
+    global _took_env
+    if _took_env:
+        return
+    _took_env = True
     target = os.environ.get(OUTPUT_VAR)
     if target and GO_FD_VAR in os.environ and os.path.exists(target + ENV_SUFFIX):
         with open(target + ENV_SUFFIX, encoding="utf-8") as added:

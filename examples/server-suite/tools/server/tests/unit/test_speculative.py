@@ -1,6 +1,9 @@
 import pytest
 from utils import *
 
+# a draft model fetched by the suite's own download_file, as upstream does
+MODEL_DRAFT_FILE_URL = "https://huggingface.co/ggml-org/tiny-llamas/resolve/main/stories15M-q4_0.gguf"
+
 server = ServerPreset.tinyllama2()
 
 
@@ -8,6 +11,7 @@ server = ServerPreset.tinyllama2()
 def create_server():
     global server
     server = ServerPreset.tinyllama2()
+    server.model_draft = download_file(MODEL_DRAFT_FILE_URL)
 
 
 class TestSpeculative:

@@ -1,0 +1,191 @@
+"""URL files where the suite reads them: after a URL reference's files are in the cache, each is
+made available at its destination under the suite folder (`models.url_dest`, by default
+`tmp/<file name>`, where llama.cpp's `download_file` looks before it downloads anything).
+
+A destination is a symbolic link to the file's blob in the cache, or a copy where links cannot
+be made; it appears at once (a link is created in one step; a copy is written aside and then
+linked or renamed into place). A file already there with the same content is left as it is; a
+different one is left alone and reported, never overwritten. Only a link this tool made (one
+into the cache's `blobs/`) is replaced, when it points at another blob (`main` moved).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from .. import cache as hf_cache
+from ..url_files import destination
+from .content import digest_of
+from .jobs import FetchSettings, FileJob, FileStatus, ModelPlan
+
+
+class PlaceStatus(str, Enum):
+    """One destination; the value is what the table and the JSON document say."""
+
+    PRESENT = "present"  # already there: a link to the blob, or the same bytes
+    PLANNED = "to place"  # a dry run, or before the downloads
+    LINKED = "linked"
+    COPIED = "copied"
+    DIFFERENT = "different"  # another file is there: left alone
+    MISSING = "missing"  # the file is not in the cache (failed, missing offline)
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Placement:
+    job: FileJob
+    path: Path  # the destination
+    relative: str  # the destination under the suite folder, as the table and JSON say it
+    status: PlaceStatus = PlaceStatus.PLANNED
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (PlaceStatus.PRESENT, PlaceStatus.LINKED, PlaceStatus.COPIED)
+
+
+def plan_placements(plans: list[ModelPlan], settings: FetchSettings) -> None:
+    """Each resolved URL reference's files get a destination; those already right are
+    `present`, another file there is `different` (said before anything is downloaded)."""
+    if settings.place_in is None:
+        return
+    for plan in plans:
+        if not plan.model.revision or plan.status.bad or not plan.files:
+            continue
+        plan.placements = [_planned(job, settings) for job in plan.files]
+
+
+def _planned(job: FileJob, settings: FetchSettings) -> Placement:
+    assert settings.place_in is not None
+    path = destination(settings.place_in, settings.url_dest, job.file.path)
+    place = Placement(job, path, path.relative_to(settings.place_in).as_posix())
+    if not os.path.lexists(place.path) or _our_link(place.path, settings.cache):
+        if _is_link_to(place.path, _blob(job, settings)):
+            place.status = PlaceStatus.PRESENT
+        return place  # (a link of ours to another commit's blob is replaced)
+    if job.status is not FileStatus.CACHED and _same_size(place.path, job):
+        return place  # compared once the file is in the cache
+    if job.status is FileStatus.CACHED and _same_bytes(place.path, job):
+        place.status = PlaceStatus.PRESENT
+    else:
+        place.status, place.error = PlaceStatus.DIFFERENT, _different(place)
+    return place
+
+
+def place_files(plans: list[ModelPlan], settings: FetchSettings) -> None:
+    """Create every planned destination whose file is in the cache now (no network is needed:
+    offline runs place from the cache too)."""
+    for plan in plans:
+        for place in plan.placements:
+            if place.status is not PlaceStatus.PLANNED:
+                continue
+            if place.job.status not in (FileStatus.CACHED, FileStatus.DOWNLOADED):
+                place.status = PlaceStatus.MISSING
+                place.error = f"{place.job.label}: not in the cache, so not placed"
+                continue
+            try:
+                _place(place, settings)
+            except OSError as exc:
+                place.status = PlaceStatus.FAILED
+                place.error = f"cannot create {place.path}: {exc.strerror or exc}"
+                plan.fail(place.error, offline=False)
+
+
+def _place(place: Placement, settings: FetchSettings) -> None:
+    blob = _blob(place.job, settings)
+    place.path.parent.mkdir(parents=True, exist_ok=True)
+    ours = _our_link(place.path, settings.cache)
+    if os.path.lexists(place.path) and not ours:  # a file the size of ours, or a new one
+        if _same_bytes(place.path, place.job):
+            place.status = PlaceStatus.PRESENT
+        else:
+            place.status, place.error = PlaceStatus.DIFFERENT, _different(place)
+        return
+    aside = place.path.with_name(f".{place.path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        try:
+            os.symlink(blob, aside)
+            place.status = PlaceStatus.LINKED
+        except OSError:  # no links here (a filesystem or a system without them): a copy
+            shutil.copyfile(blob, aside)
+            place.status = PlaceStatus.COPIED
+        if ours:
+            os.replace(aside, place.path)  # our own link to another blob, in one step
+        else:  # a hard link of the finished entry never replaces a file that appeared
+            _link_or_rename(aside, place.path)
+    except FileExistsError:
+        place.status, place.error = PlaceStatus.DIFFERENT, _different(place)
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def _link_or_rename(aside: Path, path: Path) -> None:
+    try:
+        os.link(aside, path, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this filesystem: a rename, after one more look
+        if os.path.lexists(path):
+            raise FileExistsError(path) from None
+        os.rename(aside, path)
+
+
+def _blob(job: FileJob, settings: FetchSettings) -> Path:
+    """The file's bytes in the cache: the blob its snapshot entry links to."""
+    entry = hf_cache.snapshot_path(settings.cache, job.repo, job.commit, job.file.path)
+    return Path(os.path.realpath(entry))
+
+
+def _is_link_to(path: Path, blob: Path) -> bool:
+    return path.is_symlink() and os.path.realpath(path) == str(blob) and blob.is_file()
+
+
+def _our_link(path: Path, cache: Path) -> bool:
+    """A link made by an earlier placement: into a repo's `blobs/` of a cache (this one, or
+    one used before), or dangling (its blob was pruned). Replacing it loses no file."""
+    if not path.is_symlink():
+        return False
+    target = Path(os.path.realpath(path))
+    blobs = target.parent
+    return not target.exists() or (blobs.name == "blobs" and
+                                    blobs.parent.name.startswith("models--"))
+
+
+def _same_size(path: Path, job: FileJob) -> bool:
+    try:
+        return path.stat().st_size == job.file.size
+    except OSError:
+        return False
+
+
+def _same_bytes(path: Path, job: FileJob) -> bool:
+    """The file there has the Hub's content (e.g. the suite downloaded it itself earlier)."""
+    if not path.is_file() or not _same_size(path, job):
+        return False
+    try:
+        return digest_of(path, job.file) == job.file.blob_id
+    except OSError:
+        return False
+
+
+def _different(place: Placement) -> str:
+    return (f"{place.path} holds another file than {place.job.label}: left alone (remove it to "
+            "have the fetched file placed)")
+
+
+def placed_blobs(suite_dir: Path, template: str, paths: list[str], cache: Path) -> set[str]:
+    """For `models.prune`: the blobs the destinations of these URL file paths link to."""
+    kept = set()
+    for path in paths:
+        place = destination(suite_dir, template, path)
+        if place.is_symlink() and _our_link(place, cache):
+            kept.add(os.path.realpath(place))
+    return kept

@@ -1,0 +1,66 @@
+"""What the run will still need the network for, said before it starts: the tests that fetch
+files from the Hub themselves at run time (images and other files that are no GGUF, which the
+tool leaves to them; with URL files switched off, the GGUFs too), per test file."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..models import ModelReference, ScanResult
+from .collect import Selection
+from .needs import SelectedPlaces, container_of
+
+
+class NetworkNeed(NamedTuple):
+    """One file of the suite whose tests fetch these Hub files at run time."""
+
+    file: str
+    tests: int | None  # selected tests that do (None: no selection, or a helper module)
+    files: tuple[str, ...]  # `org/name/PATH`, as the URLs name them
+
+
+def fetched_at_run_time(ref: ModelReference, urls: bool) -> bool:
+    """A URL reference the tool does not make available: no GGUF, or URL files off."""
+    hf_file = ref.model.hf_file or ""
+    return ref.kind == "url" and (not urls or not hf_file.endswith(".gguf"))
+
+
+def network_needs(scan: ScanResult, selection: Selection | None, *,
+                  urls: bool) -> list[NetworkNeed]:
+    """Per file, sorted: how many selected tests reference such a URL, and its files."""
+    by_file: dict[str, list[ModelReference]] = {}
+    for ref in scan.references:
+        if fetched_at_run_time(ref, urls):
+            by_file.setdefault(ref.file, []).append(ref)
+    places = SelectedPlaces(selection) if selection is not None else None
+    needs = []
+    for file, refs in sorted(by_file.items()):
+        files = tuple(dict.fromkeys(f"{r.model.repo}/{r.model.hf_file}" for r in refs))
+        tests = None
+        if places is not None and places.is_test_module(file):
+            containers = [container_of(ref.test, places.naming) for ref in refs]
+            tests = sum(1 for test in places.running if test.file == file and any(
+                test.qualname.split(".")[:len(c)] == c for c in containers))
+            if not tests:
+                continue
+        needs.append(NetworkNeed(file, tests, files))
+    return needs
+
+
+def network_lines(needs: list[NetworkNeed], *, offline: bool) -> list[str]:
+    """What people read: one line per file, then what an offline run makes of it."""
+    lines = []
+    for need in needs:
+        shown = ", ".join(need.files[:3]) + (f" +{len(need.files) - 3} more"
+                                              if len(need.files) > 3 else "")
+        who = (f"{need.tests} selected test(s) may fetch" if need.tests is not None
+               else "fetches")
+        lines.append(f"network: {need.file}: {who} from the Hub at run time: {shown}")
+    if needs and offline:
+        lines.append("note: the tests run offline: those that fetch from the Hub will fail")
+    return lines
+
+
+def needs_entry(needs: list[NetworkNeed]) -> list[dict[str, object]]:
+    """The `network_needs` field of both JSON documents."""
+    return [{"file": n.file, "tests": n.tests, "files": list(n.files)} for n in needs]
