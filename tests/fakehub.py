@@ -2,7 +2,8 @@
 
 Answers the subset of the Hub HTTP API that huggingface_hub and llama.cpp use (see
 /work/shared/hub-api.md): refs, tree, model info, resolve (HEAD/GET with Range) and
-agent-harnesses. Adds a request log, bandwidth throttling and fault injection.
+agent-harnesses. Adds a request log, bandwidth throttling (`rate_limit_bytes_per_s`, per
+connection), a delay before every answer (`response_delay_s`, a distant Hub) and fault injection.
 """
 
 from __future__ import annotations
@@ -246,6 +247,8 @@ class FakeHub:
         self.valid_token = "hf_test_token"
         self.tree_page_size: int | None = None
         self.rate_limit_bytes_per_s: float | None = None
+        #: seconds every answer waits before its status line, as a distant Hub's round trip
+        self.response_delay_s = 0.0
         #: answer every file request with the whole body (200), as servers without Range do
         self.ignore_range = False
         #: redirect LFS files to this origin (another FakeHub holding the repo), as the Hub does
@@ -587,6 +590,8 @@ class _Handler(BaseHTTPRequestHandler):
             hub.requests.append(req)
         fault = hub._take_fault(self.command, req.path, req.headers.get("range"))
         try:
+            if hub._stopping.wait(hub.response_delay_s):
+                raise ConnectionAbortedError("hub stopped")
             if fault is not None and fault.kind == "status":
                 extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
                 resp = _error(fault.code, None, f"Injected HTTP {fault.code}", extra)

@@ -233,6 +233,20 @@ def test_slow_and_throttle(hub: FakeHub) -> None:
     assert len(body) == BLOCK and 0.2 <= time.monotonic() - start < 1.0
 
 
+def test_response_delay_holds_back_every_answer(hub: FakeHub) -> None:
+    hub.response_delay_s = 0.2
+    asked = (("GET", f"/api/models/{REPO}/refs"), ("HEAD", f"/{REPO}/resolve/main/README.md"),
+             ("GET", "/nowhere"))
+    for method, path in asked:
+        start = time.monotonic()
+        status = raw(hub, method, path)[0]
+        assert time.monotonic() - start >= 0.2, f"{method} {path} answered at once"
+        assert status == (404 if path == "/nowhere" else 200)
+    hub.response_delay_s = 0.0
+    assert raw(hub, "GET", f"/api/models/{REPO}/refs")[0] == 200
+    assert hub.count() == 4
+
+
 def test_hold_pauses_a_body_at_a_byte_until_released(hub: FakeHub) -> None:
     fault = Fault("hold", after=CHUNK)
     hub.add_fault("model-Q4.gguf", fault)
