@@ -72,6 +72,13 @@ def _pip(python: Path, work: Path, *args: str) -> None:
                     str(work / "pip-cache"), *args], check=True)
 
 
+def _installed_from(python: Path, tree: Path) -> bool:
+    """Whether `python` imports this tool from `tree` (an editable install of it)."""
+    found = subprocess.run([str(python), "-c", "import scanner; print(scanner.__file__)"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return bool(found) and Path(found).resolve().is_relative_to(tree.resolve())
+
+
 def prepare(llama_cpp: Path, work: Path, workers: str | None) -> Suite:
     """Check the tree, then create what is missing: the venv, the tool in it, the stand-ins."""
     server = llama_cpp / "build" / "bin" / "llama-server"
@@ -86,7 +93,7 @@ def prepare(llama_cpp: Path, work: Path, workers: str | None) -> Suite:
         work.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "venv", str(python.parent.parent)], check=True)
         _pip(python, work, "-r", str(llama_cpp / SUITE / "requirements.txt"))
-    if not (suite.bin / "fetch-test-models").exists():
+    if not _installed_from(python, REPO_ROOT):  # a venv kept from another checkout too
         _pip(python, work, "-e", str(REPO_ROOT))
     if not suite.models.is_dir():
         scratch = work / "models.partial"
