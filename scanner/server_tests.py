@@ -119,7 +119,8 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
             return code
         if code:
             log.note("note: the fetch failed; running the tests anyway (--keep-going)")
-        live.go(_offline_server(run, code, network_needs(scan, selection,
+        live.go(offline_server_env(code, online=run.test.online, offline=run.test.offline,
+                                   network=network_needs(scan, selection,
                                                          urls=options.models.urls)))
         return _run_pytest(live.process)
     finally:
@@ -129,13 +130,13 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
         live.close()
 
 
-def _offline_server(run: ServerRun, fetch_code: int,
-                    network: list[NetworkNeed]) -> dict[str, str]:
+def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
+                       network: list[NetworkNeed]) -> dict[str, str]:
     """Once every model the tests need is in place, llama-server needs the Hub for nothing:
     the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about every preset
     at every start). Not after a failed fetch, not with --online, and not when selected tests
     fetch from the Hub themselves (they may hand llama-server a URL)."""
-    if fetch_code or run.test.online or run.test.offline:
+    if fetch_code or online or offline:
         return {}
     if network:
         log.note("note: llama-server stays online: selected tests fetch from the Hub at run "

@@ -136,3 +136,26 @@ def test_tests_sh_with_pytest_addopts_fetches_first(
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "3 passed" in run.stdout and "5 models: 5 downloaded" in run.stdout
+
+
+PROBE = "import os\n" + "".join(f"""
+def test_llama_server_env_{i}():
+    assert os.environ.get("LLAMA_ARG_OFFLINE", "") == os.environ["EXPECT_LLAMA_OFFLINE"]
+""" for i in range(4))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_after_a_complete_fetch_llama_server_runs_offline_in_every_test_process(
+    workers: list[str], fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    (root / SUITE / "unit/test_env_probe.py").write_text(PROBE)
+    args = ["--fetch-models", *workers, "unit/test_basic.py", "unit/test_env_probe.py"]
+    run = pytest_in(root, *args, EXPECT_LLAMA_OFFLINE="1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "llama-server runs offline (LLAMA_ARG_OFFLINE=1" in run.stdout
+    online = pytest_in(root, *args, EXPECT_LLAMA_OFFLINE="", INVOKE_TEST_ONLINE="1")
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert "runs offline" not in online.stdout

@@ -22,11 +22,15 @@ from ..options import DEFAULT_SUITE, Options, build_options
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import selection_from
 from ..selection.needs import narrow
+from ..selection.network import network_needs
 from ..selection.standalone.fetch_test_models_selection import selection_document
+from ..server_tests import offline_server_env
 from ..url_files import prepare_working_folders
 
-#: The file an xdist worker writes its collection to, handed to it by the controller.
+#: The file an xdist worker writes its collection to, handed to it by the controller; beside
+#: it (with this suffix), the variables the controller adds to the tests' environment.
 WORKER_KEY = "fetch_test_models_selection"
+ENV_SUFFIX = ".env"
 #: Set for an offline test run (by `test.server --offline`, or by hand).
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "LLAMA_ARG_OFFLINE")
 
@@ -39,11 +43,12 @@ def register(config: pytest.Config) -> None:
         config.pluginmanager.register(_Fetcher(config), "fetch-test-models")
 
 
-def plugin_options(rootpath: Path) -> Options:
+def plugin_options(rootpath: Path) -> tuple[Options, bool]:
     """The `models:` and `test:` configuration as the tasks read it (Invoke's system and user
     files, `INVOKE_RUNTIME_CONFIG`, `INVOKE_*` variables), rooted where this suite sits: the
     folder above pytest's rootdir when that is the configured suite (`tools/server/tests` of a
-    llama.cpp checkout), else the rootdir itself."""
+    llama.cpp checkout), else the rootdir itself. With `test.online`, whether llama-server
+    stays online after a complete fetch."""
     from invoke.config import Config
 
     from .tasks import namespace
@@ -61,7 +66,7 @@ def plugin_options(rootpath: Path) -> Options:
     section["root"] = section.get("root") or str(root)
     if any(os.environ.get(name, "") not in ("", "0") for name in OFFLINE_VARS):
         section["offline"] = True  # the tests run offline: so does their fetch (a check)
-    return build_options(section, suite=suite_name)
+    return build_options(section, suite=suite_name), bool(config.test.online)
 
 
 class _WorkerReport:
@@ -70,12 +75,24 @@ class _WorkerReport:
     def __init__(self, config: pytest.Config) -> None:
         self.target: str | None = config.workerinput.get(WORKER_KEY)  # type: ignore[attr-defined]
         self.names: list[str] = config.workerinput.get(WORKER_KEY + "_names", [])  # type: ignore[attr-defined]
+        self.took_env = False
 
     @pytest.hookimpl(tryfirst=True)  # before xdist tells the controller that it has collected
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.target and not session.testsfailed:
             atomic.write_text(Path(self.target),
                               json.dumps(selection_document(session, self.names)))
+
+    @pytest.hookimpl(tryfirst=True)  # before the first test's fixtures (`load_all`)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """The variables the controller added once its fetch was done (this worker gets its
+        first test only after that)."""
+        if self.took_env or not self.target:
+            return
+        self.took_env = True
+        added = Path(self.target + ENV_SUFFIX)
+        if added.exists():
+            os.environ.update(json.loads(added.read_text(encoding="utf-8")))
 
 
 class _Fetcher:
@@ -85,7 +102,7 @@ class _Fetcher:
         self.config = config
         self.started = time.monotonic()
         try:
-            self.options = plugin_options(config.rootpath)
+            self.options, self.online = plugin_options(config.rootpath)
         except OptionsError as exc:
             raise pytest.UsageError(f"fetch-test-models: invalid option: {exc}") from exc
         self.names = [*self.options.scan.repo_names, *self.options.scan.file_names]
@@ -115,6 +132,12 @@ class _Fetcher:
         if not self.fetched and self.worker_file.exists():  # absent: collection failed
             self._fetch(json.loads(self.worker_file.read_text(encoding="utf-8")))
 
+    def _add_env(self, added: dict[str, str]) -> None:
+        """This process's tests get `added` now; an xdist worker's, before its first test."""
+        os.environ.update(added)
+        if added:
+            atomic.write_text(Path(f"{self.worker_file}{ENV_SUFFIX}"), json.dumps(added))
+
     def _fetch(self, document: dict[str, Any]) -> None:
         self.fetched = True
         options = self.options
@@ -131,6 +154,9 @@ class _Fetcher:
             selected = narrow(scan, selection, options.scan)
             prepare_working_folders(options.suite_dir, options.models.url_dest)
             code = fetch_models(options.with_selection(arguments), os.environ, selected)
+            self._add_env(offline_server_env(
+                code, online=self.online, offline=options.models.offline,
+                network=network_needs(scan, selection, urls=options.models.urls)))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
         if code and not keep_going:
