@@ -10,7 +10,6 @@ from . import lock
 from .cache import is_commit, read_ref, snapshot_path
 from .fetch.place import placed_blobs
 from .models import ScanResult
-from .options import Options
 from .preset import PRESET_FILE, PresetError, preset_models
 
 
@@ -20,11 +19,11 @@ class Keep(NamedTuple):
     placed: frozenset[str]  # blobs a URL file in the suite links to
 
 
-def what_to_keep(options: Options, scan: ScanResult, cache: Path) -> Keep:
+def what_to_keep(scan: ScanResult, cache: Path, *, lock_path: Path, suite_dir: Path,
+                 url_dest: str) -> Keep:
     """Read from the scan, the lock (a LockError when it cannot be read) and the cache; the Hub
     is not asked."""
-    entries = lock.parse(lock.read_text(options.lock_path, missing=lock.HEADER),
-                         options.lock_path)
+    entries = lock.parse(lock.read_text(lock_path, missing=lock.HEADER), lock_path)
     pinned: dict[str, set[str]] = {}
     for entry in entries:
         pinned.setdefault(entry.model.repo, set()).add(entry.commit)
@@ -34,7 +33,7 @@ def what_to_keep(options: Options, scan: ScanResult, cache: Path) -> Keep:
     repos = {m.repo for m in scan.models()} | set(pinned)
     repos |= preset_repos(cache, repos)
     url_files = [m.hf_file for m in scan.models() if m.revision and m.hf_file]
-    placed = placed_blobs(options.suite_dir, options.models.url_dest, url_files, cache)
+    placed = placed_blobs(suite_dir, url_dest, url_files, cache)
     return Keep(repos, pinned, frozenset(placed))
 
 

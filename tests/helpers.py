@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import commands
-from scanner.options import build_options
+from scanner.cli import commands
+from scanner.cli.options import build_options
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

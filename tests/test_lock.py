@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import commands
-from scanner.options import build_options
+from scanner.cli import commands
+from scanner.cli.options import build_options
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import (
     invoke_command,

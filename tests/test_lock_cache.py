@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import commands
-from scanner.options import build_options
+from scanner.cli import commands
+from scanner.cli.options import build_options
 from tests.fakehub import FakeHub, Fault, GeneratedFile
 from tests.helpers import llama_offline_lookup, llama_snapshot, run_fetch, suite_for
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from scanner import commands
-from scanner.options import build_options
+from scanner.cli import commands
+from scanner.cli.options import build_options
 from scanner.preset import PresetError, PresetModel, preset_models
 from tests.example_suite import PRESET_INI, copy_example, run_task, serve_example_repos
 from tests.fakehub import FakeHub, GeneratedFile

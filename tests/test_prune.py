@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from scanner.commands import prune_models
-from scanner.options import build_options
+from scanner.cli.commands import prune_models
+from scanner.cli.options import build_options
 from scanner.prune import BUSY_SECONDS, PruneItem, apply, plan_prune
 from tests.helpers import invoke_command, suite_for, write_suite
 

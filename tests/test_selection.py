@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from scanner import commands
-from scanner.options import build_options
+from scanner.cli import commands
+from scanner.cli.options import build_options
 from tests.example_suite import (
     EXAMPLE,
     copy_example,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import server_tests as server_run
-from scanner.options import build_server_run
+from scanner.cli import server_tests as server_run
+from scanner.cli.options import build_server_run
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import invoke_command, write_suite
 

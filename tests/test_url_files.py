@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from scanner import commands
-from scanner.options import build_options
+from scanner.cli import commands
+from scanner.cli.options import build_options
 from scanner.prune import BUSY_SECONDS
 from tests.example_suite import copy_example, run_task, serve_example_repos
 from tests.fakehub import FakeHub, GeneratedFile

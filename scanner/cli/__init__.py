@@ -1,2 +1,5 @@
-"""Entry points: the Invoke collection (`tasks.py`) and the `fetch-test-models` command built
-on it (`program.py`)."""
+"""Entry points, each options in and an exit code out: the Invoke collection (`tasks`, its
+flags derived in `flags` from `options`) and the `fetch-test-models` command on it
+(`program`); the work of `models.list/fetch/lock/prune` (`commands`), of `--backend llama`
+(`llama_backend`) and of `test.server` (`server_tests`); the pytest plugin (`pytest_plugin`,
+its work in `pytest_fetch`)."""

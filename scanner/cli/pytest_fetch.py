@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 
 from .. import atomic, environment
-from ..commands import endpoint_host, fetch_models
 from ..errors import ExitCode, OptionsError
-from ..options import DEFAULT_SUITE, Options, build_options
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import selection_from
 from ..selection.needs import narrow
 from ..selection.network import network_needs
 from ..selection.standalone.fetch_test_models_selection import selection_document
-from ..server_tests import offline_server_env
 from ..url_files import prepare_working_folders
+from .commands import endpoint_host, fetch_models
+from .options import DEFAULT_SUITE, Options, build_options
+from .server_tests import offline_server_env
 
 #: The file an xdist worker writes its collection to, handed to it by the controller; beside
 #: it (with this suffix), the variables the controller adds to the tests' environment.

@@ -2,7 +2,7 @@
 `test.server`.
 
 Thin by design: each task merges its flags with its config section and calls `scanner`. The
-options, their defaults and help texts are declared once, in `scanner/options.py`. The
+options, their defaults and help texts are declared once, in `scanner/cli/options.py`. The
 `fetch-test-models` command (`program.py`) runs this collection; so does `invoke -r CLONE`,
 through the clone's top-level `tasks.py`.
 """
@@ -21,7 +21,8 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
 from ..errors import ExitCode, OptionsError
-from ..options import (
+from .flags import TaskFlag, by_section, signature, task_flags
+from .options import (
     ModelsOptions,
     Options,
     TestOptions,
@@ -30,7 +31,6 @@ from ..options import (
     check_section,
     config_defaults,
 )
-from .flags import TaskFlag, by_section, signature, task_flags
 
 Values = dict[str, dict[str, Any]]
 
@@ -84,7 +84,7 @@ def _task(name: str, run: Callable[[Context, Values], int]) -> Task[Any]:
 def list_models(c: Context, values: Values) -> int:
     """List the Hugging Face models the test suite references; `-- PYTEST ARGS`: only those
     the tests pytest selects with these arguments need."""
-    from .. import commands
+    from . import commands
 
     return commands.list_models(_options(c, values, selection=_selection(c)))
 
@@ -92,7 +92,7 @@ def list_models(c: Context, values: Values) -> int:
 def fetch_models(c: Context, values: Values) -> int:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
     `-- PYTEST ARGS`: only those the tests pytest selects with these arguments need."""
-    from .. import commands
+    from . import commands
 
     return commands.fetch_models(_options(c, values, selection=_selection(c)))
 
@@ -100,7 +100,7 @@ def fetch_models(c: Context, values: Values) -> int:
 def lock_models(c: Context, values: Values) -> int:
     """Pin the exact files (commit, size, sha256) every referenced model resolves to in a lock
     file; `-- PYTEST ARGS`: only the models of the tests pytest selects."""
-    from .. import commands
+    from . import commands
 
     options = _options(c, values, selection=_selection(c))
     return commands.lock_models(options, check=values["task"]["check"])
@@ -109,7 +109,7 @@ def lock_models(c: Context, values: Values) -> int:
 def prune_models(c: Context, values: Values) -> int:
     """List (or with --yes remove) what the suite no longer needs in the cache: snapshots other
     than the current or locked commit, blobs nothing links to, stale partial downloads."""
-    from .. import commands
+    from . import commands
 
     switches = values["task"]
     return commands.prune_models(_options(c, values), yes=switches["yes"],
@@ -123,7 +123,7 @@ def run_tests(c: Context, values: Values) -> int:
     Depends on models.fetch: it runs first, with models.fetch's configured options and the
     selection, unless --no-fetch (or `test: {fetch: false}`).
     """
-    from ..server_tests import run_server_tests
+    from .server_tests import run_server_tests
 
     options = _options(c, values, check_test=False)
     run_flags = {k: v for k, v in values["test"].items() if k not in ("suite", "python")}

@@ -1,3 +1,7 @@
-"""Fetch: plan the files of each model (`plan`), download them (`download`), one entry point
-for a whole run (`run`), network calls on daemon threads (`parallel`), and llama.cpp's own
-downloader as an alternative backend (`llama`)."""
+"""Fetch, in the order a native run goes through it: `run` (the one entry point), `jobs` (the
+settings, a job per file, a plan per model), `presets` (the models a remote preset names),
+`plan` (listings, llama.cpp's choice, cached blobs), `parallel` (listings on daemon threads),
+`download` (the workers), `transfer` (one file: lock, ranges, retries, storing), `partial`
+(the resumable partial file), `content` (sha256 / git blob id), `reporting` (what the
+downloads report to), `place` (URL files where the suite reads them); and `llama`, llama.cpp's
+own downloader as the other backend."""

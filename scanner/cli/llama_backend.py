@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 from rich.console import Console
 
-from . import environment
-from .errors import ExitCode
-from .fetch.llama import (
+from .. import environment
+from ..errors import ExitCode
+from ..fetch.llama import (
     LlamaBinary,
     LlamaNotFound,
     LlamaOutcome,
@@ -19,14 +19,14 @@ from .fetch.llama import (
     llama_command,
     unsupported_reason,
 )
-from .fetch.plan import is_model_url
-from .models import HuggingFaceModel, ScanResult
+from ..fetch.plan import is_model_url
+from ..models import HuggingFaceModel, ScanResult
+from ..output import log
+from ..output.console import make_console, print_diagnostics, print_json
+from ..output.fetch_report import needed_by
+from ..output.scan_report import scan_code, selection_entry, selection_line
+from ..selection.needs import SelectedScan
 from .options import Options
-from .output import log
-from .output.console import make_console, print_diagnostics, print_json
-from .output.fetch_report import needed_by
-from .output.scan_report import scan_code, selection_entry, selection_line
-from .selection.needs import SelectedScan
 
 
 def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[str, str],

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le
 
-from . import limits
-from .errors import OptionsError
-from .url_files import DEFAULT_URL_DEST, check_url_dest
+from .. import limits
+from ..errors import OptionsError
+from ..url_files import DEFAULT_URL_DEST, check_url_dest
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from .scan.config import ScanConfig
+    from ..scan.config import ScanConfig
 
 #: tools/server/tests/tests.sh: `WORKERS="${PYTEST_WORKERS:-4}"`.
 DEFAULT_WORKERS = 4
@@ -247,7 +247,7 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         raise OptionsError(f"url_dest: {exc}") from exc
     from pydantic import ValidationError
 
-    from .scan.config import ScanConfig
+    from ..scan.config import ScanConfig
 
     try:
         scan = ScanConfig.from_mapping(dataclasses.asdict(models))

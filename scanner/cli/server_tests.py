@@ -8,20 +8,20 @@ import shlex
 import subprocess
 from collections.abc import Mapping
 
-from . import environment, preflight
+from .. import environment, preflight
+from ..errors import ExitCode, OptionsError, SetupError
+from ..output import log
+from ..output.server_report import print_setup
+from ..output.step_summary import append_step_summary, tests_markdown
+from ..preflight import ServerSetup
+from ..scan.suite import NoTestFiles, scan_suite
+from ..selection.collect import run_environment
+from ..selection.live import LiveRun
+from ..selection.needs import narrow
+from ..selection.network import NetworkNeed, network_needs
+from ..url_files import prepare_working_folders
 from .commands import check_setup, endpoint_host, fetch_models
-from .errors import ExitCode, OptionsError, SetupError
 from .options import Options, ServerRun
-from .output import log
-from .output.server_report import print_setup
-from .output.step_summary import append_step_summary, tests_markdown
-from .preflight import ServerSetup
-from .scan.suite import NoTestFiles, scan_suite
-from .selection.collect import run_environment
-from .selection.live import LiveRun
-from .selection.needs import narrow
-from .selection.network import NetworkNeed, network_needs
-from .url_files import prepare_working_folders
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:

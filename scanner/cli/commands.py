@@ -12,20 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 from urllib.parse import urlsplit
 
-from . import environment, lock, preflight, prune
-from .errors import ExitCode, OptionsError, SetupError
-from .models import ScanResult
+from .. import environment, lock, preflight, prune
+from ..errors import ExitCode, OptionsError, SetupError
+from ..keep import what_to_keep
+from ..models import ScanResult
+from ..output import log
+from ..output.console import human_size, make_console, print_json
+from ..output.scan_report import print_scan, scan_code, scan_json, selection_entry
+from ..scan.suite import NoTestFiles, scan_suite
+from ..selection.collect import collect_tests, run_environment
+from ..selection.needs import SelectedScan, narrow
+from ..selection.network import needs_entry, network_lines, network_needs
 from .options import Options
-from .output import log
-from .output.console import human_size, make_console, print_json
-from .output.scan_report import print_scan, scan_code, scan_json, selection_entry
-from .scan.suite import NoTestFiles, scan_suite
-from .selection.collect import collect_tests, run_environment
-from .selection.needs import SelectedScan, narrow
-from .selection.network import needs_entry, network_lines, network_needs
 
 if TYPE_CHECKING:
-    from .fetch.jobs import FetchSettings
+    from ..fetch.jobs import FetchSettings
 
 P = ParamSpec("P")
 
@@ -134,13 +135,13 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
             log.error("error: --locked works with the native backend only (llama.cpp's "
                       "downloader always asks the Hub for `main`)")
             return ExitCode.USAGE
-        from .llama_fetch import fetch_with_llama_backend
+        from .llama_backend import fetch_with_llama_backend
 
         return fetch_with_llama_backend(options, scan, env, selected)
     # the Hub stack (huggingface_hub, httpx) loads only for a native fetch
-    from .fetch.run import run_fetch
-    from .output.fetch_report import FetchDisplay, fetch_json, print_summary
-    from .output.step_summary import append_step_summary, fetch_markdown
+    from ..fetch.run import run_fetch
+    from ..output.fetch_report import FetchDisplay, fetch_json, print_summary
+    from ..output.step_summary import append_step_summary, fetch_markdown
 
     settings = fetch_settings(options, env)
     console = make_console()
@@ -174,7 +175,7 @@ def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     """Cache, endpoint and token as llama.cpp reads them, plus the run's flags; with
     `--locked`, the lock's pinned files (a LockError when it cannot be read)."""
-    from .fetch.jobs import FetchSettings
+    from ..fetch.jobs import FetchSettings
 
     locked = None
     if options.models.locked or (not options.models.latest and options.lock_path.is_file()):
@@ -200,8 +201,8 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     """`models.lock`: resolve every (selected) reference and write the lock, or with `check`
     say whether the lock on disk is what would be written (exit 1 when stale). The lock on
     disk is read (`--check`), or its place checked, before the Hub is asked anything."""
-    from .fetch.run import run_fetch
-    from .output.fetch_report import FetchDisplay
+    from ..fetch.run import run_fetch
+    from ..output.fetch_report import FetchDisplay
 
     env = os.environ if env is None else env
     check_setup(options, env, hub=True)
@@ -272,9 +273,8 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
     check_setup(options, env, hub=False)
     scan = scan_suite(options.root, options.scan, endpoint_host(env))
     cache = environment.cache_dir(env, options.cache_dir)
-    from .keep import what_to_keep
-
-    keep = what_to_keep(options, scan, cache)
+    keep = what_to_keep(scan, cache, lock_path=options.lock_path, suite_dir=options.suite_dir,
+                        url_dest=options.models.url_dest)
     try:
         items = prune.plan_prune(cache, keep.repos, keep.pinned, unreferenced=unreferenced,
                                  placed=keep.placed)
