@@ -3,12 +3,18 @@ and the fake Hub serving every repo it names."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from scanner.cli import commands
+from scanner.cli.options import build_options
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import REPO_ROOT, invoke_command
 
@@ -87,3 +93,12 @@ def run_task(root: Path, cache: Path, *args: str, **env: str) -> subprocess.Comp
     full_env = dict(inherited, LLAMA_CACHE=str(cache), PYTEST_WORKERS="1", **env)
     return subprocess.run(invoke_command(*args), cwd=root, env=full_env, capture_output=True,
                           text=True, timeout=180)
+
+
+def fetch_json(root: Path, capsys: pytest.CaptureFixture[str], *selection: str,
+               code: int = 0, **flags: Any) -> dict[str, Any]:
+    """`models.fetch --json -- SELECTION` in this process on the suite at `root`."""
+    options = build_options({}, root=str(root), json=True, selection=list(selection), **flags)
+    assert commands.fetch_models(options, dict(os.environ)) == code
+    document: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return document

@@ -3,17 +3,15 @@ llama.cpp's `common/preset.cpp` reads them; fetched, locked, pruned and listed l
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from scanner.cli import commands
 from scanner.cli.options import build_options
 from scanner.preset import PresetError, PresetModel, preset_models
-from tests.example_suite import PRESET_INI, copy_example, run_task, serve_example_repos
+from tests.example_suite import PRESET_INI, copy_example, fetch_json, run_task, serve_example_repos
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import llama_offline_lookup
 
@@ -42,14 +40,6 @@ def test_a_line_llama_cpp_refuses_names_its_line() -> None:
     with pytest.raises(PresetError, match="line 3 is not a"):
         preset_models("[a]\nhf-repo = org/a\n  indented = no\n")
     assert preset_models("[a]\n  hf-repo = org/a\n", strict=False)[0].hf_repo == "org/a"
-
-
-def fetch_json(root: Path, capsys: pytest.CaptureFixture[str], *selection: str,
-               code: int = 0, **flags: Any) -> dict[str, Any]:
-    options = build_options({}, root=str(root), json=True, selection=list(selection), **flags)
-    assert commands.fetch_models(options, dict(os.environ)) == code
-    document: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return document
 
 
 def test_the_models_a_remote_preset_names_are_fetched_then_the_router_test_passes_offline(

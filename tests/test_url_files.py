@@ -16,21 +16,13 @@ import pytest
 from scanner.cli import commands
 from scanner.cli.options import build_options
 from scanner.prune import BUSY_SECONDS
-from tests.example_suite import copy_example, run_task, serve_example_repos
+from tests.example_suite import copy_example, fetch_json, run_task, serve_example_repos
 from tests.fakehub import FakeHub, GeneratedFile
 
 SUITE = "tools/server/tests"
 LORA = "tmp/moe_shakespeare15M.gguf"
 DRAFT = "tmp/stories15M-q4_0.gguf"
 NOT_SLOW = ["-m", "not slow"]
-
-
-def fetch_json(root: Path, capsys: pytest.CaptureFixture[str], *selection: str,
-               code: int = 0, **flags: Any) -> dict[str, Any]:
-    options = build_options({}, root=str(root), json=True, selection=list(selection), **flags)
-    assert commands.fetch_models(options, dict(os.environ)) == code
-    document: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return document
 
 
 def placements(document: dict[str, Any]) -> dict[str, str]:
