@@ -68,7 +68,8 @@ class _WorkQueue:
                 if self.files and self._opening + len(self.open) < self.settings.jobs:
                     self._opening += 1
                     return self.files.popleft()
-                if not self.files and not self._opening:
+                if not self.files and not self._opening and not any(
+                        transfer.more for transfer in self.open):
                     return None
                 self._changed.wait(0.05)
             return None
@@ -81,7 +82,8 @@ class _WorkQueue:
                 self.open.append(transfer)
             self._changed.notify_all()
 
-    def segment_ended(self) -> None:
+    def wake(self) -> None:
+        """Segments may be taken now: a segment ended, or a file's first range answered."""
         with self._changed:
             self._changed.notify_all()
 
@@ -92,7 +94,8 @@ class _WorkQueue:
                 started = None
                 try:
                     transfer = FileTransfer(work, self.client, self.settings.cache,
-                                            self.settings.connections, self.progress)
+                                            self.settings.connections, self.progress,
+                                            wake=self.wake)
                     started = transfer if transfer.begin() else None
                 except Cancelled:
                     work.interrupt()
@@ -103,7 +106,7 @@ class _WorkQueue:
                 try:
                     transfer.fetch(segment)
                 finally:
-                    self.segment_ended()
+                    self.wake()
 
 
 class _Worker:
