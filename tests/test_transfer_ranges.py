@@ -15,7 +15,14 @@ import pytest
 from scanner.fetch import partial as partial_mod
 from scanner.fetch.jobs import FileJob, FileStatus
 from scanner.fetch.partial import MIB
-from tests.downloads import RecordingProgress, download_one, file_gets, partials, wait_for
+from tests.downloads import (
+    REPO,
+    RecordingProgress,
+    download_one,
+    file_gets,
+    partials,
+    wait_for,
+)
 from tests.fakehub import CHUNK, FakeHub, Fault
 from tests.test_transfer import BIG, SIZE, add_big, assert_stored, cut_then_down
 
@@ -133,4 +140,41 @@ def test_a_range_answered_whole_while_others_run_is_asked_for_again(
     assert sorted(starts(fake_hub)) == [0, QUARTER, 2 * QUARTER, 2 * QUARTER, 3 * QUARTER]
     assert sum(progress.bytes) == job.received == SIZE
     assert max(itertools.accumulate(progress.bytes)) <= SIZE
+    assert_stored(hub_env, fake_hub, job)
+
+
+def test_a_range_always_answered_whole_beside_others_fails_and_names_it(
+    fake_hub: FakeHub, hub_env: Path, small_segments: None
+) -> None:
+    """A range the server answers with the whole file at every attempt, while the first range
+    is still arriving: the file fails after four attempts at it, saying so, and keeps the other
+    three ranges for the next run."""
+    add_big(fake_hub)
+    held = Fault("hold", after=CHUNK, range_start=0)
+    fake_hub.add_fault(BIG, held)
+    fake_hub.add_fault(BIG, Fault("whole", range_start=2 * QUARTER), times=None)
+    with downloading(fake_hub, hub_env, held) as finished:
+        wait_for(lambda: starts(fake_hub).count(2 * QUARTER) == 4, "four attempts at the range")
+    job, _ = finished()
+    assert job.status is FileStatus.FAILED
+    assert job.error == (f"{REPO} {BIG}: asked for bytes {2 * QUARTER}-{3 * QUARTER - 1}, the "
+                         "Hub sent the whole file; 75 % kept, the next run resumes it")
+    assert len(partials(hub_env)) == 1
+
+
+def test_a_retry_answered_whole_starts_the_file_again_and_its_progress_goes_back(
+    fake_hub: FakeHub, hub_env: Path
+) -> None:
+    """A file of one range is cut, and the retry's `Range` is ignored: the whole file comes
+    from byte 0, the progress goes back to 0 first and ends at the file's size."""
+    size = 3_000_000
+    add_big(fake_hub, size)
+    fake_hub.add_fault(BIG, Fault("cut", after=1_000_000))
+    fake_hub.add_fault(BIG, Fault("whole"))
+    job, progress = download_one(fake_hub, hub_env, BIG)
+    assert job.status is FileStatus.DOWNLOADED and fake_hub.pending_faults() == 0
+    assert [r.headers.get("range") is None for r in file_gets(fake_hub, BIG)] == [True, False]
+    assert min(progress.bytes) < 0, "the progress went back"
+    assert sum(progress.bytes) == job.received == size
+    assert max(itertools.accumulate(progress.bytes)) <= size
     assert_stored(hub_env, fake_hub, job)

@@ -64,9 +64,10 @@ class FileTransfer:
         self._started = 0.0
 
     # -- set-up ---------------------------------------------------------------------------
-    def begin(self) -> bool:
-        """Take the blob's lock and open (or resume) the partial. False when there is nothing
-        to fetch: another process stored the file while this one waited, or it failed."""
+    def begin(self) -> None:
+        """Take the blob's lock and open (or resume) the partial. The transfer has `ended` at
+        once when there is nothing to fetch: another process stored the file while this one
+        waited, it was complete already, or it failed."""
         job = self.job
         try:  # another process (ours, `hf download`, a test) may be writing this blob
             lock = hf_cache.wait_for_blob_lock(
@@ -75,7 +76,7 @@ class FileTransfer:
                 waiting=lambda held: self.progress.file_waiting(job.label, held))
         except OSError as error:  # `.locks/` not writable, no space for the lock file
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
-            return False
+            return
         if lock is None:
             raise Cancelled("interrupted")  # Ctrl-C ended the wait
         try:
@@ -83,14 +84,14 @@ class FileTransfer:
                 job.resumed = 0
                 job.stored(by_this_run=False)
                 lock.release()
-                return False
+                return
             self._partial = PartialFile.open(
                 hf_cache.resumable_partial(self.cache, job.repo, job.file), job.file.size,
                 job.file.blob_id, segment_size(job.file.size, self.connections))
         except OSError as error:
             job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
             lock.release()
-            return False
+            return
         self._file_lock = lock
         job.resumed = self._partial.present
         self._pending.extend(self._partial.missing())
@@ -98,8 +99,6 @@ class FileTransfer:
             job.label, job.file.size, self._partial.present)
         if not self._pending:  # complete already: killed between its last byte and the rename
             self._end()
-            return False
-        return True
 
     def take(self) -> Segment | None:
         """A segment for a free worker, if this file has one that may start now."""
@@ -108,11 +107,6 @@ class FileTransfer:
                 return None
             self._in_flight += 1
             return self._pending.popleft()
-
-    @property
-    def more(self) -> bool:
-        """Segments are left to hand out (now, or once the file's first range answered)."""
-        return bool(self._pending) and not self._stopped()
 
     @property
     def ended(self) -> bool:
@@ -161,7 +155,7 @@ class FileTransfer:
         """One request for what is left of the segment, written as it arrives."""
         size = self.job.file.size
         index, pos, end = self._left(segment)
-        if pos >= end or self._stopped():
+        if self._stopped():  # (retried only after a response that ended short of `end`)
             return
         ranged = (pos, end) != (0, size)
         headers = {**self._headers, "Range": f"bytes={pos}-{end - 1}"} if ranged \
@@ -201,7 +195,6 @@ class FileTransfer:
             if self._in_flight > 1:  # the server honoured `Range` before: it may again
                 raise HubError("server", f"{self.what}: asked for bytes {pos}-{end - 1}, the "
                                "Hub sent the whole file")
-            self._probing = False
             self._pending.clear()
             self._partial.restart_as_one_stream()
             # every byte shown so far, an earlier run's included, comes again from byte 0
