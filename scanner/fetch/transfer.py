@@ -155,7 +155,7 @@ class FileTransfer:
         """One request for what is left of the segment, written as it arrives."""
         size = self.job.file.size
         index, pos, end = self._left(segment)
-        if self._stopped():  # (retried only after a response that ended short of `end`)
+        if self._stopped():  # no `pos < end` check: a retry follows a response cut short
             return
         ranged = (pos, end) != (0, size)
         headers = {**self._headers, "Range": f"bytes={pos}-{end - 1}"} if ranged \
