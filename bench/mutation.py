@@ -49,9 +49,12 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/prune.py": ("tests/test_prune.py",),
     "scanner/fetch/partial.py": ("tests/test_partial.py",),
     "scanner/fetch/transfer.py": (
-        "tests/test_transfer_ranges.py", "tests/test_transfer.py", "tests/test_reliability.py",
+        "tests/test_transfer_ranges.py", "tests/test_transfer_faults.py",
+        "tests/test_transfer.py", "tests/test_reliability.py",
         "tests/test_lock_cache.py::test_a_wrong_size_in_the_lock_is_one_clear_error_and_leaves"
         "_no_partial",
+        "tests/test_lock_cache.py::test_a_wrong_sha256_in_the_lock_fails_warm_or_cold_and_deletes"
+        "_nothing",
         "tests/test_reliability_cache.py::test_a_disk_full_mid_file_keeps_the_bytes_and_the_rerun"
         "_resumes"),
     "scanner/fetch/download.py": (
