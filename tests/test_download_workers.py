@@ -19,6 +19,7 @@ from scanner import hub
 from scanner.fetch import download
 from scanner.fetch.download import FetchInterrupted, download_all
 from scanner.fetch.jobs import INTERRUPTED, FetchSettings, FileJob, FileStatus
+from scanner.fetch.partial import present_in
 from scanner.models import RepoFile
 from scanner.output.progress import FetchProgress
 from tests.downloads import MODEL, REPO, file_gets, partials, start_fetch, wait_for
@@ -136,8 +137,9 @@ def test_ctrl_c_ends_the_run_while_a_read_is_stuck(
     fake_hub.add_fault(MODEL, held)
     run = start_fetch(suite_for(tmp_path / "p", f"{REPO}:Q4_K_M"), hub_env, "--timeout", "600")
     try:
-        wait_for(lambda: [p for p in partials(hub_env) if p.stat().st_size > CHUNK],
-                 "the first bytes on disk")
+        sha = fake_hub.sha256(REPO, MODEL)
+        wait_for(lambda: [p for p in partials(hub_env) if present_in(p, 3_000_000, sha)],
+                 "the first bytes recorded")
         run.send_signal(signal.SIGINT)
         out, err = run.communicate(timeout=30)
     finally:
