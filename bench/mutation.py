@@ -48,6 +48,18 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
     "scanner/prune.py": ("tests/test_prune.py",),
     "scanner/fetch/partial.py": ("tests/test_partial.py",),
+    "scanner/fetch/transfer.py": (
+        "tests/test_transfer_ranges.py", "tests/test_transfer_faults.py",
+        "tests/test_transfer.py", "tests/test_reliability.py",
+        "tests/test_lock_cache.py::test_a_wrong_size_in_the_lock_is_one_clear_error_and_leaves"
+        "_no_partial",
+        "tests/test_lock_cache.py::test_a_wrong_sha256_in_the_lock_fails_warm_or_cold_and_deletes"
+        "_nothing",
+        "tests/test_reliability_cache.py::test_a_disk_full_mid_file_keeps_the_bytes_and_the_rerun"
+        "_resumes"),
+    "scanner/fetch/download.py": (
+        "tests/test_download_workers.py", "tests/test_transfer_ranges.py",
+        "tests/test_transfer.py", "tests/test_reliability.py"),
 }
 
 SWAPS: dict[type, type] = {

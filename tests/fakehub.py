@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +29,8 @@ LFS_SUFFIXES = (".gguf", ".bin", ".safetensors")
 DATE = "2024-01-01T00:00:00.000Z"
 Kind = Literal["refs", "tree", "info", "resolve", "other"]
 FaultKind = Literal[
-    "status", "cut", "reset", "slow", "stall", "hold", "corrupt", "wrong_length", "html"]
+    "status", "cut", "reset", "slow", "stall", "hold", "corrupt", "wrong_length", "html",
+    "whole"]
 
 _digests: dict[tuple[str, int, int], str] = {}  # (algo, size, seed) -> hex, shared by instances
 
@@ -178,7 +179,8 @@ class Fault:
     `offset`, same size); "wrong_length" (advertise real + `delta` in Content-Length and
     X-Linked-Size: delta < 0 sends exactly the advertised bytes and keeps the connection;
     delta > 0 sends the real body then closes, like a truncated response); "html" (200 with a
-    login page, as a captive portal or a proxy answers).
+    login page, as a captive portal or a proxy answers); "whole" (the request's `Range` is
+    ignored: 200 with the whole file, as a server that does not honour it).
     """
 
     kind: FaultKind
@@ -598,6 +600,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault is not None and fault.kind == "html":
                 resp = _Response(200, {"Content-Type": "text/html; charset=utf-8"},
                                  b"<!DOCTYPE html><html><body>Sign in to continue</body></html>")
+            elif fault is not None and fault.kind == "whole":
+                whole = {k: v for k, v in req.headers.items() if k != "range"}
+                resp = hub._answer(kind, repo_id, rest, replace(req, headers=whole), split.path)
             else:
                 resp = hub._answer(kind, repo_id, rest, req, split.path)
             self._send(resp, fault)

@@ -57,7 +57,8 @@ class _WorkQueue:
         self._changed = threading.Condition()
 
     def next(self) -> FileJob | tuple[FileTransfer, Segment] | None:
-        """None when nothing is left to start (files in flight finish on their own)."""
+        """None when every file has ended (an idle worker waits while a file's other segments
+        wait for the answer to its first range)."""
         with self._changed:
             while not self.client.cancelled:
                 self.open = [transfer for transfer in self.open if not transfer.ended]
@@ -68,7 +69,7 @@ class _WorkQueue:
                 if self.files and self._opening + len(self.open) < self.settings.jobs:
                     self._opening += 1
                     return self.files.popleft()
-                if not self.files and not self._opening:
+                if not self.files and not self._opening and not self.open:
                     return None
                 self._changed.wait(0.05)
             return None
@@ -81,7 +82,8 @@ class _WorkQueue:
                 self.open.append(transfer)
             self._changed.notify_all()
 
-    def segment_ended(self) -> None:
+    def wake(self) -> None:
+        """Segments may be taken now: a segment ended, or a file's first range answered."""
         with self._changed:
             self._changed.notify_all()
 
@@ -92,8 +94,10 @@ class _WorkQueue:
                 started = None
                 try:
                     transfer = FileTransfer(work, self.client, self.settings.cache,
-                                            self.settings.connections, self.progress)
-                    started = transfer if transfer.begin() else None
+                                            self.settings.connections, self.progress,
+                                            wake=self.wake)
+                    transfer.begin()
+                    started = None if transfer.ended else transfer
                 except Cancelled:
                     work.interrupt()
                 finally:  # whatever happened, the other workers must not wait for this file
@@ -103,7 +107,7 @@ class _WorkQueue:
                 try:
                     transfer.fetch(segment)
                 finally:
-                    self.segment_ended()
+                    self.wake()
 
 
 class _Worker:
