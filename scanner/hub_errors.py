@@ -72,9 +72,9 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
     if isinstance(exc, HfHubHTTPError):
         return status_error(_status(exc), _retry_after(exc), what, token_hint, _short(exc))
     if isinstance(exc, httpx.TimeoutException):
-        doing = "to accept the connection" if isinstance(exc, httpx.ConnectTimeout) else (
-            "to send the next bytes" if isinstance(exc, httpx.ReadTimeout) else "")
-        return HubError("timeout", f"{what}: {endpoint} did not answer in time{' ' + doing}: "
+        doing = " to accept the connection" if isinstance(exc, httpx.ConnectTimeout) else (
+            " to send the next bytes" if isinstance(exc, httpx.ReadTimeout) else "")
+        return HubError("timeout", f"{what}: {endpoint} did not answer in time{doing}: "
                         "is it up, or is the network filtered? (timeout: --timeout)",
                         endpoint_down=True)
     if isinstance(exc, httpx.RemoteProtocolError):

@@ -1,0 +1,183 @@
+"""The options as a user meets them: each task's `--help` (flags, letters, help texts), config
+under flags, defaults, and the one-line message for a configuration mistake."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+from pathlib import Path
+
+import pytest
+from invoke.program import Program
+
+from scanner import options
+from scanner.cli.tasks import namespace
+from scanner.errors import OptionsError
+from scanner.options import (
+    ModelsOptions,
+    TaskSwitches,
+    build_options,
+    build_server_run,
+    check_section,
+    config_defaults,
+)
+from scanner.options import TestOptions as ServerOptions
+
+HELP = Path(__file__).parent / "task_help"
+TASKS = ("models.list", "models.fetch", "models.lock", "models.prune", "test.server")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_each_task_s_help_letter_for_letter(task: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fetch-test-models --help TASK` on an 80-column terminal, as tests/task_help/ holds it
+    (a new option adds its flag there, and to the README)."""
+    monkeypatch.setattr("invoke.program.pty_size", lambda: (80, 24))
+    # Invoke takes the help texts out of a task the first time it shows them: a fresh copy
+    program = Program(namespace=copy.deepcopy(namespace), name="fetch-test-models",
+                      binary="fetch-test-models", version="0")
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        program.run(["fetch-test-models", "--help", task], exit=False)
+    assert shown.getvalue() == (HELP / f"{task}.txt").read_text()
+
+
+def test_every_key_can_be_configured_and_none_is_set_by_default() -> None:
+    assert config_defaults(ServerOptions) == {
+        "suite": None, "offline": None, "slow": None, "fetch": None, "online": None,
+        "workers": None, "keep_going": None, "python": None, "server_bin": None}
+    assert set(config_defaults(ModelsOptions)) >= {"jobs", "mmproj", "verbosity", "backend"}
+
+
+def test_the_server_options_are_no_test_class_for_pytest() -> None:
+    assert ServerOptions.__test__ is False
+
+
+def test_defaults() -> None:
+    built = build_options({})
+    models = built.models
+    assert (models.jobs, models.connections, models.timeout, models.tries) == (4, 12, 10.0, 20)
+    assert (models.verbosity, models.backend, models.mmproj, models.json) == (
+        "normal", "native", True, False)
+    assert (built.suite, built.python, built.selection) == ("tools/server/tests", None, None)
+    assert built.root == Path.cwd().resolve()
+    assert built.suite_dir == built.root / "tools/server/tests"
+    assert built.lock_path == built.root / "tools/server/tests/models.lock"
+    assert built.cache_dir is None
+    assert built.scan.tests == ("tools/server/tests/**/*.py",)
+    assert TaskSwitches() == TaskSwitches(check=False, yes=False, unreferenced=False)
+
+
+def test_flags_win_over_config(tmp_path: Path) -> None:
+    section = {"jobs": 2, "json": True, "cache_dir": "/from/config", "mmproj": True,
+               "deny": ["org/a"], "tests": "a/*.py", "root": str(tmp_path)}
+    built = build_options(section, jobs=8, json=False, cache_dir=None, deny=[], tests=(),
+                          mmproj=False, suite="suite", python="/py", selection=["-k", "x"])
+    models = built.models
+    assert (models.jobs, models.json, models.cache_dir) == (8, True, "/from/config")
+    assert (models.deny, models.tests, models.mmproj) == (["org/a"], "a/*.py", False)
+    assert (built.suite, built.python, built.selection) == ("suite", "/py", ("-k", "x"))
+    assert built.root == tmp_path and built.suite_dir == tmp_path / "suite"
+    assert built.scan.deny == ("org/a",) and built.scan.tests == ("a/*.py",)
+    assert build_options({}, selection=[]).selection == ()
+    assert build_options({"mmproj": False}, mmproj=None).models.mmproj is False
+    assert build_options({"json": False}, json=True, tests=["b/*.py"]).models.json is True
+
+
+def test_a_boolean_flag_left_off_keeps_the_config_value() -> None:
+    assert build_options({"offline": True}, offline=False).models.offline is True
+    assert build_options({"mmproj": True}).models.mmproj is True
+
+
+def test_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    built = build_options({"cache_dir": "~/hub", "lock": "~/pins.lock", "root": "~/p"})
+    assert built.cache_dir == tmp_path / "hub"
+    assert built.root == tmp_path / "p"
+    assert built.lock_path == tmp_path / "pins.lock"
+    relative = build_options({"root": str(tmp_path), "lock": "ci/models.lock"})
+    assert relative.lock_path == tmp_path / "ci/models.lock"
+
+
+def test_a_missing_suite_folder(tmp_path: Path) -> None:
+    built = build_options({"root": str(tmp_path)}, suite="tests/server")
+    assert built.missing_suite() == (f"test suite folder {tmp_path / 'tests/server'} does not "
+                                     "exist (set test.suite or --suite)")
+    (tmp_path / "tests/server").mkdir(parents=True)
+    assert built.missing_suite() is None
+
+
+def test_a_selection_narrows_a_copy() -> None:
+    built = build_options({})
+    narrowed = built.with_selection(iter(["-m", "slow"]))
+    assert narrowed.selection == ("-m", "slow") and built.selection is None
+    assert narrowed.models is built.models
+
+
+def reason(call: object) -> str:
+    with pytest.raises(OptionsError) as raised:
+        call()  # type: ignore[operator]
+    return str(raised.value)
+
+
+def test_configuration_mistakes_name_the_key() -> None:
+    assert reason(lambda: build_options({"jbos": 3})) == (
+        "models.jbos: unknown configuration key; did you mean 'jobs'?")
+    assert reason(lambda: build_options({"zzzzqq": 3})) == (
+        "models.zzzzqq: unknown configuration key")
+    assert reason(lambda: build_options({"jobs": 99})) == (
+        "jobs: Input should be less than or equal to 64")
+    assert reason(lambda: build_options({}, jobs="abc", timeout=-1)) == (
+        "jobs: Input should be a valid integer, unable to parse string as an integer; "
+        "timeout: Input should be greater than 0")
+    assert reason(lambda: build_options({"verbosity": "loud"})) == (
+        "verbosity: Input should be 'quiet', 'normal' or 'verbose'")
+    assert reason(lambda: build_options({"extra": [{"hf_file": "a.gguf"}]})) == (
+        "extra: Field required")
+    assert reason(lambda: check_section({"slwo": True})) == (
+        "test.slwo: unknown configuration key; did you mean 'slow'?")
+    assert reason(lambda: build_server_run({"wrokers": 2}, {}, [])) == (
+        "test.wrokers: unknown configuration key; did you mean 'workers'?")
+    assert reason(lambda: check_section({"workers": 0})) == (
+        "workers: Input should be greater than or equal to 1; "
+        "workers: Input should be 'auto' or 'logical'")
+    check_section({"workers": "auto", "slow": True})
+
+
+def test_a_mistake_repeated_by_several_union_members_is_said_once() -> None:
+    assert reason(lambda: check_section({"server_bin": 3})) == (
+        "server_bin: Input should be False; server_bin: Input should be a valid string")
+
+
+def test_workers_flag_then_config_then_pytest_workers_then_four() -> None:
+    env = {"PYTEST_WORKERS": "3"}
+    assert build_server_run({}, {}, []).workers == 4
+    assert build_server_run({}, {"PYTEST_WORKERS": ""}, []).workers == 4
+    assert build_server_run({}, env, []).workers == 3
+    assert build_server_run({"workers": 2}, env, []).workers == 2
+    assert build_server_run({"workers": 2}, env, [], workers=5).workers == 5
+    assert build_server_run({}, env, [], workers="auto").workers == "auto"
+    assert build_server_run({}, env, [], workers=None).workers == 3
+
+
+def test_pytest_workers_that_is_no_count_is_named() -> None:
+    assert reason(lambda: build_server_run({}, {"PYTEST_WORKERS": "many"}, [])) == (
+        "PYTEST_WORKERS='many': workers: Input should be a valid integer, unable to parse "
+        "string as an integer; workers: Input should be 'auto' or 'logical'")
+    assert reason(lambda: build_server_run({"workers": "x"}, {"PYTEST_WORKERS": "2"}, [])) == (
+        "workers: Input should be a valid integer, unable to parse string as an integer; "
+        "workers: Input should be 'auto' or 'logical'")
+
+
+def test_a_server_run() -> None:
+    run = build_server_run({"slow": True, "fetch": True}, {}, ["-k", "x"], fetch=False,
+                           offline=True, suite="s")
+    assert (run.test.slow, run.test.fetch, run.test.offline, run.test.suite) == (
+        True, False, True, "s")
+    assert run.pytest_args == ("-k", "x") and run.parallel()
+    assert build_server_run({"fetch": False}, {}, []).test.fetch is False
+    assert build_server_run({}, {}, []).test == ServerOptions()
+    assert not build_server_run({}, {}, [], workers=1).parallel()
+    assert build_server_run({}, {}, [], workers=2).parallel()
+    assert build_server_run({}, {}, [], workers="logical").parallel()
+    assert options.DEFAULT_WORKERS == 4
