@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 from invoke.program import Program
 
-from scanner import options
-from scanner.cli.tasks import namespace
-from scanner.errors import OptionsError
-from scanner.options import (
+from scanner.cli import options
+from scanner.cli.options import (
     ModelsOptions,
     TaskSwitches,
     build_options,
@@ -22,7 +20,9 @@ from scanner.options import (
     check_section,
     config_defaults,
 )
-from scanner.options import TestOptions as ServerOptions
+from scanner.cli.options import TestOptions as ServerOptions
+from scanner.cli.tasks import namespace
+from scanner.errors import OptionsError
 
 HELP = Path(__file__).parent / "task_help"
 TASKS = ("models.list", "models.fetch", "models.lock", "models.prune", "test.server")

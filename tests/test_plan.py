@@ -62,7 +62,7 @@ def test_denied_and_url_models_are_set_aside(fake_hub: FakeHub, cache: Path) -> 
     assert (by_model[denied].status, by_model[denied].note) == (
         ModelStatus.DENIED, "on the deny list")
     assert (by_model[url].status, by_model[url].note) == (
-        ModelStatus.SKIPPED, "URL reference: fetched only with --urls")
+        ModelStatus.SKIPPED, "URL reference: not fetched (--no-urls or models.urls false)")
     assert by_model[model()].status is ModelStatus.DOWNLOADED
     assert file_gets(fake_hub) == [Q4] and fake_hub.count(kind="refs") == 1
 
