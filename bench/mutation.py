@@ -48,6 +48,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
     "scanner/prune.py": ("tests/test_prune.py",),
     "scanner/fetch/partial.py": ("tests/test_partial.py",),
+    "scanner/hub_errors.py": ("tests/test_hub_errors.py",),
+    "scanner/hub.py": ("tests/test_hub.py",),
+    "scanner/options.py": ("tests/test_options.py",),
+    "scanner/fetch/plan.py": ("tests/test_plan.py", "tests/test_fetch_run.py"),
+    "scanner/fetch/run.py": ("tests/test_fetch_run.py", "tests/test_plan.py"),
 }
 
 SWAPS: dict[type, type] = {
