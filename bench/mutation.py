@@ -60,6 +60,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/fetch/download.py": (
         "tests/test_download_workers.py", "tests/test_transfer_ranges.py",
         "tests/test_transfer.py", "tests/test_reliability.py"),
+    "scanner/hub_errors.py": ("tests/test_hub_errors.py",),
+    "scanner/hub.py": ("tests/test_hub.py",),
+    "scanner/cli/options.py": ("tests/test_options.py",),
+    "scanner/fetch/plan.py": ("tests/test_plan.py", "tests/test_fetch_run.py"),
+    "scanner/fetch/run.py": ("tests/test_fetch_run.py", "tests/test_plan.py"),
 }
 
 SWAPS: dict[type, type] = {
