@@ -91,3 +91,8 @@ def fetch(hub: FakeHub | None, cache: Path, *models: HuggingFaceModel,
 
 def statuses(run: FetchRun) -> list[tuple[str, str | None]]:
     return [(str(p.status), p.error) for p in run.plans]
+
+
+def file_gets(hub: FakeHub) -> list[str]:
+    """The names of the files the fake Hub was asked for, in order."""
+    return [r.path.rpartition("/")[2] for r in hub.requests if r.kind == "resolve"]

@@ -12,7 +12,7 @@ from scanner import cache as hf_cache
 from scanner.fetch import run as fetch_run
 from scanner.models import RepoFile, RepoListing
 from tests.fakehub import FakeHub, Fault
-from tests.fetch_runs import Q4, Q8, REPO, Shown, add_repo, fetch, model, statuses
+from tests.fetch_runs import Q4, Q8, REPO, Shown, add_repo, fetch, file_gets, model, statuses
 
 OTHER = "aaa/first-GGUF"
 FOLDER = "models--org--m-GGUF"
@@ -21,10 +21,6 @@ FOLDER = "models--org--m-GGUF"
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
     return tmp_path / "hub"
-
-
-def file_gets(hub: FakeHub) -> list[str]:
-    return [r.path.rpartition("/")[2] for r in hub.requests if r.kind == "resolve"]
 
 
 def test_what_a_fetch_shows_and_its_summary(fake_hub: FakeHub, cache: Path) -> None:

@@ -19,7 +19,7 @@ from scanner.fetch.jobs import (
 )
 from scanner.models import RepoFile, RepoListing
 from tests.fakehub import FakeHub, Fault, GeneratedFile
-from tests.fetch_runs import Q4, Q8, README, REPO, add_repo, fetch, model, statuses
+from tests.fetch_runs import Q4, Q8, README, REPO, add_repo, fetch, file_gets, model, statuses
 from tests.helpers import llama_offline_lookup
 
 OTHER = "aaa/first-GGUF"  # sorts before REPO: set aside or failing, it must not stop the rest
@@ -29,10 +29,6 @@ ASK = "set HF_TOKEN to a token that has access"
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
     return tmp_path / "hub"
-
-
-def file_gets(hub: FakeHub) -> list[str]:
-    return [r.path.rpartition("/")[2] for r in hub.requests if r.kind == "resolve"]
 
 
 def test_a_fresh_fetch_lists_each_repo_once_and_writes_main(fake_hub: FakeHub,
