@@ -73,8 +73,9 @@ def _pip(python: Path, work: Path, *args: str) -> None:
 
 
 def _installed_from(python: Path, tree: Path) -> bool:
-    """Whether `python` imports this tool from `tree` (an editable install of it)."""
-    found = subprocess.run([str(python), "-c", "import scanner; print(scanner.__file__)"],
+    """Whether `python` imports this tool from `tree` (an editable install of it); isolated
+    (`-I`), so a `scanner` folder in the current directory does not answer for the venv."""
+    found = subprocess.run([str(python), "-I", "-c", "import scanner; print(scanner.__file__)"],
                            capture_output=True, text=True, check=False).stdout.strip()
     return bool(found) and Path(found).resolve().is_relative_to(tree.resolve())
 
