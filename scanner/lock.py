@@ -15,6 +15,7 @@ model differently are refused.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -57,6 +58,13 @@ def lines(text: str) -> list[str]:
     if rows[-1] == "":  # after the newline that ends the last line
         rows.pop()
     return [row.removesuffix("\r") for row in rows]
+
+
+def changes(on_disk: str, now: str) -> list[str]:
+    """What writing `now` would change in the lock `on_disk`, as a unified diff; none when
+    their lines are the same (a lock checked out with CRLF is up to date when its lines are)."""
+    return list(difflib.unified_diff(lines(on_disk), lines(now), "on disk", "now", lineterm="",
+                                     n=0))
 
 
 def parse(text: str, where: Path) -> list[LockEntry]:

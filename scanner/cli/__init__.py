@@ -1,5 +1,7 @@
 """Entry points, each options in and an exit code out: the Invoke collection (`tasks`, its
 flags derived in `flags` from `options`) and the `fetch-test-models` command on it
 (`program`); the work of `models.list/fetch/lock/prune` (`commands`), of `--backend llama`
-(`llama_backend`) and of `test.server` (`server_tests`); the pytest plugin (`pytest_plugin`,
+(`llama_backend`) and of `test.server` (`server_tests`), each computing an outcome
+(`scanner/outcomes.py`) that `scanner/output/show.py` shows and turns into the exit code; the
+scan they work on, narrowed to a selection (`selected`); the pytest plugin (`pytest_plugin`,
 its work in `pytest_fetch`)."""

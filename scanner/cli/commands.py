@@ -1,32 +1,34 @@
-"""The work behind each Invoke task; each returns the process exit code."""
+"""The work behind each Invoke task: each computes its outcome (`scanner/outcomes.py`) and
+returns what `output/show.py` makes of it, the process exit code."""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
-from urllib.parse import urlsplit
 
-from .. import environment, lock, preflight, prune
+from .. import environment, lock, prune
 from ..errors import ExitCode, OptionsError, SetupError
 from ..keep import what_to_keep
 from ..models import ScanResult
+from ..outcomes import Fetched, Listed, Locked, Pruned
 from ..output import log
-from ..output.console import human_size, make_console, print_json
-from ..output.scan_report import print_scan, scan_code, scan_json, selection_entry
+from ..output.console import make_console
+from ..output.prune_report import print_left_in_use, print_prune_items
+from ..output.show import ShowAs, show
 from ..scan.suite import NoTestFiles, scan_suite
-from ..selection.collect import collect_tests, run_environment
-from ..selection.needs import SelectedScan, narrow
-from ..selection.network import needs_entry, network_lines, network_needs
+from ..selection.needs import SelectedScan
+from ..selection.network import NetworkNeed
 from .options import Options
+from .selected import endpoint_host, needs_of, scan_selected
 
 if TYPE_CHECKING:
     from ..fetch.jobs import FetchSettings
+    from ..fetch.run import FetchRun
 
 P = ParamSpec("P")
 
@@ -72,104 +74,53 @@ def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     """`models.list`: exit 1 with --strict and diagnostics, 2 when nothing matched."""
     env = os.environ if env is None else env
     result, selected = scan_selected(options, env)
-    network = network_needs(result, selected.selection if selected else None,
-                            urls=options.models.urls)
-    if options.models.json:
-        print_json({**scan_json(result, selected), "network_needs": needs_entry(network)})
-    else:
-        print_scan(result, make_console(), selected, network_lines(network, offline=False))
-    return scan_code(result, strict=options.models.strict)
+    return show(Listed(result, selected, needs_of(result, selected, options)),
+                _show_as(options, env))
 
 
-def scan_selected(options: Options,
-                  env: Mapping[str, str]) -> tuple[ScanResult, SelectedScan | None]:
-    """The scan, narrowed to `options.selection` when there is one (see `select_for`)."""
-    scan = scan_suite(options.root, options.scan, endpoint_host(env))
-    selected = select_for(options, scan, env)
-    return (scan if selected is None else selected.scan), selected
-
-
-def select_for(options: Options, scan: ScanResult,
-               env: Mapping[str, str]) -> SelectedScan | None:
-    """The scan narrowed to the tests `options.selection` runs; None without a selection. A
-    collection that fails is a SetupError: the selection asked for cannot be replaced by the
-    whole suite."""
-    if options.selection is None:
-        return None
-    missing = options.missing_suite()
-    if missing:
-        raise SetupError(missing)
-    python = preflight.suite_python(options.python, env, options.root)
-    log.debug(f"collecting with {python.path} ({python.source})")
-    cache = environment.cache_dir(env, options.cache_dir)
-    run_env = run_environment(env, cache, offline=False, slow=False)
-    names = (*options.scan.repo_names, *options.scan.file_names)
-    selection = collect_tests(options.suite_dir, options.root, options.selection, run_env, names,
-                              python.path)
-    if selection.error:
-        raise SetupError(preflight.collection_error(python, selection.error, selection.output,
-                                                    options.suite_dir) +
-                         "\nNothing was fetched for a selection that cannot be known "
-                         "(without `-- PYTEST ARGS`: the whole suite)")
-    return narrow(scan, selection, options.scan)
+def _show_as(options: Options, env: Mapping[str, str]) -> ShowAs:
+    return ShowAs(json=options.models.json, strict=options.models.strict, env=env)
 
 
 @_usage_errors
 def fetch_models(options: Options, env: Mapping[str, str] | None = None,
-                 selected: SelectedScan | None = None) -> int:
+                 selected: SelectedScan | None = None,
+                 network: list[NetworkNeed] | None = None) -> int:
     """`models.fetch`: exit 1 if any model failed or is missing, 2 when nothing matched,
     130 on Ctrl-C (after the downloads in flight have stopped, their partial files kept).
-    `selected`: a scan the caller (`test.server`) already narrowed, fetched as it is."""
+    `selected`: a scan the caller (`test.server`) already narrowed, fetched as it is, and
+    `network` what its tests fetch themselves (`needs_of`; the caller needs it too)."""
     env = os.environ if env is None else env
     check_setup(options, env, hub=not options.models.offline)
-    if selected is not None:
-        return _fetch_models(options, selected.scan, env, selected)
-    scan, selected = scan_selected(options, env)
-    return _fetch_models(options, scan, env, selected)
-
-
-def _fetch_models(options: Options, scan: ScanResult, env: Mapping[str, str],
-                  selected: SelectedScan | None) -> int:
+    if selected is None:
+        scan, selected = scan_selected(options, env)
+    else:
+        scan = selected.scan
     if options.models.backend == "llama":
         if options.models.locked:
-            log.error("error: --locked works with the native backend only (llama.cpp's "
-                      "downloader always asks the Hub for `main`)")
-            return ExitCode.USAGE
+            raise OptionsError("--locked works with the native backend only (llama.cpp's "
+                               "downloader always asks the Hub for `main`)")
         from .llama_backend import fetch_with_llama_backend
 
-        return fetch_with_llama_backend(options, scan, env, selected)
+        return show(fetch_with_llama_backend(options, scan, env, selected),
+                    _show_as(options, env))
+    network = needs_of(scan, selected, options) if network is None else network
+    return show(_fetch_natively(options, scan, env, selected, network), _show_as(options, env))
+
+
+def _fetch_natively(options: Options, scan: ScanResult, env: Mapping[str, str],
+                    selected: SelectedScan | None, network: list[NetworkNeed]) -> Fetched:
     # the Hub stack (huggingface_hub, httpx) loads only for a native fetch
     from ..fetch.run import run_fetch
-    from ..output.fetch_report import FetchDisplay, fetch_json, print_summary
-    from ..output.step_summary import append_step_summary, fetch_markdown
+    from ..output.fetch_report import FetchDisplay
 
     settings = fetch_settings(options, env)
-    console = make_console()
     started = time.monotonic()
-    network = network_needs(scan, selected.selection if selected else None,
-                            urls=options.models.urls)
-    display = FetchDisplay(console, scan, selected, quiet=options.models.json or log.quiet(),
-                           network=network,
+    display = FetchDisplay(make_console(), scan, selected,
+                           quiet=options.models.json or log.quiet(), network=network,
                            offline=settings.offline or bool(selected and selected.offline))
     run = run_fetch(scan, settings, display)
-    if run.refused == "no-space":
-        log.error(f"error: not enough free space in {settings.cache}: "
-                  f"{human_size(run.needed_bytes)} to download, {human_size(run.free_bytes)} "
-                  "free; nothing was downloaded")
-    elif run.refused == "read-only":
-        log.error(f"error: the cache {settings.cache} cannot be written to (a read-only "
-                  f"mount?): {human_size(run.needed_bytes)} to download; nothing was downloaded")
-    seconds = time.monotonic() - started
-    if options.models.json:
-        print_json(fetch_json(run, settings, [*scan.diagnostics, *run.diagnostics],
-                              selection_entry(selected), network))
-    elif not settings.dry_run or settings.offline:
-        print_summary(run, settings, seconds, console)
-    if not settings.dry_run:
-        append_step_summary(env, fetch_markdown(run, seconds, str(settings.cache)))
-    if run.refused or not run.ok:
-        return ExitCode.FAILED
-    return scan_code(scan, strict=options.models.strict)
+    return Fetched(scan, selected, network, settings, run, time.monotonic() - started)
 
 
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
@@ -207,10 +158,11 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     env = os.environ if env is None else env
     check_setup(options, env, hub=True)
     path = options.lock_path
+    on_disk: str | None = None
     if check:  # a lock that cannot be read is exit 2, never "stale"
-        current = lock.read_text(path, missing="")
-        if current:
-            lock.parse(current, path)
+        on_disk = lock.read_text(path, missing="")
+        if on_disk:
+            lock.parse(on_disk, path)
     else:
         lock.check_destination(path)
     scan, selected = scan_selected(options, env)
@@ -218,51 +170,30 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
         options.models, locked=False, latest=True, offline=False, dry_run=True, verify=False))
     settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True)
     run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
+    return show(_lock_outcome(path, run, on_disk), _show_as(options, env))
+
+
+def _lock_outcome(path: Path, run: FetchRun, on_disk: str | None) -> Locked:
+    """The lock `run` resolved, compared with the one `on_disk` (`--check`; "" when there is
+    none), else written."""
+    check = on_disk is not None
     # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked
     failed = [plan for plan in run.plans if plan.status.bad or plan.hub_unavailable]
-    for plan in failed:
-        log.error(f"error: {plan.model.label()}: {plan.error or plan.note}")
     if failed:
-        log.error(f"error: {len(failed)} model(s) could not be resolved; {path} was "
-                  f"{'not checked' if check else 'not written'}")
-        return ExitCode.FAILED
+        return Locked(path, "unresolved", [], failed, check=check)
     entries = [lock.LockEntry(plan.model, job.commit, job.file)  # a URL pins itself: not here
                for plan in run.plans if plan.commit and not plan.model.revision
                for job in plan.files]
     text = lock.render(entries)
-    if check:
-        return _check_lock(path, current, text, len(entries))
-    return _write_lock(path, text, entries)
-
-
-def _check_lock(path: Path, current: str, text: str, files: int) -> int:
-    """Lines compared, not bytes: a lock checked out with CRLF is up to date when its lines
-    are (`models.lock` would write them with LF)."""
-    if lock.lines(current) == lock.lines(text):
-        print(f"{path} is up to date ({files} files)")
-        return ExitCode.OK
-    log.error(f"{path} is stale: `invoke models.lock` would change it")
-    for line in difflib.unified_diff(lock.lines(current), lock.lines(text), "on disk", "now",
-                                     lineterm="", n=0):
-        log.error(f"    {line}")
-    return ExitCode.FAILED
-
-
-def _write_lock(path: Path, text: str, entries: list[lock.LockEntry]) -> int:
+    if on_disk is not None:
+        diff = lock.changes(on_disk, text)
+        return Locked(path, "stale" if diff else "up to date", entries, [], check=True,
+                      diff=diff)
     try:
         lock.write(path, text)
     except OSError as exc:
-        log.error(f"error: cannot write {path}: {exc.strerror or exc}")
-        return ExitCode.FAILED
-    models = len({entry.model for entry in entries})
-    print(f"wrote {path}: {models} models, {len(entries)} files")
-    return ExitCode.OK
-
-
-def endpoint_host(env: Mapping[str, str]) -> str | None:
-    """The configured endpoint's host, so URLs pointing at a mirror are recognised too."""
-    host = urlsplit(environment.endpoint(env)).netloc
-    return host or None
+        return Locked(path, "not written", entries, [], write_error=str(exc.strerror or exc))
+    return Locked(path, "written", entries, [])
 
 
 @_usage_errors
@@ -279,25 +210,11 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
         items = prune.plan_prune(cache, keep.repos, keep.pinned, unreferenced=unreferenced,
                                  placed=keep.placed)
     except OSError as exc:
-        log.error(f"error: cannot read the cache {cache}: {exc}")
-        return ExitCode.FAILED
+        return show(Pruned(cache, [], unreadable=str(exc)), _show_as(options, env))
     console = make_console()
-    for item in items:
-        size = human_size(item.size) if item.kind != "snapshot" else "-"
-        console.print(f"{item.kind:<9} {size:>9}  {item.path.relative_to(cache)}", markup=False)
-    total = human_size(sum(item.size for item in items))
-    if not yes:
-        console.print(f"{len(items)} item(s), {total} in {cache}"
-                      + ("; run with --yes to remove them" if items else ""), markup=False)
-        return ExitCode.OK
-
-    def in_use(item: prune.PruneItem, lock_held: str) -> None:
-        console.print(f"left      {item.path.relative_to(cache)}: in use by a download "
-                      f"({lock_held} is held)", markup=False)
-
-    removed = prune.apply(cache, items, in_use)
-    busy = len(items) - len(removed)
-    console.print(f"removed {len(removed)} item(s), {human_size(sum(i.size for i in removed))} "
-                  f"from {cache}" + (f"; {busy} in use by a download, left" if busy else ""),
-                  markup=False)
-    return ExitCode.OK
+    print_prune_items(items, cache, console)  # before anything is removed
+    removed = None
+    if yes:
+        removed = prune.apply(cache, items, lambda item, lock_held: print_left_in_use(
+            item, lock_held, cache, console))
+    return show(Pruned(cache, items, removed), _show_as(options, env))

@@ -20,11 +20,11 @@ from ..errors import ExitCode, OptionsError
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import selection_from
 from ..selection.needs import narrow
-from ..selection.network import network_needs
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..url_files import prepare_working_folders
-from .commands import endpoint_host, fetch_models
+from .commands import fetch_models
 from .options import DEFAULT_SUITE, Options, build_options
+from .selected import endpoint_host, needs_of
 from .server_tests import offline_server_env
 
 #: The file an xdist worker writes its collection to, handed to it by the controller; beside
@@ -153,10 +153,10 @@ class _Fetcher:
                 pytest.exit(f"fetch-test-models: {exc}", returncode=ExitCode.USAGE)
             selected = narrow(scan, selection, options.scan)
             prepare_working_folders(options.suite_dir, options.models.url_dest)
-            code = fetch_models(options.with_selection(arguments), os.environ, selected)
-            self._add_env(offline_server_env(
-                code, online=self.online, offline=options.models.offline,
-                network=network_needs(scan, selection, urls=options.models.urls)))
+            network = needs_of(selected.scan, selected, options)
+            code = fetch_models(options.with_selection(arguments), os.environ, selected, network)
+            self._add_env(offline_server_env(code, online=self.online,
+                                             offline=options.models.offline, network=network))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
         if code and not keep_going:

@@ -10,18 +10,20 @@ from collections.abc import Mapping
 
 from .. import environment, preflight
 from ..errors import ExitCode, OptionsError, SetupError
+from ..outcomes import ServerTestsRun
 from ..output import log
 from ..output.server_report import print_setup
-from ..output.step_summary import append_step_summary, tests_markdown
+from ..output.show import ShowAs, show
 from ..preflight import ServerSetup
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import run_environment
 from ..selection.live import LiveRun
 from ..selection.needs import narrow
-from ..selection.network import NetworkNeed, network_needs
+from ..selection.network import NetworkNeed
 from ..url_files import prepare_working_folders
-from .commands import check_setup, endpoint_host, fetch_models
+from .commands import check_setup, fetch_models
 from .options import Options, ServerRun
+from .selected import endpoint_host, needs_of
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
@@ -41,24 +43,27 @@ def run_server_tests(options: Options, run: ServerRun,
     env = os.environ if env is None else env
     log.setup(options.models.verbosity)
     try:
-        return _run_server_tests(options, run, env)
+        outcome = _run_server_tests(options, run, env)
     except (OptionsError, SetupError, NoTestFiles) as exc:
         log.error(f"error: {exc}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
         log.error("interrupted: stopped by Ctrl-C before the tests ran")
         return ExitCode.INTERRUPTED
+    return show(outcome, ShowAs(env=env))
 
 
-def _run_server_tests(options: Options, run: ServerRun, env: Mapping[str, str]) -> int:
+def _run_server_tests(options: Options, run: ServerRun,
+                      env: Mapping[str, str]) -> ServerTestsRun:
     folder = options.suite_dir
     missing = options.missing_suite()
     if missing:
         raise SetupError(missing)
     setup = _preflight(options, run, env)
     arguments = tests_sh_arguments(run, setup.xdist)
+    pytest_line = shlex.join(["pytest", *arguments])
     if not log.quiet():
-        print_setup(setup, shlex.join(["pytest", *arguments]), folder)
+        print_setup(setup, pytest_line, folder)
     if run.parallel() and not setup.xdist:
         log.note(f"note: pytest-xdist is not installed in {setup.python.path}: the tests run "
                  "in one process")
@@ -68,11 +73,10 @@ def _run_server_tests(options: Options, run: ServerRun, env: Mapping[str, str]) 
     log.note(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"
              f"{', offline' if run.test.offline else ''})")
     if run.test.fetch:
-        code = _fetch_then_test(options, run, setup.python, arguments, run_env, env)
-    else:
-        code = _run_pytest(subprocess.Popen(command, cwd=folder, env=run_env))
-    append_step_summary(env, tests_markdown(shlex.join(["pytest", *arguments]), code))
-    return code
+        return _fetch_then_test(options, run, setup.python, arguments, run_env, env,
+                                pytest_line)
+    code, interrupted = _run_pytest(subprocess.Popen(command, cwd=folder, env=run_env))
+    return ServerTestsRun(pytest_line, pytest_code=code, interrupted=interrupted)
 
 
 def _preflight(options: Options, run: ServerRun, env: Mapping[str, str]) -> ServerSetup:
@@ -94,7 +98,7 @@ def _preflight(options: Options, run: ServerRun, env: Mapping[str, str]) -> Serv
 
 def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePython,
                      arguments: list[str], run_env: Mapping[str, str],
-                     env: Mapping[str, str]) -> int:
+                     env: Mapping[str, str], pytest_line: str) -> ServerTestsRun:
     """One pytest run: it collects, waits while `models.fetch` brings what its tests need
     (the fetch's selection line, plan and summary), then runs them — or stops."""
     names = (*options.scan.repo_names, *options.scan.file_names)
@@ -102,27 +106,28 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
     try:
         selection = live.selection(options.root)
         if selection is None:  # it ended on its own: a usage error, or nothing to run
-            return live.process.returncode
+            return ServerTestsRun(pytest_line, pytest_code=live.process.returncode)
         if selection.error:
             live.process.wait()
             raise SetupError(preflight.collection_error(python, selection.error,
                                                         selection.output, options.suite_dir))
         scan = scan_suite(options.root, options.scan, endpoint_host(env))
         selected = narrow(scan, selection, options.scan, offline=run.test.offline)
-        code = fetch_models(options.with_selection(arguments), env, selected)
+        network = needs_of(selected.scan, selected, options)
+        code = fetch_models(options.with_selection(arguments), env, selected, network)
         if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
             if code != ExitCode.INTERRUPTED:  # the fetch said what it left
                 log.error("not running the tests: the fetch failed (--keep-going runs them "
                           "anyway)")
             live.stop(code)
             live.process.wait()
-            return code
+            return ServerTestsRun(pytest_line, fetch_code=code)
         if code:
             log.note("note: the fetch failed; running the tests anyway (--keep-going)")
         live.go(offline_server_env(code, online=run.test.online, offline=run.test.offline,
-                                   network=network_needs(scan, selection,
-                                                         urls=options.models.urls)))
-        return _run_pytest(live.process)
+                                   network=network))
+        pytest_code, interrupted = _run_pytest(live.process)
+        return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
     finally:
         if live.process.poll() is None:  # stopped by an error or Ctrl-C in this process
             live.process.kill()
@@ -147,9 +152,9 @@ def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
     return {"LLAMA_ARG_OFFLINE": "1"}
 
 
-def _run_pytest(process: subprocess.Popen[bytes]) -> int:
-    """pytest's exit code; on Ctrl-C (which reaches pytest too, from the terminal) pytest is
-    left to stop its tests and print its summary, then the run exits 130."""
+def _run_pytest(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
+    """pytest's exit code, and whether Ctrl-C stopped it: it reaches pytest too (from the
+    terminal), which is left to stop its tests and print its summary (the run exits 130)."""
     interrupted = False
     while True:
         try:
@@ -161,7 +166,4 @@ def _run_pytest(process: subprocess.Popen[bytes]) -> int:
                 process.wait()
                 raise
             interrupted = True  # pytest, in the terminal's process group, got it too
-    if interrupted:
-        log.error("interrupted: the tests stopped (pytest's summary above)")
-        return ExitCode.INTERRUPTED
-    return code
+    return code, interrupted

@@ -1,4 +1,5 @@
-"""Output of `models.fetch`: the plan table, the closing summary, and the `--json` document."""
+"""Output of `models.fetch`: the plan table, the closing summary (or why nothing was
+downloaded), and the `--json` document."""
 
 from __future__ import annotations
 
@@ -15,12 +16,19 @@ from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan
 from ..fetch.place import Placement, PlaceStatus
 from ..fetch.run import FetchRun
 from ..models import Diagnostic, ModelReference, ScanResult
+from ..outcomes import Fetched
 from ..selection.needs import SelectedScan
 from ..selection.network import NetworkNeed, needs_entry, network_lines
 from . import log
-from .console import human_size, print_diagnostics
+from .console import human_size, make_console, print_diagnostics, print_json
 from .progress import FetchProgress
-from .scan_report import diagnostic_entry, model_fields, reference_entry, selection_line
+from .scan_report import (
+    diagnostic_entry,
+    model_fields,
+    reference_entry,
+    selection_entry,
+    selection_line,
+)
 
 MAX_NEEDED_BY = 3
 
@@ -126,6 +134,32 @@ def placements(plans: list[ModelPlan], *statuses: PlaceStatus) -> list[Placement
     """The placements of these plans with one of these statuses (any, without)."""
     return [place for plan in plans for place in plan.placements
             if not statuses or place.status in statuses]
+
+
+def show_fetched(fetched: Fetched, *, json: bool) -> None:
+    """The end of a native fetch: why nothing was downloaded (when so), then the `--json`
+    document or the summary (a dry run has its plan, unless offline)."""
+    run, settings = fetched.run, fetched.settings
+    refusal = refusal_message(run, settings)
+    if refusal:
+        log.error(refusal)
+    if json:
+        print_json(fetch_json(run, settings, [*fetched.scan.diagnostics, *run.diagnostics],
+                              selection_entry(fetched.selected), fetched.network))
+    elif not settings.dry_run or settings.offline:
+        print_summary(run, settings, fetched.seconds, make_console())
+
+
+def refusal_message(run: FetchRun, settings: FetchSettings) -> str | None:
+    """Why the downloads were refused before any request, or None when they were not."""
+    needed = human_size(run.needed_bytes)
+    if run.refused == "no-space":
+        return (f"error: not enough free space in {settings.cache}: {needed} to download, "
+                f"{human_size(run.free_bytes)} free; nothing was downloaded")
+    if run.refused == "read-only":
+        return (f"error: the cache {settings.cache} cannot be written to (a read-only mount?): "
+                f"{needed} to download; nothing was downloaded")
+    return None
 
 
 def print_summary(run: FetchRun, settings: FetchSettings, seconds: float,

@@ -8,10 +8,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import ExitCode
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
+from ..outcomes import Listed
 from ..selection.needs import SelectedScan
-from .console import common_folder, print_diagnostics
+from ..selection.network import needs_entry, network_lines
+from .console import common_folder, make_console, print_diagnostics, print_json
 
 MAX_LOCATIONS = 2
 
@@ -67,12 +68,6 @@ def selection_entry(selected: SelectedScan | None) -> dict[str, Any] | None:
     }
 
 
-def scan_code(scan: ScanResult, *, strict: bool) -> ExitCode:
-    """The exit code of a run that did its job otherwise: 1 with `--strict` when the scan has
-    diagnostics (every task that scans says it so), else 0."""
-    return ExitCode.FAILED if strict and scan.diagnostics else ExitCode.OK
-
-
 def selection_line(selected: SelectedScan) -> str:
     """One line saying which selection applied and what it kept, for people."""
     selection = selected.selection
@@ -82,6 +77,16 @@ def selection_line(selected: SelectedScan) -> str:
     return (f"selection: pytest {args}: {len(selection.tests)} tests selected{skipped_note}, "
             f"{len(selected.scan.models())} of {selected.total_models} models "
             f"(collected in {selection.seconds:.1f} s)")
+
+
+def show_listed(listed: Listed, *, json: bool) -> None:
+    """`models.list`: the `--json` document, or the table and what follows it."""
+    if json:
+        print_json({**scan_json(listed.scan, listed.selected),
+                    "network_needs": needs_entry(listed.network)})
+    else:
+        print_scan(listed.scan, make_console(), listed.selected,
+                   network_lines(listed.network, offline=False))
 
 
 def print_scan(result: ScanResult, console: Console,

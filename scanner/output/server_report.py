@@ -1,10 +1,13 @@
-"""`test.server`'s first screen: what runs the tests, with what, and where the models go."""
+"""`test.server`'s first screen: what runs the tests, with what, and where the models go; and
+what it says once they ended."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..outcomes import ServerTestsRun
 from ..preflight import ServerSetup
+from . import log
 from .console import human_size, make_console
 
 
@@ -24,3 +27,8 @@ def print_setup(setup: ServerSetup, pytest_line: str, folder: Path) -> None:
     for name, value in rows:
         console.print(f"{name:<13}{value}", markup=False)
     console.print(f"test.server: {pytest_line} in {folder}", markup=False)
+
+
+def show_tests_ended(outcome: ServerTestsRun) -> None:
+    if outcome.interrupted:
+        log.error("interrupted: the tests stopped (pytest's summary above)")
