@@ -60,6 +60,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/fetch/download.py": (
         "tests/test_download_workers.py", "tests/test_transfer_ranges.py",
         "tests/test_transfer.py", "tests/test_reliability.py"),
+    "scanner/fetch/parallel.py": (
+        "tests/test_parallel.py", "tests/test_download_workers.py", "tests/test_plan.py"),
     "scanner/hub_errors.py": ("tests/test_hub_errors.py",),
     "scanner/hub.py": ("tests/test_hub.py",),
     "scanner/cli/options.py": ("tests/test_options.py",),
