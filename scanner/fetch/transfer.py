@@ -20,6 +20,7 @@ import filelock
 import httpx2 as httpx
 
 from .. import cache as hf_cache
+from .. import cache_locks
 from ..hub_errors import Cancelled, HubError, classify, file_response_error, lock_size_error
 from .content import StreamingCheck
 from .jobs import FileJob
@@ -70,7 +71,7 @@ class FileTransfer:
         waited, it was complete already, or it failed."""
         job = self.job
         try:  # another process (ours, `hf download`, a test) may be writing this blob
-            lock = hf_cache.wait_for_blob_lock(
+            lock = cache_locks.wait_for_blob_lock(
                 self.cache, job.repo, job.file, poll=LOCK_POLL_S,
                 stopped=lambda: self.client.cancelled,
                 waiting=lambda held: self.progress.file_waiting(job.label, held))
