@@ -24,7 +24,8 @@ from ..selection.network import network_needs
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..url_files import prepare_working_folders
 from .commands import endpoint_host, fetch_models
-from .options import DEFAULT_SUITE, Options, build_options
+from .declarations import DEFAULT_SUITE
+from .options import Options, build_options
 from .server_tests import offline_server_env
 
 #: The file an xdist worker writes its collection to, handed to it by the controller; beside
