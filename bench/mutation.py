@@ -36,6 +36,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/resolve.py": ("tests/test_resolve.py",),
     "scanner/repo_id.py": ("tests/test_repo_id.py", "tests/test_scan.py"),
     "scanner/scan/visitor.py": ("tests/test_scan.py",),
+    "scanner/scan/values.py": ("tests/test_scan.py",),
     "scanner/scan/parametrize.py": ("tests/test_scan.py",),
     "scanner/scan/assignments.py": ("tests/test_scan.py",),
     "scanner/scan/candidates.py": ("tests/test_scan.py",),
