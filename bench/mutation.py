@@ -59,6 +59,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "_nothing",
         "tests/test_reliability_cache.py::test_a_disk_full_mid_file_keeps_the_bytes_and_the_rerun"
         "_resumes"),
+    "scanner/fetch/claim.py": (
+        "tests/test_transfer.py", "tests/test_download_workers.py", "tests/test_reliability.py"),
     "scanner/fetch/download.py": (
         "tests/test_download_workers.py", "tests/test_transfer_ranges.py",
         "tests/test_transfer.py", "tests/test_reliability.py"),
