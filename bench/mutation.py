@@ -45,7 +45,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/scan/suite.py": ("tests/test_scan.py", "tests/test_scan_workers.py"),
     "scanner/selection/needs.py": ("tests/test_selection_needs.py",),
     "scanner/cache.py": ("tests/test_cache.py",),
-    "scanner/cache_locks.py": ("tests/test_cache.py",),
+    "scanner/cache_locks.py": ("tests/test_cache.py", "tests/test_prune.py"),
     "scanner/environment.py": ("tests/test_cache.py",),
     "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
     "scanner/prune.py": ("tests/test_prune.py",),
