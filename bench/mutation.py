@@ -36,6 +36,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/resolve.py": ("tests/test_resolve.py",),
     "scanner/repo_id.py": ("tests/test_repo_id.py", "tests/test_scan.py"),
     "scanner/scan/visitor.py": ("tests/test_scan.py",),
+    "scanner/scan/values.py": ("tests/test_scan.py",),
     "scanner/scan/parametrize.py": ("tests/test_scan.py",),
     "scanner/scan/assignments.py": ("tests/test_scan.py",),
     "scanner/scan/candidates.py": ("tests/test_scan.py",),
@@ -44,6 +45,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/scan/suite.py": ("tests/test_scan.py", "tests/test_scan_workers.py"),
     "scanner/selection/needs.py": ("tests/test_selection_needs.py",),
     "scanner/cache.py": ("tests/test_cache.py",),
+    "scanner/cache_locks.py": ("tests/test_cache.py", "tests/test_prune.py"),
     "scanner/environment.py": ("tests/test_cache.py",),
     "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
     "scanner/prune.py": ("tests/test_prune.py",),
@@ -57,11 +59,16 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "_nothing",
         "tests/test_reliability_cache.py::test_a_disk_full_mid_file_keeps_the_bytes_and_the_rerun"
         "_resumes"),
+    "scanner/fetch/claim.py": (
+        "tests/test_transfer.py", "tests/test_download_workers.py", "tests/test_reliability.py"),
     "scanner/fetch/download.py": (
         "tests/test_download_workers.py", "tests/test_transfer_ranges.py",
         "tests/test_transfer.py", "tests/test_reliability.py"),
+    "scanner/fetch/parallel.py": (
+        "tests/test_parallel.py", "tests/test_download_workers.py", "tests/test_plan.py"),
     "scanner/hub_errors.py": ("tests/test_hub_errors.py",),
     "scanner/hub.py": ("tests/test_hub.py",),
+    "scanner/cli/declarations.py": ("tests/test_options.py",),
     "scanner/cli/options.py": ("tests/test_options.py",),
     "scanner/fetch/plan.py": ("tests/test_plan.py", "tests/test_fetch_run.py"),
     "scanner/fetch/run.py": ("tests/test_fetch_run.py", "tests/test_plan.py"),

@@ -14,7 +14,7 @@ import pytest
 from filelock import FileLock
 
 from scanner import cache as hf_cache
-from scanner import environment
+from scanner import cache_locks, environment
 from scanner.fetch.content import HASH_READ, check_content
 from scanner.fetch.jobs import ListingOutcome
 from scanner.fetch.plan import listed_blob_ids
@@ -148,7 +148,7 @@ def test_stale_partials_go_live_ones_and_resumable_ones_stay(tmp_path: Path) -> 
     lock_dir = tmp_path / ".locks" / folder.name
     lock_dir.mkdir(parents=True)
     with FileLock(lock_dir / "aaa.lock"):  # a download in progress: "aaa" sorts first
-        assert hf_cache.remove_stale_partials(tmp_path, REPO) == [3]
+        assert cache_locks.remove_stale_partials(tmp_path, REPO) == [3]
     assert live.exists() and not stale.exists() and llama_partial.exists() and ours.exists()
     assert stat.S_IMODE((lock_dir / "bbb.lock").stat().st_mode) == 0o664, \
         "the lock mode huggingface_hub uses, so other users of a shared cache can lock too"
@@ -166,7 +166,7 @@ def test_only_our_partials_of_content_the_repo_no_longer_lists_go_unless_written
     lock = tmp_path / ".locks" / blobs.parent.name / f"{'c' * 64}.lock"
     lock.parent.mkdir(parents=True)
     with FileLock(lock):  # a download (another run, at another commit) is writing it
-        assert hf_cache.remove_outdated_partials(tmp_path, REPO, {"a" * 64, "e" * 40}) == [3]
+        assert cache_locks.remove_outdated_partials(tmp_path, REPO, {"a" * 64, "e" * 40}) == [3]
     assert listed.exists() and not replaced.exists() and written.exists() and theirs.exists()
 
 
@@ -244,10 +244,10 @@ def test_a_download_takes_huggingface_hubs_lock_for_its_blob_from_any_thread(
 ) -> None:
     lfs = RepoFile(path="m.gguf", size=3, oid="1" * 40, sha256="2" * 64)
     small = RepoFile(path="README.md", size=3, oid="3" * 40, sha256=None)
-    lock = hf_cache.blob_lock(tmp_path, REPO, lfs)
+    lock = cache_locks.blob_lock(tmp_path, REPO, lfs)
     folder = hf_cache.repo_folder(tmp_path, REPO).name
     assert Path(lock.lock_file) == tmp_path / ".locks" / folder / f"{'2' * 64}.lock"
-    assert Path(hf_cache.blob_lock(tmp_path, REPO, small).lock_file).name == f"{'3' * 40}.lock"
+    assert Path(cache_locks.blob_lock(tmp_path, REPO, small).lock_file).name == f"{'3' * 40}.lock"
     lock.acquire()
     released = threading.Thread(target=lock.release)  # the thread that stores the file
     released.start()
@@ -281,25 +281,25 @@ def test_a_blobs_entry_goes_only_when_nobody_holds_its_lock(tmp_path: Path) -> N
     lock_dir = tmp_path / ".locks" / blobs.parent.name
     lock_dir.mkdir(parents=True)
     with FileLock(lock_dir / "aa.lock"):
-        assert hf_cache.remove_unless_locked(tmp_path, held) is False
-        assert hf_cache.remove_unless_locked(tmp_path, free) is True
+        assert cache_locks.remove_unless_locked(tmp_path, held) is False
+        assert cache_locks.remove_unless_locked(tmp_path, free) is True
     assert held.exists() and not free.exists()
-    assert hf_cache.remove_unless_locked(tmp_path, free) is True, "already gone counts as gone"
+    assert cache_locks.remove_unless_locked(tmp_path, free) is True, "already gone counts as gone"
 
 
 def test_waiting_for_a_blob_lock_says_once_whose_lock_and_gives_up_when_stopped(
     tmp_path: Path,
 ) -> None:
     file = RepoFile(path="m.gguf", size=3, oid="1" * 40, sha256="2" * 64)
-    held = FileLock(hf_cache.blob_lock(tmp_path, REPO, file).lock_file)
+    held = FileLock(cache_locks.blob_lock(tmp_path, REPO, file).lock_file)
     said: list[str] = []
     polls = iter([False, False, True])  # Ctrl-C on the third look
     with held:  # another process (hf download, say) is writing the blob
-        lock = hf_cache.wait_for_blob_lock(tmp_path, REPO, file, poll=0.01,
+        lock = cache_locks.wait_for_blob_lock(tmp_path, REPO, file, poll=0.01,
                                            stopped=lambda: next(polls), waiting=said.append)
     assert lock is None
     assert said == [f".locks/models--org--model/{'2' * 64}.lock"]
-    lock = hf_cache.wait_for_blob_lock(tmp_path, REPO, file, poll=0.01, stopped=lambda: True,
+    lock = cache_locks.wait_for_blob_lock(tmp_path, REPO, file, poll=0.01, stopped=lambda: True,
                                        waiting=said.append)
     assert lock is not None and lock.is_locked, "a free lock is taken at once"
     assert len(said) == 1, "no wait, nothing said"
@@ -327,5 +327,5 @@ def test_a_partial_gone_since_the_listing_is_no_stale_partial(tmp_path: Path) ->
     blobs.mkdir(parents=True)
     (blobs / "aa.1.incomplete").symlink_to(blobs / "finished-meanwhile")
     (blobs / "bb.2.incomplete").write_bytes(b"stale")
-    assert hf_cache.remove_stale_partials(tmp_path, REPO) == [5]
+    assert cache_locks.remove_stale_partials(tmp_path, REPO) == [5]
     assert not (blobs / "bb.2.incomplete").exists()

@@ -12,15 +12,9 @@ import pytest
 from invoke.program import Program
 
 from scanner.cli import options
-from scanner.cli.options import (
-    ModelsOptions,
-    TaskSwitches,
-    build_options,
-    build_server_run,
-    check_section,
-    config_defaults,
-)
-from scanner.cli.options import TestOptions as ServerOptions
+from scanner.cli.declarations import ModelsOptions, TaskSwitches, config_defaults
+from scanner.cli.declarations import TestOptions as ServerOptions
+from scanner.cli.options import build_options, build_server_run, check_section
 from scanner.cli.tasks import namespace
 from scanner.errors import OptionsError
 

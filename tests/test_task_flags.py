@@ -1,5 +1,5 @@
 """Each task's flags come from the option declarations alone: every flag Invoke offers is an
-option of `scanner/cli/options.py` with its help, and each option a task names is offered."""
+option of `scanner/cli/declarations.py` with its help, and each option a task names is offered."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from scanner.cli.options import SECTIONS, TASK_FLAGS, TaskSwitches
+from scanner.cli.declarations import SECTIONS, TASK_FLAGS, TaskSwitches
 from scanner.cli.tasks import namespace
 
 TASKS = {"list": "models.list", "fetch": "models.fetch", "lock": "models.lock",

@@ -1,4 +1,4 @@
-"""A task's flags, derived from the option declarations (`scanner/cli/options.py`: `TASK_FLAGS`
+"""A task's flags, derived from the option declarations (`scanner/cli/declarations.py`: `TASK_FLAGS`
 and each option's type, default and help), so that adding an option means declaring it there
 and using it where it acts. Invoke reads a task's flags from its body's signature, which is
 built here."""
@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .options import SECTIONS, TASK_FLAGS, TASK_HELP
+from .declarations import SECTIONS, TASK_FLAGS, TASK_HELP
 
 
 class TaskFlag(NamedTuple):

@@ -23,7 +23,8 @@ from ..selection.needs import narrow
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..url_files import prepare_working_folders
 from .commands import fetch_models
-from .options import DEFAULT_SUITE, Options, build_options
+from .declarations import DEFAULT_SUITE
+from .options import Options, build_options
 from .selected import endpoint_host, needs_of
 from .server_tests import offline_server_env
 

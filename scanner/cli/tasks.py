@@ -2,7 +2,7 @@
 `test.server`.
 
 Thin by design: each task merges its flags with its config section and calls `scanner`. The
-options, their defaults and help texts are declared once, in `scanner/cli/options.py`. The
+options, their defaults and help texts are declared once, in `scanner/cli/declarations.py`. The
 `fetch-test-models` command (`program.py`) runs this collection; so does `invoke -r CLONE`,
 through the clone's top-level `tasks.py`.
 """
@@ -21,16 +21,9 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
 from ..errors import ExitCode, OptionsError
+from .declarations import ModelsOptions, TestOptions, config_defaults
 from .flags import TaskFlag, by_section, signature, task_flags
-from .options import (
-    ModelsOptions,
-    Options,
-    TestOptions,
-    build_options,
-    build_server_run,
-    check_section,
-    config_defaults,
-)
+from .options import Options, build_options, build_server_run, check_section
 
 Values = dict[str, dict[str, Any]]
 

@@ -11,6 +11,7 @@ from collections import deque
 from ..hub import HubClient
 from ..hub_errors import Cancelled
 from .jobs import FetchSettings, FileJob, FileStatus
+from .parallel import DaemonThreads
 from .partial import Segment, segment_count, segment_size
 from .reporting import ProgressSink
 from .transfer import FileTransfer
@@ -28,18 +29,16 @@ def download_all(jobs: list[FileJob], client: HubClient, settings: FetchSettings
     """Download every job marked `download`.
 
     A failed file never raises: its job records why. Ctrl-C cancels the downloads in flight and
-    raises `FetchInterrupted`. The workers are daemon threads so that one stuck in a read cannot
-    hold the process open.
+    raises `FetchInterrupted`. The workers are daemon threads (`parallel.py` says why).
     """
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     queue = _WorkQueue(todo, client, settings, progress)
     ranges = sum(segment_count(job.file.size, segment_size(job.file.size, settings.connections))
                  for job in todo)  # a resumed partial may keep other ranges: an estimate
-    workers = [_Worker(queue) for _ in range(min(settings.connections, ranges))]
+    workers = DaemonThreads(queue.work, min(settings.connections, ranges), "download")
     try:
-        for worker in workers:
-            worker.start()
-        _join(workers)
+        workers.start()
+        workers.wait()
     except KeyboardInterrupt:
         raise _stop(jobs, workers, queue, client) from None
 
@@ -110,50 +109,19 @@ class _WorkQueue:
                     self.wake()
 
 
-class _Worker:
-    """One daemon download thread that signals its own end.
-
-    `Thread.is_alive()` cannot be trusted here: a Ctrl-C that interrupts `Thread.join()` makes
-    CPython before 3.13 mark the joined thread finished while it still runs
-    (python/cpython#90882), and the run would exit before that download closed its partial.
-    """
-
-    def __init__(self, queue: _WorkQueue) -> None:
-        self.finished = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(queue,), name="download",
-                                        daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self, queue: _WorkQueue) -> None:
-        try:
-            queue.work()
-        finally:
-            self.finished.set()
-
-
-def _join(workers: list[_Worker], deadline: float | None = None) -> None:
-    """Wait in short slices, so that Ctrl-C reaches the main thread at once."""
-    for worker in workers:
-        while not worker.finished.wait(0.1):
-            if deadline is not None and time.monotonic() >= deadline:
-                return
-
-
-def _stop(jobs: list[FileJob], workers: list[_Worker], queue: _WorkQueue,
+def _stop(jobs: list[FileJob], workers: DaemonThreads, queue: _WorkQueue,
           client: HubClient) -> FetchInterrupted:
     """Cancel the downloads, give them `CANCEL_GRACE_S` to close their partial files, say what
     is left."""
     client.cancel()
-    _join(workers, time.monotonic() + CANCEL_GRACE_S)
+    workers.wait(deadline=time.monotonic() + CANCEL_GRACE_S)
     for transfer in queue.open:
         transfer.close()
     stopped = [job for job in jobs if job.status is FileStatus.DOWNLOAD or job.interrupted]
     for job in stopped:
         job.interrupt()
     done = sum(job.status is FileStatus.DOWNLOADED for job in jobs)
-    stuck = sum(not worker.finished.is_set() for worker in workers)
+    stuck = workers.unfinished
     kept = "partial files kept: the next run resumes them" + (
         f"; {stuck} download(s) did not stop in time" if stuck else "")
     return FetchInterrupted(f"{len(stopped)} file(s) not downloaded, {done} completed before "

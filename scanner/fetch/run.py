@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from .. import cache as hf_cache
+from .. import cache_locks
 from ..models import Diagnostic, ScanResult, model_sort_key
 from .content import verify_cached
 from .jobs import FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan
@@ -161,9 +162,9 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
     # partials nothing will resume go first, so that the room they took counts as free:
     # huggingface_hub's (it never resumes them), and ours of content the Hub has replaced
     cache = settings.cache
-    stale = [size for repo in repos for size in hf_cache.remove_stale_partials(cache, repo)]
+    stale = [size for repo in repos for size in cache_locks.remove_stale_partials(cache, repo)]
     outdated = [size for repo in repos if repo in blob_ids
-                for size in hf_cache.remove_outdated_partials(cache, repo, blob_ids[repo])]
+                for size in cache_locks.remove_outdated_partials(cache, repo, blob_ids[repo])]
     run.free_bytes = free_space(settings.cache)
     if (todo or links) and not writable:
         run.refused = "read-only"

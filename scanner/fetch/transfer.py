@@ -1,12 +1,13 @@
 """One file's transfer: the blob's lock, its resumable partial file, its byte ranges and its
 content check, computed as the bytes arrive.
 
-The download workers call `begin` once, then `fetch` for every segment `take` hands out; several
-workers may fetch segments of one file at once. The first range asked for decides whether the
-server honours `Range`: the other segments are handed out once it answered 206, and a 200 (the
-whole file) makes that one stream the file's only one, from byte 0. So the layout of segments
-never changes under a running worker. The last segment to end stores the file (or, when it
-failed or was interrupted, keeps the partial for the next run)."""
+The download workers call `begin` once (it claims the blob: `claim.py`), then `fetch` for every
+segment `take` hands out; several workers may fetch segments of one file at once. The first
+range asked for decides whether the server honours `Range`: the other segments are handed out
+once it answered 206, and a 200 (the whole file) makes that one stream the file's only one,
+from byte 0. So the layout of segments never changes under a running worker. The last segment
+to end stores the file (or, when it failed or was interrupted, keeps the partial for the next
+run)."""
 
 from __future__ import annotations
 
@@ -21,16 +22,14 @@ import httpx2 as httpx
 
 from .. import cache as hf_cache
 from ..hub_errors import Cancelled, HubError, classify, file_response_error, lock_size_error
+from .claim import claim_blob
 from .content import StreamingCheck
 from .jobs import FileJob
-from .partial import PartialFile, Segment, segment_size
+from .partial import PartialFile, Segment
 from .reporting import FileProgress
 
 if TYPE_CHECKING:
     from ..hub import HubClient
-
-#: How often a wait for another process's lock on the same blob looks at Ctrl-C.
-LOCK_POLL_S = 0.1
 
 
 class _Unresumable(HubError):
@@ -65,34 +64,14 @@ class FileTransfer:
 
     # -- set-up ---------------------------------------------------------------------------
     def begin(self) -> None:
-        """Take the blob's lock and open (or resume) the partial. The transfer has `ended` at
-        once when there is nothing to fetch: another process stored the file while this one
-        waited, it was complete already, or it failed."""
+        """Claim the blob (`claim.py`: its lock, the partial opened or resumed). The transfer
+        has `ended` at once when there is nothing to fetch: another process stored the file
+        while this one waited, it was complete already, or it failed."""
         job = self.job
-        try:  # another process (ours, `hf download`, a test) may be writing this blob
-            lock = hf_cache.wait_for_blob_lock(
-                self.cache, job.repo, job.file, poll=LOCK_POLL_S,
-                stopped=lambda: self.client.cancelled,
-                waiting=lambda held: self.progress.file_waiting(job.label, held))
-        except OSError as error:  # `.locks/` not writable, no space for the lock file
-            job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
+        claimed = claim_blob(job, self.client, self.cache, self.connections, self.progress)
+        if claimed is None:
             return
-        if lock is None:
-            raise Cancelled("interrupted")  # Ctrl-C ended the wait
-        try:
-            if hf_cache.adopt_stored_blob(self.cache, job.repo, job.commit, job.file):
-                job.resumed = 0
-                job.stored(by_this_run=False)
-                lock.release()
-                return
-            self._partial = PartialFile.open(
-                hf_cache.resumable_partial(self.cache, job.repo, job.file), job.file.size,
-                job.file.blob_id, segment_size(job.file.size, self.connections))
-        except OSError as error:
-            job.fail(str(classify(error, job.repo, job.file.path, cache=self.cache)))
-            lock.release()
-            return
-        self._file_lock = lock
+        self._file_lock, self._partial = claimed
         job.resumed = self._partial.present
         self._pending.extend(self._partial.missing())
         self._advance, self._started = self.progress.file_started(

@@ -22,6 +22,7 @@ from .config import ScanConfig
 from .parametrize import Row, combine, is_parametrize_call, merge, parse_parametrize
 from .scope import ParamRef, Resolved, Scope, Unresolved
 from .symbols import ConstantIndex, Missing
+from .values import ValueReader
 
 #: One reference as the scan finds it: (hf_repo, hf_file, revision, line, test, kind). A plain
 #: tuple, which a worker process sends back at C speed (a named tuple is rebuilt in Python on
@@ -39,6 +40,7 @@ class FileScanner:
         self.constants = index.module(rel)
         self.repo_names = _name_set(config.repo_names)
         self.file_names = _name_set(config.file_names)
+        self.values = ValueReader(rel, index, _name_set(config.repo_names + config.file_names))
         self.found: dict[Found, None] = {}  # in order, each once
         self.diagnostics: dict[Diagnostic, None] = {}
         self._lines = candidate_lines(source, config)
@@ -200,42 +202,19 @@ class FileScanner:
         for match in self.url_regex.finditer(node.value) if "/resolve/" in node.value else ():
             self._add(match["repo"], match["path"], match["rev"], node.lineno, "url", scope)
 
-    # -- values ------------------------------------------------------------------------------
-
-    def _resolve(self, node: ast.expr, scope: Scope) -> Resolved:
-        if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, str)):
-            return node.value
-        if isinstance(node, ast.Name):
-            return self._resolve_name(node.id, scope)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            found = self.index.attribute(self.rel, node.value.id, node.attr)
-            if not isinstance(found, Missing):
-                return found
-        kind = "f-string" if isinstance(node, ast.JoinedStr) else type(node).__name__.lower()
-        return Unresolved(f"{kind} `{_short(node)}` cannot be read statically")
-
-    def _resolve_name(self, name: str, scope: Scope) -> Resolved:
-        if scope.is_param(name):
-            return ParamRef(name)
-        found = self.index.string(self.rel, name)
-        if not isinstance(found, Missing):
-            return found
-        if name in scope.params:
-            return Unresolved(f"function argument `{name}` cannot be followed statically",
-                              name in self.repo_names or name in self.file_names)
-        return Unresolved(f"name `{name}` is not bound to a string at module level")
+    # -- references and diagnostics ----------------------------------------------------------
 
     def _emit_nodes(self, repo_node: ast.expr, file_node: ast.expr | None, line: int,
                     kind: ReferenceKind, scope: Scope) -> None:
-        repo = self._resolve(repo_node, scope)
-        file = None if file_node is None else self._resolve(file_node, scope)
+        repo = self.values.read(repo_node, scope)
+        file = None if file_node is None else self.values.read(file_node, scope)
         if not (isinstance(repo, ParamRef) or isinstance(file, ParamRef)):
             self._emit_values(repo, file, line, kind, scope)
         elif not (isinstance(repo, ParamRef) and repo.name in self.repo_names):
             # (a repo argument named like a model argument: the mark itself was the reference)
             for row in scope.param_rows():
-                r = self._resolve(row[repo.name], scope) if isinstance(repo, ParamRef) else repo
-                f = self._resolve(row[file.name], scope) if isinstance(file, ParamRef) else file
+                r = self.values.read(row[repo.name], scope) if isinstance(repo, ParamRef) else repo
+                f = self.values.read(row[file.name], scope) if isinstance(file, ParamRef) else file
                 self._emit_values(r, f, line, kind, scope)
 
     def _emit_values(self, repo: Resolved, file: Resolved, line: int, kind: ReferenceKind,
@@ -302,8 +281,3 @@ def _first(row: Row, names: tuple[str, ...]) -> ast.expr | None:
 def _param_names(args: ast.arguments) -> frozenset[str]:
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
     return frozenset(a.arg for a in every if a is not None)
-
-
-def _short(node: ast.expr) -> str:
-    text = ast.unparse(node)
-    return text if len(text) <= 60 else text[:57] + "..."
