@@ -329,3 +329,61 @@ def test_a_partial_gone_since_the_listing_is_no_stale_partial(tmp_path: Path) ->
     (blobs / "bb.2.incomplete").write_bytes(b"stale")
     assert cache_locks.remove_stale_partials(tmp_path, REPO) == [5]
     assert not (blobs / "bb.2.incomplete").exists()
+
+
+def test_a_snapshot_that_lost_a_file_is_no_refs_any_more_and_other_refs_stay(
+    tmp_path: Path,
+) -> None:
+    refs = hf_cache.repo_folder(tmp_path, REPO) / "refs"
+    other = "d" * 40
+    for ref, commit in (("main", COMMIT), ("pr/1", COMMIT), ("v1", other), ("junk", "main")):
+        (refs / ref).parent.mkdir(parents=True, exist_ok=True)
+        (refs / ref).write_text(commit)
+    hf_cache.drop_refs_to(tmp_path, REPO, COMMIT)
+    assert sorted(p.relative_to(refs).as_posix() for p in refs.rglob("*") if p.is_file()) == [
+        "junk", "v1"], "every ref to the commit goes (a nested one too), no other ref"
+    assert hf_cache.read_ref(tmp_path, REPO) is None
+    assert hf_cache.read_ref(tmp_path, REPO, "v1") == other
+    hf_cache.drop_refs_to(tmp_path, "org/never-cached", COMMIT)  # no refs/: nothing to do
+    assert not hf_cache.repo_folder(tmp_path, "org/never-cached").exists()
+
+
+def test_a_ref_another_run_drops_meanwhile_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two runs that found the same bad file both drop its snapshot's refs."""
+    hf_cache.write_ref(tmp_path, REPO, COMMIT)
+    read_ref = hf_cache.read_ref
+
+    def read_then_dropped_elsewhere(cache: Path, repo: str, ref: str = "main") -> str | None:
+        commit = read_ref(cache, repo, ref)
+        (hf_cache.repo_folder(cache, repo) / "refs" / ref).unlink()
+        return commit
+
+    monkeypatch.setattr(hf_cache, "read_ref", read_then_dropped_elsewhere)
+    hf_cache.drop_refs_to(tmp_path, REPO, COMMIT)
+    assert not (hf_cache.repo_folder(tmp_path, REPO) / "refs" / "main").exists()
+
+
+def test_the_cached_copy_is_what_the_snapshot_leads_to_else_the_blob_named_by_the_id(
+    tmp_path: Path,
+) -> None:
+    linked = blob(tmp_path, b"linked bytes", "sub/linked.gguf")
+    assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, linked) == (linked.oid, 12)
+    renamed = linked.model_copy(update={"oid": "e" * 64, "sha256": "e" * 64})
+    assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, renamed) == (linked.oid, 12), \
+        "the blob the link leads to, whatever id the file is given"
+    copy = hf_cache.snapshot_path(tmp_path, REPO, COMMIT, "copy.gguf")  # a user's own copy
+    copy.write_bytes(b"copied")
+    as_copied = RepoFile(path="copy.gguf", size=6, oid="f" * 64, sha256="f" * 64)
+    assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, as_copied) == (None, 6), \
+        "a copy outside blobs/ has no id in its name"
+    unlinked = linked.model_copy(update={"path": "not-in-the-snapshot.gguf"})
+    assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, unlinked) == (linked.oid, 12), \
+        "not in this snapshot: the blob named after the file's id"
+    too_long = linked.model_copy(update={"path": "x" * 300 + ".gguf"})  # no such name on disk
+    assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, too_long) == (linked.oid, 12)
+    absent = RepoFile(path="absent.gguf", size=1, oid="a" * 64, sha256="a" * 64)
+    assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, absent) is None
+    assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, absent.model_copy(
+        update={"path": "sub"})) is None, "a folder (sub/) is no copy"
