@@ -35,7 +35,14 @@ EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.txt"
 TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/resolve.py": ("tests/test_resolve.py",),
     "scanner/repo_id.py": ("tests/test_repo_id.py", "tests/test_scan.py"),
-    "scanner/scan/visitor.py": ("tests/test_scan.py",),
+    "scanner/scan/visitor.py": (
+        "tests/test_scan.py",
+        "tests/test_presets.py::test_preset_text_in_string_constants_is_a_reference_with_its_file"
+        "_and_line",
+        "tests/test_presets.py::test_a_repo_whose_name_begins_another_gets_its_own_line",
+        "tests/test_presets.py::test_preset_text_among_other_lines_still_names_its_models",
+        "tests/test_presets.py::test_a_repo_not_spelled_out_in_the_source_is_on_the_strings"
+        "_first_line"),
     "scanner/scan/values.py": ("tests/test_scan.py",),
     "scanner/scan/parametrize.py": ("tests/test_scan.py",),
     "scanner/scan/assignments.py": ("tests/test_scan.py",),

@@ -164,3 +164,41 @@ def test_a_repo_whose_name_begins_another_gets_its_own_line(tmp_path: Path) -> N
     result = scan_suite(tmp_path, ScanConfig(), workers=0)
     assert sorted((r.model.hf_repo, r.line) for r in result.references) == [
         ("org/m", 3), ("org/m-infill", 2)]
+
+
+def test_preset_text_among_other_lines_still_names_its_models(tmp_path: Path) -> None:
+    """A test writing a shell script that writes the preset: the lines llama.cpp would refuse
+    are not part of the preset, and do not hide it."""
+    from scanner.scan.config import ScanConfig
+    from scanner.scan.suite import scan_suite
+
+    suite = tmp_path / "tools/server/tests"
+    suite.mkdir(parents=True)
+    (suite / "test_x.py").write_text(
+        "SCRIPT = '''\n"
+        "cat > preset.ini <<EOF\n"
+        "[a]\n"
+        "hf-repo = org/in-a-script\n"
+        "EOF\n"
+        "'''\n")
+    result = scan_suite(tmp_path, ScanConfig(), workers=0)
+    assert [(r.model.hf_repo, r.line, r.kind) for r in result.references] == [
+        ("org/in-a-script", 4, "preset")]
+    assert result.diagnostics == ()
+
+
+def test_a_repo_not_spelled_out_in_the_source_is_on_the_strings_first_line(
+    tmp_path: Path,
+) -> None:
+    """Written with an escape, no line of the source names the repo: the string's first line
+    is given, even for the last statement of the file."""
+    from scanner.scan.config import ScanConfig
+    from scanner.scan.suite import scan_suite
+
+    suite = tmp_path / "tools/server/tests"
+    suite.mkdir(parents=True)
+    (suite / "test_x.py").write_text('import os\nTEXT = ("[a]\\n"\n'
+                                     '        "hf-repo = org/\\x6dodel\\n")')
+    result = scan_suite(tmp_path, ScanConfig(), workers=0)
+    assert [(r.model.hf_repo, r.line) for r in result.references] == [("org/model", 2)]
+    assert result.diagnostics == ()
