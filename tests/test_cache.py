@@ -387,3 +387,16 @@ def test_the_cached_copy_is_what_the_snapshot_leads_to_else_the_blob_named_by_th
     assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, absent) is None
     assert hf_cache.cached_copy(tmp_path, REPO, COMMIT, absent.model_copy(
         update={"path": "sub"})) is None, "a folder (sub/) is no copy"
+
+
+def test_a_partial_that_goes_frees_what_it_held_on_disk_not_its_length(tmp_path: Path) -> None:
+    blobs = hf_cache.repo_folder(tmp_path, REPO) / "blobs"
+    blobs.mkdir(parents=True)
+    sparse = blobs / f"{'a' * 64}.resume.incomplete"
+    with sparse.open("wb") as handle:  # 4 kB received of 10 MB, as ours are written
+        handle.write(b"x" * 4096)
+        handle.truncate(10_000_000)
+    on_disk = sparse.stat().st_blocks * 512
+    assert 0 < on_disk < 10_000_000
+    assert cache_locks.remove_outdated_partials(tmp_path, REPO, set()) == [on_disk]
+    assert not sparse.exists()

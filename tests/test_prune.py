@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from scanner import cache_locks
 from scanner.cli.commands import prune_models
 from scanner.cli.options import build_options
 from scanner.prune import BUSY_SECONDS, PruneItem, apply, plan_prune
@@ -228,3 +229,53 @@ def test_a_repo_goes_whole_only_when_no_lock_of_it_is_held_and_never_follows_lin
     assert not folder.exists() and not linked.exists()
     assert (outside / "keep.gguf").read_bytes() == b"keep", "nothing outside the cache"
     assert lock.exists(), "lock files stay: a process may be waiting on one"
+
+
+def download_starts_while_locks_are_taken(monkeypatch: pytest.MonkeyPatch, cache: Path,
+                                          folder: Path, blob_id: str) -> FileLock:
+    """Another run starts writing `blob_id` (its lock, then its partial) once prune has looked
+    at the repo's blobs and locks, before it takes them: the lock that run holds."""
+    download = FileLock(cache / ".locks" / folder.name / f"{blob_id}.lock")
+    take_lock = cache_locks._lock
+
+    def started_meanwhile(cache: Path, name: str, locked_id: str, timeout: float = -1) -> FileLock:
+        if not download.is_locked:
+            download.acquire()
+            (folder / "blobs" / f"{blob_id}.resume.incomplete").write_bytes(b"new")
+        return take_lock(cache, name, locked_id, timeout)
+
+    monkeypatch.setattr(cache_locks, "_lock", started_meanwhile)
+    return download
+
+
+def test_a_partial_resumed_while_its_repo_is_pruned_keeps_the_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Our partial left by a killed run, its lock file gone with `.locks/`: the run resuming
+    it takes the blob's lock (named by the id before the partial's suffix) and keeps it all."""
+    folder = repo(tmp_path, "org/gone")
+    snapshot(folder, OLD, {"g.gguf": b"old weights"})
+    partial = folder / "blobs" / f"{SHA}.resume.incomplete"
+    partial.write_bytes(b"half")
+    download = download_starts_while_locks_are_taken(monkeypatch, tmp_path, folder, SHA)
+    said: list[tuple[PruneItem, str]] = []
+    item = PruneItem("repo", folder, 15)
+    assert apply(tmp_path, [item], lambda left, held: said.append((left, held))) == []
+    download.release()
+    assert said == [(item, f".locks/{folder.name}/{SHA}.lock")]
+    assert partial.read_bytes() == b"new" and (folder / "refs" / "main").read_text() == NEW
+    assert (folder / "snapshots" / OLD / "g.gguf").read_bytes() == b"old weights"
+
+
+def test_the_partial_of_a_download_started_while_its_repo_is_pruned_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new blob's download, begun after prune listed the repo's blobs: the repo is removed
+    but for that partial, and counted as left."""
+    folder = repo(tmp_path, "org/gone")
+    snapshot(folder, OLD, {"g.gguf": b"old weights"})
+    download = download_starts_while_locks_are_taken(monkeypatch, tmp_path, folder, SHA)
+    assert apply(tmp_path, [PruneItem("repo", folder, 11)]) == []
+    download.release()
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        "blobs", f"blobs/{SHA}.resume.incomplete"]
