@@ -53,7 +53,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/selection/needs.py": ("tests/test_selection_needs.py",),
     "scanner/cache.py": ("tests/test_cache.py",),
     "scanner/cache_locks.py": ("tests/test_cache.py", "tests/test_prune.py"),
-    "scanner/environment.py": ("tests/test_cache.py",),
+    "scanner/environment.py": ("tests/test_cache.py", "tests/test_environment.py"),
     "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
     "scanner/prune.py": ("tests/test_prune.py",),
     "scanner/fetch/partial.py": ("tests/test_partial.py",),

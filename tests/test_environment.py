@@ -1,0 +1,89 @@
+"""The checks of llama.cpp's settings that turn a value no request could work with into one
+usage error naming the setting: the cache folder, the Hub endpoint, the token. (Where each is
+read from: tests/test_cache.py; the same errors end to end: tests/test_setup_errors.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scanner import environment
+from scanner.errors import OptionsError
+
+
+@pytest.mark.parametrize(("env", "flag", "named"), [
+    ({"LLAMA_CACHE": "/l"}, Path("/flag"), "--cache-dir (models.cache_dir)"),
+    ({"HF_HUB_CACHE": "/h", "HF_HOME": "/o"}, None, "HF_HUB_CACHE"),
+    ({"LLAMA_CACHE": "", "HUGGINGFACE_HUB_CACHE": "/u"}, None, "HUGGINGFACE_HUB_CACHE"),
+    ({"HF_HOME": "/o", "XDG_CACHE_HOME": "/x"}, None, "HF_HOME"),
+    ({"XDG_CACHE_HOME": "/x"}, None, "XDG_CACHE_HOME"),
+    ({}, None, "the default cache folder"),
+])
+def test_a_message_about_the_cache_names_the_setting_that_chose_it(
+    env: dict[str, str], flag: Path | None, named: str,
+) -> None:
+    assert environment.cache_source(env, flag) == named
+
+
+@pytest.mark.parametrize("below_the_file", ["", "hub", "hub/deeper"])
+def test_a_cache_path_through_a_file_is_refused_naming_the_file(
+    tmp_path: Path, below_the_file: str,
+) -> None:
+    file = tmp_path / "not-a-folder"
+    file.write_text("x")
+    folder = file / below_the_file if below_the_file else file
+    with pytest.raises(OptionsError) as refused:
+        environment.check_cache_dir({"LLAMA_CACHE": str(folder)})
+    assert str(refused.value) == (
+        f"LLAMA_CACHE: the cache {folder} cannot be a folder: {file} is a file")
+
+
+def test_a_cache_folder_that_is_or_will_be_a_folder_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "hub").mkdir()
+    assert environment.check_cache_dir({}, tmp_path / "hub") == tmp_path / "hub"
+    assert environment.check_cache_dir({"HF_HOME": str(tmp_path / "not" / "yet")}) == \
+        tmp_path / "not" / "yet" / "hub"
+    assert not (tmp_path / "not").exists(), "checking creates nothing"
+
+
+@pytest.mark.parametrize("env", [
+    {"MODEL_ENDPOINT": "http://hub.lan:8080/"}, {"HF_ENDPOINT": "https://hf-mirror.com"},
+    {"MODEL_ENDPOINT": "https://mirror", "HF_ENDPOINT": "not checked"}, {},
+])
+def test_an_http_or_https_endpoint_with_a_host_is_accepted(env: dict[str, str]) -> None:
+    assert environment.check_endpoint(env) == environment.endpoint(env)
+
+
+@pytest.mark.parametrize(("env", "name"), [
+    ({"MODEL_ENDPOINT": "huggingface.co"}, "MODEL_ENDPOINT"),  # no scheme
+    ({"MODEL_ENDPOINT": "ftp://hub.lan", "HF_ENDPOINT": "https://ok"}, "MODEL_ENDPOINT"),
+    ({"HF_ENDPOINT": "https://"}, "HF_ENDPOINT"),  # no host
+    ({"MODEL_ENDPOINT": "", "HF_ENDPOINT": "http://[::1"}, "HF_ENDPOINT"),  # unparsable
+])
+def test_an_endpoint_that_is_not_http_host_is_refused_naming_its_variable(
+    env: dict[str, str], name: str,
+) -> None:
+    with pytest.raises(OptionsError) as refused:
+        environment.check_endpoint(env)
+    assert str(refused.value) == (f"{name}: {env[name]!r} is not an http(s)://host address "
+                                  "(for example https://huggingface.co)")
+
+
+@pytest.mark.parametrize(("value", "sent"), [
+    (None, None), ("", None), (" \n", None), ("hf_abc\n", "hf_abc"), ("\t!hf~ ", "!hf~"),
+])
+def test_the_token_is_sent_without_the_whitespace_around_it(
+    value: str | None, sent: str | None,
+) -> None:
+    assert environment.token({} if value is None else {"HF_TOKEN": value}) == sent
+
+
+@pytest.mark.parametrize("inside", [" ", "\n", "\x00", "\x1b", "\x7f"])
+def test_a_token_with_a_space_or_control_character_inside_is_refused_unseen(
+    inside: str,
+) -> None:
+    with pytest.raises(OptionsError) as refused:
+        environment.token({"HF_TOKEN": f"hf_secret{inside}rest"})
+    assert str(refused.value) == ("HF_TOKEN holds a space or a control character inside it, "
+                                  "which no HTTP header can carry: set it to the token alone")
