@@ -83,6 +83,20 @@ def test_a_boolean_flag_left_off_keeps_the_config_value() -> None:
     assert build_options({"mmproj": True}).models.mmproj is True
 
 
+def test_no_urls_and_no_mmproj_switch_off_what_the_config_switches_on() -> None:
+    built = build_options({"urls": True, "mmproj": True}, urls=False, mmproj=False)
+    assert (built.models.urls, built.models.mmproj) == (False, False)
+    assert build_options({"urls": False}, urls=None).models.urls is False
+
+
+def test_a_url_destination_outside_the_suite_names_the_key() -> None:
+    assert reason(lambda: build_options({"url_dest": "../{name}"})) == (
+        "url_dest: '../{name}' must be a relative path inside the suite folder")
+    assert reason(lambda: build_options({}, url_dest="models/{file}")) == (
+        "url_dest: 'models/{file}' must hold {name} (the URL's file name) and no other "
+        "placeholder")
+
+
 def test_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     built = build_options({"cache_dir": "~/hub", "lock": "~/pins.lock", "root": "~/p"})
