@@ -10,6 +10,7 @@ import pytest
 
 from scanner.cli import commands
 from scanner.cli.options import build_options
+from scanner.models import ScanResult
 from scanner.preset import PresetError, PresetModel, preset_models
 from tests.example_suite import PRESET_INI, copy_example, fetch_json, run_task, serve_example_repos
 from tests.fakehub import FakeHub, GeneratedFile
@@ -17,6 +18,17 @@ from tests.helpers import llama_offline_lookup
 
 ROUTER = "unit/test_router.py"
 WHERE = "hf://ggml-org/test-preset-ci/preset.ini"
+
+
+def scan_test_file(root: Path, relpath: str, source: str) -> ScanResult:
+    """The static scan of a suite of one test file, `relpath` under llama.cpp's suite folder."""
+    from scanner.scan.config import ScanConfig
+    from scanner.scan.suite import scan_suite
+
+    path = root / "tools/server/tests" / relpath
+    path.parent.mkdir(parents=True)
+    path.write_text(source)
+    return scan_suite(root, ScanConfig(), workers=0)
 
 
 def test_sections_defaults_and_key_forms_as_llama_cpp_reads_them() -> None:
@@ -117,12 +129,7 @@ def test_prune_keeps_the_repos_a_cached_preset_names(
 def test_preset_text_in_string_constants_is_a_reference_with_its_file_and_line(
     tmp_path: Path
 ) -> None:
-    from scanner.scan.config import ScanConfig
-    from scanner.scan.suite import scan_suite
-
-    suite = tmp_path / "tools/server/tests/unit"
-    suite.mkdir(parents=True)
-    (suite / "test_router.py").write_text(
+    result = scan_test_file(tmp_path, "unit/test_router.py",
         "def test_reload():\n"
         "    with open(path, 'w') as f:\n"
         "        f.write(\n"
@@ -140,7 +147,6 @@ def test_preset_text_in_string_constants_is_a_reference_with_its_file_and_line(
         "spec-draft-hf = ggml-org/draft\n"
         "'''\n"
         "NOT_PRESET = 'hf-repo is a key; x = 1'\n")
-    result = scan_suite(tmp_path, ScanConfig(), workers=0)
     assert [(r.model.hf_repo, r.model.hf_file, r.file, r.line, r.test, r.kind)
             for r in result.references] == [
         ("ggml-org/test-model-stories260K", "b.gguf", "tools/server/tests/unit/test_router.py",
@@ -154,14 +160,9 @@ def test_preset_text_in_string_constants_is_a_reference_with_its_file_and_line(
 
 
 def test_a_repo_whose_name_begins_another_gets_its_own_line(tmp_path: Path) -> None:
-    from scanner.scan.config import ScanConfig
-    from scanner.scan.suite import scan_suite
-
-    suite = tmp_path / "tools/server/tests"
-    suite.mkdir(parents=True)
-    (suite / "test_x.py").write_text('TEXT = (\n    "[b]\\nhf-repo = org/m-infill\\n"\n'
-                                     '    "[a]\\nhf-repo = org/m\\n"\n)\n')
-    result = scan_suite(tmp_path, ScanConfig(), workers=0)
+    result = scan_test_file(tmp_path, "test_x.py", 'TEXT = (\n'
+                            '    "[b]\\nhf-repo = org/m-infill\\n"\n'
+                            '    "[a]\\nhf-repo = org/m\\n"\n)\n')
     assert sorted((r.model.hf_repo, r.line) for r in result.references) == [
         ("org/m", 3), ("org/m-infill", 2)]
 
@@ -169,19 +170,13 @@ def test_a_repo_whose_name_begins_another_gets_its_own_line(tmp_path: Path) -> N
 def test_preset_text_among_other_lines_still_names_its_models(tmp_path: Path) -> None:
     """A test writing a shell script that writes the preset: the lines llama.cpp would refuse
     are not part of the preset, and do not hide it."""
-    from scanner.scan.config import ScanConfig
-    from scanner.scan.suite import scan_suite
-
-    suite = tmp_path / "tools/server/tests"
-    suite.mkdir(parents=True)
-    (suite / "test_x.py").write_text(
+    result = scan_test_file(tmp_path, "test_x.py",
         "SCRIPT = '''\n"
         "cat > preset.ini <<EOF\n"
         "[a]\n"
         "hf-repo = org/in-a-script\n"
         "EOF\n"
         "'''\n")
-    result = scan_suite(tmp_path, ScanConfig(), workers=0)
     assert [(r.model.hf_repo, r.line, r.kind) for r in result.references] == [
         ("org/in-a-script", 4, "preset")]
     assert result.diagnostics == ()
@@ -192,13 +187,7 @@ def test_a_repo_not_spelled_out_in_the_source_is_on_the_strings_first_line(
 ) -> None:
     """Written with an escape, no line of the source names the repo: the string's first line
     is given, even for the last statement of the file."""
-    from scanner.scan.config import ScanConfig
-    from scanner.scan.suite import scan_suite
-
-    suite = tmp_path / "tools/server/tests"
-    suite.mkdir(parents=True)
-    (suite / "test_x.py").write_text('import os\nTEXT = ("[a]\\n"\n'
-                                     '        "hf-repo = org/\\x6dodel\\n")')
-    result = scan_suite(tmp_path, ScanConfig(), workers=0)
+    result = scan_test_file(tmp_path, "test_x.py", 'import os\nTEXT = ("[a]\\n"\n'
+                            '        "hf-repo = org/\\x6dodel\\n")')
     assert [(r.model.hf_repo, r.line) for r in result.references] == [("org/model", 2)]
     assert result.diagnostics == ()
