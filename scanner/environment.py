@@ -4,6 +4,7 @@ that turn a bad value into a usage error before the first request."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 from .errors import OptionsError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+#: A URL inside a text (an error message, a line of a child's output)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 CACHE_VARIABLES = ("LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
 
 
@@ -70,7 +73,7 @@ def check_endpoint(env: Mapping[str, str]) -> str:
     except ValueError:  # an invalid port or IPv6 literal
         parts, host = urlsplit(""), None
     if parts.scheme not in ("http", "https") or not host:
-        raise OptionsError(f"{name}: {env[name]!r} is not an http(s)://host address "
+        raise OptionsError(f"{name}: {shown_url(env[name])!r} is not an http(s)://host address "
                            "(for example https://huggingface.co)")
     return value
 
@@ -83,3 +86,27 @@ def token(env: Mapping[str, str]) -> str | None:
         raise OptionsError("HF_TOKEN holds a space or a control character inside it, which no "
                            "HTTP header can carry: set it to the token alone")
     return value or None
+
+
+def shown_url(url: str) -> str:
+    """`url` as every output, message and log line shows it: a password in it (a pull-through
+    proxy's `http://user:PASSWORD@host`) as `***`, a user name alone (a token used as one) as
+    `***`, and every value of its query string as `***`. Requests use the URL as given."""
+    head, sep, query = url.partition("?")
+    if sep:
+        query = "&".join(f"{name}=***" if has else name for name, has, _ in
+                         (field.partition("=") for field in query.split("&")))
+    scheme, slashes, rest = head.partition("://")
+    if not slashes:
+        scheme, rest = "", head
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        authority = f"{user}:***@{host}" if colon else f"***@{host}"
+    return f"{scheme}{slashes}{authority}{slash}{path}{sep}{query}"
+
+
+def shown_text(text: str) -> str:
+    """`text` with each URL in it as `shown_url` shows it."""
+    return _URL.sub(lambda found: shown_url(found.group()), text)

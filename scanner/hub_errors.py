@@ -17,6 +17,8 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from .environment import shown_text
+
 ErrorKind = Literal[
     "unreachable", "timeout", "rate_limited", "server", "not_hub", "auth", "repo_not_found",
     "revision_not_found", "file_not_found", "integrity", "disk_full", "other",
@@ -172,5 +174,6 @@ def _retry_after(source: BaseException | httpx.Response) -> float | None:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    """The first line of what the exception says, with any URL in it as `shown_url` shows it."""
+    text = shown_text(str(exc)).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__

@@ -87,3 +87,23 @@ def test_a_token_with_a_space_or_control_character_inside_is_refused_unseen(
         environment.token({"HF_TOKEN": f"hf_secret{inside}rest"})
     assert str(refused.value) == ("HF_TOKEN holds a space or a control character inside it, "
                                   "which no HTTP header can carry: set it to the token alone")
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://user:PASSWORD@proxy:8080/hub", "http://user:***@proxy:8080/hub"),
+    ("https://TOKEN@proxy/", "https://***@proxy/"),  # a user name alone may be a token
+    ("http://user:p@ss:w@proxy/a@b", "http://user:***@proxy/a@b"),  # the last @ ends it
+    ("https://proxy/hub?token=SECRET&x=1&flag", "https://proxy/hub?token=***&x=***&flag"),
+    ("user:PASSWORD@proxy", "user:***@proxy"),  # no scheme: refused, shown like this
+    ("https://huggingface.co", "https://huggingface.co"),
+    ("http://proxy//a//b", "http://proxy//a//b"),
+])
+def test_an_endpoint_is_shown_without_its_password_or_query_values(url: str,
+                                                                   shown: str) -> None:
+    assert environment.shown_url(url) == shown
+
+
+def test_each_url_in_a_text_is_shown_so() -> None:
+    text = "GET http://u:PW@h/x?sig=S failed; see 'https://h2?k=V'. Retried (3 times)"
+    assert environment.shown_text(text) == (
+        "GET http://u:***@h/x?sig=*** failed; see 'https://h2?k=***'. Retried (3 times)")

@@ -195,6 +195,13 @@ def test_file_answers_that_are_errors() -> None:
     assert str(odd) == f"{WHAT}: HTTP 405: Method Not Allowed"
 
 
+def test_an_error_text_shows_no_password_or_query_value_of_a_url() -> None:
+    error = hub_http_error(HfHubHTTPError, 418, "Client error for url "
+                           "'http://user:PASSWORD@proxy/api/models/x?token=T0KEN'")
+    assert str(classify(error, REPO)) == (f"{REPO}: HTTP 418: Client error for url "
+                                          "'http://user:***@proxy/api/models/x?token=***'")
+
+
 def test_the_file_answer_a_download_accepts() -> None:
     assert file_response_error(answer(200), 0, 10, WHAT, False) is None
     assert file_response_error(answer(200, **{"content-range": "junk"}), 4, 10, WHAT,
