@@ -330,6 +330,16 @@ class FakeHub:
                 repo.gated, repo.private = gated, private
         return commit
 
+    def remove_repo(self, repo_id: str) -> None:
+        """Delete the repo: every request about it is answered 404 `RepoNotFound`."""
+        with self._lock:
+            del self._repos[repo_id]
+
+    def remove_revision(self, repo_id: str, commit: str) -> None:
+        """Forget a commit other than main's (a force-push): 404 `RevisionNotFound`."""
+        with self._lock:
+            del self._repos[repo_id].revisions[commit]
+
     def override_tree(self, repo_id: str, entries: list[dict[str, Any]] | None) -> None:
         """Serve these raw entries as the repo's tree listing (None restores the real one)."""
         self._repos[repo_id].tree_override = entries

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from scanner.cli import commands
+from scanner.cli.options import build_options
 from scanner.output.server_report import print_setup
 from scanner.preflight import ServerSetup, SuitePython
 from tests.fakehub import FakeHub, GeneratedFile
@@ -80,3 +82,37 @@ def test_a_malformed_endpoint_is_refused_without_its_password(
     assert code == 2
     assert "MODEL_ENDPOINT: 'proxy-user:***@proxy.example' is not an http(s)://host" in err
     assert PASSWORD not in err
+
+
+# -- a pinned repo, revision or file the Hub no longer has ---------------------------------
+
+def test_a_locked_repo_deleted_revision_gone_or_closed_is_named_for_what_it_is(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A lock pins commits and files: its fetch asks for the files alone, and the Hub's
+    `X-Error-Code` says which of the repo, the revision or the access is missing."""
+    for seed, name in enumerate(("deleted", "pushed", "closed")):
+        fake_hub.add_repo(f"org/{name}-GGUF", {f"{name}-Q4_K_M.gguf": GeneratedFile(2000, seed)})
+    old = fake_hub.commit("org/pushed-GGUF")
+    root = suite_for(tmp_path / "p", "org/deleted-GGUF", "org/pushed-GGUF", "org/closed-GGUF")
+    assert commands.lock_models(build_options({}, root=str(root))) == 0
+    capsys.readouterr()
+    fake_hub.remove_repo("org/deleted-GGUF")
+    fake_hub.add_repo("org/pushed-GGUF", {"pushed-Q4_K_M.gguf": GeneratedFile(2000, 9)})
+    fake_hub.remove_revision("org/pushed-GGUF", old)  # a force-push
+    fake_hub.add_repo("org/closed-GGUF", {"closed-Q4_K_M.gguf": GeneratedFile(2000, 2)},
+                      gated=True)
+    fake_hub.reset_counts()
+    code, out, _ = run_fetch(root, capsys, locked=True, json=True)
+    assert code == 1
+    errors = {m["hf_repo"]: m["error"] for m in json.loads(out)["models"]}
+    ask = "set HF_TOKEN to a token that has access"
+    assert errors == {
+        "org/deleted-GGUF": "org/deleted-GGUF deleted-Q4_K_M.gguf: repository not found on the "
+                            f"Hub (HTTP 404; if it is private, {ask})",
+        "org/pushed-GGUF": "org/pushed-GGUF pushed-Q4_K_M.gguf: revision not found (Invalid "
+                           f"rev id: {old})",
+        "org/closed-GGUF": f"org/closed-GGUF closed-Q4_K_M.gguf: the repo is gated or private: "
+                           f"{ask}",
+    }
+    assert fake_hub.count(kind="resolve") == 3, "none is retried: a retry cannot bring it back"
