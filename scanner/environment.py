@@ -110,3 +110,25 @@ def shown_url(url: str) -> str:
 def shown_text(text: str) -> str:
     """`text` with each URL in it as `shown_url` shows it."""
     return _URL.sub(lambda found: shown_url(found.group()), text)
+
+
+def llama_switch(value: str | None) -> bool:
+    """A switch set through its llama.cpp variable (`LLAMA_ARG_OFFLINE` for `--offline`):
+    `common_params_parse_ex` (common/arg.cpp) runs a switch's handler when
+    `common_arg_utils::is_truthy(value)`, which holds for exactly "on", "enabled", "true" and
+    "1"; anything else, "false" and "yes" included, leaves it off."""
+    return value in ("on", "enabled", "true", "1")
+
+
+def hf_switch(value: str | None) -> bool:
+    """A huggingface_hub switch variable, as `constants._is_true` reads it: "1", "ON", "YES"
+    or "TRUE" in any case; anything else ("false", "no", "off", "0") is off."""
+    return value is not None and value.upper() in ("1", "ON", "YES", "TRUE")
+
+
+def offline(env: Mapping[str, str]) -> bool:
+    """Whether the tests would run offline: llama.cpp's `LLAMA_ARG_OFFLINE`, or
+    huggingface_hub's `HF_HUB_OFFLINE` (else `TRANSFORMERS_OFFLINE`, as its
+    `constants.HF_HUB_OFFLINE` falls back when the first is unset or empty)."""
+    return (llama_switch(env.get("LLAMA_ARG_OFFLINE"))
+            or hf_switch(env.get("HF_HUB_OFFLINE") or env.get("TRANSFORMERS_OFFLINE")))

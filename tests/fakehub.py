@@ -38,8 +38,9 @@ _digests: dict[tuple[str, int, int], str] = {}  # (algo, size, seed) -> hex, sha
 EMPTY_HARNESSES: dict[str, Any] = {"standardEnvVars": [], "harnesses": {}}
 #: A developer's own settings that would change what a run under test does or where it writes.
 USER_SETTINGS = (
-    "HF_TOKEN", "HF_TOKEN_PATH", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "LLAMA_CACHE",
-    "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME", "LLAMA_BIN", "LLAMA_CLI_BIN_PATH",
+    "HF_TOKEN", "HF_TOKEN_PATH", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+    "LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME", "LLAMA_BIN",
+    "LLAMA_CLI_BIN_PATH",
 )  # fmt: skip
 USER_SETTING_PREFIXES = ("INVOKE_", "LLAMA_ARG_")  # Invoke's config and llama.cpp's arguments
 

@@ -107,3 +107,41 @@ def test_each_url_in_a_text_is_shown_so() -> None:
     text = "GET http://u:PW@h/x?sig=S failed; see 'https://h2?k=V'. Retried (3 times)"
     assert environment.shown_text(text) == (
         "GET http://u:***@h/x?sig=*** failed; see 'https://h2?k=***'. Retried (3 times)")
+
+
+@pytest.mark.parametrize(("value", "on"), [
+    *((value, True) for value in ("on", "enabled", "true", "1")),
+    *((value, False) for value in ("off", "false", "0", "", "yes", "TRUE", "On", " 1", None)),
+])
+def test_a_llama_cpp_switch_is_on_for_exactly_its_four_words(value: str | None,
+                                                             on: bool) -> None:
+    """`common_arg_utils::is_truthy` (llama.cpp common/arg.cpp), as its environment loop in
+    `common_params_parse_ex` applies it to a switch such as `LLAMA_ARG_OFFLINE`."""
+    assert environment.llama_switch(value) is on
+
+
+@pytest.mark.parametrize(("value", "on"), [
+    *((value, True) for value in ("1", "on", "ON", "yes", "Yes", "true", "TRUE")),
+    *((value, False) for value in ("0", "off", "no", "false", "", "enabled", " 1", None)),
+])
+def test_a_huggingface_hub_switch_is_read_as_its_constants_module_does(value: str | None,
+                                                                       on: bool) -> None:
+    assert environment.hf_switch(value) is on
+    if value is not None:  # the installed huggingface_hub agrees
+        from huggingface_hub import constants
+
+        assert constants._is_true(value) is on
+
+
+@pytest.mark.parametrize(("env", "offline"), [
+    ({"LLAMA_ARG_OFFLINE": "false", "HF_HUB_OFFLINE": "no"}, False),
+    ({"LLAMA_ARG_OFFLINE": "yes"}, False),
+    ({"LLAMA_ARG_OFFLINE": "on"}, True),
+    ({"HF_HUB_OFFLINE": "off", "TRANSFORMERS_OFFLINE": "1"}, False),  # the first one set wins
+    ({"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": "yes"}, True),
+    ({}, False),
+])
+def test_the_tests_run_offline_when_llama_cpp_or_huggingface_hub_would(
+    env: dict[str, str], offline: bool
+) -> None:
+    assert environment.offline(env) is offline

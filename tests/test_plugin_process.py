@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.example_suite import copy_example, serve_example_repos
 from tests.fakehub import FakeHub
 from tests.test_pytest_plugin import SUITE, pytest_in
@@ -43,3 +45,22 @@ def test_a_fetch_leaves_huggingface_hub_s_session_and_the_http_stack_as_they_wer
     assert "5 models: 5 downloaded" in run.stdout, run.stdout + run.stderr
     assert run.returncode == 0, run.stdout + run.stderr
     assert "4 passed" in run.stdout
+
+
+@pytest.mark.parametrize(("env", "offline"), [
+    ({"LLAMA_ARG_OFFLINE": "false", "HF_HUB_OFFLINE": "off"}, False),
+    ({"LLAMA_ARG_OFFLINE": "yes", "HF_HUB_OFFLINE": "no"}, False),  # llama.cpp: not "on"
+    ({"HF_HUB_OFFLINE": "yes"}, True),  # huggingface_hub: yes is on
+])
+def test_the_offline_switches_are_read_as_llama_cpp_and_huggingface_hub_read_them(
+    env: dict[str, str], offline: bool, fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    run = pytest_in(root, "--fetch-models", "unit/test_basic.py", **env)
+    if offline:  # a check of the cold cache: no request, every model missing
+        assert run.returncode == 1 and fake_hub.requests == [], run.stdout + run.stderr
+        assert "5 models: 5 missing" in run.stdout, run.stdout
+    else:
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "5 models: 5 downloaded" in run.stdout and "3 passed" in run.stdout
