@@ -88,6 +88,12 @@ def token(env: Mapping[str, str]) -> str | None:
     return value or None
 
 
+def url_host(url: str) -> str:
+    """The host (and port) of `url`, without the user and password before it: what a URL to
+    the same server in a test suite starts with."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
 def shown_url(url: str) -> str:
     """`url` as every output, message and log line shows it: a password in it (a pull-through
     proxy's `http://user:PASSWORD@host`) as `***`, a user name alone (a token used as one) as

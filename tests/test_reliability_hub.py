@@ -18,7 +18,7 @@ from scanner.cli.options import build_options
 from scanner.output.server_report import print_setup
 from scanner.preflight import ServerSetup, SuitePython
 from tests.fakehub import FakeHub, GeneratedFile
-from tests.helpers import invoke_command, run_fetch, suite_for
+from tests.helpers import invoke_command, run_fetch, suite_for, write_suite
 
 PASSWORD = "Pr0xyPassw0rd"
 QUERY_TOKEN = "QueryT0ken"
@@ -59,6 +59,19 @@ def test_the_endpoint_s_password_is_sent_and_never_shown(
     assert f"{shown}/?token=***" in run.stdout
     for text in (*texts, run.stdout, run.stderr):
         assert PASSWORD not in text and QUERY_TOKEN not in text
+
+
+def test_a_url_to_the_endpoint_s_host_is_recognised_when_the_endpoint_has_a_password(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_hub.add_repo("org/ok-GGUF", {"ok-Q4_K_M.gguf": GeneratedFile(10_000, 1)})
+    monkeypatch.setenv("MODEL_ENDPOINT", with_credentials(fake_hub.url))
+    url = f"{fake_hub.url}/org/ok-GGUF/resolve/main/ok-Q4_K_M.gguf"
+    root = write_suite(tmp_path / "p", f"def test_a():\n    url = {url!r}\n")
+    code, out, _ = run_fetch(root, capsys, json=True, dry_run=True)
+    assert code == 0, out
+    assert [m["hf_repo"] for m in json.loads(out)["models"]] == ["org/ok-GGUF"]
 
 
 def test_test_server_s_first_screen_shows_the_endpoint_without_its_password(
