@@ -75,6 +75,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_parallel.py", "tests/test_download_workers.py", "tests/test_plan.py"),
     "scanner/hub_errors.py": ("tests/test_hub_errors.py",),
     "scanner/hub.py": ("tests/test_hub.py",),
+    "scanner/hub_transport.py": ("tests/test_hub.py",),
     "scanner/cli/declarations.py": ("tests/test_options.py",),
     "scanner/cli/options.py": ("tests/test_options.py",),
     "scanner/fetch/plan.py": ("tests/test_plan.py", "tests/test_fetch_run.py"),

@@ -4,6 +4,7 @@ that turn a bad value into a usage error before the first request."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 from .errors import OptionsError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+#: A URL inside a text (an error message, a line of a child's output)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 CACHE_VARIABLES = ("LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
 
 
@@ -70,7 +73,7 @@ def check_endpoint(env: Mapping[str, str]) -> str:
     except ValueError:  # an invalid port or IPv6 literal
         parts, host = urlsplit(""), None
     if parts.scheme not in ("http", "https") or not host:
-        raise OptionsError(f"{name}: {env[name]!r} is not an http(s)://host address "
+        raise OptionsError(f"{name}: {shown_url(env[name])!r} is not an http(s)://host address "
                            "(for example https://huggingface.co)")
     return value
 
@@ -83,3 +86,55 @@ def token(env: Mapping[str, str]) -> str | None:
         raise OptionsError("HF_TOKEN holds a space or a control character inside it, which no "
                            "HTTP header can carry: set it to the token alone")
     return value or None
+
+
+def url_host(url: str) -> str:
+    """The host (and port) of `url`, without the user and password before it: what a URL to
+    the same server in a test suite starts with."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def shown_url(url: str) -> str:
+    """`url` as every output, message and log line shows it: a password in it (a pull-through
+    proxy's `http://user:PASSWORD@host`) as `***`, a user name alone (a token used as one) as
+    `***`, and every value of its query string as `***`. Requests use the URL as given."""
+    head, sep, query = url.partition("?")
+    if sep:
+        query = "&".join(f"{name}=***" if has else name for name, has, _ in
+                         (field.partition("=") for field in query.split("&")))
+    scheme, slashes, rest = head.partition("://")
+    if not slashes:
+        scheme, rest = "", head
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        authority = f"{user}:***@{host}" if colon else f"***@{host}"
+    return f"{scheme}{slashes}{authority}{slash}{path}{sep}{query}"
+
+
+def shown_text(text: str) -> str:
+    """`text` with each URL in it as `shown_url` shows it."""
+    return _URL.sub(lambda found: shown_url(found.group()), text)
+
+
+def llama_switch(value: str | None) -> bool:
+    """A switch set through its llama.cpp variable (`LLAMA_ARG_OFFLINE` for `--offline`):
+    `common_params_parse_ex` (common/arg.cpp) runs a switch's handler when
+    `common_arg_utils::is_truthy(value)`, which holds for exactly "on", "enabled", "true" and
+    "1"; anything else, "false" and "yes" included, leaves it off."""
+    return value in ("on", "enabled", "true", "1")
+
+
+def hf_switch(value: str | None) -> bool:
+    """A huggingface_hub switch variable, as `constants._is_true` reads it: "1", "ON", "YES"
+    or "TRUE" in any case; anything else ("false", "no", "off", "0") is off."""
+    return value is not None and value.upper() in ("1", "ON", "YES", "TRUE")
+
+
+def offline(env: Mapping[str, str]) -> bool:
+    """Whether the tests would run offline: llama.cpp's `LLAMA_ARG_OFFLINE`, or
+    huggingface_hub's `HF_HUB_OFFLINE` (else `TRANSFORMERS_OFFLINE`, as its
+    `constants.HF_HUB_OFFLINE` falls back when the first is unset or empty)."""
+    return (llama_switch(env.get("LLAMA_ARG_OFFLINE"))
+            or hf_switch(env.get("HF_HUB_OFFLINE") or env.get("TRANSFORMERS_OFFLINE")))

@@ -1,6 +1,7 @@
-"""Talking to the Hub: listings through huggingface_hub's API client, file bodies over its HTTP
-client (the transfer itself is `fetch/transfer.py`), each retried with backoff when the failure
-is retriable (connection errors, timeouts, 429, 5xx). What went wrong is `hub_errors`'.
+"""Talking to the Hub: listings and file bodies over a client of the run's own
+(`hub_transport.py`), each retried with backoff when the failure is retriable (connection errors,
+timeouts, 429, 5xx); the transfer itself is `fetch/transfer.py`. What went wrong is
+`hub_errors`'.
 """
 
 from __future__ import annotations
@@ -10,41 +11,29 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from types import TracebackType
 from typing import TypeVar
+from urllib.parse import quote
 
 import httpx2 as httpx
-from huggingface_hub import HfApi, get_session, hf_hub_url
 from huggingface_hub import hf_api as hf_types
-from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # documented
+from huggingface_hub import hf_hub_url
+from huggingface_hub.utils import (  # type: ignore[attr-defined]  # documented
+    build_hf_headers,
+    hf_raise_for_status,
+)
 
 from . import limits
 from .cache import is_commit, is_sha256
+from .environment import shown_url
 from .hub_errors import Cancelled, HubError, classify
+from .hub_transport import own_client
 from .models import RepoFile, RepoListing
 from .repo_id import hf_file_problem
 
 RETRY_BACKOFF_S = 0.5
 _log = logging.getLogger(__name__)  # requests, when verbose (`output/log.py`)
 T = TypeVar("T")
-
-
-def configure_transport(timeout: float) -> None:
-    """Settings below huggingface_hub, made when a client is created rather than on import."""
-    _read_sockets_in_chunks_of(1024 * 1024)
-    # huggingface_hub's own client waits forever for an API answer (`timeout=None`): a Hub
-    # that accepts the connection and never answers hung the run. Our file requests use it too.
-    get_session().timeout = httpx.Timeout(timeout)
-
-
-def _read_sockets_in_chunks_of(size: int) -> None:
-    """huggingface_hub's HTTP stack reads the socket 64 KiB at a time; 1 MiB reads cut the
-    system time of a 1 GB fetch by a third (bench/fetch.py). A no-op if that stack changes."""
-    try:
-        from httpcore2._sync.http11 import HTTP11Connection
-    except ImportError:
-        return
-    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < size:
-        HTTP11Connection.READ_NUM_BYTES = size
 
 
 def with_retries(call: Callable[[], T], *, attempts: int, backoff: float,
@@ -92,8 +81,13 @@ class HubClient:
     def __init__(self, endpoint: str, token: str | None, cache: Path, *,
                  attempts: int = 4, backoff: float | None = None,
                  timeout: float = limits.TIMEOUT_S, tries: int = limits.TRIES) -> None:
-        configure_transport(timeout)
-        self.endpoint, self.token, self.cache = endpoint, token, cache
+        url = httpx.URL(endpoint)
+        #: where requests go: the endpoint without the user and password it may hold, which
+        #: are sent as Basic auth instead, so no URL a request or a log shows carries them
+        self.base = str(url.copy_with(username=None, password=None)).rstrip("/")
+        #: the endpoint as every message shows it (`environment.shown_url`)
+        self.endpoint = shown_url(endpoint)
+        self.token, self.cache = token, cache
         #: set once the endpoint timed out after its retry, or refused or dropped connections:
         #: nothing more is sent to it
         self.silent: str | None = None
@@ -102,8 +96,16 @@ class HubClient:
         #: attempts at one byte range of a file in all, progress or not
         self.tries = tries
         self.backoff = RETRY_BACKOFF_S if backoff is None else backoff
-        self.api = HfApi(endpoint=endpoint, token=token or None)
+        auth = (url.username, url.password) if url.userinfo else None
+        self.http = own_client(timeout, auth)
         self._cancel = threading.Event()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.http.close()
 
     def cancel(self) -> None:
         """Make every call in progress stop at its next chunk or wait (raising `Cancelled`)."""
@@ -143,21 +145,17 @@ class HubClient:
         """The commit a branch or tag points at (llama.cpp lists the tree at `main`'s commit)."""
         if is_commit(revision):
             return revision
-        refs = self.request(lambda: self.api.list_repo_refs(repo), repo)
-        for ref in (*refs.branches, *refs.tags):
-            if ref.name == revision:
-                return str(ref.target_commit)
+        refs = self.request(lambda: self._refs(repo), repo)
+        if revision in refs:
+            return refs[revision]
         raise HubError("revision_not_found", f"{repo}: no branch or tag named {revision!r}")
 
     def listing(self, repo: str, revision: str = "main") -> tuple[RepoListing, list[str]]:
         """The recursive file tree at `revision`, plus problems with entries that were dropped."""
         commit = self.commit_of(repo, revision)
-        entries = self.request(
-            lambda: list(self.api.list_repo_tree(repo, recursive=True, revision=commit)), repo)
+        entries = self.request(lambda: self._tree(repo, commit), repo)
         files, problems = [], []
         for entry in entries:
-            if not isinstance(entry, hf_types.RepoFile):
-                continue
             problem = listing_problem(entry)
             if problem:
                 problems.append(f"{repo}: listing entry {entry.path!r} refused: {problem}")
@@ -166,9 +164,40 @@ class HubClient:
             files.append(RepoFile(path=entry.path, size=entry.size, oid=entry.blob_id, sha256=sha))
         return RepoListing(repo=repo, commit=commit, files=tuple(files)), problems
 
+    def _refs(self, repo: str) -> dict[str, str]:
+        """Each branch's and tag's commit, as `HfApi.list_repo_refs` asks for and reads them
+        (a branch first when a tag has its name)."""
+        refs = self._api(f"{repo}/refs").json()
+        return {ref["name"]: str(ref["targetCommit"])
+                for ref in reversed([*refs["branches"], *refs["tags"]])}
+
+    def _tree(self, repo: str, commit: str) -> list[hf_types.RepoFile]:
+        """The files of `HfApi.list_repo_tree(recursive=True)`: its request, every page of it
+        (`Link: next`), each entry read as it reads them."""
+        response = self._api(f"{repo}/tree/{quote(commit, safe='')}",
+                             {"recursive": "true", "expand": "false"})
+        entries = response.json()
+        while "next" in response.links:
+            response = self._get(response.links["next"]["url"])
+            entries += response.json()
+        return [hf_types.RepoFile(**entry)  # type: ignore[no-untyped-call]
+                for entry in entries if entry["type"] == "file"]
+
+    def _api(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        return self._get(f"{self.base}/api/models/{path}", params)
+
+    def _get(self, url: str, params: dict[str, str] | None = None) -> httpx.Response:
+        """A GET of the Hub API as `HfApi` sends it (its headers: token, user agent); an error
+        status raised as huggingface_hub's own exception for it (`hf_raise_for_status`: the
+        `X-Error-Code` says repo, revision or file)."""
+        response = self.http.get(url, params=params,
+                                 headers=build_hf_headers(token=self.token or None))
+        hf_raise_for_status(response)
+        return response
+
     def file_url(self, repo: str, commit: str, path: str) -> str:
         """The resolve URL of a file at a commit (the Hub redirects LFS files to its CDN)."""
-        return hf_hub_url(repo, path, revision=commit, endpoint=self.endpoint)
+        return hf_hub_url(repo, path, revision=commit, endpoint=self.base)
 
     def file_headers(self) -> dict[str, str]:
         """Auth and user agent as huggingface_hub sends them; bodies as stored (no gzip)."""
@@ -177,11 +206,10 @@ class HubClient:
         return headers
 
     def stream(self, url: str, headers: dict[str, str]) -> AbstractContextManager[httpx.Response]:
-        """One GET over huggingface_hub's HTTP client (its timeout: `configure_transport`),
-        following redirects (httpx drops the token when a redirect leaves the endpoint's
-        origin, as the Hub's CDN redirects do)."""
-        _log.debug("GET %s%s", url, f" ({headers['Range']})" if "Range" in headers else "")
-        return get_session().stream("GET", url, headers=headers, follow_redirects=True)
+        """One GET, its body read as it arrives."""
+        _log.debug("GET %s%s", shown_url(url), f" ({headers['Range']})" if "Range" in headers
+                   else "")
+        return self.http.stream("GET", url, headers=headers)
 
 
 def listing_problem(entry: hf_types.RepoFile) -> str | None:

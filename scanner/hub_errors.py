@@ -17,6 +17,8 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from .environment import shown_text
+
 ErrorKind = Literal[
     "unreachable", "timeout", "rate_limited", "server", "not_hub", "auth", "repo_not_found",
     "revision_not_found", "file_not_found", "integrity", "disk_full", "other",
@@ -60,15 +62,14 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
         page = "an HTML page" if exc.doc.lstrip()[:1] == "<" else "something that is not JSON"
         return HubError("not_hub", f"{what}: {endpoint} answered {page}, not the Hub API: is a "
                         "proxy or a captive portal in the way?")
-    if isinstance(exc, GatedRepoError):
-        return HubError("auth", f"{what}: the repo is gated or private: {token_hint}")
-    if isinstance(exc, RepositoryNotFoundError):
-        return HubError("repo_not_found", f"{repo}: repository not found on the Hub "
-                        f"(HTTP {_status(exc) or 404}; if it is private, {token_hint})")
-    if isinstance(exc, RevisionNotFoundError):
-        return HubError("revision_not_found", f"{repo}: revision not found ({_short(exc)})")
-    if isinstance(exc, RemoteEntryNotFoundError):
-        return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
+    for raised, code in _RAISED_FOR:
+        if isinstance(exc, raised):
+            server = getattr(exc, "response", None)
+            detail = server.headers.get("X-Error-Message") if server is not None else None
+            said = refused(code, _status(exc) or 404, repo, what, token_hint,
+                           detail or _short(exc))
+            assert said is not None  # each code of `_RAISED_FOR` has its message
+            return said
     if isinstance(exc, HfHubHTTPError):
         return status_error(_status(exc), _retry_after(exc), what, token_hint, _short(exc))
     if isinstance(exc, httpx.TimeoutException):
@@ -92,11 +93,40 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
     return HubError("other", f"{what}: {type(exc).__name__}: {_short(exc)}")
 
 
+#: The Hub's `X-Error-Code` for each exception huggingface_hub's `hf_raise_for_status` raises
+#: from it (a gated repo's first: its exception is also a `RepositoryNotFoundError`)
+_RAISED_FOR = ((GatedRepoError, "GatedRepo"), (RepositoryNotFoundError, "RepoNotFound"),
+               (RevisionNotFoundError, "RevisionNotFound"),
+               (RemoteEntryNotFoundError, "EntryNotFound"))
+
+
+def refused(code: str | None, status: int, repo: str, what: str, token_hint: str,
+            detail: str) -> HubError | None:
+    """What the Hub says is missing or closed by its answer's `X-Error-Code`: the repo, the
+    revision, the file, or access to a gated repo; None for another code or none."""
+    if code == "GatedRepo":
+        return HubError("auth", f"{what}: the repo is gated or private: {token_hint}")
+    if code == "RepoNotFound":
+        return HubError("repo_not_found", f"{repo}: repository not found on the Hub "
+                        f"(HTTP {status}; if it is private, {token_hint})")
+    if code == "RevisionNotFound":
+        return HubError("revision_not_found", f"{repo}: revision not found ({detail})")
+    if code == "EntryNotFound":
+        return HubError("file_not_found", f"{what}: file not found in the repo (HTTP {status})")
+    return None
+
+
 def response_error(response: httpx.Response, what: str, has_token: bool) -> HubError:
-    """A file request answered with an error status, or with a page instead of the file."""
+    """A file request answered with an error status, or with a page instead of the file.
+    The Hub's `X-Error-Code` says which of the repo, the revision or the file is missing."""
     if response.headers.get("content-type", "").startswith("text/html"):
         return HubError("not_hub", f"{what}: the endpoint answered an HTML page, not the file: "
                         "is a proxy or a captive portal in the way?")
+    headers = response.headers
+    said = refused(headers.get("X-Error-Code"), response.status_code, what, what,
+                   _token_hint(has_token), headers.get("X-Error-Message") or "")
+    if said is not None:
+        return said
     if response.status_code == 404:
         return HubError("file_not_found", f"{what}: file not found in the repo (HTTP 404)")
     return status_error(response.status_code, _retry_after(response), what, _token_hint(has_token),
@@ -172,5 +202,6 @@ def _retry_after(source: BaseException | httpx.Response) -> float | None:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    """The first line of what the exception says, with any URL in it as `shown_url` shows it."""
+    text = shown_text(str(exc)).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__

@@ -38,8 +38,9 @@ _digests: dict[tuple[str, int, int], str] = {}  # (algo, size, seed) -> hex, sha
 EMPTY_HARNESSES: dict[str, Any] = {"standardEnvVars": [], "harnesses": {}}
 #: A developer's own settings that would change what a run under test does or where it writes.
 USER_SETTINGS = (
-    "HF_TOKEN", "HF_TOKEN_PATH", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "LLAMA_CACHE",
-    "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME", "LLAMA_BIN", "LLAMA_CLI_BIN_PATH",
+    "HF_TOKEN", "HF_TOKEN_PATH", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+    "LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME", "LLAMA_BIN",
+    "LLAMA_CLI_BIN_PATH",
 )  # fmt: skip
 USER_SETTING_PREFIXES = ("INVOKE_", "LLAMA_ARG_")  # Invoke's config and llama.cpp's arguments
 
@@ -329,6 +330,16 @@ class FakeHub:
                 repo.revisions[commit], repo.main = entries, commit
                 repo.gated, repo.private = gated, private
         return commit
+
+    def remove_repo(self, repo_id: str) -> None:
+        """Delete the repo: every request about it is answered 404 `RepoNotFound`."""
+        with self._lock:
+            del self._repos[repo_id]
+
+    def remove_revision(self, repo_id: str, commit: str) -> None:
+        """Forget a commit other than main's (a force-push): 404 `RevisionNotFound`."""
+        with self._lock:
+            del self._repos[repo_id].revisions[commit]
 
     def override_tree(self, repo_id: str, entries: list[dict[str, Any]] | None) -> None:
         """Serve these raw entries as the repo's tree listing (None restores the real one)."""

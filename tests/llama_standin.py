@@ -151,7 +151,9 @@ def main():
     if repo in os.environ.get("STANDIN_FAIL_REPOS", "").split(","):
         token = params.get("token") or os.environ.get("HF_TOKEN", "")
         in_url = (f"error: GET https://hub.invalid/api?token={{urllib.parse.quote(token, safe='')}}"
-                  if os.environ.get("STANDIN_TOKEN_IN_URL") else "")
+                  if os.environ.get("STANDIN_TOKEN_IN_URL") else
+                  f"error: HEAD {{os.environ['MODEL_ENDPOINT']}}/{{repo}}/resolve/main/x.gguf"
+                  if os.environ.get("STANDIN_ENDPOINT_IN_URL") else "")
         die(f"common_download_file_single_online: Authorization: Bearer {{token}}",
             f"get_repo_commit: error: GET failed (401): Invalid credentials, token {{token}}",
             *([in_url] if in_url else []),

@@ -87,3 +87,61 @@ def test_a_token_with_a_space_or_control_character_inside_is_refused_unseen(
         environment.token({"HF_TOKEN": f"hf_secret{inside}rest"})
     assert str(refused.value) == ("HF_TOKEN holds a space or a control character inside it, "
                                   "which no HTTP header can carry: set it to the token alone")
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://user:PASSWORD@proxy:8080/hub", "http://user:***@proxy:8080/hub"),
+    ("https://TOKEN@proxy/", "https://***@proxy/"),  # a user name alone may be a token
+    ("http://user:p@ss:w@proxy/a@b", "http://user:***@proxy/a@b"),  # the last @ ends it
+    ("https://proxy/hub?token=SECRET&x=1&flag", "https://proxy/hub?token=***&x=***&flag"),
+    ("user:PASSWORD@proxy", "user:***@proxy"),  # no scheme: refused, shown like this
+    ("https://huggingface.co", "https://huggingface.co"),
+    ("http://proxy//a//b", "http://proxy//a//b"),
+])
+def test_an_endpoint_is_shown_without_its_password_or_query_values(url: str,
+                                                                   shown: str) -> None:
+    assert environment.shown_url(url) == shown
+
+
+def test_each_url_in_a_text_is_shown_so() -> None:
+    text = "GET http://u:PW@h/x?sig=S failed; see 'https://h2?k=V'. Retried (3 times)"
+    assert environment.shown_text(text) == (
+        "GET http://u:***@h/x?sig=*** failed; see 'https://h2?k=***'. Retried (3 times)")
+
+
+@pytest.mark.parametrize(("value", "on"), [
+    *((value, True) for value in ("on", "enabled", "true", "1")),
+    *((value, False) for value in ("off", "false", "0", "", "yes", "TRUE", "On", " 1", None)),
+])
+def test_a_llama_cpp_switch_is_on_for_exactly_its_four_words(value: str | None,
+                                                             on: bool) -> None:
+    """`common_arg_utils::is_truthy` (llama.cpp common/arg.cpp), as its environment loop in
+    `common_params_parse_ex` applies it to a switch such as `LLAMA_ARG_OFFLINE`."""
+    assert environment.llama_switch(value) is on
+
+
+@pytest.mark.parametrize(("value", "on"), [
+    *((value, True) for value in ("1", "on", "ON", "yes", "Yes", "true", "TRUE")),
+    *((value, False) for value in ("0", "off", "no", "false", "", "enabled", " 1", None)),
+])
+def test_a_huggingface_hub_switch_is_read_as_its_constants_module_does(value: str | None,
+                                                                       on: bool) -> None:
+    assert environment.hf_switch(value) is on
+    if value is not None:  # the installed huggingface_hub agrees
+        from huggingface_hub import constants
+
+        assert constants._is_true(value) is on
+
+
+@pytest.mark.parametrize(("env", "offline"), [
+    ({"LLAMA_ARG_OFFLINE": "false", "HF_HUB_OFFLINE": "no"}, False),
+    ({"LLAMA_ARG_OFFLINE": "yes"}, False),
+    ({"LLAMA_ARG_OFFLINE": "on"}, True),
+    ({"HF_HUB_OFFLINE": "off", "TRANSFORMERS_OFFLINE": "1"}, False),  # the first one set wins
+    ({"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": "yes"}, True),
+    ({}, False),
+])
+def test_the_tests_run_offline_when_llama_cpp_or_huggingface_hub_would(
+    env: dict[str, str], offline: bool
+) -> None:
+    assert environment.offline(env) is offline

@@ -195,6 +195,41 @@ def test_file_answers_that_are_errors() -> None:
     assert str(odd) == f"{WHAT}: HTTP 405: Method Not Allowed"
 
 
+@pytest.mark.parametrize(("status", "code", "kind", "message"), [
+    (404, "RepoNotFound", "repo_not_found",
+     f"{WHAT}: repository not found on the Hub (HTTP 404; if it is private, {ASK})"),
+    (401, "RepoNotFound", "repo_not_found",
+     f"{WHAT}: repository not found on the Hub (HTTP 401; if it is private, {ASK})"),
+    (404, "RevisionNotFound", "revision_not_found",
+     f"{WHAT}: revision not found (Invalid rev id: {'f' * 40})"),
+    (404, "EntryNotFound", "file_not_found", f"{WHAT}: file not found in the repo (HTTP 404)"),
+    (401, "GatedRepo", "auth", f"{WHAT}: the repo is gated or private: {ASK}"),
+    (403, "GatedRepo", "auth", f"{WHAT}: the repo is gated or private: {ASK}"),
+])
+def test_a_file_answer_says_which_of_repo_revision_or_file_is_missing(
+        status: int, code: str, kind: str, message: str) -> None:
+    """By the Hub's `X-Error-Code`, as huggingface_hub's `hf_raise_for_status` reads it: a
+    repo deleted from the Hub is no missing file."""
+    said = f"Invalid rev id: {'f' * 40}" if code == "RevisionNotFound" else "whatever"
+    error = response_error(answer(status, **{"X-Error-Code": code, "X-Error-Message": said}),
+                           WHAT, False)
+    assert (error.kind, str(error)) == (kind, message)
+    assert not error.retriable
+
+
+def test_a_missing_revision_says_what_the_hub_said_of_it() -> None:
+    error = hub_http_error(RevisionNotFoundError, 404, "404 Client Error.\n\nfor url: x",
+                           **{"X-Error-Message": "Invalid rev id: v9"})
+    assert str(classify(error, REPO)) == f"{REPO}: revision not found (Invalid rev id: v9)"
+
+
+def test_an_error_text_shows_no_password_or_query_value_of_a_url() -> None:
+    error = hub_http_error(HfHubHTTPError, 418, "Client error for url "
+                           "'http://user:PASSWORD@proxy/api/models/x?token=T0KEN'")
+    assert str(classify(error, REPO)) == (f"{REPO}: HTTP 418: Client error for url "
+                                          "'http://user:***@proxy/api/models/x?token=***'")
+
+
 def test_the_file_answer_a_download_accepts() -> None:
     assert file_response_error(answer(200), 0, 10, WHAT, False) is None
     assert file_response_error(answer(200, **{"content-range": "junk"}), 4, 10, WHAT,

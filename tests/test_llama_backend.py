@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -471,6 +472,19 @@ def test_a_token_inside_a_url_is_redacted_too(
     assert "api?token=[redacted]" in failed.message
     dumped = failed.model_dump_json()
     assert "s3cret" not in dumped and "%2Fwith" not in dumped
+
+
+def test_the_endpoint_s_password_never_reaches_an_outcome_message(
+    tmp_path: Path, cache: Path, base_env: dict[str, str]
+) -> None:
+    password = "pr0xy/pass+word"  # changes when URL-encoded
+    bad = HuggingFaceModel(hf_repo="private-org/gated-GGUF")
+    env = {**base_env, "STANDIN_FAIL_REPOS": bad.repo, "STANDIN_ENDPOINT_IN_URL": "1"}
+    endpoint = f"http://proxy-user:{quote(password, safe='')}@proxy.invalid"
+    [failed] = fetch(binary(tmp_path, "llama"), [bad], cache, env, endpoint=endpoint)
+    assert "HEAD http://proxy-user:[redacted]@proxy.invalid/private-org/gated-GGUF" in \
+        failed.message
+    assert "pr0xy" not in failed.model_dump_json()
 
 
 def test_a_timeout_stops_what_llama_cpp_started_too(

@@ -28,7 +28,7 @@ from tests.downloads import (
     start_fetch,
     wait_for,
 )
-from tests.fakehub import FakeHub, Fault, GeneratedFile
+from tests.fakehub import CHUNK, FakeHub, Fault, GeneratedFile
 from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
 
 BIG = "big-Q4_K_M.gguf"
@@ -223,11 +223,24 @@ def test_huggingface_hub_downloading_the_same_file_waits_for_us_and_we_for_it(
         ours = start_fetch(root, hub_env)
         wait_for(lambda: file_gets(fake_hub, BIG), "our download to start")
         other.start()
-    else:
+        out, err = ours.communicate(timeout=60)
+    else:  # huggingface_hub's body holds at its first 64 KiB until ours waits for it
+        held = Fault("hold", after=CHUNK)
+        fake_hub.add_fault(BIG, held, times=1)
         other.start()
         wait_for(lambda: partials(hub_env), "huggingface_hub's download to start")
         ours = start_fetch(root, hub_env)
-    out, err = ours.communicate(timeout=60)
+        assert ours.stdout is not None and ours.stderr is not None
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(ours.stdout.readline, "")))
+        reader.start()
+        wait_for(lambda: any("another process is downloading it" in line for line in lines),
+                 "our fetch to wait for huggingface_hub's", timeout=60)
+        held.release.set()
+        err = ours.stderr.read()
+        ours.wait(timeout=60)
+        reader.join(timeout=60)
+        out = "".join(lines)
     other.join(timeout=60)
     assert ours.returncode == 0, out + err
     assert len(file_gets(fake_hub, BIG)) == 1, "the file was downloaded twice"

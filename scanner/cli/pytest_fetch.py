@@ -32,8 +32,6 @@ from .server_tests import offline_server_env
 #: it (with this suffix), the variables the controller adds to the tests' environment.
 WORKER_KEY = "fetch_test_models_selection"
 ENV_SUFFIX = ".env"
-#: Set for an offline test run (by `test.server --offline`, or by hand).
-OFFLINE_VARS = ("HF_HUB_OFFLINE", "LLAMA_ARG_OFFLINE")
 
 
 def register(config: pytest.Config) -> None:
@@ -65,7 +63,7 @@ def plugin_options(rootpath: Path) -> tuple[Options, bool]:
         root, suite_name = rootpath.parents[len(suite.parts) - 1], str(suite)
     section = dict(config.models)
     section["root"] = section.get("root") or str(root)
-    if any(os.environ.get(name, "") not in ("", "0") for name in OFFLINE_VARS):
+    if environment.offline(os.environ):
         section["offline"] = True  # the tests run offline: so does their fetch (a check)
     return build_options(section, suite=suite_name), bool(config.test.online)
 

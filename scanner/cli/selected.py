@@ -5,7 +5,6 @@ from the Hub themselves."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from .. import environment, preflight
 from ..errors import SetupError
@@ -60,5 +59,5 @@ def select_for(options: Options, scan: ScanResult,
 
 def endpoint_host(env: Mapping[str, str]) -> str | None:
     """The configured endpoint's host, so URLs pointing at a mirror are recognised too."""
-    host = urlsplit(environment.endpoint(env)).netloc
+    host = environment.url_host(environment.endpoint(env))
     return host or None

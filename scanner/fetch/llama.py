@@ -23,7 +23,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -200,7 +200,8 @@ def fetch_with_llama(
     processes resolving the same repo would race on its refs/ and blobs/.
     """
     child_env = llama_env(env, cache_dir=cache_dir, endpoint=endpoint, offline=offline)
-    secrets = [child_env["HF_TOKEN"]] if child_env.get("HF_TOKEN") else []
+    password = urlsplit(endpoint or "").password  # a pull-through proxy's, in the endpoint
+    secrets = [s for s in (child_env.get("HF_TOKEN"), password and unquote(password)) if s]
     outcomes: list[LlamaOutcome] = []
     for model in models:
         outcome = _fetch_one(binary, model, offline, child_env, timeout, secrets)
@@ -270,7 +271,8 @@ def failure_cause(stderr: str, returncode: int) -> str:
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """Hide the token itself and anything shaped like one, whatever the child printed."""
+    """Hide the token and the endpoint's password, and anything shaped like a token, whatever
+    the child printed."""
     for secret in secrets:  # as written, and as it looks inside a URL
         for form in dict.fromkeys((secret, quote(secret, safe=""), quote_plus(secret))):
             text = text.replace(form, "[redacted]")

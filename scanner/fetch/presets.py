@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from .. import cache as hf_cache
+from .. import environment
 from ..models import Diagnostic, HuggingFaceModel, ModelReference
 from ..preset import PRESET_FILE, PresetError, preset_models
 from ..repo_id import model_problem
@@ -97,7 +97,7 @@ def _references(job: FileJob, settings: FetchSettings,
                            f"({exc}): the models it names are not fetched")
         return []
     refs = []
-    urls = url_pattern((*DEFAULT_URL_HOSTS, urlsplit(settings.endpoint).netloc))
+    urls = url_pattern((*DEFAULT_URL_HOSTS, environment.url_host(settings.endpoint)))
     for entry in found:
         model = None
         if entry.url is not None:

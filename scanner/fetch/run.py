@@ -82,12 +82,17 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
     """List each repo once, resolve as llama.cpp would (following remote presets to the models
     they name), then (unless offline or a dry run) download what the cache lacks. Ctrl-C raises
     `FetchInterrupted` once downloads stopped."""
-    client = None
-    if not settings.offline:  # offline, the Hub stack is not even imported
-        from ..hub import HubClient
+    if settings.offline:  # offline, the Hub stack is not even imported
+        return _run(scan, settings, display, None)
+    from ..hub import HubClient
 
-        client = HubClient(settings.endpoint, settings.token, settings.cache,
-                           timeout=settings.timeout, tries=settings.tries)
+    with HubClient(settings.endpoint, settings.token, settings.cache,
+                   timeout=settings.timeout, tries=settings.tries) as client:
+        return _run(scan, settings, display, client)
+
+
+def _run(scan: ScanResult, settings: FetchSettings, display: Display,
+         client: HubClient | None) -> FetchRun:
     plans = make_plans(scan, settings)
 
     def pinned_by_lock(plan: ModelPlan) -> bool:  # a URL reference is pinned by its URL

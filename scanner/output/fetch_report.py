@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..environment import shown_url
 from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan
 from ..fetch.place import Placement, PlaceStatus
 from ..fetch.run import FetchRun
@@ -50,7 +51,7 @@ class FetchDisplay:
         if self.quiet or not repos:
             yield lambda repo: None
             return
-        where = "the cache (offline)" if offline else endpoint
+        where = "the cache (offline)" if offline else shown_url(endpoint)
         if not self.console.is_terminal:
             self.console.print(f"listing {len(repos)} repo(s) at {where} ...", markup=False)
             yield lambda repo: None
@@ -208,7 +209,7 @@ def fetch_json(run: FetchRun, settings: FetchSettings, diagnostics: list[Diagnos
     """The `--json` document of `models.fetch` (format documented in the README)."""
     return {
         "cache_dir": str(settings.cache),
-        "endpoint": settings.endpoint,
+        "endpoint": shown_url(settings.endpoint),
         "offline": settings.offline,
         "dry_run": settings.dry_run,
         "models": [_plan_entry(plan) for plan in run.plans],

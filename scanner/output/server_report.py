@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..environment import shown_url
 from ..outcomes import ServerTestsRun
 from ..preflight import ServerSetup
 from . import log
@@ -21,7 +22,7 @@ def print_setup(setup: ServerSetup, pytest_line: str, folder: Path) -> None:
          else f"{setup.server} ({setup.server_version or 'no version printed'})"),
         ("cache", f"{setup.cache}{free}"),
         ("hub", "not asked (offline)" if setup.endpoint is None
-         else f"{setup.endpoint}, token {'set' if setup.token_set else 'not set'}"),
+         else f"{shown_url(setup.endpoint)}, token {'set' if setup.token_set else 'not set'}"),
     ]
     console = make_console()
     for name, value in rows:
