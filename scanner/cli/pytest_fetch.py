@@ -6,6 +6,7 @@ from what the first worker collected, before it hands out any test; the workers 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -68,6 +69,13 @@ def plugin_options(rootpath: Path) -> tuple[Options, bool]:
     if any(os.environ.get(name, "") not in ("", "0") for name in OFFLINE_VARS):
         section["offline"] = True  # the tests run offline: so does their fetch (a check)
     return build_options(section, suite=suite_name), bool(config.test.online)
+
+
+def _uncaptured(config: pytest.Config) -> contextlib.AbstractContextManager[Any]:
+    """Output straight to the terminal: pytest's capture suspended, or nothing to suspend
+    (`-p no:capture` leaves no capture manager)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    return capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
 
 
 class _WorkerReport:
@@ -145,8 +153,7 @@ class _Fetcher:
         arguments = self.config.invocation_params.args
         selection = selection_from(document, options.root, arguments,
                                    time.monotonic() - self.started)
-        capture = self.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled():
+        with _uncaptured(self.config):
             print(flush=True)
             try:
                 scan = scan_suite(options.root, options.scan, endpoint_host(os.environ))
