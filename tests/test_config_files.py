@@ -98,6 +98,10 @@ def test_a_runtime_file_and_a_variable_are_named_as_the_source(tmp_path: Path) -
     runtime.write_text('{"models": [')
     assert refused(run([*TOOL, "-f", str(runtime), "models.list"], home, root)).startswith(
         f"error: invalid configuration: {runtime}: not valid JSON: Expecting value: line 1")
+    runtime.write_text('{"test": []}')
+    assert refused(run(invoke_command("-f", str(runtime), "test.server"), home, root)) == (
+        f"error: invalid configuration: {runtime}: test: a mapping of settings is expected "
+        "(test: {KEY: VALUE}), not []")
     said = refused(run(invoke_command("models.list"), home, root, INVOKE_MODELS_JOBS="0"))
     assert said == ("error: invalid option: jobs: Input should be greater than or equal to 1 "
                     "(from INVOKE_MODELS_JOBS)")

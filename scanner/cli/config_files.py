@@ -118,9 +118,13 @@ def runtime_file(argv: list[str] | None = None) -> Path | None:
     from invoke.parser import Parser
     from invoke.program import Program
 
-    parsed = Parser(initial=Program().initial_context, ignore_unknown=True).parse_argv(
-        sys.argv[1:] if argv is None else argv)
-    value = parsed[0].args.config.value or os.environ.get("INVOKE_RUNTIME_CONFIG")
+    argv = sys.argv[1:] if argv is None else argv
+    value = None
+    if any(arg.startswith("--config") or (arg[:2] != "--" and arg[:1] == "-" and "f" in arg)
+           for arg in argv):  # else no need to build Invoke's parser (a few ms)
+        parsed = Parser(initial=Program().initial_context, ignore_unknown=True).parse_argv(argv)
+        value = parsed[0].args.config.value
+    value = value or os.environ.get("INVOKE_RUNTIME_CONFIG")
     return Path(value) if value else None
 
 
