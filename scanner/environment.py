@@ -4,6 +4,7 @@ that turn a bad value into a usage error before the first request."""
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,9 +45,10 @@ def cache_source(env: Mapping[str, str], override: Path | None = None) -> str:
 
 
 def check_cache_dir(env: Mapping[str, str], override: Path | None = None) -> Path:
-    """The cache folder, refused when it or a folder above it is not a directory: every model
-    would fail on it one by one, after the Hub was asked."""
+    """The cache folder, refused when it or a folder above it is not a directory (a file, a
+    symbolic link loop): every model would fail on it one by one, after the Hub was asked."""
     folder = cache_dir(env, override)
+    check_no_link_loop(folder, cache_source(env, override))
     for path in (folder, *folder.parents):
         if path.exists() and not path.is_dir():
             raise OptionsError(f"{cache_source(env, override)}: the cache {folder} cannot be a "
@@ -138,3 +140,25 @@ def offline(env: Mapping[str, str]) -> bool:
     `constants.HF_HUB_OFFLINE` falls back when the first is unset or empty)."""
     return (llama_switch(env.get("LLAMA_ARG_OFFLINE"))
             or hf_switch(env.get("HF_HUB_OFFLINE") or env.get("TRANSFORMERS_OFFLINE")))
+
+
+def check_no_link_loop(path: Path, setting: str) -> Path:
+    """`path`, refused (an OptionsError naming `setting`) when it leads into a symbolic link
+    loop, which no program can open or create; `Path.resolve` raises RuntimeError on one before
+    Python 3.13 (OSError with ELOOP since)."""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            return path  # missing or unreadable: for the check that needs it to say
+    else:
+        return path
+    raise OptionsError(f"{setting}: {path} leads into a symbolic link loop (a link that points "
+                       "back to itself): point it at a real folder or file")
+
+
+def resolved(path: Path, setting: str) -> Path:
+    """`path` with its symbolic links resolved; a link loop is an OptionsError naming `setting`."""
+    return check_no_link_loop(path, setting).resolve()

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from .environment import check_no_link_loop, resolved
 from .errors import SetupError
 
 #: How long `llama-server --version` may take: it prints and exits without loading anything.
@@ -36,7 +37,7 @@ def suite_python(explicit: str | None, env: Mapping[str, str], root: Path) -> Su
     if explicit:
         return _checked(SuitePython(root / Path(explicit).expanduser(), "--python (test.python)"))
     venv = env.get("VIRTUAL_ENV")
-    if venv and Path(venv).resolve() != Path(sys.prefix).resolve():
+    if venv and resolved(Path(venv), "VIRTUAL_ENV") != Path(sys.prefix).resolve():
         return _checked(SuitePython(Path(venv) / "bin" / "python", "VIRTUAL_ENV"))
     local = root / ".venv" / "bin" / "python"
     if local.exists():
@@ -121,11 +122,12 @@ def server_binary(setting: str | bool | None, env: Mapping[str, str], root: Path
     if setting is False:
         return None
     if isinstance(setting, str) and setting:
-        return root / Path(setting).expanduser()
+        return check_no_link_loop(root / Path(setting).expanduser(), "test.server_bin")
     if not _starts_llama_server(suite_dir):
         return None
     if env.get(SERVER_BIN_VAR):
-        return suite_dir / Path(env[SERVER_BIN_VAR]).expanduser()
+        return check_no_link_loop(suite_dir / Path(env[SERVER_BIN_VAR]).expanduser(),
+                                  SERVER_BIN_VAR)
     return root / "build" / "bin" / "llama-server"
 
 

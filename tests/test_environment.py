@@ -47,6 +47,36 @@ def test_a_cache_folder_that_is_or_will_be_a_folder_is_accepted(tmp_path: Path) 
     assert not (tmp_path / "not").exists(), "checking creates nothing"
 
 
+@pytest.mark.parametrize("below_the_loop", ["", "hub", "hub/deeper"])
+def test_a_path_into_a_symbolic_link_loop_is_refused_naming_the_setting(
+    tmp_path: Path, below_the_loop: str,
+) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "back")
+    (tmp_path / "back").symlink_to(loop)
+    path = loop / below_the_loop if below_the_loop else loop
+    said = f"{path} leads into a symbolic link loop (a link that points back to itself): point " \
+        "it at a real folder or file"
+    with pytest.raises(OptionsError) as refused:
+        environment.resolved(path, "VIRTUAL_ENV")
+    assert str(refused.value) == f"VIRTUAL_ENV: {said}"
+    with pytest.raises(OptionsError) as refused:
+        environment.check_cache_dir({"HF_HUB_CACHE": str(path)})
+    assert str(refused.value) == f"HF_HUB_CACHE: {said}"
+
+
+def test_a_path_with_no_loop_is_resolved_as_it_was(tmp_path: Path) -> None:
+    """Missing, dangling or a link to a folder: not a loop (what is wrong with it, another
+    check says)."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    assert environment.resolved(tmp_path / "link", "x") == (tmp_path / "real").resolve()
+    for path in (tmp_path / "missing" / "deeper", tmp_path / "dangling"):
+        assert environment.check_no_link_loop(path, "x") == path
+        assert environment.resolved(path, "x") == path.resolve()
+
+
 @pytest.mark.parametrize("env", [
     {"MODEL_ENDPOINT": "http://hub.lan:8080/"}, {"HF_ENDPOINT": "https://hf-mirror.com"},
     {"MODEL_ENDPOINT": "https://mirror", "HF_ENDPOINT": "not checked"}, {},

@@ -159,3 +159,38 @@ def test_after_a_complete_fetch_llama_server_runs_offline_in_every_test_process(
     online = pytest_in(root, *args, EXPECT_LLAMA_OFFLINE="", INVOKE_TEST_ONLINE="1")
     assert online.returncode == 0, online.stdout + online.stderr
     assert "runs offline" not in online.stdout
+
+
+def test_without_the_capture_plugin_the_fetch_runs_and_prints(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """`-p no:capture` leaves pytest without a capture manager to suspend (it was an
+    INTERNALERROR AttributeError)."""
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    run = pytest_in(root, "-p", "no:capture", "--fetch-models", "unit/test_basic.py")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "INTERNALERROR" not in run.stdout + run.stderr
+    assert "5 models: 5 downloaded" in run.stdout and "3 passed" in run.stdout
+
+
+@pytest.mark.parametrize("switch", [{"FETCH_TEST_MODELS": "1"},
+                                    {"PYTEST_ADDOPTS": "--fetch-models"}])
+def test_in_a_test_server_run_the_plugin_stands_down(
+    switch: dict[str, str], fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """test.server fetches for the pytest it runs: the plugin, switched on in its environment,
+    adds no second fetch (each repo was listed twice, the plan printed twice)."""
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("PYTEST_", "LLAMA_CACHE", "HF_HUB_CACHE"))}
+    run = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(Path(__file__).parent.parent), "test.server",
+         "--root", str(root), "--workers", "1", "--", "-p", "no:cacheprovider",
+         "unit/test_basic.py"], env={**inherited, **switch}, capture_output=True, text=True,
+        timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("to download:") == 1 and "3 passed" in run.stdout
+    trees = [r.path for r in fake_hub.requests if r.kind == "tree"]
+    assert sorted(trees) == sorted(set(trees)) and len(trees) == len(BASIC_REPOS)

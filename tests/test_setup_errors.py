@@ -108,6 +108,38 @@ def test_prune_and_lock_refuse_a_cache_path_that_is_a_file(
     assert fake_hub.requests == []
 
 
+@pytest.mark.parametrize(("setting", "task", "env", "flags"), [
+    ("VIRTUAL_ENV", "test.server", "VIRTUAL_ENV", []),
+    ("VIRTUAL_ENV", "models.fetch", "VIRTUAL_ENV", ["--", "-q"]),
+    ("root (--root, models.root)", "models.list", None, ["--root", "LOOP"]),
+    ("LLAMA_CACHE", "models.fetch", "LLAMA_CACHE", []),
+    ("--cache-dir (models.cache_dir)", "models.prune", None, ["--cache-dir", "LOOP/hub"]),
+    ("test.server_bin", "test.server", "INVOKE_TEST_SERVER_BIN", []),
+    ("test.suite (--suite)", "models.list", None, ["--suite", "LOOP", "--", "-q"]),
+])
+def test_a_setting_that_leads_into_a_symbolic_link_loop_is_a_usage_error(
+    setting: str, task: str, env: str | None, flags: list[str], fake_hub: FakeHub,
+    hub_env: Path, tmp_path: Path,
+) -> None:
+    """A link loop where a folder or file is named: one line naming the setting, exit 2, no
+    request (VIRTUAL_ENV and --root were a RuntimeError traceback)."""
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(1_000, 1)})
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "back")
+    (tmp_path / "back").symlink_to(loop)
+    root = suite_for(tmp_path / "p", "org/a")
+    args = [arg.replace("LOOP", str(loop)) for arg in flags]
+    if "--root" not in args:
+        args = ["--root", str(root), *args]
+    run = subprocess.run(invoke_command(task, *args), capture_output=True, text=True,
+                         timeout=120, cwd=root,
+                         env=dict(os.environ, **({env: str(loop)} if env else {})))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    assert f"{setting}: {loop}" in run.stderr and "leads into a symbolic link loop" in run.stderr
+    assert fake_hub.requests == []
+
+
 # -- Ctrl-C in every task and phase (real processes, the signal sent as a terminal sends it) ---
 
 HANGING_CONFTEST = """\

@@ -18,6 +18,7 @@ from scanner.cli.options import build_options
 from scanner.prune import BUSY_SECONDS
 from tests.example_suite import copy_example, fetch_json, run_task, serve_example_repos
 from tests.fakehub import FakeHub, GeneratedFile
+from tests.helpers import run_fetch, write_suite
 
 SUITE = "tools/server/tests"
 LORA = "tmp/moe_shakespeare15M.gguf"
@@ -188,3 +189,29 @@ def test_network_needs_in_json_count_the_selected_tests(
     assert commands.fetch_models(options, dict(os.environ)) == 0
     whole = json.loads(capsys.readouterr().out)
     assert whole["network_needs"] == [{"file": VISION, "tests": None, "files": [IMAGE]}]
+
+
+def test_two_url_files_with_one_name_are_refused_before_any_request(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """download_file names a URL's file by its last part: two URLs ending in one name would
+    both be "placed" at one path, the link flipping from run to run. Refused, both named."""
+    fake_hub.add_repo("org/a", {"sub/model.gguf": GeneratedFile(1_000, 1)})
+    fake_hub.add_repo("org/b", {"model.gguf": GeneratedFile(1_000, 2)})
+    root = write_suite(tmp_path / "p", """
+        def test_a():
+            download_file("https://huggingface.co/org/a/resolve/main/sub/model.gguf")
+
+        def test_b():
+            download_file("https://huggingface.co/org/b/resolve/main/model.gguf")
+        """)
+    code, _, err = run_fetch(root, capsys)
+    assert code == 2
+    suite = root / SUITE
+    assert (f"error: 2 URL files would be placed at {suite}/tmp/model.gguf, where the suite "
+            "reads each of them") in err
+    assert "org/a/resolve/main/sub/model.gguf (tools/server/tests/test_models.py:3)" in err
+    assert "org/b/resolve/main/model.gguf (tools/server/tests/test_models.py:6)" in err
+    assert fake_hub.requests == [] and not os.path.lexists(suite / "tmp/model.gguf")
+    code, _, _ = run_fetch(root, capsys, urls=False)
+    assert code == 0, "--no-urls leaves them to the tests"

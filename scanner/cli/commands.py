@@ -168,7 +168,8 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
         options.models, locked=False, latest=True, offline=False, dry_run=True, verify=False))
-    settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True)
+    settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True,
+                                   place_in=None)  # a lock places nothing
     run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
     return show(_lock_outcome(path, run, on_disk), _show_as(options, env))
 

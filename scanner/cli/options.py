@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..environment import check_no_link_loop, resolved
 from ..errors import OptionsError
 from ..url_files import check_url_dest
 from .declarations import DEFAULT_SUITE, DEFAULT_WORKERS, ModelsOptions, TestOptions
@@ -45,6 +46,7 @@ class Options:
 
     def missing_suite(self) -> str | None:
         """Why the suite folder cannot be used, or None."""
+        check_no_link_loop(self.suite_dir, "test.suite (--suite)")
         if self.suite_dir.is_dir():
             return None
         return f"test suite folder {self.suite_dir} does not exist (set test.suite or --suite)"
@@ -92,15 +94,16 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         scan = ScanConfig.from_mapping(dataclasses.asdict(models))
     except ValidationError as exc:  # a validator's ValueError arrives as one too
         raise OptionsError(_why(exc, "models")) from exc
-    root = Path(models.root or ".").expanduser().resolve()
+    root = resolved(Path(models.root or ".").expanduser(), "root (--root, models.root)")
     return Options(models=models, root=root, scan=scan, suite=suite, python=python,
                    selection=None if selection is None else tuple(selection))
 
 
-def check_section(section: Mapping[str, Any]) -> None:
+def check_section(section: Mapping[str, Any]) -> TestOptions:
     """Validate the `test:` section for a task that does not run tests: every value is checked
     wherever it is set, so a mistake shows up on the first command."""
-    _validate(TestOptions, "test", section, {}, switched_off=set())
+    checked: TestOptions = _validate(TestOptions, "test", section, {}, switched_off=set())
+    return checked
 
 
 def build_server_run(section: Mapping[str, Any], env: Mapping[str, str],

@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from invoke.program import Program
 
+from .config_files import CheckedConfig
 from .tasks import namespace
 
 
@@ -19,4 +20,4 @@ def _version() -> str:
 
 
 program = Program(namespace=namespace, name="fetch-test-models", binary="fetch-test-models",
-                  version=_version())
+                  version=_version(), config_class=CheckedConfig)

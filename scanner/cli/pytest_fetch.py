@@ -6,6 +6,7 @@ from what the first worker collected, before it hands out any test; the workers 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -23,8 +24,8 @@ from ..selection.needs import narrow
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..url_files import prepare_working_folders
 from .commands import fetch_models
-from .declarations import DEFAULT_SUITE
-from .options import Options, build_options
+from .config_files import ConfigFileError
+from .options import Options, build_options, check_section
 from .selected import endpoint_host, needs_of
 from .server_tests import offline_server_env
 
@@ -43,29 +44,37 @@ def register(config: pytest.Config) -> None:
 
 
 def plugin_options(rootpath: Path) -> tuple[Options, bool]:
-    """The `models:` and `test:` configuration as the tasks read it (Invoke's system and user
-    files, `INVOKE_RUNTIME_CONFIG`, `INVOKE_*` variables), rooted where this suite sits: the
-    folder above pytest's rootdir when that is the configured suite (`tools/server/tests` of a
-    llama.cpp checkout), else the rootdir itself. With `test.online`, whether llama-server
-    stays online after a complete fetch."""
-    from invoke.config import Config
-
-    from .tasks import namespace
+    """The `models:` and `test:` configuration as the tasks read it, with their loader
+    (Invoke's system and user files, `INVOKE_RUNTIME_CONFIG`, `INVOKE_*` variables), rooted
+    where this suite sits: the folder above pytest's rootdir when that is the configured suite
+    (`tools/server/tests` of a llama.cpp checkout), else the rootdir itself. With
+    `test.online`, whether llama-server stays online after a complete fetch. A bad value is an
+    OptionsError naming where it was set; a file Invoke cannot use, a ConfigFileError."""
+    from .config_files import blame, load_config
+    from .tasks import SECTION_CHECKS, namespace
 
     runtime = os.environ.get("INVOKE_RUNTIME_CONFIG")
-    config = Config(runtime_path=Path(runtime) if runtime else None)
-    config.load_collection(namespace.configuration())
-    config.load_runtime()
-    config.load_shell_env()
-    suite = Path(config.test.suite or DEFAULT_SUITE)
-    root, suite_name = rootpath, "."
-    if rootpath.parts[-len(suite.parts):] == suite.parts and suite.parts:
-        root, suite_name = rootpath.parents[len(suite.parts) - 1], str(suite)
-    section = dict(config.models)
-    section["root"] = section.get("root") or str(root)
-    if environment.offline(os.environ):
-        section["offline"] = True  # the tests run offline: so does their fetch (a check)
-    return build_options(section, suite=suite_name), bool(config.test.online)
+    config = load_config(Path(runtime) if runtime else None, None, namespace.configuration())
+    try:
+        test = check_section(config.test)
+        suite = Path(test.suite)
+        root, suite_name = rootpath, "."
+        if rootpath.parts[-len(suite.parts):] == suite.parts and suite.parts:
+            root, suite_name = rootpath.parents[len(suite.parts) - 1], str(suite)
+        section = dict(config.models)
+        section["root"] = section.get("root") or str(root)
+        if environment.offline(os.environ):
+            section["offline"] = True  # the tests run offline: so does their fetch (a check)
+        return build_options(section, suite=suite_name), test.online
+    except OptionsError as exc:
+        raise OptionsError(f"{exc}{blame(config, SECTION_CHECKS)}") from exc
+
+
+def _uncaptured(config: pytest.Config) -> contextlib.AbstractContextManager[Any]:
+    """Output straight to the terminal: pytest's capture suspended, or nothing to suspend
+    (`-p no:capture` leaves no capture manager)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    return capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
 
 
 class _WorkerReport:
@@ -104,6 +113,9 @@ class _Fetcher:
             self.options, self.online = plugin_options(config.rootpath)
         except OptionsError as exc:
             raise pytest.UsageError(f"fetch-test-models: invalid option: {exc}") from exc
+        except ConfigFileError as exc:
+            raise pytest.UsageError(f"fetch-test-models: invalid configuration: {exc.detail}"
+                                    ) from exc
         self.names = [*self.options.scan.repo_names, *self.options.scan.file_names]
         # The tests must look where the models go (llama.cpp's suite would use ./tmp).
         cache = str(environment.cache_dir(os.environ, self.options.cache_dir))
@@ -143,8 +155,7 @@ class _Fetcher:
         arguments = self.config.invocation_params.args
         selection = selection_from(document, options.root, arguments,
                                    time.monotonic() - self.started)
-        capture = self.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled():
+        with _uncaptured(self.config):
             print(flush=True)
             try:
                 scan = scan_suite(options.root, options.scan, endpoint_host(os.environ))

@@ -6,6 +6,7 @@ Registered as a `pytest11` entry point, or loaded with `-p scanner.cli.pytest_pl
 unless asked by `--fetch-models`, the ini key `fetch_models = true` or `FETCH_TEST_MODELS=1`
 (so `PYTEST_ADDOPTS=--fetch-models ./tests.sh` and `FETCH_TEST_MODELS=1 ./tests.sh` both work).
 Until then it imports nothing but the standard library: the work is in `pytest_fetch.py`.
+In a pytest that `test.server` runs, the plugin stands down: the task fetches for that run.
 """
 
 from __future__ import annotations
@@ -40,8 +41,17 @@ def enabled(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not enabled(config) or config.option.collectonly:
+    if not enabled(config) or config.option.collectonly or _run_by_the_tool():
         return
     from . import pytest_fetch
 
     pytest_fetch.register(config)
+
+
+def _run_by_the_tool() -> bool:
+    """A pytest that `test.server` (or a selection after `--`) started: the tool fetches for
+    it already, so the plugin stands down (one fetch per run, whichever way it was asked for).
+    The tool marks it by where its own selection plugin writes."""
+    from ..selection.standalone.fetch_test_models_selection import OUTPUT_VAR
+
+    return bool(os.environ.get(OUTPUT_VAR))

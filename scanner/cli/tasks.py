@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from invoke.collection import Collection
@@ -21,11 +22,15 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
 from ..errors import ExitCode, OptionsError
+from .config_files import blame, load_config, runtime_file
 from .declarations import ModelsOptions, TestOptions, config_defaults
 from .flags import TaskFlag, by_section, signature, task_flags
 from .options import Options, build_options, build_server_run, check_section
 
 Values = dict[str, dict[str, Any]]
+#: What refuses a section's values (`blame` says which file or variable set a bad one).
+SECTION_CHECKS: dict[str, Callable[[Mapping[str, Any]], object]] = {
+    "models": build_options, "test": check_section}
 
 
 def _options(c: Context, values: Values, check_test: bool = True,
@@ -40,7 +45,13 @@ def _options(c: Context, values: Values, check_test: bool = True,
                              python=test.get("python") or c.config.test.python,
                              selection=selection, **values["models"])
     except OptionsError as exc:
-        raise Exit(f"error: invalid option: {exc}", code=ExitCode.USAGE) from exc
+        raise _refused(c, exc) from exc
+
+
+def _refused(c: Context, exc: OptionsError) -> Exit:
+    """A bad value, and the file or variable it comes from when it is not a flag."""
+    where = blame(c.config, SECTION_CHECKS)
+    return Exit(f"error: invalid option: {exc}{where}", code=ExitCode.USAGE)
 
 
 def _pytest_args(c: Context) -> list[str]:
@@ -123,13 +134,33 @@ def run_tests(c: Context, values: Values) -> int:
     try:
         run = build_server_run(c.config.test, os.environ, _pytest_args(c), **run_flags)
     except OptionsError as exc:
-        raise Exit(f"error: invalid option: {exc}", code=ExitCode.USAGE) from exc
+        raise _refused(c, exc) from exc
     return run_server_tests(options, run)
 
+
+class _Tasks(Collection):
+    """A section of tasks whose configuration files are checked before Invoke merges them.
+
+    Invoke asks the collection holding a task for its configuration (`Executor.execute`,
+    through `Collection.task_with_config`) just before it merges the files with it, where a
+    section that clashes (`models: [1, 2]`) is an `AmbiguousMergeError` traceback. Under
+    `fetch-test-models` the files are read by `CheckedConfig`; under `invoke -r CLONE` by
+    Invoke's own `Config`: so they are read here once more, by the same loader, which stops
+    the task with one line first."""
+
+    def configuration(self, taskpath: str | None = None) -> dict[str, Any]:
+        load_config(runtime_file(), _PROJECT if (_PROJECT / "tasks.py").is_file() else None,
+                    namespace.configuration())
+        return super().configuration(taskpath)
+
+
+#: Where `invoke -r CLONE` finds the tasks file, and beside it a project configuration file.
+_PROJECT = Path(__file__).resolve().parents[2]
+
 namespace = Collection(
-    Collection("models", _task("list", list_models), _task("fetch", fetch_models),
-               _task("lock", lock_models), _task("prune", prune_models)),
-    Collection("test", _task("server", run_tests)))
+    _Tasks("models", _task("list", list_models), _task("fetch", fetch_models),
+           _task("lock", lock_models), _task("prune", prune_models)),
+    _Tasks("test", _task("server", run_tests)))
 # On the root so that every task sees both sections (`test.server` reads `models:` too).
 namespace.configure({"models": config_defaults(ModelsOptions),
                      "test": config_defaults(TestOptions)})

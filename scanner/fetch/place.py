@@ -63,6 +63,31 @@ def plan_placements(plans: list[ModelPlan], settings: FetchSettings) -> None:
         plan.placements = [_planned(job, settings) for job in plan.files]
 
 
+def destination_clashes(plans: list[ModelPlan], settings: FetchSettings) -> list[str]:
+    """URL files the suite would read at one path (`download_file` names a file by the URL's
+    last part, so two URLs ending in the same name get one file): for each such path, what
+    says it, naming the URLs and where the tests give them. Known from the scan, so said before
+    any request; placing both would leave the link to whichever came last."""
+    if settings.place_in is None:
+        return []
+    by_path: dict[Path, list[ModelPlan]] = {}
+    for plan in plans:
+        if plan.model.revision and plan.model.hf_file and plan.planned:
+            path = destination(settings.place_in, settings.url_dest, plan.model.hf_file)
+            by_path.setdefault(path, []).append(plan)
+    return [f"{len(group)} URL files would be placed at {path}, where the suite reads each of "
+            "them (a URL's file is named by its last part): "
+            + ", ".join(_url_of(plan) for plan in group)
+            + "; nothing was fetched: give the files different names in the tests, or leave "
+              "them to the tests with --no-urls"
+            for path, group in by_path.items() if len(group) > 1]
+
+
+def _url_of(plan: ModelPlan) -> str:
+    where = ", ".join(ref.location() for ref in plan.references)
+    return f"{plan.model.repo}/resolve/{plan.model.revision}/{plan.model.hf_file} ({where})"
+
+
 def _planned(job: FileJob, settings: FetchSettings) -> Placement:
     assert settings.place_in is not None
     path = destination(settings.place_in, settings.url_dest, job.file.path)

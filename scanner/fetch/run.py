@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from .. import cache as hf_cache
 from .. import cache_locks
+from ..errors import SetupError
 from ..models import Diagnostic, ScanResult, model_sort_key
 from .content import verify_cached
 from .jobs import FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan
-from .place import place_files, plan_placements
+from .place import destination_clashes, place_files, plan_placements
 from .plan import (
     finish_plans,
     link_cached_blobs,
@@ -81,7 +82,8 @@ class Display(Protocol):
 def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> FetchRun:
     """List each repo once, resolve as llama.cpp would (following remote presets to the models
     they name), then (unless offline or a dry run) download what the cache lacks. Ctrl-C raises
-    `FetchInterrupted` once downloads stopped."""
+    `FetchInterrupted` once downloads stopped; two URL files the suite would read at one path
+    are a SetupError before any request."""
     if settings.offline:  # offline, the Hub stack is not even imported
         return _run(scan, settings, display, None)
     from ..hub import HubClient
@@ -94,6 +96,9 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
 def _run(scan: ScanResult, settings: FetchSettings, display: Display,
          client: HubClient | None) -> FetchRun:
     plans = make_plans(scan, settings)
+    clashes = destination_clashes(plans, settings)
+    if clashes:
+        raise SetupError("\n".join(clashes))
 
     def pinned_by_lock(plan: ModelPlan) -> bool:  # a URL reference is pinned by its URL
         return (settings.locked is not None and not plan.model.revision
