@@ -160,6 +160,9 @@ class _Fetcher:
                                              offline=options.models.offline, network=network))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
+        if code == ExitCode.INTERRUPTED:  # Ctrl-C ends the session, keep-going or not
+            pytest.exit("fetch-test-models: stopped by Ctrl-C, so no test ran",
+                        returncode=ExitCode.INTERRUPTED)
         if code and not keep_going:
             pytest.exit("fetch-test-models: the fetch failed, so no test ran "
                         "(--fetch-models-keep-going runs them anyway)", returncode=code)
