@@ -202,3 +202,29 @@ def test_ctrl_c_during_the_fetch_ends_the_session_with_130_even_with_keep_going(
     assert run.returncode == 130, out
     assert "interrupted" in out and "Traceback" not in out
     assert not ran.exists(), "no test ran after Ctrl-C"
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_a_module_that_fails_to_collect_stops_the_run_before_any_fetch_under_xdist_too(
+    workers: list[str], fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(1_000, 1)})
+    ran = tmp_path / "ran"
+    root = write_suite(tmp_path / "p", f"""\
+        import types
+        def test_a():
+            types.SimpleNamespace().model_hf_repo = "org/a"
+            open({str(ran)!r}, "w").close()
+    """)
+    write_suite(root, "raise ImportError('broken on purpose')\n", "test_broken.py")
+    run = pytest_in(root, "--fetch-models", *workers)
+    out = run.stdout + run.stderr
+    assert run.returncode == 2, out
+    assert "broken on purpose" in out
+    assert "fetch-test-models: pytest could not collect every test (1 error): nothing " \
+           "fetched, no test runs" in out
+    assert fake_hub.requests == [] and not ran.exists()
+    kept = pytest_in(root, "--fetch-models", "--continue-on-collection-errors", *workers)
+    assert "pytest could not collect every test (1 error): fetching for those it collected" \
+           in kept.stdout, kept.stdout + kept.stderr
+    assert fake_hub.count("GET", "resolve") == 1 and ran.exists()

@@ -32,6 +32,8 @@ from .server_tests import offline_server_env
 #: it (with this suffix), the variables the controller adds to the tests' environment.
 WORKER_KEY = "fetch_test_models_selection"
 ENV_SUFFIX = ".env"
+#: In the worker's file: how many collection errors it met (pytest's `session.testsfailed`).
+ERRORS_KEY = "collection_errors"
 #: Set for an offline test run (by `test.server --offline`, or by hand).
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "LLAMA_ARG_OFFLINE")
 
@@ -80,9 +82,10 @@ class _WorkerReport:
 
     @pytest.hookimpl(tryfirst=True)  # before xdist tells the controller that it has collected
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.target and not session.testsfailed:
-            atomic.write_text(Path(self.target),
-                              json.dumps(selection_document(session, self.names)))
+        if self.target:
+            document = selection_document(session, self.names)
+            document[ERRORS_KEY] = session.testsfailed
+            atomic.write_text(Path(self.target), json.dumps(document))
 
     @pytest.hookimpl(tryfirst=True)  # before the first test's fixtures (`load_all`)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -120,7 +123,7 @@ class _Fetcher:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if not session.testsfailed:  # collection errors stop the run before any test
+        if self._collected_whole(session.testsfailed, xdist=False):
             self._fetch(selection_document(session, self.names))
 
     @pytest.hookimpl(optionalhook=True)
@@ -130,8 +133,34 @@ class _Fetcher:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Any) -> None:
-        if not self.fetched and self.worker_file.exists():  # absent: collection failed
-            self._fetch(json.loads(self.worker_file.read_text(encoding="utf-8")))
+        if self.fetched or not self.worker_file.exists():
+            return
+        document = json.loads(self.worker_file.read_text(encoding="utf-8"))
+        if self._collected_whole(document.pop(ERRORS_KEY, 0), xdist=True):
+            self._fetch(document)
+
+    def _collected_whole(self, errors: int, *, xdist: bool) -> bool:
+        """Whether to fetch: collection errors stop the run before any test, as pytest does
+        (`pytest_runtestloop`), unless `--continue-on-collection-errors`. xdist runs the tests
+        that did collect: its controller is stopped here, so that both runs end alike."""
+        if not errors:
+            return True
+        counted = f"{errors} error{'s' if errors > 1 else ''}"
+        if self.config.option.continue_on_collection_errors:
+            self._say(f"fetch-test-models: pytest could not collect every test ({counted}): "
+                      "fetching for those it collected (--continue-on-collection-errors)")
+            return True
+        self.fetched = True
+        self._say(f"fetch-test-models: pytest could not collect every test ({counted}): "
+                  "nothing fetched, no test runs")
+        if xdist:
+            pytest.exit(f"{counted} during collection", returncode=pytest.ExitCode.INTERRUPTED)
+        return False
+
+    def _say(self, line: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
 
     def _add_env(self, added: dict[str, str]) -> None:
         """This process's tests get `added` now; an xdist worker's, before its first test."""
