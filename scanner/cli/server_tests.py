@@ -3,10 +3,14 @@ fetched exactly the models of the tests that run will select."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from types import FrameType
 
 from .. import environment, preflight
 from ..errors import ExitCode, OptionsError, SetupError
@@ -17,7 +21,7 @@ from ..output.show import ShowAs, show
 from ..preflight import ServerSetup
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import run_environment
-from ..selection.live import LiveRun
+from ..selection.live import LiveRun, signal_group, start_pytest, stop_group
 from ..selection.needs import narrow
 from ..selection.network import NetworkNeed
 from ..url_files import prepare_working_folders
@@ -36,21 +40,58 @@ def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
     return ["--durations=30", "-v", "-x", *workers, *([] if run.test.slow else ["-m", "not slow"])]
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP reached the tool: the run ends, pytest's process group with it (a
+    BaseException, as KeyboardInterrupt is, so that no `except Exception` holds it up)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: What ends the run as a whole (`kill PID`, a closed terminal); Ctrl-C is handled apart.
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def run_server_tests(options: Options, run: ServerRun,
                      env: Mapping[str, str] | None = None) -> int:
     """Fetch the selection's models (unless `run.test.fetch` is off), then pytest; pytest's code.
-    What the run needs is checked first (exit 2, nothing fetched); Ctrl-C is exit 130."""
+    What the run needs is checked first (exit 2, nothing fetched); Ctrl-C is exit 130; SIGTERM
+    or SIGHUP end pytest and all it started, then the run (128 + the signal's number)."""
     env = os.environ if env is None else env
     log.setup(options.models.verbosity)
     try:
-        outcome = _run_server_tests(options, run, env)
+        with _ending_on_signals():
+            outcome = _run_server_tests(options, run, env)
     except (OptionsError, SetupError, NoTestFiles) as exc:
         log.error(f"error: {exc}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
         log.error("interrupted: stopped by Ctrl-C before the tests ran")
         return ExitCode.INTERRUPTED
+    except Terminated as ended:
+        log.error(f"terminated: {signal.Signals(ended.signum).name} ended the run, and pytest "
+                  "with every process it started")
+        return 128 + ended.signum
     return show(outcome, ShowAs(env=env))
+
+
+@contextlib.contextmanager
+def _ending_on_signals() -> Iterator[None]:
+    """Each of ENDING_SIGNALS raises Terminated while the run lasts, unless it is ignored
+    (`nohup`) or handled by someone else; the handlers before are put back."""
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    ours = [] if threading.current_thread() is not threading.main_thread() else [
+        number for number in ENDING_SIGNALS if signal.getsignal(number) == signal.SIG_DFL]
+    for number in ours:
+        signal.signal(number, _raise)
+    try:
+        yield
+    finally:
+        for number in ours:
+            signal.signal(number, signal.SIG_DFL)
 
 
 def _run_server_tests(options: Options, run: ServerRun,
@@ -75,7 +116,12 @@ def _run_server_tests(options: Options, run: ServerRun,
     if run.test.fetch:
         return _fetch_then_test(options, run, setup.python, arguments, run_env, env,
                                 pytest_line)
-    code, interrupted = _run_pytest(subprocess.Popen(command, cwd=folder, env=run_env))
+    process = start_pytest(command, folder, run_env)
+    try:
+        code, interrupted = _run_pytest(process)
+    finally:
+        if process.poll() is None:  # a second Ctrl-C, SIGTERM
+            stop_group(process)
     return ServerTestsRun(pytest_line, pytest_code=code, interrupted=interrupted)
 
 
@@ -129,9 +175,8 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
         pytest_code, interrupted = _run_pytest(live.process)
         return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
     finally:
-        if live.process.poll() is None:  # stopped by an error or Ctrl-C in this process
-            live.process.kill()
-            live.process.wait()
+        if live.process.poll() is None:  # stopped by an error, Ctrl-C or SIGTERM
+            stop_group(live.process)
         live.close()
 
 
@@ -153,17 +198,17 @@ def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
 
 
 def _run_pytest(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
-    """pytest's exit code, and whether Ctrl-C stopped it: it reaches pytest too (from the
-    terminal), which is left to stop its tests and print its summary (the run exits 130)."""
+    """pytest's exit code, and whether Ctrl-C stopped it: passed on to pytest's process group
+    (from the terminal or sent to this process alone), which is left to stop its tests and
+    print its summary (the run exits 130). A second Ctrl-C stops waiting for it."""
     interrupted = False
     while True:
         try:
             code = process.wait()
             break
         except KeyboardInterrupt:
-            if interrupted:  # a second Ctrl-C: stop waiting for pytest's own shutdown
-                process.kill()
-                process.wait()
+            if interrupted:
                 raise
-            interrupted = True  # pytest, in the terminal's process group, got it too
+            interrupted = True
+            signal_group(process, signal.SIGINT)
     return code, interrupted

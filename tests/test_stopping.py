@@ -1,0 +1,115 @@
+"""`test.server` stopped from outside while its tests run: SIGTERM (or SIGHUP) ends pytest, its
+xdist workers and the llama-servers their tests started, then the tool; SIGINT sent to the
+tool's PID alone reaches the tests as a terminal's Ctrl-C does. llama-server is the stand-in of
+tests/llama_standin.py, which records its PID when it starts and then stays up."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.downloads import wait_for
+from tests.fakehub import FakeHub, GeneratedFile
+from tests.helpers import invoke_command, write_suite
+from tests.llama_standin import read_log, write_standin
+
+#: A test that starts llama-server, says which processes run it, and waits for ever.
+SERVER_TEST = """\
+import json, os, subprocess, threading, types
+
+def test_model():
+    types.SimpleNamespace().model_hf_repo = "org/a"
+
+def test_server():
+    worker = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    with open(os.environ["FTM_TEST_MARK"], "w") as mark:
+        json.dump({"pytest": os.getppid() if worker else os.getpid(), "test": os.getpid()},
+                  mark)
+    subprocess.Popen([os.environ["LLAMA_SERVER_BIN_PATH"], "--hf-repo", "org/a"])
+    threading.Event().wait()
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, ended but not yet reaped by its parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+class ServerRun:
+    """`invoke test.server` on SERVER_TEST, as its own process group, and what it started."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        root = write_suite(tmp_path / "p", SERVER_TEST)
+        self.log, self.mark = tmp_path / "standin.jsonl", tmp_path / "mark.json"
+        server = write_standin(tmp_path / "bin", "llama-server")
+        env = dict(os.environ, FTM_TEST_MARK=str(self.mark), STANDIN_LOG=str(self.log),
+                   STANDIN_SLEEP="600", LLAMA_SERVER_BIN_PATH=str(server), TERM="dumb")
+        self.tool = subprocess.Popen(
+            invoke_command("test.server", "--root", str(root), *args, "--", "-p",
+                           "no:cacheprovider"), text=True, start_new_session=True, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.pids: list[int] = []
+
+    def __enter__(self) -> ServerRun:
+        return self
+
+    def started(self) -> dict[str, int]:
+        """Once llama-server runs: the PIDs of pytest, of the test's process, of the server."""
+        wait_for(lambda: read_log(self.log), "llama-server to start", timeout=120)
+        pids = {**json.loads(self.mark.read_text()), "server": read_log(self.log)[0]["pid"]}
+        self.pids = list(pids.values())
+        return pids
+
+    def ended(self) -> str:
+        out, _ = self.tool.communicate(timeout=120)
+        wait_for(lambda: not any(alive(pid) for pid in self.pids),
+                 "pytest and what it started to end", timeout=60)
+        return out
+
+    def __exit__(self, *exc: object) -> None:
+        for pid in self.pids:  # whatever a failed run left behind
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if self.tool.poll() is None:
+            os.killpg(self.tool.pid, signal.SIGKILL)
+            self.tool.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["--workers", "2"], ["--workers", "1", "--no-fetch"]],
+                         ids=["fetch-xdist", "no-fetch"])
+def test_sigterm_ends_pytest_its_workers_and_the_llama_servers_they_started(
+    args: list[str], fake_hub: FakeHub, hub_env: Path, tmp_path: Path,
+) -> None:
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(1_000, 1)})
+    with ServerRun(tmp_path, *args) as run:
+        pids = run.started()
+        run.tool.send_signal(signal.SIGTERM)
+        out = run.ended()
+    assert run.tool.returncode == 128 + signal.SIGTERM, out
+    assert out.rstrip().endswith("terminated: SIGTERM ended the run, and pytest with every "
+                                 "process it started"), out
+    assert "Traceback" not in out
+    assert len(set(pids.values())) == (3 if "2" in args else 2), "a worker ran the test"
+
+
+@pytest.mark.slow
+def test_sigint_to_the_tools_pid_alone_stops_the_tests_as_ctrl_c_does(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path,
+) -> None:
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(1_000, 1)})
+    with ServerRun(tmp_path, "--workers", "1") as run:
+        run.started()
+        run.tool.send_signal(signal.SIGINT)
+        out = run.ended()
+    assert run.tool.returncode == 130, out
+    assert "KeyboardInterrupt" in out and "1 passed" in out, "pytest stopped, with its summary"
+    assert out.rstrip().endswith("interrupted: the tests stopped (pytest's summary above)")
