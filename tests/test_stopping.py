@@ -1,7 +1,10 @@
 """`test.server` stopped from outside while its tests run: SIGTERM (or SIGHUP) ends pytest, its
 xdist workers and the llama-servers their tests started, then the tool; SIGINT sent to the
 tool's PID alone reaches the tests as a terminal's Ctrl-C does. llama-server is the stand-in of
-tests/llama_standin.py, which records its PID when it starts and then stays up."""
+tests/llama_standin.py, which records its PID when it starts and then stays up.
+
+A collection that never ends (a conftest.py or test module that blocks on import) is stopped
+after `test.collect_timeout` by every task that collects and by the plugin under xdist."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,7 +54,8 @@ class ServerRun:
         root = write_suite(tmp_path / "p", SERVER_TEST)
         self.log, self.mark = tmp_path / "standin.jsonl", tmp_path / "mark.json"
         server = write_standin(tmp_path / "bin", "llama-server")
-        env = dict(os.environ, FTM_TEST_MARK=str(self.mark), STANDIN_LOG=str(self.log),
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env = dict(inherited, FTM_TEST_MARK=str(self.mark), STANDIN_LOG=str(self.log),
                    STANDIN_SLEEP="600", LLAMA_SERVER_BIN_PATH=str(server), TERM="dumb")
         self.tool = subprocess.Popen(
             invoke_command("test.server", "--root", str(root), *args, "--", "-p",
@@ -113,3 +118,60 @@ def test_sigint_to_the_tools_pid_alone_stops_the_tests_as_ctrl_c_does(
     assert run.tool.returncode == 130, out
     assert "KeyboardInterrupt" in out and "1 passed" in out, "pytest stopped, with its summary"
     assert out.rstrip().endswith("interrupted: the tests stopped (pytest's summary above)")
+
+
+# -- a collection that never ends --------------------------------------------------------------
+
+#: Blocks for ever on import, once it said which process it is.
+BLOCKS_ON_IMPORT = """\
+import os, pathlib, threading
+pathlib.Path(os.environ["FTM_TEST_MARK"], str(os.getpid())).touch()
+threading.Event().wait()
+"""
+HUNG = ("pytest was stopped after collecting for 2 s: does a conftest.py or test module wait "
+        "for something on import? (the limit is test.collect_timeout, or "
+        "INVOKE_TEST_COLLECT_TIMEOUT)")
+
+
+def hung_collectors(marks: Path) -> list[int]:
+    return [int(mark.name) for mark in marks.iterdir()]
+
+
+@pytest.mark.parametrize("task", ["models.list", "test.server"])
+def test_a_conftest_that_blocks_on_import_is_stopped_after_the_configured_timeout(
+    task: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path,
+) -> None:
+    root = write_suite(tmp_path / "p", "def test_a():\n    s.model_hf_repo = 'org/a'\n")
+    (root / "tools/server/tests/conftest.py").write_text(BLOCKS_ON_IMPORT)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    run = subprocess.run(invoke_command(task, "--root", str(root), "--", "-q"), text=True,
+                         capture_output=True, timeout=120,
+                         env=dict(os.environ, FTM_TEST_MARK=str(marks),
+                                  INVOKE_TEST_COLLECT_TIMEOUT="2", PYTEST_WORKERS="2"))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"could not collect the suite: {HUNG}" in run.stderr
+    assert "Traceback" not in run.stderr
+    wait_for(lambda: not any(alive(pid) for pid in hung_collectors(marks)),
+             "the hung pytest to end")  # if it reached the import before the limit
+    assert fake_hub.requests == []
+
+
+def test_the_plugin_stops_xdist_workers_whose_collection_blocks_after_the_timeout(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path,
+) -> None:
+    root = write_suite(tmp_path / "p", "def test_a():\n    s.model_hf_repo = 'org/a'\n")
+    write_suite(root, BLOCKS_ON_IMPORT, "test_blocks.py")  # the controller imports no test
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fetch-models", "-n", "2"],
+        cwd=root / "tools/server/tests", text=True, capture_output=True, timeout=120,
+        env=dict(inherited, FTM_TEST_MARK=str(marks), INVOKE_TEST_COLLECT_TIMEOUT="2"))
+    out = run.stdout + run.stderr
+    assert run.returncode == 2, out
+    assert f"fetch-test-models: {HUNG}" in out
+    wait_for(lambda: not any(alive(pid) for pid in hung_collectors(marks)),
+             "the workers to end")  # those that reached the import before the limit
+    assert fake_hub.requests == []

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 from .. import atomic, environment
 from ..errors import ExitCode, OptionsError
 from ..scan.suite import NoTestFiles, scan_suite
-from ..selection.collect import selection_from
+from ..selection.collect import collection_hung, selection_from
 from ..selection.needs import narrow
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..url_files import prepare_working_folders
@@ -69,7 +71,9 @@ def plugin_options(rootpath: Path) -> tuple[Options, bool]:
     section["root"] = section.get("root") or str(root)
     if any(os.environ.get(name, "") not in ("", "0") for name in OFFLINE_VARS):
         section["offline"] = True  # the tests run offline: so does their fetch (a check)
-    return build_options(section, suite=suite_name), bool(config.test.online)
+    return (build_options(section, suite=suite_name,
+                          collect_timeout=config.test.collect_timeout),
+            bool(config.test.online))
 
 
 class _WorkerReport:
@@ -117,8 +121,11 @@ class _Fetcher:
         self.scratch = tempfile.TemporaryDirectory(prefix="ftm-plugin-")
         self.worker_file = Path(self.scratch.name) / "selection.json"
         self.fetched = False
+        self.hung = threading.Timer(self.options.collect_timeout, self._collection_hung)
+        self.hung.daemon = True
 
     def pytest_unconfigure(self) -> None:
+        self.hung.cancel()
         self.scratch.cleanup()
 
     @pytest.hookimpl(trylast=True)
@@ -132,7 +139,21 @@ class _Fetcher:
         node.workerinput[WORKER_KEY + "_names"] = self.names
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_setupnodes(self) -> None:
+        """The controller waits for its workers' collection: at most `test.collect_timeout`,
+        as test.server waits for pytest's."""
+        self.hung.start()
+
+    def _collection_hung(self) -> None:
+        """The workers' collection outlasted the timeout: said, then the session is stopped
+        as Ctrl-C stops it (xdist then ends its workers). A signal, not an exception set on
+        the main thread, so that a wait that blocks in the kernel ends too."""
+        self._say(f"fetch-test-models: {collection_hung(self.options.collect_timeout)}")
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Any) -> None:
+        self.hung.cancel()
         if self.fetched or not self.worker_file.exists():
             return
         document = json.loads(self.worker_file.read_text(encoding="utf-8"))

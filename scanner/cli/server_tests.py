@@ -148,7 +148,8 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
     """One pytest run: it collects, waits while `models.fetch` brings what its tests need
     (the fetch's selection line, plan and summary), then runs them — or stops."""
     names = (*options.scan.repo_names, *options.scan.file_names)
-    live = LiveRun(python.path, arguments, options.suite_dir, run_env, names)
+    live = LiveRun(python.path, arguments, options.suite_dir, run_env, names,
+                   options.collect_timeout)
     try:
         selection = live.selection(options.root)
         if selection is None:  # it ended on its own: a usage error, or nothing to run

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import tempfile
@@ -23,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .collect import PLUGIN, Selection, plugin_environment, selection_from
+from ..limits import COLLECT_TIMEOUT_S
+from .collect import PLUGIN, Selection, collection_hung, plugin_environment, selection_from
 from .standalone import fetch_test_models_selection as plugin
 
 #: How much of what pytest wrote on stderr is kept, to explain a run that could not collect.
@@ -61,8 +63,10 @@ class LiveRun:
     """One pytest process, paused after its collection until `go` or `stop`."""
 
     def __init__(self, python: Path, arguments: Sequence[str], folder: Path,
-                 env: Mapping[str, str], param_names: Sequence[str]) -> None:
+                 env: Mapping[str, str], param_names: Sequence[str],
+                 timeout: float = COLLECT_TIMEOUT_S) -> None:
         self.arguments = tuple(arguments)
+        self.timeout = timeout
         self.started = time.monotonic()
         self._scratch = tempfile.TemporaryDirectory(prefix="ftm-run-")
         self._output = Path(self._scratch.name) / "selection.json"
@@ -85,9 +89,15 @@ class LiveRun:
     def selection(self, root: Path) -> Selection | None:
         """What the run collected, once it waits; None when it ended without collecting
         anything to run (a usage error, nothing selected: its exit code says which);
-        a Selection with `error` when its collection failed."""
-        line = self._ready.readline()
+        a Selection with `error` when its collection failed, or outlasted the timeout (then
+        the run is stopped, its xdist workers with it)."""
+        readable, _, _ = select.select([self._ready], [], [], self.timeout)
         seconds = time.monotonic() - self.started
+        if not readable:
+            stop_group(self.process)
+            return Selection(arguments=self.arguments, seconds=seconds,
+                             error=collection_hung(self.timeout))
+        line = self._ready.readline()
         if not line:
             self.process.wait()
             self._tee.join(timeout=5)
