@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,20 +48,39 @@ def alive(pid: int) -> bool:
         return False
 
 
-class ServerRun:
-    """`invoke test.server` on SERVER_TEST, as its own process group, and what it started."""
+#: Starts a command in a process group of its own in this session, as a shell with job control
+#: starts a job (a group with no parent in its session would ignore Ctrl-Z), and says its PID.
+JOB = """\
+import subprocess, sys
+job = subprocess.Popen(sys.argv[2:], process_group=0)
+open(sys.argv[1], "w").write(str(job.pid))
+sys.exit(job.wait())
+"""
 
-    def __init__(self, tmp_path: Path, *args: str) -> None:
+
+def state(pid: int) -> str:
+    """The process's state letter in /proc: T when stopped."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+class ServerRun:
+    """`invoke test.server` on SERVER_TEST, as its own process group (or session, with `job`:
+    a job of a shell, in a session of its own), and what it started."""
+
+    def __init__(self, tmp_path: Path, *args: str, job: bool = False) -> None:
         root = write_suite(tmp_path / "p", SERVER_TEST)
         self.log, self.mark = tmp_path / "standin.jsonl", tmp_path / "mark.json"
         server = write_standin(tmp_path / "bin", "llama-server")
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
         env = dict(inherited, FTM_TEST_MARK=str(self.mark), STANDIN_LOG=str(self.log),
                    STANDIN_SLEEP="600", LLAMA_SERVER_BIN_PATH=str(server), TERM="dumb")
+        self.tool_pid_file = tmp_path / "tool.pid"
+        shell = [sys.executable, "-c", JOB, str(self.tool_pid_file)] if job else []
         self.tool = subprocess.Popen(
-            invoke_command("test.server", "--root", str(root), *args, "--", "-p",
-                           "no:cacheprovider"), text=True, start_new_session=True, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            [*shell, *invoke_command("test.server", "--root", str(root), *args, "--", "-p",
+                                     "no:cacheprovider")],
+            text=True, start_new_session=True, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
         self.pids: list[int] = []
 
     def __enter__(self) -> ServerRun:
@@ -120,6 +140,24 @@ def test_sigint_to_the_tools_pid_alone_stops_the_tests_as_ctrl_c_does(
     assert out.rstrip().endswith("interrupted: the tests stopped (pytest's summary above)")
 
 
+@pytest.mark.slow
+def test_ctrl_z_stops_pytest_and_its_servers_with_the_tool_and_fg_continues_them(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path,
+) -> None:
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(1_000, 1)})
+    with ServerRun(tmp_path, "--workers", "1", job=True) as run:
+        pids = run.started()
+        tool = int(run.tool_pid_file.read_text())
+        running = [tool, pids["pytest"], pids["server"]]
+        os.kill(tool, signal.SIGTSTP)  # as a terminal's Ctrl-Z reaches the job
+        wait_for(lambda: [state(pid) for pid in running] == ["T"] * 3, "all to stop")
+        os.kill(tool, signal.SIGCONT)  # fg
+        wait_for(lambda: "T" not in [state(pid) for pid in running], "all to go on")
+        os.kill(tool, signal.SIGTERM)
+        out = run.ended()
+    assert run.tool.returncode == 128 + signal.SIGTERM, out
+
+
 # -- a collection that never ends --------------------------------------------------------------
 
 #: Blocks for ever on import, once it said which process it is.
@@ -137,14 +175,23 @@ def hung_collectors(marks: Path) -> list[int]:
     return [int(mark.name) for mark in marks.iterdir()]
 
 
+@pytest.fixture
+def marks(tmp_path: Path) -> Iterator[Path]:
+    """Where the processes that block on import say so; any a failed run left is ended."""
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    yield folder
+    for pid in hung_collectors(folder):
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("task", ["models.list", "test.server"])
 def test_a_conftest_that_blocks_on_import_is_stopped_after_the_configured_timeout(
-    task: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path,
+    task: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path, marks: Path,
 ) -> None:
     root = write_suite(tmp_path / "p", "def test_a():\n    s.model_hf_repo = 'org/a'\n")
     (root / "tools/server/tests/conftest.py").write_text(BLOCKS_ON_IMPORT)
-    marks = tmp_path / "marks"
-    marks.mkdir()
     run = subprocess.run(invoke_command(task, "--root", str(root), "--", "-q"), text=True,
                          capture_output=True, timeout=120,
                          env=dict(os.environ, FTM_TEST_MARK=str(marks),
@@ -158,12 +205,10 @@ def test_a_conftest_that_blocks_on_import_is_stopped_after_the_configured_timeou
 
 
 def test_the_plugin_stops_xdist_workers_whose_collection_blocks_after_the_timeout(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path,
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, marks: Path,
 ) -> None:
     root = write_suite(tmp_path / "p", "def test_a():\n    s.model_hf_repo = 'org/a'\n")
     write_suite(root, BLOCKS_ON_IMPORT, "test_blocks.py")  # the controller imports no test
-    marks = tmp_path / "marks"
-    marks.mkdir()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fetch-models", "-n", "2"],

@@ -3,14 +3,11 @@ fetched exactly the models of the tests that run will select."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import signal
 import subprocess
-import threading
-from collections.abc import Iterator, Mapping
-from types import FrameType
+from collections.abc import Mapping
 
 from .. import environment, preflight
 from ..errors import ExitCode, OptionsError, SetupError
@@ -21,13 +18,14 @@ from ..output.show import ShowAs, show
 from ..preflight import ServerSetup
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import run_environment
-from ..selection.live import LiveRun, signal_group, start_pytest, stop_group
+from ..selection.live import LiveRun, signal_group, start_pytest
 from ..selection.needs import narrow
 from ..selection.network import NetworkNeed
 from ..url_files import prepare_working_folders
 from .commands import check_setup, fetch_models
 from .options import Options, ServerRun
 from .selected import endpoint_host, needs_of
+from .stopping import Terminated, ending_on_signals, following
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
@@ -40,19 +38,6 @@ def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
     return ["--durations=30", "-v", "-x", *workers, *([] if run.test.slow else ["-m", "not slow"])]
 
 
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP reached the tool: the run ends, pytest's process group with it (a
-    BaseException, as KeyboardInterrupt is, so that no `except Exception` holds it up)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-#: What ends the run as a whole (`kill PID`, a closed terminal); Ctrl-C is handled apart.
-ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
 def run_server_tests(options: Options, run: ServerRun,
                      env: Mapping[str, str] | None = None) -> int:
     """Fetch the selection's models (unless `run.test.fetch` is off), then pytest; pytest's code.
@@ -61,7 +46,7 @@ def run_server_tests(options: Options, run: ServerRun,
     env = os.environ if env is None else env
     log.setup(options.models.verbosity)
     try:
-        with _ending_on_signals():
+        with ending_on_signals():
             outcome = _run_server_tests(options, run, env)
     except (OptionsError, SetupError, NoTestFiles) as exc:
         log.error(f"error: {exc}")
@@ -74,24 +59,6 @@ def run_server_tests(options: Options, run: ServerRun,
                   "with every process it started")
         return 128 + ended.signum
     return show(outcome, ShowAs(env=env))
-
-
-@contextlib.contextmanager
-def _ending_on_signals() -> Iterator[None]:
-    """Each of ENDING_SIGNALS raises Terminated while the run lasts, unless it is ignored
-    (`nohup`) or handled by someone else; the handlers before are put back."""
-    def _raise(signum: int, frame: FrameType | None) -> None:
-        raise Terminated(signum)
-
-    ours = [] if threading.current_thread() is not threading.main_thread() else [
-        number for number in ENDING_SIGNALS if signal.getsignal(number) == signal.SIG_DFL]
-    for number in ours:
-        signal.signal(number, _raise)
-    try:
-        yield
-    finally:
-        for number in ours:
-            signal.signal(number, signal.SIG_DFL)
 
 
 def _run_server_tests(options: Options, run: ServerRun,
@@ -117,11 +84,8 @@ def _run_server_tests(options: Options, run: ServerRun,
         return _fetch_then_test(options, run, setup.python, arguments, run_env, env,
                                 pytest_line)
     process = start_pytest(command, folder, run_env)
-    try:
+    with following(process):
         code, interrupted = _run_pytest(process)
-    finally:
-        if process.poll() is None:  # a second Ctrl-C, SIGTERM
-            stop_group(process)
     return ServerTestsRun(pytest_line, pytest_code=code, interrupted=interrupted)
 
 
@@ -151,34 +115,39 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
     live = LiveRun(python.path, arguments, options.suite_dir, run_env, names,
                    options.collect_timeout)
     try:
-        selection = live.selection(options.root)
-        if selection is None:  # it ended on its own: a usage error, or nothing to run
-            return ServerTestsRun(pytest_line, pytest_code=live.process.returncode)
-        if selection.error:
-            live.process.wait()
-            raise SetupError(preflight.collection_error(python, selection.error,
-                                                        selection.output, options.suite_dir))
-        scan = scan_suite(options.root, options.scan, endpoint_host(env))
-        selected = narrow(scan, selection, options.scan, offline=run.test.offline)
-        network = needs_of(selected.scan, selected, options)
-        code = fetch_models(options.with_selection(arguments), env, selected, network)
-        if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
-            if code != ExitCode.INTERRUPTED:  # the fetch said what it left
-                log.error("not running the tests: the fetch failed (--keep-going runs them "
-                          "anyway)")
-            live.stop(code)
-            live.process.wait()
-            return ServerTestsRun(pytest_line, fetch_code=code)
-        if code:
-            log.note("note: the fetch failed; running the tests anyway (--keep-going)")
-        live.go(offline_server_env(code, online=run.test.online, offline=run.test.offline,
-                                   network=network))
-        pytest_code, interrupted = _run_pytest(live.process)
-        return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
+        with following(live.process):
+            return _fetch_for(live, options, run, python, env, pytest_line)
     finally:
-        if live.process.poll() is None:  # stopped by an error, Ctrl-C or SIGTERM
-            stop_group(live.process)
         live.close()
+
+
+def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: preflight.SuitePython,
+               env: Mapping[str, str], pytest_line: str) -> ServerTestsRun:
+    """What `live` collected fetched, then its tests run, or it is stopped."""
+    selection = live.selection(options.root)
+    if selection is None:  # it ended on its own: a usage error, or nothing to run
+        return ServerTestsRun(pytest_line, pytest_code=live.process.returncode)
+    if selection.error:
+        live.process.wait()
+        raise SetupError(preflight.collection_error(python, selection.error,
+                                                    selection.output, options.suite_dir))
+    scan = scan_suite(options.root, options.scan, endpoint_host(env))
+    selected = narrow(scan, selection, options.scan, offline=run.test.offline)
+    network = needs_of(selected.scan, selected, options)
+    code = fetch_models(options.with_selection(live.arguments), env, selected, network)
+    if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
+        if code != ExitCode.INTERRUPTED:  # the fetch said what it left
+            log.error("not running the tests: the fetch failed (--keep-going runs them "
+                      "anyway)")
+        live.stop(code)
+        live.process.wait()
+        return ServerTestsRun(pytest_line, fetch_code=code)
+    if code:
+        log.note("note: the fetch failed; running the tests anyway (--keep-going)")
+    live.go(offline_server_env(code, online=run.test.online, offline=run.test.offline,
+                               network=network))
+    pytest_code, interrupted = _run_pytest(live.process)
+    return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
 
 
 def offline_server_env(fetch_code: int, *, online: bool, offline: bool,

@@ -53,6 +53,7 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
     """End pytest's process group: SIGTERM, then SIGKILL to whatever is left after the grace
     (llama-servers whose test process is gone included)."""
     signal_group(process, signal.SIGTERM)
+    signal_group(process, signal.SIGCONT)  # stopped by Ctrl-Z, it could not end
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=STOP_GRACE_SECONDS)
     signal_group(process, signal.SIGKILL)
