@@ -148,7 +148,8 @@ class _Fetcher:
         """The workers' collection outlasted the timeout: said, then the session is stopped
         as Ctrl-C stops it (xdist then ends its workers). A signal, not an exception set on
         the main thread, so that a wait that blocks in the kernel ends too."""
-        self._say(f"fetch-test-models: {collection_hung(self.options.collect_timeout)}")
+        self._say(f"fetch-test-models: {collection_hung(self.options.collect_timeout)}; the "
+                  "session stops as on Ctrl-C")
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     @pytest.hookimpl(optionalhook=True)
