@@ -10,3 +10,6 @@ CONNECTIONS = 12
 TIMEOUT_S = 10.0
 #: Attempts at one byte range of a file, however much each brought (as wget's `--tries`).
 TRIES = 20
+#: Seconds pytest may take to collect a suite before it is stopped: a conftest.py or test module
+#: that waits on import (say for a server) would otherwise hang the run.
+COLLECT_TIMEOUT_S = 600.0

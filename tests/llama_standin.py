@@ -1,13 +1,16 @@
 """The llama.cpp backend is tested with a stand-in executable rather than a real llama.cpp build
-(tests/test_llama_backend.py, tests/test_llama_task.py); this module writes it and reads its log.
+(tests/test_llama_backend.py, tests/test_llama_task.py), and so is the llama-server a test
+starts (tests/test_stopping.py); this module writes it and reads its log.
 
 `write_standin` writes a small Python script named like a llama.cpp binary (`llama`,
-`llama-download`, `llama-completion`, `llama-cli`) with a shebang for this interpreter. It:
-- appends its program name, argv and the environment variables of interest (LLAMA_CACHE,
+`llama-download`, `llama-completion`, `llama-cli`, `llama-server`) with a shebang for this
+interpreter. It:
+- appends its program name, argv, PID and the environment variables of interest (LLAMA_CACHE,
   HF_HUB_CACHE, MODEL_ENDPOINT, HF_ENDPOINT, LLAMA_ARG_OFFLINE, whether HF_TOKEN is set) to the
   JSON-lines file named by $STANDIN_LOG;
 - parses its arguments the way current llama.cpp's `common/arg.cpp` does for that binary (only
   the options the `download` example registers, `-fa` needing on|off|auto, the same messages);
+- then stays up $STANDIN_SLEEP seconds, if set (a llama-server serving);
 - writes what llama.cpp's downloader writes: `$LLAMA_CACHE/models--org--name/refs/main` with a
   fake commit, `blobs/<sha256 of content>`, `snapshots/<commit>/<file>` as a relative symlink to
   the blob, all parts of a split model; `download` prints the local path;
@@ -55,7 +58,7 @@ for opt in ("--mtp", "--dflash", "--eagle3"):  # download-only
 
 def record():
     rec = {{"prog": PROG, "argv": ARGS, "env": {{k: os.environ.get(k) for k in ENV_KEYS}},
-           "hf_token_set": bool(os.environ.get("HF_TOKEN"))}}
+           "hf_token_set": bool(os.environ.get("HF_TOKEN")), "pid": os.getpid()}}
     with open(os.environ["STANDIN_LOG"], "a") as f:
         f.write(json.dumps(rec) + "\n")
 

@@ -39,7 +39,8 @@ def test_each_task_s_help_letter_for_letter(task: str, monkeypatch: pytest.Monke
 def test_every_key_can_be_configured_and_none_is_set_by_default() -> None:
     assert config_defaults(ServerOptions) == {
         "suite": None, "offline": None, "slow": None, "fetch": None, "online": None,
-        "workers": None, "keep_going": None, "python": None, "server_bin": None}
+        "workers": None, "keep_going": None, "python": None, "server_bin": None,
+        "collect_timeout": None}
     assert set(config_defaults(ModelsOptions)) >= {"jobs", "mmproj", "verbosity", "backend"}
 
 
@@ -189,3 +190,12 @@ def test_a_server_run() -> None:
     assert build_server_run({}, {}, [], workers=2).parallel()
     assert build_server_run({}, {}, [], workers="logical").parallel()
     assert options.DEFAULT_WORKERS == 4
+
+
+def test_the_collection_timeout_is_600_s_unless_set_and_a_bad_one_names_the_key() -> None:
+    assert build_options({}).collect_timeout == 600
+    assert build_options({}, collect_timeout="2.5").collect_timeout == 2.5  # as from INVOKE_TEST_*
+    assert reason(lambda: build_options({}, collect_timeout="0")) == (
+        "collect_timeout: Input should be greater than 0")
+    assert reason(lambda: build_options({}, collect_timeout="soon")).startswith(
+        "collect_timeout: Input should be a valid number")

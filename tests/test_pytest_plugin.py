@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.downloads import wait_for
 from tests.example_suite import copy_example, requested_repos, serve_example_repos
-from tests.fakehub import FakeHub, GeneratedFile
+from tests.fakehub import FakeHub, Fault, GeneratedFile
+from tests.helpers import write_suite
 
 SUITE = "tools/server/tests"
 BASIC_REPOS = {"ggml-org/models", "ggml-org/tinygemma3-GGUF", "ggml-org/test-model-stories260K"}
@@ -194,3 +197,69 @@ def test_in_a_test_server_run_the_plugin_stands_down(
     assert run.stdout.count("to download:") == 1 and "3 passed" in run.stdout
     trees = [r.path for r in fake_hub.requests if r.kind == "tree"]
     assert sorted(trees) == sorted(set(trees)) and len(trees) == len(BASIC_REPOS)
+
+
+def pytest_started(root: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    """`pytest_in`, started: Python's own Ctrl-C handler installed (a background job starts
+    ignoring SIGINT, which its children would inherit)."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("PYTEST_", "LLAMA_CACHE", "HF_HUB_CACHE"))}
+    return subprocess.Popen(
+        [sys.executable, "-c", "import signal, sys, pytest\n"
+         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+         "sys.exit(pytest.main(sys.argv[1:]))", "-p", "no:cacheprovider", *args],
+        cwd=root / SUITE, env={**inherited, **env}, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+
+
+def test_ctrl_c_during_the_fetch_ends_the_session_with_130_even_with_keep_going(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(200_000, 1)})
+    hold = Fault("hold", after=65536)
+    fake_hub.add_fault("/resolve/", hold, times=None)
+    ran = tmp_path / "ran"
+    root = write_suite(tmp_path / "p", f"""\
+        import types
+        def test_a():
+            types.SimpleNamespace().model_hf_repo = "org/a"
+            open({str(ran)!r}, "w").close()
+    """)
+    run = pytest_started(root, "--fetch-models", "--fetch-models-keep-going")
+    try:
+        wait_for(lambda: fake_hub.count("GET", "resolve"), "the download", timeout=120)
+        run.send_signal(signal.SIGINT)
+        out, _ = run.communicate(timeout=60)
+    finally:
+        hold.release.set()
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out
+    assert not ran.exists(), "no test ran after Ctrl-C"
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_a_module_that_fails_to_collect_stops_the_run_before_any_fetch_under_xdist_too(
+    workers: list[str], fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(1_000, 1)})
+    ran = tmp_path / "ran"
+    root = write_suite(tmp_path / "p", f"""\
+        import types
+        def test_a():
+            types.SimpleNamespace().model_hf_repo = "org/a"
+            open({str(ran)!r}, "w").close()
+    """)
+    write_suite(root, "raise ImportError('broken on purpose')\n", "test_broken.py")
+    run = pytest_in(root, "--fetch-models", *workers)
+    out = run.stdout + run.stderr
+    assert run.returncode == 2, out
+    assert "broken on purpose" in out
+    assert "fetch-test-models: pytest could not collect every test (1 error): nothing " \
+           "fetched, no test runs" in out
+    assert fake_hub.requests == [] and not ran.exists()
+    kept = pytest_in(root, "--fetch-models", "--continue-on-collection-errors", *workers)
+    assert "pytest could not collect every test (1 error): fetching for those it collected" \
+           in kept.stdout, kept.stdout + kept.stderr
+    assert fake_hub.count("GET", "resolve") == 1 and ran.exists()

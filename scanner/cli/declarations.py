@@ -130,6 +130,10 @@ class TestOptions:
         None, "llama-server the tests start, checked before anything is fetched (default: "
               "LLAMA_SERVER_BIN_PATH, else build/bin/llama-server, when the suite's utils.py "
               "reads that variable; false: no check)")
+    collect_timeout: Annotated[float, Gt(0)] = option(
+        limits.COLLECT_TIMEOUT_S, "seconds pytest may take to collect the suite before it is "
+                                  "stopped: a selection after `--`, test.server, the pytest "
+                                  "plugin waiting for its xdist workers (default 600)")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import limits
 from ..environment import check_no_link_loop, resolved
 from ..errors import OptionsError
 from ..url_files import check_url_dest
@@ -35,6 +36,8 @@ class Options:
     python: str | None = None
     #: pytest arguments whose selection narrows the models (`--` given); None: the whole suite
     selection: tuple[str, ...] | None = None
+    #: `test.collect_timeout`: how long a collection of the suite may take
+    collect_timeout: float = limits.COLLECT_TIMEOUT_S
 
     @property
     def cache_dir(self) -> Path | None:
@@ -77,10 +80,14 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     """Flags given on the command line win; unset flags (None, False, empty) fall back to config.
     Boolean flags can only switch a behaviour on, except `mmproj` (`--no-mmproj`) and `urls`
     (`--no-urls`).
-    `suite`, `python` and `selection` are not `models:` keys: they come with the flags."""
+    `suite`, `python`, `selection` and `collect_timeout` are not `models:` keys: they come
+    with the flags (the last one checked as `test:` checks it)."""
     suite = flags.pop("suite", None) or DEFAULT_SUITE
     python = flags.pop("python", None)
     selection = flags.pop("selection", None)
+    collect_timeout = _validate(TestOptions, "test", {},
+                                {"collect_timeout": flags.pop("collect_timeout", None)},
+                                switched_off=set()).collect_timeout
     models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj", "urls"})
     try:
         check_url_dest(models.url_dest)
@@ -96,7 +103,8 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         raise OptionsError(_why(exc, "models")) from exc
     root = resolved(Path(models.root or ".").expanduser(), "root (--root, models.root)")
     return Options(models=models, root=root, scan=scan, suite=suite, python=python,
-                   selection=None if selection is None else tuple(selection))
+                   selection=None if selection is None else tuple(selection),
+                   collect_timeout=collect_timeout)
 
 
 def check_section(section: Mapping[str, Any]) -> TestOptions:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import pytest
 from .. import atomic, environment
 from ..errors import ExitCode, OptionsError
 from ..scan.suite import NoTestFiles, scan_suite
-from ..selection.collect import selection_from
+from ..selection.collect import collection_hung, selection_from
 from ..selection.needs import narrow
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..url_files import prepare_working_folders
@@ -33,6 +35,8 @@ from .server_tests import offline_server_env
 #: it (with this suffix), the variables the controller adds to the tests' environment.
 WORKER_KEY = "fetch_test_models_selection"
 ENV_SUFFIX = ".env"
+#: In the worker's file: how many collection errors it met (pytest's `session.testsfailed`).
+ERRORS_KEY = "collection_errors"
 
 
 def register(config: pytest.Config) -> None:
@@ -65,7 +69,8 @@ def plugin_options(rootpath: Path) -> tuple[Options, bool]:
         section["root"] = section.get("root") or str(root)
         if environment.offline(os.environ):
             section["offline"] = True  # the tests run offline: so does their fetch (a check)
-        return build_options(section, suite=suite_name), test.online
+        return (build_options(section, suite=suite_name, collect_timeout=test.collect_timeout),
+                test.online)
     except OptionsError as exc:
         raise OptionsError(f"{exc}{blame(config, SECTION_CHECKS)}") from exc
 
@@ -87,9 +92,10 @@ class _WorkerReport:
 
     @pytest.hookimpl(tryfirst=True)  # before xdist tells the controller that it has collected
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.target and not session.testsfailed:
-            atomic.write_text(Path(self.target),
-                              json.dumps(selection_document(session, self.names)))
+        if self.target:
+            document = selection_document(session, self.names)
+            document[ERRORS_KEY] = session.testsfailed
+            atomic.write_text(Path(self.target), json.dumps(document))
 
     @pytest.hookimpl(tryfirst=True)  # before the first test's fixtures (`load_all`)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -124,13 +130,16 @@ class _Fetcher:
         self.scratch = tempfile.TemporaryDirectory(prefix="ftm-plugin-")
         self.worker_file = Path(self.scratch.name) / "selection.json"
         self.fetched = False
+        self.hung = threading.Timer(self.options.collect_timeout, self._collection_hung)
+        self.hung.daemon = True
 
     def pytest_unconfigure(self) -> None:
+        self.hung.cancel()
         self.scratch.cleanup()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if not session.testsfailed:  # collection errors stop the run before any test
+        if self._collected_whole(session.testsfailed, xdist=False):
             self._fetch(selection_document(session, self.names))
 
     @pytest.hookimpl(optionalhook=True)
@@ -139,9 +148,50 @@ class _Fetcher:
         node.workerinput[WORKER_KEY + "_names"] = self.names
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_setupnodes(self) -> None:
+        """The controller waits for its workers' collection: at most `test.collect_timeout`,
+        as test.server waits for pytest's."""
+        self.hung.start()
+
+    def _collection_hung(self) -> None:
+        """The workers' collection outlasted the timeout: said, then the session is stopped
+        as Ctrl-C stops it (xdist then ends its workers). A signal, not an exception set on
+        the main thread, so that a wait that blocks in the kernel ends too."""
+        self._say(f"fetch-test-models: {collection_hung(self.options.collect_timeout)}; the "
+                  "session stops as on Ctrl-C")
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Any) -> None:
-        if not self.fetched and self.worker_file.exists():  # absent: collection failed
-            self._fetch(json.loads(self.worker_file.read_text(encoding="utf-8")))
+        self.hung.cancel()
+        if self.fetched or not self.worker_file.exists():
+            return
+        document = json.loads(self.worker_file.read_text(encoding="utf-8"))
+        if self._collected_whole(document.pop(ERRORS_KEY, 0), xdist=True):
+            self._fetch(document)
+
+    def _collected_whole(self, errors: int, *, xdist: bool) -> bool:
+        """Whether to fetch: collection errors stop the run before any test, as pytest does
+        (`pytest_runtestloop`), unless `--continue-on-collection-errors`. xdist runs the tests
+        that did collect: its controller is stopped here, so that both runs end alike."""
+        if not errors:
+            return True
+        counted = f"{errors} error{'s' if errors > 1 else ''}"
+        if self.config.option.continue_on_collection_errors:
+            self._say(f"fetch-test-models: pytest could not collect every test ({counted}): "
+                      "fetching for those it collected (--continue-on-collection-errors)")
+            return True
+        self.fetched = True
+        self._say(f"fetch-test-models: pytest could not collect every test ({counted}): "
+                  "nothing fetched, no test runs")
+        if xdist:
+            pytest.exit(f"{counted} during collection", returncode=pytest.ExitCode.INTERRUPTED)
+        return False
+
+    def _say(self, line: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
 
     def _add_env(self, added: dict[str, str]) -> None:
         """This process's tests get `added` now; an xdist worker's, before its first test."""
@@ -169,6 +219,9 @@ class _Fetcher:
                                              offline=options.models.offline, network=network))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
+        if code == ExitCode.INTERRUPTED:  # Ctrl-C ends the session, keep-going or not
+            pytest.exit("fetch-test-models: stopped by Ctrl-C, so no test ran",
+                        returncode=ExitCode.INTERRUPTED)
         if code and not keep_going:
             pytest.exit("fetch-test-models: the fetch failed, so no test ran "
                         "(--fetch-models-keep-going runs them anyway)", returncode=code)

@@ -48,7 +48,7 @@ def select_for(options: Options, scan: ScanResult,
     run_env = run_environment(env, cache, offline=False, slow=False)
     names = (*options.scan.repo_names, *options.scan.file_names)
     selection = collect_tests(options.suite_dir, options.root, options.selection, run_env, names,
-                              python.path)
+                              python.path, options.collect_timeout)
     if selection.error:
         raise SetupError(preflight.collection_error(python, selection.error, selection.output,
                                                     options.suite_dir) +

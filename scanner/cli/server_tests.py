@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Mapping
 
@@ -17,13 +18,14 @@ from ..output.show import ShowAs, show
 from ..preflight import ServerSetup
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import run_environment
-from ..selection.live import LiveRun
+from ..selection.live import LiveRun, signal_group, start_pytest
 from ..selection.needs import narrow
 from ..selection.network import NetworkNeed
 from ..url_files import prepare_working_folders
 from .commands import check_setup, fetch_models
 from .options import Options, ServerRun
 from .selected import endpoint_host, needs_of
+from .stopping import Terminated, ending_on_signals, following
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
@@ -39,17 +41,23 @@ def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
 def run_server_tests(options: Options, run: ServerRun,
                      env: Mapping[str, str] | None = None) -> int:
     """Fetch the selection's models (unless `run.test.fetch` is off), then pytest; pytest's code.
-    What the run needs is checked first (exit 2, nothing fetched); Ctrl-C is exit 130."""
+    What the run needs is checked first (exit 2, nothing fetched); Ctrl-C is exit 130; SIGTERM
+    or SIGHUP end pytest and all it started, then the run (128 + the signal's number)."""
     env = os.environ if env is None else env
     log.setup(options.models.verbosity)
     try:
-        outcome = _run_server_tests(options, run, env)
+        with ending_on_signals():
+            outcome = _run_server_tests(options, run, env)
     except (OptionsError, SetupError, NoTestFiles) as exc:
         log.error(f"error: {exc}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
         log.error("interrupted: stopped by Ctrl-C before the tests ran")
         return ExitCode.INTERRUPTED
+    except Terminated as ended:
+        log.error(f"terminated: {signal.Signals(ended.signum).name} ended the run, and pytest "
+                  "with every process it started")
+        return 128 + ended.signum
     return show(outcome, ShowAs(env=env))
 
 
@@ -75,7 +83,9 @@ def _run_server_tests(options: Options, run: ServerRun,
     if run.test.fetch:
         return _fetch_then_test(options, run, setup.python, arguments, run_env, env,
                                 pytest_line)
-    code, interrupted = _run_pytest(subprocess.Popen(command, cwd=folder, env=run_env))
+    process = start_pytest(command, folder, run_env)
+    with following(process):
+        code, interrupted = _run_pytest(process)
     return ServerTestsRun(pytest_line, pytest_code=code, interrupted=interrupted)
 
 
@@ -102,37 +112,42 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
     """One pytest run: it collects, waits while `models.fetch` brings what its tests need
     (the fetch's selection line, plan and summary), then runs them — or stops."""
     names = (*options.scan.repo_names, *options.scan.file_names)
-    live = LiveRun(python.path, arguments, options.suite_dir, run_env, names)
+    live = LiveRun(python.path, arguments, options.suite_dir, run_env, names,
+                   options.collect_timeout)
     try:
-        selection = live.selection(options.root)
-        if selection is None:  # it ended on its own: a usage error, or nothing to run
-            return ServerTestsRun(pytest_line, pytest_code=live.process.returncode)
-        if selection.error:
-            live.process.wait()
-            raise SetupError(preflight.collection_error(python, selection.error,
-                                                        selection.output, options.suite_dir))
-        scan = scan_suite(options.root, options.scan, endpoint_host(env))
-        selected = narrow(scan, selection, options.scan, offline=run.test.offline)
-        network = needs_of(selected.scan, selected, options)
-        code = fetch_models(options.with_selection(arguments), env, selected, network)
-        if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
-            if code != ExitCode.INTERRUPTED:  # the fetch said what it left
-                log.error("not running the tests: the fetch failed (--keep-going runs them "
-                          "anyway)")
-            live.stop(code)
-            live.process.wait()
-            return ServerTestsRun(pytest_line, fetch_code=code)
-        if code:
-            log.note("note: the fetch failed; running the tests anyway (--keep-going)")
-        live.go(offline_server_env(code, online=run.test.online, offline=run.test.offline,
-                                   network=network))
-        pytest_code, interrupted = _run_pytest(live.process)
-        return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
+        with following(live.process):
+            return _fetch_for(live, options, run, python, env, pytest_line)
     finally:
-        if live.process.poll() is None:  # stopped by an error or Ctrl-C in this process
-            live.process.kill()
-            live.process.wait()
         live.close()
+
+
+def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: preflight.SuitePython,
+               env: Mapping[str, str], pytest_line: str) -> ServerTestsRun:
+    """What `live` collected fetched, then its tests run, or it is stopped."""
+    selection = live.selection(options.root)
+    if selection is None:  # it ended on its own: a usage error, or nothing to run
+        return ServerTestsRun(pytest_line, pytest_code=live.process.returncode)
+    if selection.error:
+        live.process.wait()
+        raise SetupError(preflight.collection_error(python, selection.error,
+                                                    selection.output, options.suite_dir))
+    scan = scan_suite(options.root, options.scan, endpoint_host(env))
+    selected = narrow(scan, selection, options.scan, offline=run.test.offline)
+    network = needs_of(selected.scan, selected, options)
+    code = fetch_models(options.with_selection(live.arguments), env, selected, network)
+    if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
+        if code != ExitCode.INTERRUPTED:  # the fetch said what it left
+            log.error("not running the tests: the fetch failed (--keep-going runs them "
+                      "anyway)")
+        live.stop(code)
+        live.process.wait()
+        return ServerTestsRun(pytest_line, fetch_code=code)
+    if code:
+        log.note("note: the fetch failed; running the tests anyway (--keep-going)")
+    live.go(offline_server_env(code, online=run.test.online, offline=run.test.offline,
+                               network=network))
+    pytest_code, interrupted = _run_pytest(live.process)
+    return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
 
 
 def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
@@ -153,17 +168,17 @@ def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
 
 
 def _run_pytest(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
-    """pytest's exit code, and whether Ctrl-C stopped it: it reaches pytest too (from the
-    terminal), which is left to stop its tests and print its summary (the run exits 130)."""
+    """pytest's exit code, and whether Ctrl-C stopped it: passed on to pytest's process group
+    (from the terminal or sent to this process alone), which is left to stop its tests and
+    print its summary (the run exits 130). A second Ctrl-C stops waiting for it."""
     interrupted = False
     while True:
         try:
             code = process.wait()
             break
         except KeyboardInterrupt:
-            if interrupted:  # a second Ctrl-C: stop waiting for pytest's own shutdown
-                process.kill()
-                process.wait()
+            if interrupted:
                 raise
-            interrupted = True  # pytest, in the terminal's process group, got it too
+            interrupted = True
+            signal_group(process, signal.SIGINT)
     return code, interrupted

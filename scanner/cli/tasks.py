@@ -43,6 +43,7 @@ def _options(c: Context, values: Values, check_test: bool = True,
             check_section(c.config.test)
         return build_options(c.config.models, suite=test.get("suite") or c.config.test.suite,
                              python=test.get("python") or c.config.test.python,
+                             collect_timeout=c.config.test.collect_timeout,
                              selection=selection, **values["models"])
     except OptionsError as exc:
         raise _refused(c, exc) from exc

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..limits import COLLECT_TIMEOUT_S
 from .standalone import fetch_test_models_selection as plugin
 
 #: The plugin's folder, put on the suite interpreter's path, and its module name there.
@@ -29,9 +30,6 @@ PLUGIN = plugin.__name__.rpartition(".")[2]
 
 #: pytest's "no tests collected": an empty selection, not a failure.
 NO_TESTS_COLLECTED = 5
-#: A collection that takes longer is stopped and reported as failed (a conftest.py or test
-#: module that waits on import, say for a server, would otherwise hang the run).
-COLLECT_TIMEOUT_SECONDS = 600
 #: How many of pytest's last output lines a failure shows.
 ERROR_LINES = 15
 
@@ -81,11 +79,19 @@ class Selection(BaseModel):
         return [test for test in self.tests if test.skip is None]
 
 
+def collection_hung(seconds: float) -> str:
+    """What stopping a collection that outlasted `seconds` says, wherever it is stopped."""
+    return (f"pytest was stopped after collecting for {seconds:g} s: does a conftest.py or "
+            "test module wait for something on import? (the limit is test.collect_timeout, or "
+            "INVOKE_TEST_COLLECT_TIMEOUT)")
+
+
 def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mapping[str, str],
-                  param_names: Sequence[str], python: Path | None = None) -> Selection:
+                  param_names: Sequence[str], python: Path | None = None,
+                  timeout: float = COLLECT_TIMEOUT_S) -> Selection:
     """Run pytest's collection once in `folder` with `arguments`, by `python` (default: this
-    interpreter); never raises for a failed collection (the Selection carries pytest's own
-    error lines instead)."""
+    interpreter), stopped after `timeout` seconds; never raises for a failed collection (the
+    Selection carries pytest's own error lines instead)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ftm-select-") as scratch:
         output = Path(scratch) / "selection.json"
@@ -94,16 +100,14 @@ def collect_tests(folder: Path, root: Path, arguments: Sequence[str], env: Mappi
         child_env = plugin_environment(env, output, param_names)
         try:
             run = subprocess.run(command, cwd=folder, env=child_env, capture_output=True,
-                                 text=True, errors="replace", timeout=COLLECT_TIMEOUT_SECONDS,
+                                 text=True, errors="replace", timeout=timeout,
                                  check=False, stdin=subprocess.DEVNULL)
         except OSError as exc:  # the interpreter vanished or cannot be run
             return Selection(arguments=tuple(arguments), seconds=time.monotonic() - started,
                              error=f"{command[0]} cannot be run: {exc.strerror or exc}")
         except subprocess.TimeoutExpired:
             return Selection(arguments=tuple(arguments), seconds=time.monotonic() - started,
-                             error=f"pytest was stopped after collecting for "
-                                   f"{COLLECT_TIMEOUT_SECONDS} s: does a conftest.py or test "
-                                   "module wait for something on import?")
+                             error=collection_hung(timeout))
         seconds = time.monotonic() - started
         if run.returncode not in (0, NO_TESTS_COLLECTED) or not output.exists():
             printed = run.stdout + run.stderr

@@ -2,6 +2,11 @@
 (`standalone/fetch_test_models_selection.py`), collects once, reports its items and waits on a
 pipe while the tool fetches their models; then it runs the tests, or stops with the fetch's
 exit code. `collect.py` is the collection-only variant, for tasks that run no test.
+
+pytest runs in a session of its own (`start_pytest`), with its xdist workers and the
+llama-servers its tests start: the tool passes a signal on to that process group as a whole
+(`signal_group`) and ends it with itself (`stop_group`), so that nothing it started outlives
+it, whether the signal came from the terminal or to the tool's PID alone.
 """
 
 from __future__ import annotations
@@ -9,27 +14,60 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
+import signal
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from .collect import PLUGIN, Selection, plugin_environment, selection_from
+from ..limits import COLLECT_TIMEOUT_S
+from .collect import PLUGIN, Selection, collection_hung, plugin_environment, selection_from
 from .standalone import fetch_test_models_selection as plugin
 
 #: How much of what pytest wrote on stderr is kept, to explain a run that could not collect.
 STDERR_KEPT = 64 * 1024
+#: How long pytest's process group has to end after SIGTERM before what is left gets SIGKILL.
+STOP_GRACE_SECONDS = 10
+
+
+def start_pytest(command: Sequence[str], folder: Path, env: Mapping[str, str],
+                 **popen: Any) -> subprocess.Popen[bytes]:
+    """pytest as the leader of a new session: its group holds every process it starts (a
+    terminal's Ctrl-C reaches the tool alone, which passes it on), and it may still read the
+    terminal (`--pdb`): a process outside the terminal's session is not stopped for reading."""
+    return subprocess.Popen(list(command), cwd=folder, env=env, start_new_session=True,
+                            **popen)
+
+
+def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    """`signum` to pytest's process group: pytest, its workers, the servers they started."""
+    with contextlib.suppress(ProcessLookupError):  # all of them have ended
+        os.killpg(process.pid, signum)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """End pytest's process group: SIGTERM, then SIGKILL to whatever is left after the grace
+    (llama-servers whose test process is gone included)."""
+    signal_group(process, signal.SIGTERM)
+    signal_group(process, signal.SIGCONT)  # stopped by Ctrl-Z, it could not end
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    signal_group(process, signal.SIGKILL)
+    process.wait()
 
 
 class LiveRun:
     """One pytest process, paused after its collection until `go` or `stop`."""
 
     def __init__(self, python: Path, arguments: Sequence[str], folder: Path,
-                 env: Mapping[str, str], param_names: Sequence[str]) -> None:
+                 env: Mapping[str, str], param_names: Sequence[str],
+                 timeout: float = COLLECT_TIMEOUT_S) -> None:
         self.arguments = tuple(arguments)
+        self.timeout = timeout
         self.started = time.monotonic()
         self._scratch = tempfile.TemporaryDirectory(prefix="ftm-run-")
         self._output = Path(self._scratch.name) / "selection.json"
@@ -37,8 +75,8 @@ class LiveRun:
         go_read, self._go = os.pipe()
         child_env = plugin_environment(env, self._output, param_names)
         child_env.update({plugin.READY_FD_VAR: str(ready_write), plugin.GO_FD_VAR: str(go_read)})
-        self.process = subprocess.Popen(
-            [str(python), "-m", "pytest", *arguments, "-p", PLUGIN], cwd=folder, env=child_env,
+        self.process = start_pytest(
+            [str(python), "-m", "pytest", *arguments, "-p", PLUGIN], folder, child_env,
             pass_fds=(ready_write, go_read), stderr=subprocess.PIPE)
         os.close(ready_write)
         os.close(go_read)
@@ -52,9 +90,15 @@ class LiveRun:
     def selection(self, root: Path) -> Selection | None:
         """What the run collected, once it waits; None when it ended without collecting
         anything to run (a usage error, nothing selected: its exit code says which);
-        a Selection with `error` when its collection failed."""
-        line = self._ready.readline()
+        a Selection with `error` when its collection failed, or outlasted the timeout (then
+        the run is stopped, its xdist workers with it)."""
+        readable, _, _ = select.select([self._ready], [], [], self.timeout)
         seconds = time.monotonic() - self.started
+        if not readable:
+            stop_group(self.process)
+            return Selection(arguments=self.arguments, seconds=seconds,
+                             error=collection_hung(self.timeout))
+        line = self._ready.readline()
         if not line:
             self.process.wait()
             self._tee.join(timeout=5)
