@@ -9,12 +9,12 @@ import io
 from pathlib import Path
 
 import pytest
-from invoke.program import Program
 
 from scanner.cli import options
 from scanner.cli.declarations import ModelsOptions, TaskSwitches, config_defaults
 from scanner.cli.declarations import TestOptions as ServerOptions
 from scanner.cli.options import build_options, build_server_run, check_section
+from scanner.cli.program import FetchTestModels
 from scanner.cli.tasks import namespace
 from scanner.errors import OptionsError
 
@@ -28,7 +28,7 @@ def test_each_task_s_help_letter_for_letter(task: str, monkeypatch: pytest.Monke
     (a new option adds its flag there, and to the README)."""
     monkeypatch.setattr("invoke.program.pty_size", lambda: (80, 24))
     # Invoke takes the help texts out of a task the first time it shows them: a fresh copy
-    program = Program(namespace=copy.deepcopy(namespace), name="fetch-test-models",
+    program = FetchTestModels(namespace=copy.deepcopy(namespace), name="fetch-test-models",
                       binary="fetch-test-models", version="0")
     shown = io.StringIO()
     with contextlib.redirect_stdout(shown):

@@ -1,5 +1,5 @@
 """The scan a task works on: the suite's references (URLs to the configured endpoint's host
-too), narrowed to the tests a selection (`-- PYTEST ARGS`) runs, and what those tests fetch
+too), narrowed to the tests a selection (pytest arguments) runs, and what those tests fetch
 from the Hub themselves."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def select_for(options: Options, scan: ScanResult,
         raise SetupError(preflight.collection_error(python, selection.error, selection.output,
                                                     options.suite_dir) +
                          "\nNothing was fetched for a selection that cannot be known "
-                         "(without `-- PYTEST ARGS`: the whole suite)")
+                         "(without pytest arguments: the whole suite)")
     return narrow(scan, selection, options.scan)
 
 
