@@ -109,8 +109,10 @@ def test_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_missing_suite_folder(tmp_path: Path) -> None:
     built = build_options({"root": str(tmp_path)}, suite="tests/server")
-    assert built.missing_suite() == (f"test suite folder {tmp_path / 'tests/server'} does not "
-                                     "exist (set test.suite or --suite)")
+    assert built.missing_suite() == (
+        f"test suite folder {tmp_path / 'tests/server'} does not exist (without --root, the "
+        "root is the nearest folder from the current one up that holds tests/server; set "
+        "--root or --suite)")
     (tmp_path / "tests/server").mkdir(parents=True)
     assert built.missing_suite() is None
 

@@ -34,8 +34,9 @@ def option(default: Any, help: str, off: str | None = None) -> Any:
 class ModelsOptions:
     """`models:` in invoke.yaml / INVOKE_MODELS_*, under the flags of models.list and fetch."""
 
-    root: str | None = option(None, "project root the globs are relative to (default: current "
-                                    "directory)")
+    root: str | None = option(None, "project root the globs are relative to (default: the "
+                                    "nearest folder, from the current one up, that holds the "
+                                    "suite folder, else pytest's rootdir)")
     tests: str | list[str] | None = option(None, "glob of test files, relative to root; "
                                                  "repeatable (default: tools/server/tests/**/*.py)")
     json: bool = option(False, "print one JSON document instead of tables")

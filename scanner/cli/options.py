@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionsError
+from ..project_root import find_root
 from ..url_files import check_url_dest
 from .declarations import DEFAULT_SUITE, DEFAULT_WORKERS, ModelsOptions, TestOptions
 
@@ -47,7 +48,9 @@ class Options:
         """Why the suite folder cannot be used, or None."""
         if self.suite_dir.is_dir():
             return None
-        return f"test suite folder {self.suite_dir} does not exist (set test.suite or --suite)"
+        return (f"test suite folder {self.suite_dir} does not exist (without --root, the root "
+                f"is the nearest folder from the current one up that holds {self.suite}; "
+                "set --root or --suite)")
 
     @property
     def lock_path(self) -> Path:
@@ -92,7 +95,8 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         scan = ScanConfig.from_mapping(dataclasses.asdict(models))
     except ValidationError as exc:  # a validator's ValueError arrives as one too
         raise OptionsError(_why(exc, "models")) from exc
-    root = Path(models.root or ".").expanduser().resolve()
+    root = Path(models.root).expanduser().resolve() if models.root else \
+        find_root(suite, Path.cwd())
     return Options(models=models, root=root, scan=scan, suite=suite, python=python,
                    selection=None if selection is None else tuple(selection))
 
