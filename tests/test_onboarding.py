@@ -76,7 +76,8 @@ def test_a_missing_requirement_is_named_with_its_pip_command_and_nothing_is_fetc
     requirements.write_text("wget_not_installed\n")
     result = run(invoke_command("test.server"), root, tmp_path / "cache")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "cannot collect the suite: No module named 'wget_not_installed'" in result.stderr
+    assert (f"{sys.executable} (this tool's interpreter) has no wget_not_installed. Install "
+            "the suite's requirements:") in result.stderr
     assert f"{sys.executable} -m pip install -r {requirements}" in result.stderr
     assert "Traceback" not in result.stderr and "passed" not in result.stdout
     assert fake_hub.requests == []
@@ -270,3 +271,41 @@ def test_every_command_of_the_quick_start_works_as_a_newcomer_types_it(
         assert f"python       {checkout}/.venv/bin/python (.venv under the root)" in result.stdout
         assert "llama-server " + str(checkout / "build/bin/llama-server") in result.stdout
         assert "3 passed" in result.stdout
+
+
+def test_every_missing_piece_is_named_in_one_run_with_its_fix(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """pytest and a requirement missing from the suite's interpreter, no llama-server, and a
+    cache that is a file: one run names all four, each with its fix, before any request."""
+    serve_model(fake_hub)
+    root = server_suite(tmp_path / "proj")
+    requirements = root / "tools/server/tests/requirements.txt"
+    requirements.write_text("pytest~=8.3  # the runner\nfilelock\n-r more.txt\n"
+                            "numpy; python_version < '3'\n")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")],
+                   check=True, timeout=300)
+    (tmp_path / "cache-file").write_text("")
+    result = run(invoke_command("test.server", "unit/test_basic.py", "-x"), root,
+                 tmp_path / "cache-file")
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = result.stderr
+    assert said.startswith("error: 3 things this run needs are missing (each with its fix):\n")
+    python = root / ".venv/bin/python"
+    assert (f"  - {python} (.venv under the root) has no pytest, filelock. Install the suite's "
+            f"requirements:\n        {python} -m pip install -r {requirements}\n") in said
+    assert f"  - llama-server not found at {root}/build/bin/llama-server" in said
+    assert "\n        cmake --build build --target llama-server -j\n" in said
+    assert f"{tmp_path / 'cache-file'}" in said and "numpy" not in said
+    assert "Traceback" not in said and fake_hub.requests == []
+
+
+def test_too_little_room_for_the_cache_is_one_of_the_missing_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preflight, "free_bytes", lambda folder: 5 * 2**20)
+    with pytest.raises(preflight.SetupError) as error:
+        preflight.server_setup(None, {"LLAMA_CACHE": str(tmp_path)}, tmp_path, tmp_path, False,
+                               None, hub=False, settings_check=lambda: None)
+    assert str(error.value) == (f"only 5 MiB free for the cache {tmp_path}: free some space, "
+                                "or set LLAMA_CACHE to a folder on a larger disk")

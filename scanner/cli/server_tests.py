@@ -8,7 +8,7 @@ import shlex
 import subprocess
 from collections.abc import Mapping
 
-from .. import environment, preflight
+from .. import preflight
 from ..errors import ExitCode, OptionsError, SetupError
 from ..outcomes import ServerTestsRun
 from ..output import log
@@ -80,20 +80,12 @@ def _run_server_tests(options: Options, run: ServerRun,
 
 
 def _preflight(options: Options, run: ServerRun, env: Mapping[str, str]) -> ServerSetup:
-    """Every check of the user's setup that needs no collection, before the first request:
-    the interpreter and its pytest, the settings, llama-server. (The suite's requirements are
-    checked by its collection, which comes before any request too.)"""
-    python = preflight.suite_python(options.python, env, options.root)
-    pytest_version, xdist = preflight.probe_pytest(python, options.suite_dir)
-    check_setup(options, env, hub=run.test.fetch and not run.test.offline)
-    binary = preflight.server_binary(run.test.server_bin, env, options.root, options.suite_dir)
-    version = preflight.server_version(binary, env, options.root) if binary else None
-    cache = environment.cache_dir(env, options.cache_dir)
-    return ServerSetup(
-        python=python, pytest_version=pytest_version, xdist=xdist, server=binary,
-        server_version=version, cache=cache, free_bytes=preflight.free_bytes(cache),
-        endpoint=None if run.test.offline or not run.test.fetch else environment.endpoint(env),
-        token_set=environment.token(env) is not None)
+    """Every check of the user's setup that needs no collection, before the first request,
+    all in one run (`preflight.server_setup`)."""
+    hub = run.test.fetch and not run.test.offline
+    return preflight.server_setup(
+        options.python, env, options.root, options.suite_dir, run.test.server_bin,
+        options.cache_dir, hub=hub, settings_check=lambda: check_setup(options, env, hub=hub))
 
 
 def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePython,
