@@ -191,3 +191,35 @@ def test_a_server_run() -> None:
     assert build_server_run({}, {}, [], workers=2).parallel()
     assert build_server_run({}, {}, [], workers="logical").parallel()
     assert options.DEFAULT_WORKERS == 4
+
+
+def run_program(monkeypatch: pytest.MonkeyPatch, *argv: str) -> str:
+    monkeypatch.setattr("invoke.program.pty_size", lambda: (100, 24))
+    program = FetchTestModels(namespace=copy.deepcopy(namespace), name="fetch-test-models",
+                              binary="fetch-test-models", version="0")
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        program.run(["fetch-test-models", *argv], exit=False)
+    return " ".join(shown.getvalue().split())  # the words, however wrapped
+
+
+def test_the_help_shows_the_tool_s_tasks_and_rule_and_only_the_invoke_flags_that_matter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = run_program(monkeypatch, "--help")
+    assert text.startswith("Usage: fetch-test-models TASK [--options] [PYTEST ARGS]")
+    assert ("every other word after the task goes to pytest, `--` or not: fetch-test-models "
+            "test.server unit/test_basic.py -k start_simple -x") in text
+    for shown in ("--help", "--list", "--version", "--config"):
+        assert shown in text.split("Other options:")[1]
+    for hidden in ("--pty", "--prompt-for-sudo-password", "--hide", "--echo", "--warn-only",
+                   "--dry", "--command-timeout", "--write-pyc"):
+        assert hidden not in text
+
+
+@pytest.mark.parametrize("argv", [["--list"], ["--help"]])
+def test_task_summaries_are_whole(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    text = run_program(monkeypatch, *argv)
+    for task in TASKS:
+        doc = namespace[task].__doc__ or ""
+        assert " ".join(doc.split("\n\n")[0].split()) in text, task
