@@ -172,8 +172,8 @@ def server_binary(setting: str | bool | None, env: Mapping[str, str], root: Path
     (LLAMA_SERVER_BIN_PATH, relative to the suite folder it runs in; else build/bin under the
     root); None when there is nothing to check: `test.server_bin` is false, or it is unset and
     the suite does not start one (its utils.py never reads LLAMA_SERVER_BIN_PATH)."""
-    if setting is False:
-        return None
+    if setting is False or (isinstance(setting, str) and setting.strip().lower() == "false"):
+        return None  # `false` in YAML, or INVOKE_TEST_SERVER_BIN=false (a string)
     if isinstance(setting, str) and setting:
         return root / Path(setting).expanduser()
     if not _starts_llama_server(suite_dir):

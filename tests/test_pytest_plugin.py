@@ -155,7 +155,19 @@ def test_after_a_complete_fetch_llama_server_runs_offline_in_every_test_process(
     args = ["--fetch-models", *workers, "unit/test_basic.py", "unit/test_env_probe.py"]
     run = pytest_in(root, *args, EXPECT_LLAMA_OFFLINE="1")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "llama-server runs offline (LLAMA_ARG_OFFLINE=1" in run.stdout
+    assert ("llama-server runs offline (LLAMA_ARG_OFFLINE=1; INVOKE_TEST_ONLINE=1 keeps it "
+            "online)") in run.stdout and "--online" not in run.stdout  # pytest has no --online
     online = pytest_in(root, *args, EXPECT_LLAMA_OFFLINE="", INVOKE_TEST_ONLINE="1")
     assert online.returncode == 0, online.stdout + online.stderr
     assert "runs offline" not in online.stdout
+
+
+@pytest.mark.parametrize(("value", "online"), [("1", True), ("true", True), ("0", False),
+                                               ("false", False)])
+def test_invoke_test_online_is_read_as_test_server_reads_it(
+    value: str, online: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.cli.pytest_fetch import plugin_options
+
+    monkeypatch.setenv("INVOKE_TEST_ONLINE", value)
+    assert plugin_options(tmp_path)[1] is online

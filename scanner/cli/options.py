@@ -101,10 +101,11 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
                    selection=None if selection is None else tuple(selection))
 
 
-def check_section(section: Mapping[str, Any]) -> None:
+def check_section(section: Mapping[str, Any]) -> TestOptions:
     """Validate the `test:` section for a task that does not run tests: every value is checked
     wherever it is set, so a mistake shows up on the first command."""
-    _validate(TestOptions, "test", section, {}, switched_off=set())
+    checked: TestOptions = _validate(TestOptions, "test", section, {}, switched_off=set())
+    return checked
 
 
 def build_server_run(section: Mapping[str, Any], env: Mapping[str, str],

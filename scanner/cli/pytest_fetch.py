@@ -24,7 +24,7 @@ from ..selection.standalone.fetch_test_models_selection import selection_documen
 from ..url_files import prepare_working_folders
 from .commands import fetch_models
 from .declarations import DEFAULT_SUITE
-from .options import Options, build_options
+from .options import Options, build_options, check_section
 from .selected import endpoint_host, needs_of
 from .server_tests import offline_server_env
 
@@ -34,6 +34,8 @@ WORKER_KEY = "fetch_test_models_selection"
 ENV_SUFFIX = ".env"
 #: Set for an offline test run (by `test.server --offline`, or by hand).
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "LLAMA_ARG_OFFLINE")
+#: What keeps llama-server online under the plugin (`test.online`; pytest has no --online).
+ONLINE_SWITCH = "INVOKE_TEST_ONLINE=1"
 
 
 def register(config: pytest.Config) -> None:
@@ -67,7 +69,7 @@ def plugin_options(rootpath: Path) -> tuple[Options, bool]:
     section["root"] = section.get("root") or str(root)
     if any(os.environ.get(name, "") not in ("", "0") for name in OFFLINE_VARS):
         section["offline"] = True  # the tests run offline: so does their fetch (a check)
-    return build_options(section, suite=suite_name), bool(config.test.online)
+    return build_options(section, suite=suite_name), check_section(config.test).online
 
 
 class _WorkerReport:
@@ -141,6 +143,8 @@ class _Fetcher:
 
     def _fetch(self, document: dict[str, Any]) -> None:
         self.fetched = True
+        if not document["items"]:  # pytest says "no tests ran" (exit 5): nothing to fetch
+            return
         options = self.options
         arguments = self.config.invocation_params.args
         selection = selection_from(document, options.root, arguments,
@@ -157,7 +161,8 @@ class _Fetcher:
             network = needs_of(selected.scan, selected, options)
             code = fetch_models(options.with_selection(arguments), os.environ, selected, network)
             self._add_env(offline_server_env(code, online=self.online,
-                                             offline=options.models.offline, network=network))
+                                             offline=options.models.offline, network=network,
+                                             switch=ONLINE_SWITCH))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
         if code and not keep_going:

@@ -4,11 +4,12 @@ from the Hub themselves."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from .. import environment, preflight
-from ..errors import SetupError
+from ..errors import NoTestsSelected, SetupError, nothing_selected
 from ..models import ScanResult
 from ..output import log
 from ..scan.suite import scan_suite
@@ -55,6 +56,9 @@ def select_for(options: Options, scan: ScanResult,
                                                     options.suite_dir) +
                          "\nNothing was fetched for a selection that cannot be known "
                          "(without pytest arguments: the whole suite)")
+    if not selection.tests:
+        raise NoTestsSelected(nothing_selected(shlex.join(["pytest", *options.selection]),
+                                               options.suite_dir))
     return narrow(scan, selection, options.scan)
 
 

@@ -106,7 +106,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     with open(partial, "w", encoding="utf-8") as out:
         json.dump(selection_document(session, names), out)
     os.replace(partial, target)  # a reader never sees half a document
-    if _waits(session.config):
+    if _waits(session.config) and session.items:  # none: pytest ends, exit 5, on its own
         _wait_for_the_tool()
 
 
@@ -158,6 +158,10 @@ def _tell(message: dict[str, Any]) -> None:
     os.write(int(os.environ[READY_FD_VAR]), (json.dumps(message) + "\n").encode())
 
 
+#: pytest's exit code when no test was selected (`ExitCode.NO_TESTS_COLLECTED`).
+NO_TESTS = 5
+
+
 def _wait_for_the_tool() -> None:
     """Say the collection is done, then wait for "go" or "stop CODE"; the tool gone: stop."""
     import pytest
@@ -167,7 +171,8 @@ def _wait_for_the_tool() -> None:
         answer = answers.readline().split()
     if answer[:1] != ["go"]:
         code = int(answer[1]) if len(answer) > 1 and answer[1].isdigit() else 1
-        pytest.exit("fetch-test-models: the fetch failed, so no test ran", returncode=code)
+        why = "no test selected" if code == NO_TESTS else "the fetch failed, so no test ran"
+        pytest.exit(f"fetch-test-models: {why}", returncode=code)
 
 
 def _collection_errors(config: pytest.Config) -> str:
