@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.table import Table
 
 from ..models import Diagnostic
 
@@ -18,6 +19,22 @@ def make_console(stderr: bool = False) -> Console:
     if not console.is_terminal:
         console = Console(stderr=stderr, highlight=False, width=200)
     return console
+
+
+#: The room the columns other than names need at least: two narrow ones (a size, a status
+#: wrapped to a word a line) and the three separators of a four-column table.
+OTHER_COLUMNS = 24
+
+
+def name_columns(table: Table, console: Console, names: dict[str, list[str]]) -> None:
+    """Columns of names (repos, files; header → the names), never cut to "…", which no one
+    can copy: when they fit on one line each, the other columns wrap first; when they cannot,
+    each name folds whole onto the next line. (`--json` has every name on one line.)"""
+    longest = sum(max((len(line) for name in column for line in name.splitlines()), default=0)
+                  for column in names.values())
+    fits = longest + OTHER_COLUMNS <= console.width
+    for header in names:
+        table.add_column(header, no_wrap=fits, overflow="fold")
 
 
 def human_size(size: float) -> str:

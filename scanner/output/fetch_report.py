@@ -20,7 +20,7 @@ from ..outcomes import Fetched
 from ..selection.needs import SelectedScan
 from ..selection.network import NetworkNeed, needs_entry, network_lines
 from . import log
-from .console import human_size, make_console, print_diagnostics, print_json
+from .console import human_size, make_console, name_columns, print_diagnostics, print_json
 from .progress import FetchProgress
 from .scan_report import (
     diagnostic_entry,
@@ -109,14 +109,19 @@ def _file_lines(plan: ModelPlan) -> tuple[str, str, str]:
 
 def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) -> None:
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("model", "files", "size", "status"):
-        table.add_column(column, justify="right" if column == "size" else "left")
+    rows = []
     for plan in plans:
         paths, sizes, states = _file_lines(plan)
         name = plan.model.hf_repo
         if plan.model.revision:
             name += f" @ {plan.model.revision}"
-        table.add_row(name, paths, sizes, states)
+        rows.append((name, paths, sizes, states))
+    name_columns(table, console, {"model": [row[0] for row in rows],
+                                  "files": [row[1] for row in rows]})
+    table.add_column("size", justify="right")
+    table.add_column("status")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     cached = [job for job in jobs if job.status is FileStatus.CACHED]

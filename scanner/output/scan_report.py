@@ -12,7 +12,7 @@ from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from ..outcomes import Listed
 from ..selection.needs import SelectedScan
 from ..selection.network import needs_entry, network_lines
-from .console import common_folder, make_console, print_diagnostics, print_json
+from .console import common_folder, make_console, name_columns, print_diagnostics, print_json
 
 MAX_LOCATIONS = 2
 
@@ -94,16 +94,21 @@ def print_scan(result: ScanResult, console: Console,
     """The table, the diagnostics, `notes` (what the run needs the network for), then the
     selection and one summary line."""
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("model", "tag or file", "refs", "first locations"):
-        table.add_column(column, justify="right" if column == "refs" else "left")
     folder = common_folder([ref.file for ref in result.references if ref.kind != "extra"])
+    rows = []
     for model in result.models():
         refs = result.references_to(model)
         where = ", ".join(ref.location().removeprefix(folder) for ref in refs[:MAX_LOCATIONS])
         if len(refs) > MAX_LOCATIONS:
             where += f", +{len(refs) - MAX_LOCATIONS} more"
         name = model.repo + (" (denied)" if model in result.denied else "")
-        table.add_row(name, _tag_or_file(model), str(len(refs)), where)
+        rows.append((name, _tag_or_file(model), str(len(refs)), where))
+    name_columns(table, console, {"model": [row[0] for row in rows],
+                                  "tag or file": [row[1] for row in rows]})
+    table.add_column("refs", justify="right")
+    table.add_column("first locations")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     print_diagnostics(result.diagnostics, console)
     for note in notes or ():

@@ -89,7 +89,7 @@ def _entry(item: pytest.Item, names: list[str]) -> dict[str, Any]:
 
 def pytest_configure(config: pytest.Config) -> None:
     if _waits(config) and config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistController(), "fetch-test-models-controller")
+        config.pluginmanager.register(_XdistController(config), "fetch-test-models-controller")
 
 
 @hookimpl(tryfirst=True)  # an xdist worker reports its collection in this hook: write before
@@ -132,20 +132,31 @@ class _XdistController:
     """The controller does not collect: it waits once the first worker has (the workers all
     collect the same items), before xdist schedules any test."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.asked = False
+        self.config = config
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Any) -> None:
         if self.asked:
             return
         self.asked = True
         if os.path.exists(os.environ[OUTPUT_VAR]):
+            self._end_status_line()
             _wait_for_the_tool()
         else:  # the worker's collection failed: xdist reports its errors
             import pytest
 
             _tell({"failed": ""})
             pytest.exit("pytest could not collect every test", returncode=2)
+
+
+    def _end_status_line(self) -> None:
+        """On a terminal, xdist keeps rewriting one status line ("ready: 1/4 workers") with no
+        newline: end it, so that the tool's display, while the run waits, has lines of its
+        own (`DSession.rewrite` in xdist/dsession.py)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and reporter.isatty():
+            reporter.write("\n", flush=True)
 
 
 def _waits(config: pytest.Config) -> bool:
