@@ -247,10 +247,12 @@ def test_every_command_of_the_quick_start_works_as_a_newcomer_types_it(
     serve_example_repos(fake_hub)
     commands = quick_start()
     assert commands == [
+        'git clone "$REPO_URL" fetch-test-models',
         "pipx install ./fetch-test-models", "uv tool install ./fetch-test-models",
         *preflight.BUILD_COMMANDS, "python3 -m venv .venv",
         ".venv/bin/pip install -r tools/server/tests/requirements.txt",
-        "fetch-test-models test.server -- unit/test_basic.py"]
+        "fetch-test-models test.server unit/test_basic.py"]
+    commands = commands[1:]  # the clone: a copy of this tree, as `git clone` makes it
     home = tmp_path / "home"
     shutil.copytree(REPO_ROOT, home / "fetch-test-models", ignore=shutil.ignore_patterns(
         ".git", ".venv", "examples", "bench", "tests", "__pycache__", "*.egg-info", "build"))
