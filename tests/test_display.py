@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from rich.table import Table
 
-from scanner.output.console import name_columns
+from scanner.output.console import print_table
 from scanner.selection.standalone import fetch_test_models_selection as plugin
 
 REPO = "ggml-org/tinygemma3-GGUF-with-a-long-name"
@@ -22,12 +21,9 @@ FILE = "tinyllamas/split/stories15M-q8_0-00001-of-00003.gguf"
 
 def rendered(width: int) -> str:
     console = Console(file=io.StringIO(), width=width)
-    table = Table(show_edge=False, pad_edge=False)
-    name_columns(table, console, {"model": [REPO], "files": [FILE]})
-    table.add_column("size", justify="right")
-    table.add_column("status")
-    table.add_row(REPO, FILE, "12.3 MB", "to download, resumed from an earlier run")
-    console.print(table)
+    print_table(console, ("model", "files", "size", "status"),
+                [(REPO, FILE, "12.3 MB", "to download, resumed from an earlier run")],
+                right="size")
     return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
 
 

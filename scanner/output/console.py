@@ -4,6 +4,7 @@ all locations share."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -26,15 +27,23 @@ def make_console(stderr: bool = False) -> Console:
 OTHER_COLUMNS = 24
 
 
-def name_columns(table: Table, console: Console, names: dict[str, list[str]]) -> None:
-    """Columns of names (repos, files; header → the names), never cut to "…", which no one
-    can copy: when they fit on one line each, the other columns wrap first; when they cannot,
-    each name folds whole onto the next line. (`--json` has every name on one line.)"""
-    longest = sum(max((len(line) for name in column for line in name.splitlines()), default=0)
-                  for column in names.values())
+def print_table(console: Console, headers: Sequence[str], rows: Sequence[Sequence[str]], *,
+                right: str) -> None:
+    """A table whose first two columns hold names (repos, files), never cut to "…", which no
+    one can copy: when they fit on one line each, the other columns wrap first; when they
+    cannot, each name folds whole onto the next line (`--json` has every name on one line).
+    `right`: the column justified right (a size, a count)."""
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    longest = sum(max((len(line) for row in rows for line in row[column].splitlines()),
+                      default=0) for column in (0, 1))
     fits = longest + OTHER_COLUMNS <= console.width
-    for header in names:
+    for header in headers[:2]:
         table.add_column(header, no_wrap=fits, overflow="fold")
+    for header in headers[2:]:
+        table.add_column(header, justify="right" if header == right else "left")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def human_size(size: float) -> str:

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan
@@ -20,7 +19,7 @@ from ..outcomes import Fetched
 from ..selection.needs import SelectedScan
 from ..selection.network import NetworkNeed, needs_entry, network_lines
 from . import log
-from .console import human_size, make_console, name_columns, print_diagnostics, print_json
+from .console import human_size, make_console, print_diagnostics, print_json, print_table
 from .progress import FetchProgress
 from .scan_report import (
     diagnostic_entry,
@@ -108,7 +107,6 @@ def _file_lines(plan: ModelPlan) -> tuple[str, str, str]:
 
 
 def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) -> None:
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
     rows = []
     for plan in plans:
         paths, sizes, states = _file_lines(plan)
@@ -116,13 +114,7 @@ def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) ->
         if plan.model.revision:
             name += f" @ {plan.model.revision}"
         rows.append((name, paths, sizes, states))
-    name_columns(table, console, {"model": [row[0] for row in rows],
-                                  "files": [row[1] for row in rows]})
-    table.add_column("size", justify="right")
-    table.add_column("status")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    print_table(console, ("model", "files", "size", "status"), rows, right="size")
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     cached = [job for job in jobs if job.status is FileStatus.CACHED]
     resumed = sum(job.resumed for job in todo)

@@ -6,13 +6,12 @@ import shlex
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from ..outcomes import Listed
 from ..selection.needs import SelectedScan
 from ..selection.network import needs_entry, network_lines
-from .console import common_folder, make_console, name_columns, print_diagnostics, print_json
+from .console import common_folder, make_console, print_diagnostics, print_json, print_table
 
 MAX_LOCATIONS = 2
 
@@ -93,7 +92,6 @@ def print_scan(result: ScanResult, console: Console,
                selected: SelectedScan | None = None, notes: list[str] | None = None) -> None:
     """The table, the diagnostics, `notes` (what the run needs the network for), then the
     selection and one summary line."""
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
     folder = common_folder([ref.file for ref in result.references if ref.kind != "extra"])
     rows = []
     for model in result.models():
@@ -103,13 +101,8 @@ def print_scan(result: ScanResult, console: Console,
             where += f", +{len(refs) - MAX_LOCATIONS} more"
         name = model.repo + (" (denied)" if model in result.denied else "")
         rows.append((name, _tag_or_file(model), str(len(refs)), where))
-    name_columns(table, console, {"model": [row[0] for row in rows],
-                                  "tag or file": [row[1] for row in rows]})
-    table.add_column("refs", justify="right")
-    table.add_column("first locations")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    print_table(console, ("model", "tag or file", "refs", "first locations"), rows,
+                right="refs")
     print_diagnostics(result.diagnostics, console)
     for note in notes or ():
         console.print(note, markup=False, soft_wrap=True)
