@@ -28,7 +28,7 @@ from tests.downloads import (
     start_fetch,
     wait_for,
 )
-from tests.fakehub import FakeHub, Fault, GeneratedFile
+from tests.fakehub import CHUNK, FakeHub, Fault, GeneratedFile
 from tests.helpers import invoke_command, llama_offline_lookup, run_fetch, suite_for
 
 BIG = "big-Q4_K_M.gguf"
@@ -223,11 +223,22 @@ def test_huggingface_hub_downloading_the_same_file_waits_for_us_and_we_for_it(
         ours = start_fetch(root, hub_env)
         wait_for(lambda: file_gets(fake_hub, BIG), "our download to start")
         other.start()
-    else:
+        out, err = ours.communicate(timeout=60)
+    else:  # huggingface_hub's download held until ours waits for its lock (no clock involved)
+        hold = Fault("hold", after=CHUNK * 4)
+        fake_hub.add_fault(BIG, hold)
         other.start()
         wait_for(lambda: partials(hub_env), "huggingface_hub's download to start")
         ours = start_fetch(root, hub_env)
-    out, err = ours.communicate(timeout=60)
+        assert ours.stdout is not None
+        said = []
+        for line in ours.stdout:
+            said.append(line)
+            if line.startswith("waiting "):
+                break
+        hold.release.set()
+        out, err = ours.communicate(timeout=60)
+        out = "".join(said) + out
     other.join(timeout=60)
     assert ours.returncode == 0, out + err
     assert len(file_gets(fake_hub, BIG)) == 1, "the file was downloaded twice"
