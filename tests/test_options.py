@@ -6,6 +6,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -223,3 +226,16 @@ def test_task_summaries_are_whole(monkeypatch: pytest.MonkeyPatch, argv: list[st
     for task in TASKS:
         doc = namespace[task].__doc__ or ""
         assert " ".join(doc.split("\n\n")[0].split()) in text, task
+
+
+def test_help_into_a_pipe_closed_early_is_no_traceback() -> None:
+    """`fetch-test-models --help | head -3`: the reader goes before the help is written."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "scanner.cli.program", "--help"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
+                              check=False)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")

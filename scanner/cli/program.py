@@ -9,6 +9,8 @@ only the few of Invoke's flags that matter here, in a group of their own."""
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -39,6 +41,15 @@ class FetchTestModels(Program):
     """Invoke's `Program`, with pytest's arguments routed past the tool's flags."""
 
     pytest_args: list[str] | None = None
+
+    def run(self, argv: list[str] | None = None, exit: bool = True) -> None:
+        try:
+            super().run(argv, exit)
+        except BrokenPipeError:  # `--help | head`: the reader had all it wanted
+            # the Python docs' recipe (signal module, "Note on SIGPIPE"): no traceback, and no
+            # second error when the interpreter flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
 
     def normalize_argv(self, argv: list[str] | None) -> None:
         super().normalize_argv(argv)
