@@ -1,27 +1,34 @@
 """What a run needs from the user's setup besides options, found before the first Hub request:
-the interpreter that collects and runs the suite, and the llama-server binary its tests start.
-A missing piece is a `SetupError` whose message names it and the command that fixes it."""
+the interpreter that collects and runs the suite, its pytest and the suite's requirements, the
+llama-server binary its tests start, room in the cache. Every missing piece is found in one
+run (`server_setup`): one `SetupError` names each, with the command that fixes it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
+from . import environment
 from .environment import check_no_link_loop, resolved
-from .errors import SetupError
+from .errors import OptionsError, SetupError
 
 #: How long `llama-server --version` may take: it prints and exits without loading anything.
 VERSION_TIMEOUT_S = 10.0
 #: llama.cpp's `utils.py` names the binary by this variable (`ServerProcess.start`).
 SERVER_BIN_VAR = "LLAMA_SERVER_BIN_PATH"
 _MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+#: Less room than this in the cache's file system is a missing piece: llama.cpp's server tests
+#: need hundreds of MB (the fetch itself refuses a plan larger than the room left).
+MIN_FREE_BYTES = 256 * 2**20
+T = TypeVar("T")
 
 
 class SuitePython(NamedTuple):
@@ -84,25 +91,72 @@ def _install(python: SuitePython, suite_dir: Path, module: str) -> str:
     return f"Install {what}:\n    {shlex.quote(str(python.path))} -m pip install {install}"
 
 
-def probe_pytest(python: SuitePython, suite_dir: Path) -> tuple[str, bool]:
-    """pytest's version and whether pytest-xdist is there, as `python` sees them (without
-    importing either); a SetupError when pytest is missing."""
-    probe = ("import importlib.util as u, importlib.metadata as m; "
-             "print(m.version('pytest') if u.find_spec('pytest') else '-', "
-             "u.find_spec('xdist') is not None)")
+class Probe(NamedTuple):
+    """What `python` has of what the suite needs (found without importing any of it)."""
+
+    pytest_version: str | None
+    xdist: bool
+    missing: list[str]  # the suite's requirements that are not installed there
+
+
+_PROBE = """import importlib.metadata as m, importlib.util as u, json, sys
+def has(name):
     try:
-        run = subprocess.run([str(python.path), "-c", probe], capture_output=True, text=True,
-                             errors="replace", timeout=60, check=False, stdin=subprocess.DEVNULL)
+        m.distribution(name)
+        return True
+    except m.PackageNotFoundError:
+        return False
+print(json.dumps([m.version("pytest") if u.find_spec("pytest") else None,
+                  u.find_spec("xdist") is not None, [n for n in sys.argv[1:] if not has(n)]]))
+"""
+
+
+def probe_suite(python: SuitePython, suite_dir: Path) -> Probe:
+    """pytest's version, whether pytest-xdist is there and which of the suite's requirements
+    (its requirements.txt) are not, as `python` sees them; a SetupError when it cannot run."""
+    names = requirement_names(suite_dir / "requirements.txt")
+    try:
+        run = subprocess.run([str(python.path), "-c", _PROBE, *names], capture_output=True,
+                             text=True, errors="replace", timeout=60, check=False,
+                             stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SetupError(f"{python.source}: {python.path} cannot be run ({exc})") from None
-    words = run.stdout.split()
-    if run.returncode != 0 or len(words) != 2:
+    try:
+        version, xdist, missing = json.loads(run.stdout)
+    except ValueError:
         said = run.stderr.strip().splitlines()[-1:] or ["no answer"]
-        raise SetupError(f"{python.path} ({python.source}) does not run Python: {said[0]}")
-    if words[0] == "-":
-        raise SetupError(f"{python.path} ({python.source}) has no pytest. "
-                         + _install(python, suite_dir, "pytest"))
-    return words[0], words[1] == "True"
+        raise SetupError(f"{python.path} ({python.source}) does not run Python: {said[0]}"
+                         ) from None
+    return Probe(version, bool(xdist), [str(name) for name in missing])
+
+
+def missing_packages(python: SuitePython, probe: Probe, suite_dir: Path) -> str | None:
+    """pytest and the requirements `python` lacks, with the pip command; None: nothing."""
+    names = ([] if probe.pytest_version or "pytest" in probe.missing else ["pytest"])
+    names += probe.missing
+    if not names:
+        return None
+    return (f"{python.path} ({python.source}) has no {', '.join(names)}. "
+            + _install(python, suite_dir, names[0]))
+
+
+def requirement_names(path: Path) -> list[str]:
+    """The distributions a requirements file names (options, URLs-only lines and conditional
+    lines, `; marker`, are left out: they need pip to be read)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    names = []
+    for line in lines:
+        line = line.split(" #")[0].strip()
+        match = _REQUIREMENT.match(line)
+        if match and ";" not in line and not line.startswith("-"):
+            names.append(match[1])
+    return names
+
+
+_REQUIREMENT = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def free_bytes(folder: Path) -> int | None:
@@ -119,8 +173,8 @@ def server_binary(setting: str | bool | None, env: Mapping[str, str], root: Path
     (LLAMA_SERVER_BIN_PATH, relative to the suite folder it runs in; else build/bin under the
     root); None when there is nothing to check: `test.server_bin` is false, or it is unset and
     the suite does not start one (its utils.py never reads LLAMA_SERVER_BIN_PATH)."""
-    if setting is False:
-        return None
+    if setting is False or (isinstance(setting, str) and setting.strip().lower() == "false"):
+        return None  # `false` in YAML, or INVOKE_TEST_SERVER_BIN=false (a string)
     if isinstance(setting, str) and setting:
         return check_no_link_loop(root / Path(setting).expanduser(), "test.server_bin")
     if not _starts_llama_server(suite_dir):
@@ -169,3 +223,52 @@ BUILD_COMMANDS = ("cmake -B build -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES
                   "cmake --build build --target llama-server -j")
 _BUILD = "".join(f"    {command}\n" for command in BUILD_COMMANDS) + (
     f"  or point {SERVER_BIN_VAR} at a built one (test.server_bin: false skips this check)")
+
+
+def server_setup(explicit_python: str | None, env: Mapping[str, str], root: Path,
+                 suite_dir: Path, server_bin: str | bool | None, cache_override: Path | None,
+                 *, hub: bool, settings_check: Callable[[], object]) -> ServerSetup:
+    """Every check of the user's setup that needs no collection, before the first request:
+    the interpreter, its pytest and the suite's requirements, the settings (`settings_check`:
+    the cache folder, endpoint and token), llama-server, room in the cache. One SetupError
+    lists every piece that is missing, each with what fixes it."""
+    problems: list[str] = []
+    python = _attempt(problems, lambda: suite_python(explicit_python, env, root))
+    probe = None
+    if python is not None:  # what it lacks follows once it runs
+        found = python
+        probe = _attempt(problems, lambda: probe_suite(found, suite_dir))
+        missing = missing_packages(python, probe, suite_dir) if probe else None
+        problems += [missing] if missing else []
+    _attempt(problems, settings_check)
+    binary = server_binary(server_bin, env, root, suite_dir)
+    version = _attempt(problems, lambda: server_version(binary, env, root)) if binary else None
+    cache = environment.cache_dir(env, cache_override)
+    free = free_bytes(cache)
+    if free is not None and free < MIN_FREE_BYTES:
+        problems.append(f"only {free // 2**20} MiB free for the cache {cache}: free some "
+                        "space, or set LLAMA_CACHE to a folder on a larger disk")
+    if problems or python is None or probe is None:
+        raise SetupError(listed(problems))
+    return ServerSetup(
+        python=python, pytest_version=probe.pytest_version or "", xdist=probe.xdist,
+        server=binary, server_version=version, cache=cache, free_bytes=free,
+        endpoint=environment.endpoint(env) if hub else None,
+        token_set=environment.token(env) is not None)
+
+
+def _attempt(problems: list[str], check: Callable[[], T]) -> T | None:
+    try:
+        return check()
+    except (SetupError, OptionsError) as exc:
+        problems.append(str(exc))
+        return None
+
+
+def listed(problems: list[str]) -> str:
+    """One problem as it is; several as a list, so that one run says all."""
+    if len(problems) == 1:
+        return problems[0]
+    items = "".join(f"\n  - {problem.replace(chr(10), chr(10) + '    ')}"
+                    for problem in problems)
+    return f"{len(problems)} things this run needs are missing (each with its fix):{items}"

@@ -17,7 +17,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def invoke_command(*args: str) -> list[str]:
-    """`invoke -r <this repo> ARGS...` with this interpreter, as a user runs the tasks."""
+    """`fetch-test-models ARGS...` with this interpreter, as a user runs the tasks."""
+    return [sys.executable, "-m", "scanner.cli.program", *args]
+
+
+def invoke_r_command(*args: str) -> list[str]:
+    """`invoke -r <this repo> ARGS...`: the tasks through Invoke's own command."""
     return [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args]
 
 

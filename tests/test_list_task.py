@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import REPO_ROOT, invoke_command
+from tests.helpers import REPO_ROOT, invoke_r_command
 
 EXAMPLE = REPO_ROOT / "examples" / "llama.cpp"
 
@@ -73,7 +73,7 @@ def test_json_from_this_repo_with_root() -> None:
 
 def test_json_from_a_checkout_with_search_root() -> None:
     """The same tasks.py, run from inside a llama.cpp checkout with `invoke -r`."""
-    run = subprocess.run(invoke_command("models.list", "--json"), cwd=EXAMPLE,
+    run = subprocess.run(invoke_r_command("models.list", "--json"), cwd=EXAMPLE,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     check_example_document(json.loads(run.stdout))
@@ -148,9 +148,9 @@ def test_bad_configuration_is_a_usage_error_naming_the_key(
     assert f"error: invalid option: {message}" in run.stderr
 
 
-def test_fetch_help_keeps_its_short_flags_and_shows_every_option() -> None:
-    """A new option must not take a short flag others had (`-n` is `--no-mmproj`) or leave one
-    with a nonsense flag (`--, --no-mmproj`)."""
+def test_fetch_help_shows_every_option_as_a_long_flag_only() -> None:
+    """No one-letter flag that would shadow pytest's (`-n` was `--no-mmproj`), and none
+    left with a nonsense flag (`--, --no-mmproj`)."""
     text = invoke("--help", "models.fetch").stdout
-    assert "-n, --no-mmproj" in text and "-o STRING, --jobs=STRING" in text
-    assert "--connections=STRING" in text and "--, " not in text
+    assert "  --no-mmproj  " in text and "  --jobs=STRING  " in text
+    assert "--connections=STRING" in text and "--, " not in text and "-n, " not in text

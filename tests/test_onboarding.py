@@ -76,7 +76,8 @@ def test_a_missing_requirement_is_named_with_its_pip_command_and_nothing_is_fetc
     requirements.write_text("wget_not_installed\n")
     result = run(invoke_command("test.server"), root, tmp_path / "cache")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "cannot collect the suite: No module named 'wget_not_installed'" in result.stderr
+    assert (f"{sys.executable} (this tool's interpreter) has no wget_not_installed. Install "
+            "the suite's requirements:") in result.stderr
     assert f"{sys.executable} -m pip install -r {requirements}" in result.stderr
     assert "Traceback" not in result.stderr and "passed" not in result.stdout
     assert fake_hub.requests == []
@@ -134,14 +135,18 @@ def test_the_first_screen_shows_the_setup_and_never_the_token(
     assert "1 passed" in result.stdout
 
 
+@pytest.mark.parametrize("way", ["yaml", "env"])
 def test_the_server_check_can_be_turned_off_for_other_suites(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+    way: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
+    """`server_bin: false` in YAML, or INVOKE_TEST_SERVER_BIN=false (never a binary named
+    "false")."""
     serve_model(fake_hub)
     root = server_suite(tmp_path / "proj")
     (root / "invoke.yaml").write_text("test:\n  server_bin: false\n")
-    result = run(invoke_command("-f", str(root / "invoke.yaml"), "test.server"), root,
-                 tmp_path / "cache")
+    config = ["-f", str(root / "invoke.yaml")] if way == "yaml" else []
+    env = {"INVOKE_TEST_SERVER_BIN": "false"} if way == "env" else {}
+    result = run(invoke_command(*config, "test.server"), root, tmp_path / "cache", **env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "llama-server not checked" in result.stdout
 
@@ -242,10 +247,12 @@ def test_every_command_of_the_quick_start_works_as_a_newcomer_types_it(
     serve_example_repos(fake_hub)
     commands = quick_start()
     assert commands == [
+        'git clone "$REPO_URL" fetch-test-models',
         "pipx install ./fetch-test-models", "uv tool install ./fetch-test-models",
         *preflight.BUILD_COMMANDS, "python3 -m venv .venv",
         ".venv/bin/pip install -r tools/server/tests/requirements.txt",
-        "fetch-test-models test.server -- unit/test_basic.py"]
+        "fetch-test-models test.server unit/test_basic.py"]
+    commands = commands[1:]  # the clone: a copy of this tree, as `git clone` makes it
     home = tmp_path / "home"
     shutil.copytree(REPO_ROOT, home / "fetch-test-models", ignore=shutil.ignore_patterns(
         ".git", ".venv", "examples", "bench", "tests", "__pycache__", "*.egg-info", "build"))
@@ -270,3 +277,98 @@ def test_every_command_of_the_quick_start_works_as_a_newcomer_types_it(
         assert f"python       {checkout}/.venv/bin/python (.venv under the root)" in result.stdout
         assert "llama-server " + str(checkout / "build/bin/llama-server") in result.stdout
         assert "3 passed" in result.stdout
+
+
+def test_every_missing_piece_is_named_in_one_run_with_its_fix(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """pytest and a requirement missing from the suite's interpreter, no llama-server, and a
+    cache that is a file: one run names all four, each with its fix, before any request."""
+    serve_model(fake_hub)
+    root = server_suite(tmp_path / "proj")
+    requirements = root / "tools/server/tests/requirements.txt"
+    requirements.write_text("pytest~=8.3  # the runner\nfilelock\n-r more.txt\n"
+                            "numpy; python_version < '3'\n")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")],
+                   check=True, timeout=300)
+    (tmp_path / "cache-file").write_text("")
+    result = run(invoke_command("test.server", "unit/test_basic.py", "-x"), root,
+                 tmp_path / "cache-file")
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = result.stderr
+    assert said.startswith("error: 3 things this run needs are missing (each with its fix):\n")
+    python = root / ".venv/bin/python"
+    assert (f"  - {python} (.venv under the root) has no pytest, filelock. Install the suite's "
+            f"requirements:\n        {python} -m pip install -r {requirements}\n") in said
+    assert f"  - llama-server not found at {root}/build/bin/llama-server" in said
+    assert "\n        cmake --build build --target llama-server -j\n" in said
+    assert f"{tmp_path / 'cache-file'}" in said and "numpy" not in said
+    assert "Traceback" not in said and fake_hub.requests == []
+
+
+def test_too_little_room_for_the_cache_is_one_of_the_missing_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preflight, "free_bytes", lambda folder: 5 * 2**20)
+    with pytest.raises(preflight.SetupError) as error:
+        preflight.server_setup(None, {"LLAMA_CACHE": str(tmp_path)}, tmp_path, tmp_path, False,
+                               None, hub=False, settings_check=lambda: None)
+    assert str(error.value) == (f"only 5 MiB free for the cache {tmp_path}: free some space, "
+                                "or set LLAMA_CACHE to a folder on a larger disk")
+
+
+# -- a tests.sh user's first commands, in tools/server/tests ----------------------------------
+
+def test_a_newcomer_types_pytest_s_habits_in_the_suite_folder(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """From tools/server/tests (the root found above it), pytest's short flags and paths with
+    no `--`: first every missing piece at once, then a selection of no test (exit 5, no
+    success line), then the run; tmp/ only once a collection succeeded."""
+    serve_model(fake_hub)
+    root = server_suite(tmp_path / "proj")
+    suite = root / "tools/server/tests"
+    (suite / "requirements.txt").write_text("pytest\n")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")],
+                   check=True, timeout=300)
+    cache = tmp_path / "cache"
+
+    first = run(invoke_command("test.server", "test_models.py", "-k", "cached", "-x"), suite,
+                cache)
+    assert first.returncode == 2, first.stdout + first.stderr
+    assert first.stderr.startswith("error: 2 things this run needs are missing")
+    assert f"{root}/.venv/bin/python (.venv under the root) has no pytest." in first.stderr
+    assert f"llama-server not found at {root}/build/bin/llama-server" in first.stderr
+
+    shutil.rmtree(root / ".venv")  # the newcomer follows the fixes
+    standin_server(root / "build/bin/llama-server")
+    for selection, code, said in (
+            (["-k", "nothing_has_this_name"], 5, "no test selected: `pytest --durations=30 -k "
+             f"nothing_has_this_name -x` collects no test in {suite}"),
+            (["no_such_test.py"], 2, "file or directory not found: no_such_test.py")):
+        nothing = run(invoke_command("test.server", *selection, "-x"), suite, cache)
+        assert nothing.returncode == code, nothing.stdout + nothing.stderr
+        assert said in nothing.stdout + nothing.stderr
+        assert "in place" not in nothing.stdout and "models:" not in nothing.stdout
+        assert not (suite / "tmp").exists()
+    assert fake_hub.requests == []
+
+    ran = run(invoke_command("test.server", "test_models.py", "-k", "cached", "-x"), suite,
+              cache)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "pytest --durations=30 test_models.py -k cached -x in " in ran.stdout
+    assert "1 passed" in ran.stdout and (suite / "tmp").is_dir()
+
+
+@pytest.mark.parametrize("task", ["models.list", "models.fetch", "models.lock"])
+def test_a_selection_of_no_test_is_said_with_pytest_s_code_and_no_success_line(
+    task: str, fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    serve_model(fake_hub)
+    root = write_suite(tmp_path / "proj", SUITE)
+    result = run(invoke_command(task, "-k", "no_test_has_this_name"), root, tmp_path / "cache")
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert result.stderr == ("no test selected: `pytest -k no_test_has_this_name` collects no "
+                             f"test in {root / 'tools/server/tests'} (are the paths relative "
+                             "to that folder, and does -k or -m match?)\n")
+    assert result.stdout == "" and fake_hub.requests == []

@@ -6,15 +6,18 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from invoke.program import Program
 
 from scanner.cli import options
 from scanner.cli.declarations import ModelsOptions, TaskSwitches, config_defaults
 from scanner.cli.declarations import TestOptions as ServerOptions
 from scanner.cli.options import build_options, build_server_run, check_section
+from scanner.cli.program import FetchTestModels
 from scanner.cli.tasks import namespace
 from scanner.errors import OptionsError
 
@@ -28,7 +31,7 @@ def test_each_task_s_help_letter_for_letter(task: str, monkeypatch: pytest.Monke
     (a new option adds its flag there, and to the README)."""
     monkeypatch.setattr("invoke.program.pty_size", lambda: (80, 24))
     # Invoke takes the help texts out of a task the first time it shows them: a fresh copy
-    program = Program(namespace=copy.deepcopy(namespace), name="fetch-test-models",
+    program = FetchTestModels(namespace=copy.deepcopy(namespace), name="fetch-test-models",
                       binary="fetch-test-models", version="0")
     shown = io.StringIO()
     with contextlib.redirect_stdout(shown):
@@ -110,8 +113,10 @@ def test_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_missing_suite_folder(tmp_path: Path) -> None:
     built = build_options({"root": str(tmp_path)}, suite="tests/server")
-    assert built.missing_suite() == (f"test suite folder {tmp_path / 'tests/server'} does not "
-                                     "exist (set test.suite or --suite)")
+    assert built.missing_suite() == (
+        f"test suite folder {tmp_path / 'tests/server'} does not exist (without --root, the "
+        "root is the nearest folder from the current one up that holds tests/server; set "
+        "--root or --suite)")
     (tmp_path / "tests/server").mkdir(parents=True)
     assert built.missing_suite() is None
 
@@ -199,3 +204,48 @@ def test_the_collection_timeout_is_600_s_unless_set_and_a_bad_one_names_the_key(
         "collect_timeout: Input should be greater than 0")
     assert reason(lambda: build_options({}, collect_timeout="soon")).startswith(
         "collect_timeout: Input should be a valid number")
+
+
+def run_program(monkeypatch: pytest.MonkeyPatch, *argv: str) -> str:
+    monkeypatch.setattr("invoke.program.pty_size", lambda: (100, 24))
+    program = FetchTestModels(namespace=copy.deepcopy(namespace), name="fetch-test-models",
+                              binary="fetch-test-models", version="0")
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        program.run(["fetch-test-models", *argv], exit=False)
+    return " ".join(shown.getvalue().split())  # the words, however wrapped
+
+
+def test_the_help_shows_the_tool_s_tasks_and_rule_and_only_the_invoke_flags_that_matter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = run_program(monkeypatch, "--help")
+    assert text.startswith("Usage: fetch-test-models TASK [--options] [PYTEST ARGS]")
+    assert ("every other word after the task goes to pytest, `--` or not: fetch-test-models "
+            "test.server unit/test_basic.py -k start_simple -x") in text
+    for shown in ("--help", "--list", "--version", "--config"):
+        assert shown in text.split("Other options:")[1]
+    for hidden in ("--pty", "--prompt-for-sudo-password", "--hide", "--echo", "--warn-only",
+                   "--dry", "--command-timeout", "--write-pyc"):
+        assert hidden not in text
+
+
+@pytest.mark.parametrize("argv", [["--list"], ["--help"]])
+def test_task_summaries_are_whole(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    text = run_program(monkeypatch, *argv)
+    for task in TASKS:
+        doc = namespace[task].__doc__ or ""
+        assert " ".join(doc.split("\n\n")[0].split()) in text, task
+
+
+def test_help_into_a_pipe_closed_early_is_no_traceback() -> None:
+    """`fetch-test-models --help | head -3`: the reader goes before the help is written."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "scanner.cli.program", "--help"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
+                              check=False)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")

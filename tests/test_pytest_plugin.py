@@ -158,7 +158,8 @@ def test_after_a_complete_fetch_llama_server_runs_offline_in_every_test_process(
     args = ["--fetch-models", *workers, "unit/test_basic.py", "unit/test_env_probe.py"]
     run = pytest_in(root, *args, EXPECT_LLAMA_OFFLINE="1")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "llama-server runs offline (LLAMA_ARG_OFFLINE=1" in run.stdout
+    assert ("llama-server runs offline (LLAMA_ARG_OFFLINE=1; INVOKE_TEST_ONLINE=1 keeps it "
+            "online)") in run.stdout and "--online" not in run.stdout  # pytest has no --online
     online = pytest_in(root, *args, EXPECT_LLAMA_OFFLINE="", INVOKE_TEST_ONLINE="1")
     assert online.returncode == 0, online.stdout + online.stderr
     assert "runs offline" not in online.stdout
@@ -263,3 +264,14 @@ def test_a_module_that_fails_to_collect_stops_the_run_before_any_fetch_under_xdi
     assert "pytest could not collect every test (1 error): fetching for those it collected" \
            in kept.stdout, kept.stdout + kept.stderr
     assert fake_hub.count("GET", "resolve") == 1 and ran.exists()
+
+
+@pytest.mark.parametrize(("value", "online"), [("1", True), ("true", True), ("0", False),
+                                               ("false", False)])
+def test_invoke_test_online_is_read_as_test_server_reads_it(
+    value: str, online: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.cli.pytest_fetch import plugin_options
+
+    monkeypatch.setenv("INVOKE_TEST_ONLINE", value)
+    assert plugin_options(tmp_path)[1] is online

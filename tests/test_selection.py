@@ -79,7 +79,6 @@ def models_of(document: dict[str, Any]) -> set[Model]:
         ("bartowski/Qwen_Qwen3-8B-GGUF:Q4_K_M", None, None),
         ("bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M", None, None),
         ("bartowski/gemma-2-2b-it-GGUF:Q4_K_M", None, None)}, id="-k"),
-    pytest.param(["-k", "no_test_has_this_name"], set(), id="nothing selected"),
 ])
 def test_each_selection_needs_exactly_its_models(
     capsys: pytest.CaptureFixture[str], selection: list[str], expected: set[Model]
@@ -88,6 +87,14 @@ def test_each_selection_needs_exactly_its_models(
     assert models_of(document) == expected
     assert document["selection"]["arguments"] == selection
     assert document["diagnostics"] == [], "pytest read what the scan could only warn about"
+
+
+def test_a_selection_of_no_test_is_exit_5_with_no_list(capsys: pytest.CaptureFixture[str]) -> None:
+    options = build_options({}, root=str(EXAMPLE), json=True,
+                            selection=["-k", "no_test_has_this_name"])
+    assert commands.list_models(options, dict(os.environ)) == 5
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("no test selected: `pytest -k no_test_has_this_name`")
 
 
 def test_slow_tests_allowed_bring_their_skipif_models(capsys: pytest.CaptureFixture[str]) -> None:

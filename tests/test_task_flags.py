@@ -3,6 +3,7 @@ option of `scanner/cli/declarations.py` with its help, and each option a task na
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -16,7 +17,9 @@ TASKS = {"list": "models.list", "fetch": "models.fetch", "lock": "models.lock",
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_every_flag_is_a_declared_option_with_its_help(task: str) -> None:
-    arguments = namespace[TASKS[task]].get_arguments()
+    # a copy: Invoke takes the help texts out of a task it reads (tests/test_options.py
+    # shows them, in the same process under xdist)
+    arguments = copy.deepcopy(namespace[TASKS[task]]).get_arguments()
     offered = {argument.name: argument for argument in arguments}
     for entry in TASK_FLAGS[task]:
         section, _, name = entry.rpartition(".")

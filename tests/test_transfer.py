@@ -224,23 +224,21 @@ def test_huggingface_hub_downloading_the_same_file_waits_for_us_and_we_for_it(
         wait_for(lambda: file_gets(fake_hub, BIG), "our download to start")
         other.start()
         out, err = ours.communicate(timeout=60)
-    else:  # huggingface_hub's body holds at its first 64 KiB until ours waits for it
-        held = Fault("hold", after=CHUNK)
-        fake_hub.add_fault(BIG, held, times=1)
+    else:  # huggingface_hub's download held until ours waits for its lock (no clock involved)
+        hold = Fault("hold", after=CHUNK * 4)
+        fake_hub.add_fault(BIG, hold)
         other.start()
         wait_for(lambda: partials(hub_env), "huggingface_hub's download to start")
         ours = start_fetch(root, hub_env)
-        assert ours.stdout is not None and ours.stderr is not None
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(iter(ours.stdout.readline, "")))
-        reader.start()
-        wait_for(lambda: any("another process is downloading it" in line for line in lines),
-                 "our fetch to wait for huggingface_hub's", timeout=60)
-        held.release.set()
-        err = ours.stderr.read()
-        ours.wait(timeout=60)
-        reader.join(timeout=60)
-        out = "".join(lines)
+        assert ours.stdout is not None
+        said = []
+        for line in ours.stdout:
+            said.append(line)
+            if line.startswith("waiting "):
+                break
+        hold.release.set()
+        out, err = ours.communicate(timeout=60)
+        out = "".join(said) + out
     other.join(timeout=60)
     assert ours.returncode == 0, out + err
     assert len(file_gets(fake_hub, BIG)) == 1, "the file was downloaded twice"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
 from .. import environment, lock, prune
-from ..errors import ExitCode, OptionsError, SetupError
+from ..errors import ExitCode, NoTestsSelected, OptionsError, SetupError
 from ..keep import what_to_keep
 from ..models import ScanResult
 from ..outcomes import Fetched, Listed, Locked, Pruned
@@ -45,6 +45,9 @@ def _usage_errors(command: Callable[P, int]) -> Callable[P, int]:
         except (NoTestFiles, lock.LockError, OptionsError, SetupError) as exc:
             log.error(f"error: {exc}")
             return ExitCode.USAGE
+        except NoTestsSelected as exc:
+            log.error(str(exc))
+            return ExitCode.NO_TESTS
         except KeyboardInterrupt as exc:
             log.error(f"interrupted: {str(exc) or _NOTHING_CHANGED[command.__name__]}")
             return ExitCode.INTERRUPTED

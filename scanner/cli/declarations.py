@@ -34,8 +34,9 @@ def option(default: Any, help: str, off: str | None = None) -> Any:
 class ModelsOptions:
     """`models:` in invoke.yaml / INVOKE_MODELS_*, under the flags of models.list and fetch."""
 
-    root: str | None = option(None, "project root the globs are relative to (default: current "
-                                    "directory)")
+    root: str | None = option(None, "project root the globs are relative to (default: the "
+                                    "nearest folder, from the current one up, that holds the "
+                                    "suite folder, else pytest's rootdir)")
     tests: str | list[str] | None = option(None, "glob of test files, relative to root; "
                                                  "repeatable (default: tools/server/tests/**/*.py)")
     json: bool = option(False, "print one JSON document instead of tables")
@@ -108,8 +109,8 @@ class TestOptions:
 
     __test__ = False  # a pytest run must not take it for a test class
 
-    suite: str = option(DEFAULT_SUITE, "folder of the pytest suite under root, where a "
-                                       "selection after `--` is collected and test.server runs "
+    suite: str = option(DEFAULT_SUITE, "folder of the pytest suite under root, where the "
+                                       "pytest arguments are collected and test.server runs "
                                        "(default: tools/server/tests)")
     offline: bool = option(False, "run the tests offline (LLAMA_ARG_OFFLINE=1, HF_HUB_OFFLINE=1)")
     slow: bool = option(False, "also run the slow tests (SLOW_TESTS=1 and no -m \"not slow\", "
@@ -147,8 +148,8 @@ class TaskSwitches:
 
 
 #: Each task's flags: `models:` options by name, `test.NAME` and `task.NAME` for the others
-#: (`TestOptions`, `TaskSwitches`). In the order Invoke gives them their one-letter forms: a
-#: new flag goes last, so that no other flag's letter moves.
+#: (`TestOptions`, `TaskSwitches`). Long flags only: a one-letter form would shadow pytest's
+#: (`routing.py`).
 TASK_FLAGS: dict[str, tuple[str, ...]] = {
     "list": ("root", "tests", "json", "strict", "deny", "test.suite", "test.python",
              "verbosity"),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import limits
 from ..environment import check_no_link_loop, resolved
 from ..errors import OptionsError
+from ..project_root import find_root
 from ..url_files import check_url_dest
 from .declarations import DEFAULT_SUITE, DEFAULT_WORKERS, ModelsOptions, TestOptions
 
@@ -52,7 +53,9 @@ class Options:
         check_no_link_loop(self.suite_dir, "test.suite (--suite)")
         if self.suite_dir.is_dir():
             return None
-        return f"test suite folder {self.suite_dir} does not exist (set test.suite or --suite)"
+        return (f"test suite folder {self.suite_dir} does not exist (without --root, the root "
+                f"is the nearest folder from the current one up that holds {self.suite}; "
+                "set --root or --suite)")
 
     @property
     def lock_path(self) -> Path:
@@ -101,7 +104,8 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         scan = ScanConfig.from_mapping(dataclasses.asdict(models))
     except ValidationError as exc:  # a validator's ValueError arrives as one too
         raise OptionsError(_why(exc, "models")) from exc
-    root = resolved(Path(models.root or ".").expanduser(), "root (--root, models.root)")
+    root = (resolved(Path(models.root).expanduser(), "root (--root, models.root)")
+            if models.root else find_root(suite, Path.cwd()))
     return Options(models=models, root=root, scan=scan, suite=suite, python=python,
                    selection=None if selection is None else tuple(selection),
                    collect_timeout=collect_timeout)

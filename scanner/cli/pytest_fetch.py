@@ -37,6 +37,8 @@ WORKER_KEY = "fetch_test_models_selection"
 ENV_SUFFIX = ".env"
 #: In the worker's file: how many collection errors it met (pytest's `session.testsfailed`).
 ERRORS_KEY = "collection_errors"
+#: What keeps llama-server online under the plugin (`test.online`; pytest has no --online).
+ONLINE_SWITCH = "INVOKE_TEST_ONLINE=1"
 
 
 def register(config: pytest.Config) -> None:
@@ -201,6 +203,8 @@ class _Fetcher:
 
     def _fetch(self, document: dict[str, Any]) -> None:
         self.fetched = True
+        if not document["items"]:  # pytest says "no tests ran" (exit 5): nothing to fetch
+            return
         options = self.options
         arguments = self.config.invocation_params.args
         selection = selection_from(document, options.root, arguments,
@@ -216,7 +220,8 @@ class _Fetcher:
             network = needs_of(selected.scan, selected, options)
             code = fetch_models(options.with_selection(arguments), os.environ, selected, network)
             self._add_env(offline_server_env(code, online=self.online,
-                                             offline=options.models.offline, network=network))
+                                             offline=options.models.offline, network=network,
+                                             switch=ONLINE_SWITCH))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
         if code == ExitCode.INTERRUPTED:  # Ctrl-C ends the session, keep-going or not

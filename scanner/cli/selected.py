@@ -1,13 +1,14 @@
 """The scan a task works on: the suite's references (URLs to the configured endpoint's host
-too), narrowed to the tests a selection (`-- PYTEST ARGS`) runs, and what those tests fetch
+too), narrowed to the tests a selection (pytest arguments) runs, and what those tests fetch
 from the Hub themselves."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 
 from .. import environment, preflight
-from ..errors import SetupError
+from ..errors import NoTestsSelected, SetupError, nothing_selected
 from ..models import ScanResult
 from ..output import log
 from ..scan.suite import scan_suite
@@ -53,7 +54,10 @@ def select_for(options: Options, scan: ScanResult,
         raise SetupError(preflight.collection_error(python, selection.error, selection.output,
                                                     options.suite_dir) +
                          "\nNothing was fetched for a selection that cannot be known "
-                         "(without `-- PYTEST ARGS`: the whole suite)")
+                         "(without pytest arguments: the whole suite)")
+    if not selection.tests:
+        raise NoTestsSelected(nothing_selected(shlex.join(["pytest", *options.selection]),
+                                               options.suite_dir))
     return narrow(scan, selection, options.scan)
 
 

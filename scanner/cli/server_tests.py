@@ -9,8 +9,8 @@ import signal
 import subprocess
 from collections.abc import Mapping
 
-from .. import environment, preflight
-from ..errors import ExitCode, OptionsError, SetupError
+from .. import preflight
+from ..errors import ExitCode, OptionsError, SetupError, nothing_selected
 from ..outcomes import ServerTestsRun
 from ..output import log
 from ..output.server_report import print_setup
@@ -75,7 +75,6 @@ def _run_server_tests(options: Options, run: ServerRun,
     if run.parallel() and not setup.xdist:
         log.note(f"note: pytest-xdist is not installed in {setup.python.path}: the tests run "
                  "in one process")
-    prepare_working_folders(folder, options.models.url_dest)
     run_env = run_environment(env, setup.cache, offline=run.test.offline, slow=run.test.slow)
     command = [str(setup.python.path), "-m", "pytest", *arguments]
     log.note(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"
@@ -83,6 +82,7 @@ def _run_server_tests(options: Options, run: ServerRun,
     if run.test.fetch:
         return _fetch_then_test(options, run, setup.python, arguments, run_env, env,
                                 pytest_line)
+    prepare_working_folders(folder, options.models.url_dest)
     process = start_pytest(command, folder, run_env)
     with following(process):
         code, interrupted = _run_pytest(process)
@@ -90,20 +90,12 @@ def _run_server_tests(options: Options, run: ServerRun,
 
 
 def _preflight(options: Options, run: ServerRun, env: Mapping[str, str]) -> ServerSetup:
-    """Every check of the user's setup that needs no collection, before the first request:
-    the interpreter and its pytest, the settings, llama-server. (The suite's requirements are
-    checked by its collection, which comes before any request too.)"""
-    python = preflight.suite_python(options.python, env, options.root)
-    pytest_version, xdist = preflight.probe_pytest(python, options.suite_dir)
-    check_setup(options, env, hub=run.test.fetch and not run.test.offline)
-    binary = preflight.server_binary(run.test.server_bin, env, options.root, options.suite_dir)
-    version = preflight.server_version(binary, env, options.root) if binary else None
-    cache = environment.cache_dir(env, options.cache_dir)
-    return ServerSetup(
-        python=python, pytest_version=pytest_version, xdist=xdist, server=binary,
-        server_version=version, cache=cache, free_bytes=preflight.free_bytes(cache),
-        endpoint=None if run.test.offline or not run.test.fetch else environment.endpoint(env),
-        token_set=environment.token(env) is not None)
+    """Every check of the user's setup that needs no collection, before the first request,
+    all in one run (`preflight.server_setup`)."""
+    hub = run.test.fetch and not run.test.offline
+    return preflight.server_setup(
+        options.python, env, options.root, options.suite_dir, run.test.server_bin,
+        options.cache_dir, hub=hub, settings_check=lambda: check_setup(options, env, hub=hub))
 
 
 def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePython,
@@ -126,11 +118,19 @@ def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: prefligh
     """What `live` collected fetched, then its tests run, or it is stopped."""
     selection = live.selection(options.root)
     if selection is None:  # it ended on its own: a usage error, or nothing to run
+        if live.process.returncode == ExitCode.NO_TESTS:
+            log.error(nothing_selected(pytest_line, options.suite_dir))
         return ServerTestsRun(pytest_line, pytest_code=live.process.returncode)
+    if not selection.error and not selection.tests:  # all deselected: no fetch, no run
+        live.stop(ExitCode.NO_TESTS)
+        live.process.wait()
+        log.error(nothing_selected(pytest_line, options.suite_dir))
+        return ServerTestsRun(pytest_line, pytest_code=ExitCode.NO_TESTS)
     if selection.error:
         live.process.wait()
         raise SetupError(preflight.collection_error(python, selection.error,
                                                     selection.output, options.suite_dir))
+    prepare_working_folders(options.suite_dir, options.models.url_dest)  # collected: ok
     scan = scan_suite(options.root, options.scan, endpoint_host(env))
     selected = narrow(scan, selection, options.scan, offline=run.test.offline)
     network = needs_of(selected.scan, selected, options)
@@ -151,11 +151,12 @@ def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: prefligh
 
 
 def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
-                       network: list[NetworkNeed]) -> dict[str, str]:
+                       network: list[NetworkNeed], switch: str = "--online") -> dict[str, str]:
     """Once every model the tests need is in place, llama-server needs the Hub for nothing:
     the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about every preset
     at every start). Not after a failed fetch, not with --online, and not when selected tests
-    fetch from the Hub themselves (they may hand llama-server a URL)."""
+    fetch from the Hub themselves (they may hand llama-server a URL). `switch`: what keeps
+    it online where the note is read (the plugin has no --online)."""
     if fetch_code or online or offline:
         return {}
     if network:
@@ -163,7 +164,7 @@ def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
                  "time (see `network:` above)")
         return {}
     log.note("note: every model the tests need is in place: llama-server runs offline "
-             "(LLAMA_ARG_OFFLINE=1; --online keeps it online)")
+             f"(LLAMA_ARG_OFFLINE=1; {switch} keeps it online)")
     return {"LLAMA_ARG_OFFLINE": "1"}
 
 

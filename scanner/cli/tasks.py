@@ -55,17 +55,17 @@ def _refused(c: Context, exc: OptionsError) -> Exit:
     return Exit(f"error: invalid option: {exc}{where}", code=ExitCode.USAGE)
 
 
-def _pytest_args(c: Context) -> list[str]:
-    """What followed `--`, as the shell split it (Invoke's remainder re-joins it with spaces,
-    which would break `-k "a or b"`)."""
+def pytest_args(c: Context) -> list[str] | None:
+    """The arguments for pytest, or None when none were given (the whole suite).
+    `fetch-test-models` routes them (`routing.py`: every word after the task that is not the
+    tool's); under `invoke -r CLONE` they follow `--`, taken as the shell split them (Invoke's
+    remainder re-joins them with spaces, which would break `-k "a or b"`)."""
+    routed = c.config.get("pytest_args")
+    if routed is not None:
+        return list(routed)
     if "--" in sys.argv:
         return sys.argv[sys.argv.index("--") + 1:]
-    return shlex.split(c.remainder)
-
-
-def _selection(c: Context) -> list[str] | None:
-    """The pytest arguments after `--`, or None (no `--`: the whole suite)."""
-    return _pytest_args(c) if "--" in sys.argv or c.remainder else None
+    return shlex.split(c.remainder) if c.remainder else None
 
 
 def _task(name: str, run: Callable[[Context, Values], int]) -> Task[Any]:
@@ -81,33 +81,35 @@ def _task(name: str, run: Callable[[Context, Values], int]) -> Task[Any]:
     body.__signature__ = signature(flags)  # type: ignore[attr-defined]
     body.__name__ = body.__qualname__ = name
     body.__doc__ = run.__doc__
+    # long flags only: a short one would shadow pytest's (`-k`, `-x`, `-n`; see routing.py)
     made: Task[Any] = task(name=name, help={flag.param: flag.help for flag in flags},
+                           auto_shortflags=False,
                            iterable=[flag.param for flag in flags if flag.repeatable])(body)
     return made
 
 
 def list_models(c: Context, values: Values) -> int:
-    """List the Hugging Face models the test suite references; `-- PYTEST ARGS`: only those
-    the tests pytest selects with these arguments need."""
+    """List the Hugging Face models the test suite references; with PYTEST ARGS, only
+    those the tests pytest selects with them need."""
     from . import commands
 
-    return commands.list_models(_options(c, values, selection=_selection(c)))
+    return commands.list_models(_options(c, values, selection=pytest_args(c)))
 
 
 def fetch_models(c: Context, values: Values) -> int:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
-    `-- PYTEST ARGS`: only those the tests pytest selects with these arguments need."""
+    with PYTEST ARGS, only those the tests pytest selects with them need."""
     from . import commands
 
-    return commands.fetch_models(_options(c, values, selection=_selection(c)))
+    return commands.fetch_models(_options(c, values, selection=pytest_args(c)))
 
 
 def lock_models(c: Context, values: Values) -> int:
     """Pin the exact files (commit, size, sha256) every referenced model resolves to in a lock
-    file; `-- PYTEST ARGS`: only the models of the tests pytest selects."""
+    file; with PYTEST ARGS, only the models of the tests pytest selects."""
     from . import commands
 
-    options = _options(c, values, selection=_selection(c))
+    options = _options(c, values, selection=pytest_args(c))
     return commands.lock_models(options, check=values["task"]["check"])
 
 
@@ -116,6 +118,10 @@ def prune_models(c: Context, values: Values) -> int:
     than the current or locked commit, blobs nothing links to, stale partial downloads."""
     from . import commands
 
+    given = pytest_args(c)
+    if given:
+        raise Exit(f"error: models.prune takes no pytest arguments: {shlex.join(given)}",
+                   code=ExitCode.USAGE)
     switches = values["task"]
     return commands.prune_models(_options(c, values), yes=switches["yes"],
                                  unreferenced=switches["unreferenced"])
@@ -123,7 +129,7 @@ def prune_models(c: Context, values: Values) -> int:
 
 def run_tests(c: Context, values: Values) -> int:
     """Run the server tests as tools/server/tests/tests.sh does, after models.fetch has fetched
-    the models of exactly the tests pytest selects; arguments after `--` go to pytest.
+    the models of exactly the tests pytest selects; PYTEST ARGS go to pytest.
 
     Depends on models.fetch: it runs first, with models.fetch's configured options and the
     selection, unless --no-fetch (or `test: {fetch: false}`).
@@ -133,7 +139,7 @@ def run_tests(c: Context, values: Values) -> int:
     options = _options(c, values, check_test=False)
     run_flags = {k: v for k, v in values["test"].items() if k not in ("suite", "python")}
     try:
-        run = build_server_run(c.config.test, os.environ, _pytest_args(c), **run_flags)
+        run = build_server_run(c.config.test, os.environ, pytest_args(c) or [], **run_flags)
     except OptionsError as exc:
         raise _refused(c, exc) from exc
     return run_server_tests(options, run)

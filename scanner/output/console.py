@@ -4,10 +4,12 @@ all locations share."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.table import Table
 
 from ..models import Diagnostic
 
@@ -18,6 +20,30 @@ def make_console(stderr: bool = False) -> Console:
     if not console.is_terminal:
         console = Console(stderr=stderr, highlight=False, width=200)
     return console
+
+
+#: The room the columns other than names need at least: two narrow ones (a size, a status
+#: wrapped to a word a line) and the three separators of a four-column table.
+OTHER_COLUMNS = 24
+
+
+def print_table(console: Console, headers: Sequence[str], rows: Sequence[Sequence[str]], *,
+                right: str) -> None:
+    """A table whose first two columns hold names (repos, files), never cut to "…", which no
+    one can copy: when they fit on one line each, the other columns wrap first; when they
+    cannot, each name folds whole onto the next line (`--json` has every name on one line).
+    `right`: the column justified right (a size, a count)."""
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    longest = sum(max((len(line) for row in rows for line in row[column].splitlines()),
+                      default=0) for column in (0, 1))
+    fits = longest + OTHER_COLUMNS <= console.width
+    for header in headers[:2]:
+        table.add_column(header, no_wrap=fits, overflow="fold")
+    for header in headers[2:]:
+        table.add_column(header, justify="right" if header == right else "left")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def human_size(size: float) -> str:

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from ..environment import shown_url
@@ -21,7 +20,7 @@ from ..outcomes import Fetched
 from ..selection.needs import SelectedScan
 from ..selection.network import NetworkNeed, needs_entry, network_lines
 from . import log
-from .console import human_size, make_console, print_diagnostics, print_json
+from .console import human_size, make_console, print_diagnostics, print_json, print_table
 from .progress import FetchProgress
 from .scan_report import (
     diagnostic_entry,
@@ -109,16 +108,14 @@ def _file_lines(plan: ModelPlan) -> tuple[str, str, str]:
 
 
 def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) -> None:
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("model", "files", "size", "status"):
-        table.add_column(column, justify="right" if column == "size" else "left")
+    rows = []
     for plan in plans:
         paths, sizes, states = _file_lines(plan)
         name = plan.model.hf_repo
         if plan.model.revision:
             name += f" @ {plan.model.revision}"
-        table.add_row(name, paths, sizes, states)
-    console.print(table)
+        rows.append((name, paths, sizes, states))
+    print_table(console, ("model", "files", "size", "status"), rows, right="size")
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]
     cached = [job for job in jobs if job.status is FileStatus.CACHED]
     resumed = sum(job.resumed for job in todo)

@@ -6,13 +6,12 @@ import shlex
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from ..outcomes import Listed
 from ..selection.needs import SelectedScan
 from ..selection.network import needs_entry, network_lines
-from .console import common_folder, make_console, print_diagnostics, print_json
+from .console import common_folder, make_console, print_diagnostics, print_json, print_table
 
 MAX_LOCATIONS = 2
 
@@ -93,18 +92,17 @@ def print_scan(result: ScanResult, console: Console,
                selected: SelectedScan | None = None, notes: list[str] | None = None) -> None:
     """The table, the diagnostics, `notes` (what the run needs the network for), then the
     selection and one summary line."""
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("model", "tag or file", "refs", "first locations"):
-        table.add_column(column, justify="right" if column == "refs" else "left")
     folder = common_folder([ref.file for ref in result.references if ref.kind != "extra"])
+    rows = []
     for model in result.models():
         refs = result.references_to(model)
         where = ", ".join(ref.location().removeprefix(folder) for ref in refs[:MAX_LOCATIONS])
         if len(refs) > MAX_LOCATIONS:
             where += f", +{len(refs) - MAX_LOCATIONS} more"
         name = model.repo + (" (denied)" if model in result.denied else "")
-        table.add_row(name, _tag_or_file(model), str(len(refs)), where)
-    console.print(table)
+        rows.append((name, _tag_or_file(model), str(len(refs)), where))
+    print_table(console, ("model", "tag or file", "refs", "first locations"), rows,
+                right="refs")
     print_diagnostics(result.diagnostics, console)
     for note in notes or ():
         console.print(note, markup=False, soft_wrap=True)

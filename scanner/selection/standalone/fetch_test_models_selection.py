@@ -89,7 +89,7 @@ def _entry(item: pytest.Item, names: list[str]) -> dict[str, Any]:
 
 def pytest_configure(config: pytest.Config) -> None:
     if _waits(config) and config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistController(), "fetch-test-models-controller")
+        config.pluginmanager.register(_XdistController(config), "fetch-test-models-controller")
 
 
 @hookimpl(tryfirst=True)  # an xdist worker reports its collection in this hook: write before
@@ -106,7 +106,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     with open(partial, "w", encoding="utf-8") as out:
         json.dump(selection_document(session, names), out)
     os.replace(partial, target)  # a reader never sees half a document
-    if _waits(session.config):
+    if _waits(session.config) and session.items:  # none: pytest ends, exit 5, on its own
         _wait_for_the_tool()
 
 
@@ -132,20 +132,31 @@ class _XdistController:
     """The controller does not collect: it waits once the first worker has (the workers all
     collect the same items), before xdist schedules any test."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.asked = False
+        self.config = config
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Any) -> None:
         if self.asked:
             return
         self.asked = True
         if os.path.exists(os.environ[OUTPUT_VAR]):
+            self._end_status_line()
             _wait_for_the_tool()
         else:  # the worker's collection failed: xdist reports its errors
             import pytest
 
             _tell({"failed": ""})
             pytest.exit("pytest could not collect every test", returncode=2)
+
+
+    def _end_status_line(self) -> None:
+        """On a terminal, xdist keeps rewriting one status line ("ready: 1/4 workers") with no
+        newline: end it, so that the tool's display, while the run waits, has lines of its
+        own (`DSession.rewrite` in xdist/dsession.py)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and reporter.isatty():
+            reporter.write("\n", flush=True)
 
 
 def _waits(config: pytest.Config) -> bool:
@@ -158,6 +169,10 @@ def _tell(message: dict[str, Any]) -> None:
     os.write(int(os.environ[READY_FD_VAR]), (json.dumps(message) + "\n").encode())
 
 
+#: pytest's exit code when no test was selected (`ExitCode.NO_TESTS_COLLECTED`).
+NO_TESTS = 5
+
+
 def _wait_for_the_tool() -> None:
     """Say the collection is done, then wait for "go" or "stop CODE"; the tool gone: stop."""
     import pytest
@@ -167,7 +182,8 @@ def _wait_for_the_tool() -> None:
         answer = answers.readline().split()
     if answer[:1] != ["go"]:
         code = int(answer[1]) if len(answer) > 1 and answer[1].isdigit() else 1
-        pytest.exit("fetch-test-models: the fetch failed, so no test ran", returncode=code)
+        why = "no test selected" if code == NO_TESTS else "the fetch failed, so no test ran"
+        pytest.exit(f"fetch-test-models: {why}", returncode=code)
 
 
 def _collection_errors(config: pytest.Config) -> str:
