@@ -28,6 +28,7 @@ class FileFindings(NamedTuple):
     rel: str
     found: list[Found]
     diagnostics: list[Diagnostic]
+    datasets: tuple[str, ...] = ()  # dataset repos the file loads: no model anywhere
 
 
 class BatchScanner:
@@ -67,4 +68,5 @@ class BatchScanner:
         except RecursionError:
             return FileFindings(rel, [], [Diagnostic(file=rel, line=None, severity="error",
                                                      message="nested too deeply to scan")])
-        return FileFindings(rel, list(scanner.found), list(scanner.diagnostics))
+        return FileFindings(rel, list(scanner.found), list(scanner.diagnostics),
+                            tuple(scanner.datasets))

@@ -64,12 +64,31 @@ def collect_constants(rel: str, tree: ast.Module) -> ModuleConstants:
 def _bind(info: ModuleConstants, target: ast.expr, value: ast.expr) -> None:
     if not isinstance(target, ast.Name):
         return
+    value = environment_default(value) or value  # `MODEL = os.environ.get("X", "org/name")`
     if isinstance(value, ast.Constant) and (value.value is None or isinstance(value.value, str)):
         info.strings[target.id] = value.value
-    elif isinstance(value, (ast.List, ast.Tuple)):
+    elif isinstance(value, (ast.List, ast.Tuple, ast.Dict, ast.Set)):
         info.rows[target.id] = value
     elif isinstance(value, ast.Attribute) and value.attr == "parametrize":
         info.parametrize_aliases.add(target.id)
+
+
+def environment_default(node: ast.expr) -> ast.expr | None:
+    """The default of `os.environ.get(NAME, DEFAULT)`, `os.getenv(NAME, DEFAULT)`: what the
+    tests load unless the variable is set."""
+    if not (isinstance(node, ast.Call) and len(node.args) == 2):
+        return None
+    func = node.func
+    if isinstance(func, ast.Name):
+        return node.args[1] if func.id == "getenv" else None
+    if not isinstance(func, ast.Attribute):
+        return None
+    owner = func.value
+    owner_name = owner.attr if isinstance(owner, ast.Attribute) else \
+        owner.id if isinstance(owner, ast.Name) else ""
+    if func.attr == "getenv" or (func.attr == "get" and owner_name == "environ"):
+        return node.args[1]
+    return None
 
 
 class ConstantIndex:

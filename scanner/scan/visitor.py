@@ -13,24 +13,27 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from ..models import Diagnostic, ReferenceKind
+from ..models import Diagnostic, Loader, ReferenceKind
 from ..preset import may_hold_preset, preset_models
 from ..repo_id import model_problem
 from .assignments import Assignment, Target, pairs, target_name
+from .calls import FrameworkReferences
 from .candidates import candidate_lines
 from .config import ScanConfig
+from .loaders import read_call
 from .parametrize import Row, combine, is_parametrize_call, merge, parse_parametrize
 from .scope import ParamRef, Resolved, Scope, Unresolved
 from .symbols import ConstantIndex, Missing
 from .values import ValueReader
 
-#: One reference as the scan finds it: (hf_repo, hf_file, revision, line, test, kind). A plain
-#: tuple, which a worker process sends back at C speed (a named tuple is rebuilt in Python on
-#: arrival); the suite makes the model objects, one per distinct model.
-Found = tuple[str, str | None, str | None, int, str, ReferenceKind]
+#: One reference as the scan finds it: (hf_repo, hf_file, revision, line, test, kind, loader,
+#: call, options). A plain tuple, which a worker process sends back at C speed (a named tuple
+#: is rebuilt in Python on arrival); the suite makes the model objects, one per distinct model.
+Found = tuple[str, str | None, str | None, int, str, ReferenceKind, Loader | None, str | None,
+              tuple[tuple[str, str], ...]]
 
 
-class FileScanner:
+class FileScanner(FrameworkReferences):
     """Scans one module; results land in `found` and `diagnostics`."""
 
     def __init__(self, rel: str, source: str, tree: ast.Module, config: ScanConfig,
@@ -43,6 +46,10 @@ class FileScanner:
         self.values = ValueReader(rel, index, _name_set(config.repo_names + config.file_names))
         self.found: dict[Found, None] = {}  # in order, each once
         self.diagnostics: dict[Diagnostic, None] = {}
+        self.datasets: set[str] = set()
+        self.consumed: set[int] = set()
+        self.launchers = _name_set(config.launchers)
+        self.model_names = _name_set(config.repo_names + config.file_names)
         self._lines = candidate_lines(source, config)
         self._line_set = frozenset(self._lines)
         self._source = source  # split into lines only when preset text is found
@@ -52,6 +59,8 @@ class FileScanner:
         module = Scope("<module>")
         self._visit_body(self.tree.body, module)
         self._pair_assignments(module)
+        self.shaped_rows(module, self.model_names)
+        self.module_containers(self.tree, module)
 
     # -- walking -----------------------------------------------------------------------------
 
@@ -96,7 +105,7 @@ class FileScanner:
     ) -> None:
         qualname = node.name if outer.qualname == "<module>" else f"{outer.qualname}.{node.name}"
         params = frozenset() if isinstance(node, ast.ClassDef) else _param_names(node.args)
-        scope = Scope(qualname, params, isinstance(node, ast.ClassDef), parent=outer)
+        scope = Scope(qualname, params, isinstance(node, ast.ClassDef), parent=outer, node=node)
         sets = [s for d in node.decorator_list
                 if (s := self._parametrize_rows(d, scope)) is not None]
         if sets:
@@ -106,6 +115,8 @@ class FileScanner:
                 self._visit(deco, scope)  # what a decorator names, its test needs
         self._visit_body(node.body, scope)
         self._pair_assignments(scope)
+        if scope.rows:
+            self.shaped_rows(scope, self.model_names)
 
     # -- parametrize -------------------------------------------------------------------------
 
@@ -184,7 +195,16 @@ class FileScanner:
         for name in self.config.repo_names:
             if name in given:
                 self._emit_nodes(given[name], file_node, call.lineno, "keyword", scope)
+        loaded = read_call(call, self.launchers)
+        if loaded is not None:
+            self.on_loader(loaded, call, scope)
+        elif given or call.args:
+            self.on_mark(call, scope)
         return ast.iter_child_nodes(call)
+
+    def _on_list(self, node: ast.List | ast.Tuple, scope: Scope) -> Iterable[ast.AST]:
+        self.on_arguments(node, scope)
+        return node.elts
 
     def _on_string(self, node: ast.Constant, scope: Scope) -> None:
         """Hub URLs in any string (`https://huggingface.co/org/name/resolve/REV/PATH`), and
@@ -199,7 +219,12 @@ class FileScanner:
                     line = next((n for n in range(node.lineno, (node.end_lineno or 0) + 1)
                                  if named.search(self._source_lines[n - 1])), node.lineno)
                     self._add(entry.hf_repo, entry.hf_file, None, line, "preset", scope)
-        for match in self.url_regex.finditer(node.value) if "/resolve/" in node.value else ():
+        if "--model" in node.value:
+            self.flags_in_text(node.value, node.lineno, scope)
+        if id(node) in self.consumed:
+            return  # a loader call's argument: recorded with its loader
+        hub_url = "/resolve/" in node.value or "/blob/" in node.value
+        for match in self.url_regex.finditer(node.value) if hub_url else ():
             self._add(match["repo"], match["path"], match["rev"], node.lineno, "url", scope)
 
     # -- references and diagnostics ----------------------------------------------------------
@@ -237,7 +262,7 @@ class FileScanner:
         if problem:
             self._diagnose(line, problem, scope, kind)
         else:
-            self.found[(repo, file, revision, line, scope.qualname, kind)] = None
+            self.found[(repo, file, revision, line, scope.qualname, kind, None, None, ())] = None
 
     def _diagnose(self, line: int, message: str, scope: Scope,
                   kind: ReferenceKind | None = None) -> None:
@@ -252,6 +277,8 @@ _HANDLERS: dict[type, Callable[[FileScanner, Any, Scope], Iterable[ast.AST] | No
     ast.Assign: FileScanner._on_assignment,
     ast.AnnAssign: FileScanner._on_assignment,
     ast.Call: FileScanner._on_call,
+    ast.List: FileScanner._on_list,
+    ast.Tuple: FileScanner._on_list,
     ast.FunctionDef: FileScanner._visit_definition,
     ast.AsyncFunctionDef: FileScanner._visit_definition,
     ast.ClassDef: FileScanner._visit_definition,

@@ -1,0 +1,155 @@
+"""What `models.list` finds in a suite that loads models through frameworks (transformers,
+huggingface_hub, sentence-transformers, diffusers, inference servers): one test per shape."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scanner.models import ScanResult
+from scanner.scan.config import ScanConfig
+from scanner.scan.suite import scan_suite
+from tests.fakehub import FakeHub, GeneratedFile
+from tests.helpers import run_fetch, write_suite
+
+
+def scan(tmp_path: Path, files: dict[str, str], **config: object) -> ScanResult:
+    for name, source in files.items():
+        path = tmp_path / "tests" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    return scan_suite(tmp_path, ScanConfig(tests=("tests/**/*.py",), **config))  # type: ignore[arg-type]
+
+
+def loaded(result: ScanResult) -> set[tuple[str, str | None, str | None]]:
+    """(repo, file, loader) of every model found."""
+    return {(m.hf_repo, m.hf_file, m.loader) for m in result.models()}
+
+
+def calls(result: ScanResult) -> set[tuple[str, int, str, str | None, str]]:
+    return {(r.model.hf_repo, r.line, r.test, r.call, r.kind) for r in result.references}
+
+
+def test_loader_calls_name_their_framework_and_call(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_load.py": """
+        from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+        from huggingface_hub import hf_hub_download, snapshot_download
+        from sentence_transformers import SentenceTransformer, CrossEncoder
+        from diffusers import DiffusionPipeline, StableDiffusionPipeline
+        from peft import PeftModel
+        from vllm import LLM
+
+        def test_all():
+            AutoTokenizer.from_pretrained("org-a/tok")
+            AutoModelForCausalLM.from_pretrained(pretrained_model_name_or_path="org-a/causal",
+                                                 revision="v1", subfolder="sub")
+            pipeline("text-classification", "org-a/classifier")
+            pipeline(task="fill-mask", model="org-a/masked")
+            hf_hub_download("org-b/files", "config.json", subfolder="onnx")
+            hf_hub_download(repo_id="org-b/other", filename="weights.bin")
+            snapshot_download("org-b/snap", allow_patterns=["*.json", "*.safetensors"])
+            SentenceTransformer("org-c/embedder")
+            CrossEncoder("org-c/reranker")
+            DiffusionPipeline.from_pretrained("org-d/pipe", variant="fp16")
+            pipe = StableDiffusionPipeline.from_pretrained("org-d/sd")
+            pipe.load_lora_weights("org-d/lora", weight_name="lora.safetensors")
+            PeftModel.from_pretrained(base, "org-e/adapter")
+            LLM(model="org-f/served")
+    """})
+    assert loaded(result) == {
+        ("org-a/tok", None, "transformers"), ("org-a/causal", None, "transformers"),
+        ("org-a/classifier", None, "transformers"), ("org-a/masked", None, "transformers"),
+        ("org-b/files", "onnx/config.json", "hub_file"),
+        ("org-b/other", "weights.bin", "hub_file"), ("org-b/snap", None, "hub_snapshot"),
+        ("org-c/embedder", None, "sentence_transformers"),
+        ("org-c/reranker", None, "sentence_transformers"),
+        ("org-d/pipe", None, "diffusers"), ("org-d/sd", None, "diffusers"),
+        ("org-d/lora", "lora.safetensors", "diffusers"),
+        ("org-e/adapter", None, "transformers"), ("org-f/served", None, "server"),
+    }
+    by_repo = {r.model.hf_repo: r for r in result.references}
+    assert by_repo["org-a/causal"].call == "AutoModelForCausalLM.from_pretrained"
+    assert dict(by_repo["org-a/causal"].options) == {"revision": '"v1"', "subfolder": '"sub"'}
+    assert by_repo["org-a/causal"].model.revision == "v1"
+    assert dict(by_repo["org-b/snap"].options) == {
+        "allow_patterns": '["*.json", "*.safetensors"]'}
+    assert by_repo["org-d/pipe"].call == "DiffusionPipeline.from_pretrained"
+    assert by_repo["pipe" and "org-d/lora"].call == "pipe.load_lora_weights"
+    assert {r.kind for r in result.references} == {"call"}
+    assert result.diagnostics == ()
+
+
+def test_launchers_are_configuration(tmp_path: Path) -> None:
+    files = {"test_serve.py": """
+        from utils import RemoteOpenAIServer, start_my_server
+
+        def test_served():
+            with RemoteOpenAIServer("acme/served-model", ["--dtype", "half"]):
+                pass
+            start_my_server("acme/mine")
+    """}
+    assert loaded(scan(tmp_path, files)) == {("acme/served-model", None, "server")}
+    assert loaded(scan(tmp_path, files, launchers=["start_my_server"])) == {
+        ("acme/served-model", None, "server"), ("acme/mine", None, "server")}
+
+
+def test_legacy_bare_ids_where_a_loader_takes_them(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_bare.py": """
+        from transformers import AutoTokenizer
+        from sentence_transformers import SentenceTransformer
+
+        def test_bare(tmp_path):
+            AutoTokenizer.from_pretrained("gpt2")
+            AutoTokenizer.from_pretrained("bert-base-uncased")
+            AutoTokenizer.from_pretrained("model")            # a local folder, no Hub id
+            AutoTokenizer.from_pretrained("./tiny-model")     # a path
+            SentenceTransformer("all-MiniLM-L6-v2")           # the library's organisation
+            SentenceTransformer("bert-base-uncased")          # transformers' own checkpoint
+    """})
+    assert loaded(result) == {
+        ("gpt2", None, "transformers"), ("bert-base-uncased", None, "transformers"),
+        ("sentence-transformers/all-MiniLM-L6-v2", None, "sentence_transformers"),
+        ("bert-base-uncased", None, "sentence_transformers"),
+    }
+
+
+def test_framework_references_are_listed_apart_from_llama_cpp_ones(tmp_path: Path) -> None:
+    """The same repo loaded by llama.cpp's `-hf` and by transformers is two models: each
+    brings its own files."""
+    result = scan(tmp_path, {"test_both.py": """
+        from transformers import AutoTokenizer
+
+        def test_both(server):
+            server.model_hf_repo = "acme/both"
+            AutoTokenizer.from_pretrained("acme/both")
+    """})
+    assert loaded(result) == {("acme/both", None, None), ("acme/both", None, "transformers")}
+
+
+def test_fetch_sets_framework_references_aside_and_fetches_llama_cpp_ones(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No request is made for a framework's repo (llama.cpp's GGUF rules would refuse one made
+    of safetensors); the GGUF beside it is fetched and the run succeeds."""
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(1000)})
+    fake_hub.add_repo("acme/tiny-bert", {"config.json": b"{}", "model.safetensors": b"x"})
+    root = write_suite(tmp_path / "proj", """
+        from transformers import AutoModel
+
+        def test_both(server):
+            server.model_hf_repo = "ggml-org/models"
+            server.model_hf_file = "tinyllamas/stories260K.gguf"
+            AutoModel.from_pretrained("acme/tiny-bert")
+    """)
+    code, out, _ = run_fetch(root, capsys, json=True)
+    assert code == 0, out
+    models = {m["repo"]: m for m in json.loads(out)["models"]}
+    assert models["acme/tiny-bert"]["status"] == "skipped"
+    assert models["acme/tiny-bert"]["note"] == (
+        "framework files (transformers): not fetched yet; the tests download them themselves "
+        "(needs the network)")
+    assert models["ggml-org/models"]["status"] == "downloaded"
+    assert fake_hub.count(kind="tree") == 1, "only llama.cpp's repo is listed"
