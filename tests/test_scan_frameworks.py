@@ -153,3 +153,74 @@ def test_fetch_sets_framework_references_aside_and_fetches_llama_cpp_ones(
         "(needs the network)")
     assert models["ggml-org/models"]["status"] == "downloaded"
     assert fake_hub.count(kind="tree") == 1, "only llama.cpp's repo is listed"
+
+
+def test_names_are_followed_to_their_value(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_names.py": """
+        import os
+        from transformers import AutoModel, AutoTokenizer
+        from huggingface_hub import hf_hub_download
+
+        MODEL = "acme/module-constant"
+        ENV_MODEL = os.environ.get("TEST_MODEL", "acme/env-default")
+
+        class TestServer:
+            DEFAULT = "acme/class-constant"
+
+            @classmethod
+            def setup_class(cls):
+                cls.model = "acme/set-on-cls"
+
+            def test_attributes(self):
+                AutoModel.from_pretrained(self.DEFAULT)
+                AutoModel.from_pretrained(self.model)
+
+        def test_locals():
+            repo_id = "acme/local"
+            hf_hub_download(repo_id, "config.json")
+            AutoTokenizer.from_pretrained(MODEL)
+            AutoTokenizer.from_pretrained(ENV_MODEL)
+            AutoTokenizer.from_pretrained(os.getenv("OTHER", "acme/getenv-default"))
+
+        def test_loop():
+            for name in ["acme/loop-a", "acme/loop-b"]:
+                AutoModel.from_pretrained(name)
+    """})
+    assert {(r.model.hf_repo, r.test) for r in result.references} == {
+        ("acme/class-constant", "TestServer.test_attributes"),
+        ("acme/set-on-cls", "TestServer.test_attributes"),
+        ("acme/local", "test_locals"), ("acme/module-constant", "test_locals"),
+        ("acme/env-default", "test_locals"), ("acme/getenv-default", "test_locals"),
+        ("acme/loop-a", "test_loop"), ("acme/loop-b", "test_loop"),
+    }
+    assert result.diagnostics == ()
+
+
+def test_constants_of_a_project_module_outside_the_test_folder(tmp_path: Path) -> None:
+    """sglang's way: `from sglang.test.test_utils import DEFAULT_MODEL` names a module under
+    `python/`, beside the suite, which the scan reads for the constant only."""
+    helper = tmp_path / "python" / "myproj" / "testing" / "utils.py"
+    helper.parent.mkdir(parents=True)
+    helper.write_text('DEFAULT_MODEL_FOR_TEST = "acme/from-helper"\n')
+    result = scan(tmp_path, {"test_outside.py": """
+        from myproj.testing.utils import DEFAULT_MODEL_FOR_TEST
+        from myproj.testing import utils
+
+        def test_server():
+            popen_launch_server(DEFAULT_MODEL_FOR_TEST, "http://127.0.0.1:2000")
+    """})
+    assert loaded(result) == {("acme/from-helper", None, "server")}
+    assert [r.file for r in result.references] == ["tests/test_outside.py"]
+    assert result.files_scanned == 1
+
+
+def test_an_unreadable_loader_argument_is_a_diagnostic_of_kind_call(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_unread.py": """
+        from transformers import AutoModel
+
+        def test_x(tmp_path):
+            AutoModel.from_pretrained(f"acme/{size}")
+    """})
+    assert [(d.line, d.kind, d.message) for d in result.diagnostics] == [
+        (5, "call", "AutoModel.from_pretrained: f-string `f'acme/{size}'` cannot be read "
+                    "statically")]

@@ -51,7 +51,7 @@ def scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None = None,
     hosts = config.url_hosts + ((endpoint_host,) if endpoint_host else ())
     top = str(root)
     job = ScanJob({printable_path(rel): os.path.join(top, rel) for rel in found.paths}, config,
-                  url_pattern(hosts, blob=True))
+                  url_pattern(hosts, blob=True), top)
     workers = worker_count(len(job.paths)) if workers is None else workers
     with _no_cyclic_gc(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a test file's SyntaxWarnings are not ours to print
