@@ -224,3 +224,109 @@ def test_an_unreadable_loader_argument_is_a_diagnostic_of_kind_call(tmp_path: Pa
     assert [(d.line, d.kind, d.message) for d in result.diagnostics] == [
         (5, "call", "AutoModel.from_pretrained: f-string `f'acme/{size}'` cannot be read "
                     "statically")]
+
+
+def test_containers_registries_and_comma_joined_lists(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_containers.py": """
+        MODELS = ["acme/list-a", "acme/list-b"]
+        PAIRS = (("acme/tuple", "bf16"), ("acme/tuple-2", "fp32"))
+        BY_TASK = {"acme/dict-key": "text", "chat": "acme/dict-value"}
+        JOINED_MODELS = "acme/joined-a,acme/joined-b"
+        REGISTRY = {
+            "llama": Info("acme/registered", min_version="1.0"),
+            "gated": Info("acme/not-downloaded", is_available_online=False),
+        }
+        DATASETS = ["acme/some-dataset"]
+        MIME = ["text/plain", "image/png"]
+        PLACEHOLDERS = ["org/model", "fake-org/x", "test_user/test_model", "acme/non-existent"]
+        PATHS = ["tmp/out", "acme/config.json", "a/b/c"]
+        GITHUB = "huggingface/transformers"
+    """})
+    assert loaded(result) == {(repo, None, "unknown") for repo in (
+        "acme/list-a", "acme/list-b", "acme/tuple", "acme/tuple-2", "acme/dict-key",
+        "acme/dict-value", "acme/joined-a", "acme/joined-b", "acme/registered")}
+    assert {r.kind for r in result.references} == {"constant"}
+
+
+def test_a_container_repo_a_call_loads_is_that_calls_reference_only(tmp_path: Path) -> None:
+    """`MODELS` lists what a loop loads: each is one model, of the loop's loader, and a dataset
+    loaded anywhere is never a model."""
+    result = scan(tmp_path, {
+        "test_a.py": """
+            from transformers import AutoModel
+            MODELS = ["acme/a", "acme/b", "acme/also-a-dataset"]
+
+            def test_each():
+                for model in MODELS:
+                    AutoModel.from_pretrained(model)
+        """,
+        "test_b.py": """
+            from datasets import load_dataset
+            OTHER = ["acme/also-a-dataset", "acme/only-listed"]
+
+            def test_data():
+                load_dataset("acme/also-a-dataset")
+        """})
+    assert loaded(result) == {("acme/a", None, "transformers"), ("acme/b", None, "transformers"),
+                              ("acme/also-a-dataset", None, "transformers"),
+                              ("acme/only-listed", None, "unknown")}
+
+
+def test_parametrize_any_argname_by_the_shape_of_its_values(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_rows.py": """
+        import pytest
+        from transformers import AutoTokenizer
+
+        @pytest.mark.parametrize("checkpoint", ["acme/tok-a", "acme/tok-b"])
+        def test_loaded(checkpoint):
+            AutoTokenizer.from_pretrained(checkpoint)
+
+        @pytest.mark.parametrize("name, dtype", [("acme/passed-on", "bf16"), ("x/y/z", "fp16")])
+        def test_passed_on(name, dtype):
+            run_model_test(name, dtype)
+
+        @pytest.mark.parametrize("mime", ["text/plain", "application/json"])
+        def test_not_models(mime): ...
+
+        @pytest.fixture(params=["acme/fixture-param"])
+        def model_id(request):
+            return request.param
+    """})
+    assert {(r.model.hf_repo, r.model.loader, r.line, r.test, r.kind)
+            for r in result.references} == {
+        ("acme/tok-a", "transformers", 5, "test_loaded", "call"),
+        ("acme/tok-b", "transformers", 5, "test_loaded", "call"),
+        ("acme/passed-on", "unknown", 9, "test_passed_on", "parametrize"),
+        ("acme/fixture-param", "unknown", 16, "model_id", "parametrize"),
+    }
+
+
+def test_model_marks_argument_lists_and_blob_urls(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_rest.py": """
+        import subprocess
+        import pytest
+        from diffusers import StableDiffusionPipeline
+
+        SERVED = "acme/served"
+
+        @pytest.mark.model("acme/marked")
+        def test_marked(): ...
+
+        def test_cli():
+            subprocess.run(["vllm", "serve", "--model", SERVED, "--dtype", "half"])
+            subprocess.run("vllm serve --model acme/in-text --port 8000", shell=True)
+
+        def test_single_file():
+            StableDiffusionPipeline.from_single_file(
+                "https://huggingface.co/acme/sd/blob/main/sd.safetensors")
+    """})
+    assert {(m.hf_repo, m.hf_file, m.revision, m.loader) for m in result.models()} == {
+        ("acme/marked", None, None, "unknown"), ("acme/served", None, None, "server"),
+        ("acme/in-text", None, None, "server"),
+        ("acme/sd", "sd.safetensors", "main", "diffusers"),
+    }
+    by_repo = {r.model.hf_repo: (r.test, r.kind, r.call) for r in result.references}
+    assert by_repo["acme/marked"] == ("test_marked", "mark", None)
+    assert by_repo["acme/served"] == ("test_cli", "call", "--model")
+    assert by_repo["acme/sd"] == ("test_single_file", "url",
+                                  "StableDiffusionPipeline.from_single_file")

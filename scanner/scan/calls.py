@@ -104,8 +104,16 @@ class FrameworkReferences:
                      "call", scope, found.loader, found.call, options)
 
     def on_mark(self, call: ast.Call, scope: Scope) -> None:
-        """`@pytest.mark.model("org/name")`: the marked test needs the model."""
-        if call_name(call.func)[1] not in ("mark.model", "pytest.mark.model"):
+        """`@pytest.mark.model("org/name")`: the marked test needs the model; so do the tests
+        of a fixture with repo-shaped `params` (`@pytest.fixture(params=["org/name"])`)."""
+        name, written = call_name(call.func)
+        if name == "fixture":
+            params = next((kw.value for kw in call.keywords if kw.arg == "params"), None)
+            for text, line, _ in _strings(params, 0) if params is not None else ():
+                if is_model_id(text):
+                    self._record(text, None, None, line, "parametrize", scope, "unknown")
+            return
+        if written not in ("mark.model", "pytest.mark.model"):
             return
         for arg in call.args:
             for value in self.values.read_all(arg, scope):

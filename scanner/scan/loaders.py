@@ -32,7 +32,7 @@ _DIFFUSERS_MARKS = ("Pipeline", "UNet", "Autoencoder", "ControlNet", "Scheduler"
 WORDS = ("from_pretrained", "from_single_file", "hf_hub_download", "snapshot_download",
          "pipeline(", "SentenceTransformer", "CrossEncoder", "SparseEncoder", "load_lora_weights",
          "load_ip_adapter", "load_textual_inversion", "pretrained_model_name_or_path",
-         "load_dataset", "repo_type")
+         "load_dataset", "repo_type", "fixture(")
 _REPO_KEYWORDS = ("pretrained_model_name_or_path", "model_name_or_path", "model", "model_id",
                   "model_name", "model_path", "repo_id")
 _SENTENCE_TRANSFORMERS = frozenset({"SentenceTransformer", "CrossEncoder", "SparseEncoder"})
