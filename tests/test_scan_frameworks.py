@@ -3,13 +3,17 @@ huggingface_hub, sentence-transformers, diffusers, inference servers): one test 
 
 from __future__ import annotations
 
+import io
 import json
 import textwrap
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from scanner.models import ScanResult
+from scanner.output import log
+from scanner.output.scan_report import print_scan
 from scanner.scan.config import ScanConfig
 from scanner.scan.suite import scan_suite
 from tests.fakehub import FakeHub, GeneratedFile
@@ -330,3 +334,59 @@ def test_model_marks_argument_lists_and_blob_urls(tmp_path: Path) -> None:
     assert by_repo["acme/served"] == ("test_cli", "call", "--model")
     assert by_repo["acme/sd"] == ("test_single_file", "url",
                                   "StableDiffusionPipeline.from_single_file")
+
+
+def test_unreadable_loader_arguments_are_one_summary_line_unless_verbose(
+    tmp_path: Path
+) -> None:
+    result = scan(tmp_path, {"test_many.py": """
+        from transformers import AutoModel
+
+        def helper(path, name):
+            AutoModel.from_pretrained(path)
+            AutoModel.from_pretrained(name)
+            AutoModel.from_pretrained(f"acme/{name}")
+
+        def test_llama(server, repo):
+            server.model_hf_repo = repo
+    """})
+
+    def printed(verbosity: str) -> list[str]:
+        log.setup(verbosity)
+        out = io.StringIO()
+        print_scan(result, Console(file=out, width=300))
+        return [line for line in out.getvalue().splitlines() if "warning" in line]
+
+    try:
+        assert printed("normal") == [
+            "tests/test_many.py:10: warning: model repo: function argument `repo` cannot be "
+            "followed statically",
+            "warning: 3 loader calls name a model the scan cannot read: 2 function argument, "
+            "1 f-string (--verbosity verbose lists each)"]
+        assert len(printed("verbose")) == 4
+    finally:
+        log.setup("normal")
+
+
+def test_what_only_looks_like_a_model_is_none(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_precision.py": """
+        from datasets import load_dataset
+        from huggingface_hub import hf_hub_download, snapshot_download
+        from transformers import AutoModel
+
+        BASES = ["ghcr.io/acme/server:latest", "docker.io/library/python:3.12"]
+
+        def test_not_models(tmp_path):
+            load_dataset("acme/squad-mini")
+            hf_hub_download("acme/data", "train.csv", repo_type="dataset")
+            snapshot_download("acme/demo-space", repo_type="space")
+            AutoModel.from_pretrained("org/model")
+            AutoModel.from_pretrained("fake-org/tiny")
+            AutoModel.from_pretrained("test_user/test_model")
+            AutoModel.from_pretrained("/srv/models/acme")
+            AutoModel.from_pretrained("./checkpoints/acme")
+            AutoModel.from_pretrained("models/acme-tiny")
+            AutoModel.from_pretrained("acme/does-not-exist")
+            AutoModel.from_pretrained("checkpoint")
+    """})
+    assert result.models() == []
