@@ -131,7 +131,7 @@ def print_scan(result: ScanResult, console: Console,
 
 def _tag_or_file(model: HuggingFaceModel) -> str:
     if model.revision:
-        return f"{model.hf_file} @ {model.revision}"
+        return f"{model.hf_file or ''} @ {model.revision}".lstrip()
     if model.hf_file:
         return model.hf_file
     if model.loader:

@@ -64,7 +64,8 @@ class FrameworkReferences:
             if isinstance(value, ParamRef):
                 self._loaded_rows(value.name, found, file, options, call.lineno, scope)
             elif isinstance(value, Unresolved):
-                self._diagnose(call.lineno, f"{found.call}: {value.reason}", scope, "call")
+                if not _is_path(found.repo):  # a folder the test made is no Hub model
+                    self._diagnose(call.lineno, f"{found.call}: {value.reason}", scope, "call")
             elif value is not None:
                 self._loaded(value, found, file, options, call.lineno, scope)
 
@@ -182,6 +183,14 @@ class FrameworkReferences:
                 call: str | None = None, options: tuple[tuple[str, str], ...] = ()) -> None:
         self.found[(repo, hf_file, revision, line, scope.qualname, kind, loader, call,
                     options)] = None
+
+
+def _is_path(node: ast.expr) -> bool:
+    """`tmp_path / "saved"`, `os.path.join(...)`, `str(path)`: a folder the test made."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        return True
+    return isinstance(node, ast.Call) and call_name(node.func)[1] in (
+        "path.join", "os.path.join", "str", "Path", "mkdtemp", "tempfile.mkdtemp")
 
 
 def _options(nodes: dict[str, ast.expr]) -> tuple[tuple[str, str], ...]:
