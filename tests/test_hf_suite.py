@@ -119,3 +119,36 @@ def test_llama_cpp_defaults_where_its_server_tests_exist(tmp_path: Path) -> None
         "tests/test_b.py": LOADS.format("elsewhere"),
     })
     assert {m.repo for m in scan_suite(root, ScanConfig()).models()} == {"acme/gguf"}
+
+
+def test_a_selection_keeps_the_framework_models_of_the_tests_it_runs(tmp_path: Path) -> None:
+    """From the project root, pytest's own collection decides: rows of a test that does not
+    run, and other tests' calls, are left out."""
+    root = write(tmp_path, {"pytest.ini": "[pytest]\ntestpaths = tests\n",
+                            "tests/test_sel.py": """
+        import pytest
+
+        class AutoTokenizer:
+            @staticmethod
+            def from_pretrained(name): ...
+
+        @pytest.mark.parametrize("checkpoint", ["acme/tok-a", "acme/tok-b"])
+        def test_loaded(checkpoint):
+            AutoTokenizer.from_pretrained(checkpoint)
+
+        @pytest.mark.parametrize("name", ["acme/row-a"])
+        def test_rows(name):
+            run_with(name)
+
+        def test_other():
+            AutoTokenizer.from_pretrained("acme/other")
+    """})
+
+    def listed(*selection: str) -> set[str]:
+        run = subprocess.run(invoke_command("models.list", "--json", "--", *selection),
+                             cwd=root, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return {m["hf_repo"] for m in json.loads(run.stdout)["models"]}
+
+    assert listed("-k", "rows") == {"acme/row-a"}
+    assert listed("-k", "loaded or other") == {"acme/tok-a", "acme/tok-b", "acme/other"}

@@ -76,7 +76,7 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     Boolean flags can only switch a behaviour on, except `mmproj` (`--no-mmproj`) and `urls`
     (`--no-urls`).
     `suite`, `python` and `selection` are not `models:` keys: they come with the flags."""
-    suite = flags.pop("suite", None) or DEFAULT_SUITE
+    suite = flags.pop("suite", None)
     python = flags.pop("python", None)
     selection = flags.pop("selection", None)
     models = _validate(ModelsOptions, "models", section, flags, switched_off={"mmproj", "urls"})
@@ -86,13 +86,16 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         raise OptionsError(f"url_dest: {exc}") from exc
     from pydantic import ValidationError
 
-    from ..scan.config import ScanConfig
+    from ..scan.config import DEFAULT_TESTS, ScanConfig
 
     try:
         scan = ScanConfig.from_mapping(dataclasses.asdict(models))
     except ValidationError as exc:  # a validator's ValueError arrives as one too
         raise OptionsError(_why(exc, "models")) from exc
     root = Path(models.root or ".").expanduser().resolve()
+    # a project that is not llama.cpp: pytest runs from its root, where its configuration is
+    llama = (root / DEFAULT_SUITE).is_dir() or scan.tests != DEFAULT_TESTS
+    suite = suite or (DEFAULT_SUITE if llama else ".")
     return Options(models=models, root=root, scan=scan, suite=suite, python=python,
                    selection=None if selection is None else tuple(selection))
 
