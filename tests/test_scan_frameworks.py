@@ -390,3 +390,73 @@ def test_what_only_looks_like_a_model_is_none(tmp_path: Path) -> None:
             AutoModel.from_pretrained("checkpoint")
     """})
     assert result.models() == []
+
+
+def test_places_that_say_a_repo_is_a_model(tmp_path: Path) -> None:
+    """diffusers' and trl's shapes: a class attribute, a property, an argument default, a
+    keyword named for a model, unittest's `parameterized.expand`, a tuple assignment."""
+    result = scan(tmp_path, {"test_places.py": """
+        from parameterized import parameterized
+
+        class TestModular:
+            pretrained_model_name_or_path = "acme/class-attribute"
+            output_dir = "acme/not-a-model-dir"
+
+            @property
+            def repo_id(self):
+                return "acme/returned"
+
+            def get_vae(self, model_id="acme/default"):
+                return load_it(model_id)
+
+            def test_keyword(self):
+                make(config="acme/keyword", dataset_name="acme/a-dataset")
+                card = ModelCardData(model_id="acme/pushed-to")
+                cls_, text_encoder_id = Encoder, "acme/tuple-assigned"
+
+            @parameterized.expand(["acme/expanded-a", "acme/expanded-b"])
+            def test_expanded(self, repo): ...
+    """})
+    assert {(r.model.hf_repo, r.test, r.kind) for r in result.references} == {
+        ("acme/class-attribute", "TestModular", "constant"),
+        ("acme/returned", "TestModular.repo_id", "constant"),
+        ("acme/default", "TestModular.get_vae", "constant"),
+        ("acme/keyword", "TestModular.test_keyword", "constant"),
+        ("acme/tuple-assigned", "TestModular.test_keyword", "constant"),
+        ("acme/expanded-a", "TestModular.test_expanded", "parametrize"),
+        ("acme/expanded-b", "TestModular.test_expanded", "parametrize"),
+    }
+    assert {m.loader for m in result.models()} == {"unknown"}
+
+
+def test_more_calls_and_values_that_load_models(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"test_more.py": """
+        import os
+        import pytest
+        from datasets import load_dataset
+        from diffusers import DiffusionPipeline
+        from trl import DPOTrainer
+
+        def test_trainer():
+            DPOTrainer(model="acme/policy", ref_model="acme/reference")
+
+        def test_download_and_lists(pipeline, launcher):
+            DiffusionPipeline.download("acme/downloaded")
+            pipeline.load_ip_adapter(["acme/ip-a", "acme/ip-b"], subfolder=["", "x"])
+            launcher("acme/served", lora_adapters=["acme/lora-a", "acme/lora-b"])
+
+        def test_either(xpu):
+            repo_id = "acme/on-xpu" if xpu else "acme/elsewhere"
+            snapshot_download(repo_id=repo_id)
+
+        @pytest.mark.parametrize("dataset_id", ["acme/data-a"])
+        def test_data(dataset_id):
+            load_dataset(dataset_id)
+    """})
+    assert loaded(result) == {
+        ("acme/policy", None, "transformers"), ("acme/reference", None, "transformers"),
+        ("acme/downloaded", None, "diffusers"), ("acme/ip-a", None, "diffusers"),
+        ("acme/ip-b", None, "diffusers"), ("acme/served", None, "server"),
+        ("acme/lora-a", None, "server"), ("acme/lora-b", None, "server"),
+        ("acme/on-xpu", None, "hub_snapshot"), ("acme/elsewhere", None, "hub_snapshot"),
+    }

@@ -56,11 +56,21 @@ class FrameworkReferences:
             for value in self.values.read_all(found.repo, scope):
                 if isinstance(value, str):
                     self.datasets.add(value)
+                elif isinstance(value, ParamRef):  # its rows are datasets, not models
+                    self._mark_loaded(value.name, scope)
+                    self.datasets.update(v for row in scope.param_rows()
+                                         if isinstance(v := self.values.read(row[value.name],
+                                                                             scope), str))
             return
         options = _options(found.options)
         file = self.values.read(found.file, scope) if found.file is not None else None
-        self.consumed.add(id(found.repo))
-        for value in self.values.read_all(found.repo, scope):
+        values: list[Resolved] = []
+        for node in (found.repo, *found.more):
+            # `load_ip_adapter(["org/a", "org/b"], ...)`: one call, several models
+            for one in node.elts if isinstance(node, (ast.List, ast.Tuple)) else (node,):
+                self.consumed.add(id(one))
+                values.extend(self.values.read_all(one, scope))
+        for value in values:
             if isinstance(value, ParamRef):
                 self._loaded_rows(value.name, found, file, options, call.lineno, scope)
             elif isinstance(value, Unresolved):
@@ -73,14 +83,18 @@ class FrameworkReferences:
                      options: tuple[tuple[str, str], ...], line: int, scope: Scope) -> None:
         """A parametrized argument at the loader's position: each row's value, with this
         loader; the rows need no reference of their own then."""
-        level: Scope | None = scope
-        while level is not None:
-            level.loaded.add(name)
-            level = level.parent
+        self._mark_loaded(name, scope)
         for row in scope.param_rows():
             value = self.values.read(row[name], scope)
             if isinstance(value, str):
                 self._loaded(value, found, file, options, row[name].lineno, scope)
+
+    @staticmethod
+    def _mark_loaded(name: str, scope: Scope) -> None:
+        level: Scope | None = scope
+        while level is not None:
+            level.loaded.add(name)
+            level = level.parent
 
     def _loaded(self, value: str, found: LoaderCall, file: Resolved,
                 options: tuple[tuple[str, str], ...], line: int, scope: Scope) -> None:
@@ -89,11 +103,10 @@ class FrameworkReferences:
             self._record(url["repo"], url["path"], url["rev"], line, "url", scope, found.loader,
                          found.call, options)
             return
-        repo = loader_repo_id(value, bare=found.bare)
+        repo = sentence_transformers_id(value) if found.loader == "sentence_transformers" \
+            else loader_repo_id(value, bare=found.bare)
         if repo is None:
             return  # a local folder, a path, a placeholder: nothing to fetch
-        if found.loader == "sentence_transformers":
-            repo = sentence_transformers_id(repo)
         given = dict(options)
         hf_file = file if isinstance(file, str) else None
         if hf_file and "subfolder" in given and found.loader == "hub_file":
@@ -147,7 +160,7 @@ class FrameworkReferences:
             if not model_names.isdisjoint(row):
                 continue
             for name, node in row.items():
-                if name in scope.loaded or name in model_names:
+                if name in scope.loaded or name in model_names or _NOT_MODELS.search(name):
                     continue
                 for text, line, _ in _strings(node, 0):
                     if is_model_id(text):

@@ -31,10 +31,15 @@ def _candidate_words(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(w for w in words if not any(o != w and o in w for o in words))
 
 
+#: a quoted repo id (`"org/name"`): its line is walked for the places that say it is a model
+_QUOTED_ID = re.compile(r"""["'][A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*["']""")
+
+
 def candidate_lines(source: str, config: ScanConfig) -> list[int]:
-    """Sorted line numbers that mention a candidate word; `str.find` per word is several times
-    faster than one regex alternation over the source."""
-    starts: list[int] = []
+    """Sorted line numbers that mention a candidate word or a quoted repo id; `str.find` per
+    word is several times faster than one regex alternation over the source."""
+    starts: list[int] = [m.start() for m in _QUOTED_ID.finditer(source)] if "/" in source \
+        else []
     for word in _candidate_words(config.repo_names + config.file_names + config.launchers):
         at = source.find(word)
         while at != -1:

@@ -31,12 +31,21 @@ _DIFFUSERS_MARKS = ("Pipeline", "UNet", "Autoencoder", "ControlNet", "Scheduler"
 #: words that make a line worth walking for these calls (see `candidates.py`)
 WORDS = ("from_pretrained", "from_single_file", "hf_hub_download", "snapshot_download",
          "pipeline(", "SentenceTransformer", "CrossEncoder", "SparseEncoder", "load_lora_weights",
+         "Transformer(", "from_model2vec", "from_distillation", "load_adapter",
          "load_ip_adapter", "load_textual_inversion", "pretrained_model_name_or_path",
-         "load_dataset", "repo_type", "fixture(")
+         "load_dataset", "repo_type", "fixture(", "Trainer(", "get_model_from_task")
 _REPO_KEYWORDS = ("pretrained_model_name_or_path", "model_name_or_path", "model", "model_id",
                   "model_name", "model_path", "repo_id")
-_SENTENCE_TRANSFORMERS = frozenset({"SentenceTransformer", "CrossEncoder", "SparseEncoder"})
+#: sentence-transformers' models and their modules (`models.Transformer(name)`,
+#: `MLMTransformer`, `StaticEmbedding.from_model2vec(name)`)
+#: trl trainers' keywords that name further models
+_TRAINER_MODELS = ("ref_model", "teacher_model", "reward_model")
+_SENTENCE_TRANSFORMERS = frozenset({"SentenceTransformer", "CrossEncoder", "SparseEncoder",
+                                    "Transformer", "MLMTransformer", "from_model2vec",
+                                    "from_distillation"})
 _ADAPTER_LOADS = frozenset({"load_lora_weights", "load_ip_adapter", "load_textual_inversion"})
+#: transformers' PEFT integration: `model.load_adapter("org/adapter")`
+_MODEL_ADAPTER_LOADS = frozenset({"load_adapter"})
 
 
 class LoaderCall(NamedTuple):
@@ -46,6 +55,9 @@ class LoaderCall(NamedTuple):
     file: ast.expr | None
     options: dict[str, ast.expr]
     bare: bool  # a legacy id without organisation is a repo here (`gpt2`)
+    #: other models the same call loads: a server's LoRA adapters, a trainer's reference or
+    #: teacher model, the polarity model of `AbsaModel.from_pretrained(aspect, polarity)`
+    more: tuple[ast.expr, ...] = ()
 
 
 class DatasetCall(NamedTuple):
@@ -80,7 +92,7 @@ def read_call(call: ast.Call, launchers: frozenset[str]) -> LoaderCall | Dataset
     if name == "load_dataset" or _is_dataset(given.get("repo_type")):
         repo = _arg(call, 0, given, ("path", "repo_id"))
         return DatasetCall(repo) if repo is not None else None
-    if name == "from_pretrained":
+    if name == "from_pretrained" or (name == "download" and "Pipeline" in written):
         return _from_pretrained(call, written, given, options)
     if name in ("hf_hub_download", "snapshot_download"):
         repo = _arg(call, 0, given, ("repo_id",))
@@ -93,14 +105,26 @@ def read_call(call: ast.Call, launchers: frozenset[str]) -> LoaderCall | Dataset
     if name in _SENTENCE_TRANSFORMERS:
         repo = _arg(call, 0, given, ("model_name_or_path", "model_name"))
         return _made("sentence_transformers", written, repo, None, options, bare=True)
+    if name in _MODEL_ADAPTER_LOADS:
+        return _made("transformers", written, _arg(call, 0, given, ("peft_model_id",)), None,
+                     options, bare=False)
     if name == "from_single_file" or name in _ADAPTER_LOADS:
         repo = _arg(call, 0, given, ("pretrained_model_link_or_path",
                                      "pretrained_model_name_or_path_or_dict",
                                      "pretrained_model_name_or_path"))
         return _made("diffusers", written, repo, given.get("weight_name"), options, bare=False)
     if name in launchers:
-        return _made("server", written, _arg(call, 0, given, _REPO_KEYWORDS), None, options,
-                     bare=False)
+        found = _made("server", written, _arg(call, 0, given, _REPO_KEYWORDS), None, options,
+                      bare=False)
+        return found and found._replace(more=_elements(given.get("lora_adapters")))
+    if name.endswith("Trainer") or name == "get_model_from_task":
+        # trl's trainers load `model="org/name"` themselves; optimum's
+        # `TasksManager.get_model_from_task(task, model)`
+        position = 1 if name == "get_model_from_task" else 0
+        found = _made("transformers", written, _arg(call, position, given, ("model",)), None,
+                      options, bare=True)
+        extra = tuple(given[k] for k in _TRAINER_MODELS if k in given)
+        return found and found._replace(more=extra)
     if "pretrained_model_name_or_path" in given:
         return _made("transformers", written, given["pretrained_model_name_or_path"], None,
                      options, bare=True)
@@ -120,7 +144,17 @@ def _from_pretrained(call: ast.Call, written: str, given: dict[str, ast.expr],
                                      "model_id"))
     diffusers = any(mark in owner for mark in _DIFFUSERS_MARKS) and "Peft" not in owner
     loader: Loader = "diffusers" if diffusers else "transformers"
-    return _made(loader, written, repo, given.get("gguf_file"), options, bare=True)
+    found = _made(loader, written, repo, given.get("gguf_file"), options, bare=True)
+    if found and owner.startswith("Absa") and len(call.args) > 1:  # setfit's two models
+        return found._replace(more=(call.args[1],))
+    return found
+
+
+def _elements(node: ast.expr | None) -> tuple[ast.expr, ...]:
+    """The elements of a literal list or tuple, else the node itself (or nothing)."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return tuple(node.elts)
+    return () if node is None else (node,)
 
 
 def _made(loader: Loader, written: str, repo: ast.expr | None, file: ast.expr | None,

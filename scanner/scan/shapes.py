@@ -61,15 +61,15 @@ def is_model_id(text: str) -> bool:
 @lru_cache(maxsize=8192)
 def loader_repo_id(text: str, *, bare: bool) -> str | None:
     """The repo id a loader position holds, or None: an `org/name` as `is_model_id`, or with
-    `bare` a legacy id without organisation (`gpt2`, `t5-small`: a digit or `-` in it, so a
-    folder such as `model` or `checkpoint` is not taken for one)."""
+    `bare` one of the legacy ids without organisation that the Hub still serves (`gpt2`,
+    `t5-small`, `bert-base-uncased`: transformers' original checkpoints), never a folder or
+    a name a test gave its own model (`model`, `Conv1d`)."""
     if "/" in text:
         return text if is_model_id(text) else None
-    if not bare or not _LEGACY.fullmatch(text) or _is_file_name(text) or _MADE_UP.search(text):
+    if not bare or not _LEGACY.fullmatch(text) or _is_file_name(text) or ".." in text:
         return None
-    if not any(ch.isdigit() or ch == "-" for ch in text) or ".." in text or "--" in text:
-        return None
-    return text if _HUB_ID.fullmatch(text) else None
+    return text if text.lower().startswith(LEGACY_PREFIXES) and _HUB_ID.fullmatch(text) \
+        else None
 
 
 def _is_file_name(name: str) -> bool:
@@ -77,17 +77,21 @@ def _is_file_name(name: str) -> bool:
     return bool(dot) and suffix.lower() in _FILE_SUFFIXES
 
 
-#: `SentenceTransformer.__init__` (sentence-transformers 2.2 to 3.x,
-#: `sentence_transformers/SentenceTransformer.py`): a name without `/` that is not one of
-#: transformers' own checkpoints (`basic_transformer_models`) is taken from the library's
-#: organisation, `sentence-transformers/NAME`. The checkpoints all begin so:
-_BASIC_TRANSFORMER_PREFIXES = ("albert-", "bert-", "camembert-", "ctrl", "distilbert-",
-                               "distilgpt2", "distilroberta-", "gpt2", "openai-gpt",
-                               "roberta-", "t5-", "xlm-", "xlnet-")
+#: transformers' original checkpoints, which kept their ids without organisation on the Hub;
+#: sentence-transformers lists the same (`basic_transformer_models` in
+#: `SentenceTransformer.__init__`). They all begin so:
+LEGACY_PREFIXES = ("albert-", "bert-", "camembert-", "ctrl", "distilbert-", "distilgpt2",
+                   "distilroberta-", "gpt2", "openai-gpt", "roberta-", "t5-", "xlm-", "xlnet-",
+                   "transfo-xl-", "flaubert")
 
 
-def sentence_transformers_id(repo: str) -> str:
-    """The repo sentence-transformers downloads for `repo`."""
-    if "/" in repo or repo.lower().startswith(_BASIC_TRANSFORMER_PREFIXES):
-        return repo
+def sentence_transformers_id(repo: str) -> str | None:
+    """The repo sentence-transformers downloads for `repo`: `SentenceTransformer.__init__`
+    (sentence-transformers 2.2 to 5.x, `sentence_transformers/SentenceTransformer.py`) takes a
+    name without `/` that is not one of transformers' checkpoints from the library's
+    organisation, `sentence-transformers/NAME`."""
+    if "/" in repo or repo.lower().startswith(LEGACY_PREFIXES):
+        return loader_repo_id(repo, bare=True)
+    if not _LEGACY.fullmatch(repo) or _is_file_name(repo) or _MADE_UP.search(repo):
+        return None
     return f"sentence-transformers/{repo}"

@@ -42,6 +42,11 @@ class ValueReader:
         first = self.read(node, scope)
         if not isinstance(first, Unresolved) or depth > MAX_DEPTH:
             return [first]
+        if isinstance(node, (ast.IfExp, ast.BoolOp)):  # `A if cond else B`, `X or DEFAULT`
+            branches = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
+            found = [v for b in branches for v in self.read_all(b, scope, depth + 1)]
+            readable = [v for v in found if not isinstance(v, Unresolved)]
+            return list(dict.fromkeys(readable)) or found[:1]
         if isinstance(node, ast.Name) and node.id not in scope.params:
             bindings = _local(scope, node.id)
             if bindings:

@@ -20,7 +20,8 @@ from .assignments import Assignment, Target, pairs, target_name
 from .calls import FrameworkReferences
 from .candidates import candidate_lines
 from .config import ScanConfig
-from .loaders import read_call
+from .contexts import ModelContexts
+from .loaders import call_name, read_call
 from .parametrize import Row, combine, is_parametrize_call, merge, parse_parametrize
 from .scope import ParamRef, Resolved, Scope, Unresolved
 from .symbols import ConstantIndex, Missing
@@ -33,7 +34,7 @@ Found = tuple[str, str | None, str | None, int, str, ReferenceKind, Loader | Non
               tuple[tuple[str, str], ...]]
 
 
-class FileScanner(FrameworkReferences):
+class FileScanner(FrameworkReferences, ModelContexts):
     """Scans one module; results land in `found` and `diagnostics`."""
 
     def __init__(self, rel: str, source: str, tree: ast.Module, config: ScanConfig,
@@ -106,6 +107,8 @@ class FileScanner(FrameworkReferences):
         qualname = node.name if outer.qualname == "<module>" else f"{outer.qualname}.{node.name}"
         params = frozenset() if isinstance(node, ast.ClassDef) else _param_names(node.args)
         scope = Scope(qualname, params, isinstance(node, ast.ClassDef), parent=outer, node=node)
+        if not isinstance(node, ast.ClassDef):
+            self.named_defaults(node, scope)
         sets = [s for d in node.decorator_list
                 if (s := self._parametrize_rows(d, scope)) is not None]
         if sets:
@@ -182,6 +185,8 @@ class FileScanner(FrameworkReferences):
                 scope.assignments.append(Assignment(Target.REPO, base, value, node.lineno))
             elif name in self.file_names:
                 scope.assignments.append(Assignment(Target.FILE, base, value, node.lineno))
+        self.named_values(node.targets if isinstance(node, ast.Assign) else (node.target,),
+                          value, scope)
         return (value,)
 
     def _pair_assignments(self, scope: Scope) -> None:
@@ -198,8 +203,12 @@ class FileScanner(FrameworkReferences):
         loaded = read_call(call, self.launchers)
         if loaded is not None:
             self.on_loader(loaded, call, scope)
+        elif call_name(call.func)[0] == "expand":
+            self.expanded_rows(call, scope)
         elif given or call.args:
             self.on_mark(call, scope)
+        if given:
+            self.named_keywords(call, scope)
         return ast.iter_child_nodes(call)
 
     def _on_list(self, node: ast.List | ast.Tuple, scope: Scope) -> Iterable[ast.AST]:
@@ -277,6 +286,7 @@ _HANDLERS: dict[type, Callable[[FileScanner, Any, Scope], Iterable[ast.AST] | No
     ast.Assign: FileScanner._on_assignment,
     ast.AnnAssign: FileScanner._on_assignment,
     ast.Call: FileScanner._on_call,
+    ast.Return: FileScanner.returned,
     ast.List: FileScanner._on_list,
     ast.Tuple: FileScanner._on_list,
     ast.FunctionDef: FileScanner._visit_definition,
