@@ -10,7 +10,6 @@ import ast
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from typing import Any
 
 from ..models import Diagnostic, Loader, ReferenceKind
@@ -25,6 +24,7 @@ from .loaders import call_name, read_call
 from .parametrize import Row, combine, is_parametrize_call, merge, parse_parametrize
 from .scope import ParamRef, Resolved, Scope, Unresolved
 from .symbols import ConstantIndex, Missing
+from .syntax import DEFINITIONS, first_of, name_set, names_nothing, param_names
 from .values import ValueReader
 
 #: One reference as the scan finds it: (hf_repo, hf_file, revision, line, test, kind, loader,
@@ -42,15 +42,15 @@ class FileScanner(FrameworkReferences, ModelContexts):
         self.rel, self.tree, self.config, self.url_regex = rel, tree, config, url_regex
         self.index = index
         self.constants = index.module(rel)
-        self.repo_names = _name_set(config.repo_names)
-        self.file_names = _name_set(config.file_names)
-        self.values = ValueReader(rel, index, _name_set(config.repo_names + config.file_names))
+        self.repo_names = name_set(config.repo_names)
+        self.file_names = name_set(config.file_names)
+        self.values = ValueReader(rel, index, name_set(config.repo_names + config.file_names))
         self.found: dict[Found, None] = {}  # in order, each once
         self.diagnostics: dict[Diagnostic, None] = {}
         self.datasets: set[str] = set()
         self.consumed: set[int] = set()
-        self.launchers = _name_set(config.launchers)
-        self.model_names = _name_set(config.repo_names + config.file_names)
+        self.launchers = name_set(config.launchers)
+        self.model_names = name_set(config.repo_names + config.file_names)
         self._lines = candidate_lines(source, config)
         self._line_set = frozenset(self._lines)
         self._source = source  # split into lines only when preset text is found
@@ -77,7 +77,7 @@ class FileScanner(FrameworkReferences, ModelContexts):
 
     def _visit_body(self, body: list[ast.stmt], scope: Scope) -> None:
         for stmt in body:
-            if stmt.lineno == stmt.end_lineno and type(stmt) not in _DEFINITIONS:
+            if stmt.lineno == stmt.end_lineno and type(stmt) not in DEFINITIONS:
                 # most statements: one line, nothing above it (decorators); a set decides
                 if stmt.lineno in self._line_set:
                     self._visit(stmt, scope, whole=True)
@@ -94,7 +94,7 @@ class FileScanner(FrameworkReferences, ModelContexts):
         # a touched node on one line is touched throughout: its children need no check
         whole = whole or getattr(node, "lineno", 0) == getattr(node, "end_lineno", -1)
         for child in children:  # leaves are decided here: a call per leaf was a third of it
-            if _names_nothing(child) or not (whole or self._touches(child)):
+            if names_nothing(child) or not (whole or self._touches(child)):
                 continue
             if type(child) is ast.Constant:
                 self._on_string(child, scope)
@@ -105,7 +105,7 @@ class FileScanner(FrameworkReferences, ModelContexts):
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, outer: Scope
     ) -> None:
         qualname = node.name if outer.qualname == "<module>" else f"{outer.qualname}.{node.name}"
-        params = frozenset() if isinstance(node, ast.ClassDef) else _param_names(node.args)
+        params = frozenset() if isinstance(node, ast.ClassDef) else param_names(node.args)
         scope = Scope(qualname, params, isinstance(node, ast.ClassDef), parent=outer, node=node)
         if not isinstance(node, ast.ClassDef):
             self.named_defaults(node, scope)
@@ -155,9 +155,9 @@ class FileScanner(FrameworkReferences, ModelContexts):
         # a row naming no model here only repeats what its enclosing level already emitted
         own_rows = [own for own in rows if self._mentions_model(list(own))]
         for row in (merge((above, own)) for above in outer for own in own_rows):
-            repo_node = _first(row, self.config.repo_names)
+            repo_node = first_of(row, self.config.repo_names)
             if repo_node is not None:
-                file_node = _first(row, self.config.file_names)
+                file_node = first_of(row, self.config.file_names)
                 self._emit_nodes(repo_node, file_node, repo_node.lineno, "parametrize", scope)
         return rows
 
@@ -196,7 +196,7 @@ class FileScanner(FrameworkReferences, ModelContexts):
     def _on_call(self, call: ast.Call, scope: Scope) -> Iterable[ast.AST]:
         """`ServerProcess(model_hf_repo=..., model_hf_file=...)`; its arguments are walked on."""
         given = {kw.arg: kw.value for kw in call.keywords if kw.arg}
-        file_node = _first(given, self.config.file_names)
+        file_node = first_of(given, self.config.file_names)
         for name in self.config.repo_names:
             if name in given:
                 self._emit_nodes(given[name], file_node, call.lineno, "keyword", scope)
@@ -293,28 +293,3 @@ _HANDLERS: dict[type, Callable[[FileScanner, Any, Scope], Iterable[ast.AST] | No
     ast.AsyncFunctionDef: FileScanner._visit_definition,
     ast.ClassDef: FileScanner._visit_definition,
 }
-_LEAVES = frozenset({ast.Name, ast.Load, ast.Store, ast.Del})
-_DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
-
-
-def _names_nothing(node: ast.AST) -> bool:
-    """Names, load/store contexts and dotted names (`pytest.mark.parametrize`): nothing below
-    them can name a model."""
-    while type(node) is ast.Attribute:
-        node = node.value
-    return type(node) in _LEAVES
-
-
-@lru_cache(maxsize=8)  # built once per scan, not once per file
-def _name_set(names: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(names)
-
-
-def _first(row: Row, names: tuple[str, ...]) -> ast.expr | None:
-    """The value of the first of `names` (in configured order) that `row` has."""
-    return next((row[n] for n in names if n in row), None)
-
-
-def _param_names(args: ast.arguments) -> frozenset[str]:
-    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-    return frozenset(a.arg for a in every if a is not None)
