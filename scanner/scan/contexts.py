@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from ..models import Loader, ReferenceKind
 from .scope import Scope
@@ -27,6 +28,7 @@ MODEL_NAME = re.compile(r"model|repo|pretrained|checkpoint|ckpt|tokenizer|proces
 NOT_A_MODEL_NAME = re.compile(r"dataset|hub_model_id|push|output|save|card|space", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)  # a suite repeats the same few names
 def names_a_model(name: str) -> bool:
     return bool(MODEL_NAME.search(name)) and not NOT_A_MODEL_NAME.search(name)
 
@@ -77,6 +79,8 @@ class ModelContexts:
     def named_defaults(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
         """`def get_vae(self, model_id="org/name")`: what the test loads unless told."""
         args = node.args
+        if not args.defaults and not args.kw_defaults:
+            return
         positional = [*args.posonlyargs, *args.args]
         pairs = [*zip(positional[len(positional) - len(args.defaults):], args.defaults,
                       strict=True),

@@ -28,12 +28,12 @@ OPTION_KEYWORDS = frozenset({
 #: class names `from_pretrained` is called on that are diffusers': its pipelines and models
 _DIFFUSERS_MARKS = ("Pipeline", "UNet", "Autoencoder", "ControlNet", "Scheduler", "VQModel",
                     "Transformer2DModel", "Transformer3DModel", "PriorTransformer", "Adapter")
-#: words that make a line worth walking for these calls (see `candidates.py`)
-WORDS = ("from_pretrained", "from_single_file", "hf_hub_download", "snapshot_download",
-         "pipeline(", "SentenceTransformer", "CrossEncoder", "SparseEncoder", "load_lora_weights",
-         "Transformer(", "from_model2vec", "from_distillation", "load_adapter",
-         "load_ip_adapter", "load_textual_inversion", "pretrained_model_name_or_path",
-         "load_dataset", "repo_type", "fixture(", "Trainer(", "get_model_from_task")
+#: words that make a line worth walking for these calls (see `candidates.py`): parts their
+#: names share, so that few searches of the source find them all (`from_` finds
+#: `from_pretrained`, `from_single_file`, `from_model2vec`, `get_model_from_task`; `load_` the
+#: adapter loads and `load_dataset`; `Transformer` and `Encoder` sentence-transformers' models)
+WORDS = ("from_", "_download", "pipeline(", "Transformer", "Encoder", "load_", "pretrained",
+         "repo_type", "fixture(", "Trainer(")
 _REPO_KEYWORDS = ("pretrained_model_name_or_path", "model_name_or_path", "model", "model_id",
                   "model_name", "model_path", "repo_id")
 #: sentence-transformers' models and their modules (`models.Transformer(name)`,
