@@ -156,15 +156,18 @@ class FrameworkReferences:
         """Parametrize values shaped like a repo, under any argname no loader read, in a mark
         that names no configured argname (such a mark says where its model is: llama.cpp's
         `hf_repo, template_override` rows hold template names beside it)."""
+        nodes: dict[int, ast.expr] = {}  # stacked marks pair rows: each value once
         for row in scope.rows:
             if not model_names.isdisjoint(row):
                 continue
             for name, node in row.items():
                 if name in scope.loaded or name in model_names or _NOT_MODELS.search(name):
                     continue
-                for text, line, _ in _strings(node, 0):
-                    if is_model_id(text):
-                        self._record(text, None, None, line, "parametrize", scope, "unknown")
+                nodes[id(node)] = node
+        for node in nodes.values():
+            for text, line, _ in _strings(node, 0):
+                if is_model_id(text):
+                    self._record(text, None, None, line, "parametrize", scope, "unknown")
 
     def module_containers(self, tree: ast.Module, scope: Scope) -> None:
         """Module-level constants: containers (lists, tuples, sets, dicts: keys and values,
