@@ -28,7 +28,7 @@ from typing import NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scanner.scan.config import ScanConfig
-from scanner.scan.discover import suite_globs
+from scanner.scan.discover import for_project
 from scanner.scan.files import find_test_files
 from scanner.scan.suite import scan_suite
 
@@ -42,8 +42,8 @@ def truth_of(name: str) -> set[str]:
 
 def parse_seconds(root: Path) -> tuple[int, float]:
     """(files, seconds) of reading and `ast.parse` of the files the scan reads."""
-    tests, skipped = suite_globs(root, ScanConfig().tests)
-    paths = find_test_files(root, tests, skipped).paths
+    config = for_project(root, ScanConfig())
+    paths = find_test_files(root, config.tests, config.skipped_dirs).paths
     start = time.perf_counter()
     for rel in paths:
         with contextlib.suppress(SyntaxError, ValueError):

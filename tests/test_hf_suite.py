@@ -152,3 +152,18 @@ def test_a_selection_keeps_the_framework_models_of_the_tests_it_runs(tmp_path: P
 
     assert listed("-k", "rows") == {"acme/row-a"}
     assert listed("-k", "loaded or other") == {"acme/tok-a", "acme/tok-b", "acme/other"}
+
+
+def test_llama_cpp_s_names_are_not_models_in_another_project(tmp_path: Path) -> None:
+    """lighteval's tasks take `hf_repo="org/dataset"`: outside llama.cpp's suite that name is
+    not llama.cpp's, and no GGUF rule may be asked to fetch it; configured, it is again."""
+    root = write(tmp_path, {"tests/test_task.py": """
+        def test_task():
+            LightevalTaskConfig(hf_repo="acme/task-dataset", hf_subset="default")
+            AutoTokenizer.from_pretrained("acme/tokenizer")
+    """})
+    assert {(m.repo, m.loader) for m in scan_suite(root, ScanConfig()).models()} == {
+        ("acme/tokenizer", "transformers")}
+    configured = ScanConfig(repo_names=("hf_repo",))
+    assert {(m.repo, m.loader) for m in scan_suite(root, configured).models()} == {
+        ("acme/task-dataset", None), ("acme/tokenizer", "transformers")}

@@ -56,7 +56,6 @@ def test_defaults() -> None:
     assert (built.python, built.selection) == (None, None)
     assert built.root == Path.cwd().resolve()
     assert built.cache_dir is None
-    assert built.scan.tests == ("tools/server/tests/**/*.py",)
     assert TaskSwitches() == TaskSwitches(check=False, yes=False, unreferenced=False)
 
 
@@ -67,9 +66,13 @@ def test_the_suite_is_llama_cpp_s_where_it_exists_else_the_root(tmp_path: Path) 
     llama = build_options({}, root=str(tmp_path / "llama"))
     assert llama.suite == "tools/server/tests"
     assert llama.lock_path == llama.root / "tools/server/tests/models.lock"
+    assert llama.scan.tests == ("tools/server/tests/**/*.py",)
+    assert llama.scan.repo_names == ("hf_repo", "model_hf_repo")
     other = build_options({}, root=str(tmp_path))
     assert (other.suite, other.suite_dir, other.lock_path) == (
         ".", tmp_path, tmp_path / "models.lock")
+    assert (other.scan.repo_names, other.scan.file_names) == ((), ()), \
+        "llama.cpp's names are not another project's: selection asks pytest for none"
     configured = build_options({"tests": ["checks/**/*.py"]}, root=str(tmp_path))
     assert configured.suite == "tools/server/tests", "a configured glob keeps the suite as before"
 

@@ -244,6 +244,7 @@ def test_containers_registries_and_comma_joined_lists(tmp_path: Path) -> None:
         MIME = ["text/plain", "image/png"]
         PLACEHOLDERS = ["org/model", "fake-org/x", "test_user/test_model", "acme/non-existent"]
         PATHS = ["tmp/out", "acme/config.json", "a/b/c"]
+        ANSWER_MODELS = ["10/9", "2/5", "80/tcp"]
         GITHUB = "huggingface/transformers"
     """})
     assert loaded(result) == {(repo, None, "unknown") for repo in (

@@ -87,6 +87,7 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     from pydantic import ValidationError
 
     from ..scan.config import DEFAULT_TESTS, ScanConfig
+    from ..scan.discover import for_project
 
     try:
         scan = ScanConfig.from_mapping(dataclasses.asdict(models))
@@ -96,6 +97,7 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     # a project that is not llama.cpp: pytest runs from its root, where its configuration is
     llama = (root / DEFAULT_SUITE).is_dir() or scan.tests != DEFAULT_TESTS
     suite = suite or (DEFAULT_SUITE if llama else ".")
+    scan = for_project(root, scan)  # selection and fetch use the names the scan used
     return Options(models=models, root=root, scan=scan, suite=suite, python=python,
                    selection=None if selection is None else tuple(selection))
 

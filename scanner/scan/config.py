@@ -31,6 +31,8 @@ class ScanConfig(BaseModel):
     launchers: tuple[str, ...] = DEFAULT_LAUNCHERS
     extra: tuple[HuggingFaceModel, ...] = ()
     deny: tuple[str, ...] = ()
+    #: folder names the walk never enters (pytest's `norecursedirs`; set by `discover.py`)
+    skipped_dirs: tuple[str, ...] = ()
 
     @field_validator("extra", mode="before")
     @classmethod

@@ -28,6 +28,11 @@ MODEL_NAME = re.compile(r"model|repo|pretrained|checkpoint|ckpt|tokenizer|proces
 NOT_A_MODEL_NAME = re.compile(r"dataset|hub_model_id|push|output|save|card|space", re.IGNORECASE)
 
 
+#: calls whose keywords describe something else: a task and its dataset (lighteval's
+#: `LightevalTaskConfig(hf_repo="org/dataset")`), a dataset, a space
+NOT_A_MODEL_CALL = re.compile(r"Task|Dataset|Space", re.IGNORECASE)
+
+
 @lru_cache(maxsize=4096)  # a suite repeats the same few names
 def names_a_model(name: str) -> bool:
     return bool(MODEL_NAME.search(name)) and not NOT_A_MODEL_NAME.search(name)
@@ -70,7 +75,7 @@ class ModelContexts:
         func = call.func
         called = func.attr if isinstance(func, ast.Attribute) else \
             func.id if isinstance(func, ast.Name) else ""
-        if NOT_A_MODEL_NAME.search(called):
+        if NOT_A_MODEL_NAME.search(called) or NOT_A_MODEL_CALL.search(called):
             return
         for keyword in call.keywords:
             if keyword.arg and names_a_model(keyword.arg):

@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pytest itself depends on tomli before 3.11
     import tomli as tomllib  # type: ignore[import-not-found]
 
-from .config import DEFAULT_TESTS
+from .config import DEFAULT_FILE_NAMES, DEFAULT_REPO_NAMES, DEFAULT_TESTS, ScanConfig
 
 LLAMA_SUITE = "tools/server/tests"
 #: what pytest collects with no `testpaths`: its test files, their conftests, and the helper
@@ -34,10 +34,24 @@ NORECURSEDIRS = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules"
                  "{arch}")
 
 
-def suite_globs(root: Path, configured: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(the test file globs, the folder names never walked into) for a scan under `root`."""
-    if configured != DEFAULT_TESTS or (root / LLAMA_SUITE).is_dir():
-        return configured, ()
+def for_project(root: Path, config: ScanConfig) -> ScanConfig:
+    """The configuration a scan under `root` uses: as given for llama.cpp (its server tests
+    exist, or the test globs are configured); else the suite as pytest finds it, and without
+    llama.cpp's argument names (`hf_repo`, `model_hf_repo`, ...) unless they are configured:
+    in another project they name other things (a task's dataset in lighteval) that llama.cpp's
+    GGUF rules would fail to fetch."""
+    if config.tests != DEFAULT_TESTS or (root / LLAMA_SUITE).is_dir():
+        return config
+    tests, skipped = suite_globs(root)
+    update: dict[str, object] = {"tests": tests, "skipped_dirs": skipped}
+    if (config.repo_names, config.file_names) == (DEFAULT_REPO_NAMES, DEFAULT_FILE_NAMES):
+        update |= {"repo_names": (), "file_names": ()}
+    return config.model_copy(update=update)
+
+
+def suite_globs(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the test file globs, the folder names never walked into) of a project under `root`
+    that is not llama.cpp's."""
     ini = pytest_ini(root)
     testpaths = _words(ini.get("testpaths"))
     skipped = tuple(_words(ini.get("norecursedirs"))) or NORECURSEDIRS

@@ -51,6 +51,8 @@ def is_model_id(text: str) -> bool:
     if text.count("/") != 1 or repo_id_problem(text) is not None:
         return False
     org, name = text.split("/")
+    if org.isdigit() or name.isdigit():  # a fraction or a port (`10/9`, `80/tcp`)
+        return False
     if org.lower() in _MIME_TYPES or org.lower() in _PLACEHOLDER_ORGS or org in _PATH_ORGS:
         return False
     if text.lower() in ("hf/model", "user/model", "model/name", "repo/name"):

@@ -15,7 +15,7 @@ from ..repo_id import model_problem
 from .batch import BatchScanner, FileFindings, ScanJob
 from .candidates import url_pattern
 from .config import ScanConfig
-from .discover import suite_globs
+from .discover import for_project
 from .files import find_test_files, printable_path
 from .visitor import Found
 from .workers import scan_in_workers, worker_count
@@ -45,10 +45,10 @@ def scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None = None,
                workers: int | None = None) -> ScanResult:
     """Scan every file under `root` matching `config.tests`; never imports test code.
     `workers`: processes to scan in (0: this one); by default as many as pay off."""
-    tests, skipped = suite_globs(root, config.tests)
-    found = find_test_files(root, tests, skipped)
+    config = for_project(root, config)
+    found = find_test_files(root, config.tests, config.skipped_dirs)
     if not found.paths:
-        globs = ", ".join(tests)
+        globs = ", ".join(config.tests)
         raise NoTestFiles(f"no test file matched under {root} (globs: {globs})")
     hosts = config.url_hosts + ((endpoint_host,) if endpoint_host else ())
     top = str(root)
