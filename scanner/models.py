@@ -10,14 +10,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-ReferenceKind = Literal["parametrize", "assignment", "keyword", "url", "extra", "preset"]
+ReferenceKind = Literal["parametrize", "assignment", "keyword", "url", "extra", "preset",
+                        "call", "constant", "mark"]
 Severity = Literal["error", "warning"]
+#: Which code reads the model's files: None is llama.cpp's `-hf` (names such as `hf_repo`,
+#: presets, URLs); the others are the framework call a test makes (`transformers`:
+#: `*.from_pretrained`, `pipeline`; `hub_file`: `hf_hub_download`; `hub_snapshot`:
+#: `snapshot_download`; `server`: an inference server or launcher; `unknown`: a repo named in
+#: a container, a registry or a mark, with no call seen).
+Loader = Literal["transformers", "diffusers", "sentence_transformers", "hub_file",
+                 "hub_snapshot", "server", "unknown"]
 
 
 class HuggingFaceModel(BaseModel):
     """A model as a test names it: `hf_repo` as written (`org/name` or `org/name:TAG`).
 
-    `revision` is set only for `url` references, which pin a revision in the URL.
+    `revision` is set for `url` references, which pin a revision in the URL, and for framework
+    calls that pass one. `loader` says which code reads the files (None: llama.cpp's `-hf`); a
+    repo loaded two ways is two models, as each brings its own files.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -25,6 +35,7 @@ class HuggingFaceModel(BaseModel):
     hf_repo: str
     hf_file: str | None = None
     revision: str | None = None
+    loader: Loader | None = None
 
     @property
     def repo(self) -> str:
@@ -83,6 +94,12 @@ class ModelReference(BaseModel):
     line: int
     test: str
     kind: ReferenceKind
+    #: the call that loads it, as written (`AutoTokenizer.from_pretrained`, `hf_hub_download`,
+    #: `RemoteOpenAIServer`); None for llama.cpp's names, URLs, presets, containers
+    call: str | None = None
+    #: the call's keywords that decide which files it reads, as written (`subfolder`,
+    #: `revision`, `variant`, `allow_patterns`, `trust_remote_code`...), values as JSON text
+    options: tuple[tuple[str, str], ...] = ()
 
     def location(self) -> str:
         return f"{self.file}:{self.line}"
@@ -134,5 +151,6 @@ class ScanResult(BaseModel):
         return list(self._by_model.get(model, ()))
 
 
-def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str]:
-    return (model.repo.lower(), model.tag or "", model.hf_file or "", model.revision or "")
+def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str, str]:
+    return (model.repo.lower(), model.tag or "", model.hf_file or "", model.revision or "",
+            model.loader or "")

@@ -57,13 +57,28 @@ def test_defaults() -> None:
     assert (models.jobs, models.connections, models.timeout, models.tries) == (4, 12, 10.0, 20)
     assert (models.verbosity, models.backend, models.mmproj, models.json) == (
         "normal", "native", True, False)
-    assert (built.suite, built.python, built.selection) == ("tools/server/tests", None, None)
+    assert (built.python, built.selection) == (None, None)
     assert built.root == Path.cwd().resolve()
-    assert built.suite_dir == built.root / "tools/server/tests"
-    assert built.lock_path == built.root / "tools/server/tests/models.lock"
     assert built.cache_dir is None
-    assert built.scan.tests == ("tools/server/tests/**/*.py",)
     assert TaskSwitches() == TaskSwitches(check=False, yes=False, unreferenced=False)
+
+
+def test_the_suite_is_llama_cpp_s_where_it_exists_else_the_root(tmp_path: Path) -> None:
+    """pytest runs a project that is not llama.cpp from its root, where its configuration is;
+    the lock is kept there too."""
+    (tmp_path / "llama/tools/server/tests").mkdir(parents=True)
+    llama = build_options({}, root=str(tmp_path / "llama"))
+    assert llama.suite == "tools/server/tests"
+    assert llama.lock_path == llama.root / "tools/server/tests/models.lock"
+    assert llama.scan.tests == ("tools/server/tests/**/*.py",)
+    assert llama.scan.repo_names == ("hf_repo", "model_hf_repo")
+    other = build_options({}, root=str(tmp_path))
+    assert (other.suite, other.suite_dir, other.lock_path) == (
+        ".", tmp_path, tmp_path / "models.lock")
+    assert (other.scan.repo_names, other.scan.file_names) == ((), ()), \
+        "llama.cpp's names are not another project's: selection asks pytest for none"
+    configured = build_options({"tests": ["checks/**/*.py"]}, root=str(tmp_path))
+    assert configured.suite == "tools/server/tests", "a configured glob keeps the suite as before"
 
 
 def test_flags_win_over_config(tmp_path: Path) -> None:

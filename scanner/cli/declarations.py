@@ -49,6 +49,11 @@ class ModelsOptions:
                                                       "(default: hf_file, model_hf_file)")
     url_hosts: str | list[str] | None = option(None, "Hub hosts of recognised URLs "
                                                      "(default: huggingface.co, hf.co)")
+    launchers: str | list[str] | None = option(
+        None, "calls that start a server on the model given first or as model=, added to "
+              "the default ones ("
+              "RemoteOpenAIServer, popen_launch_server, launcher, vllm_runner, hf_runner, "
+              "VllmRunner, HfRunner, LLM, AsyncLLM, EngineArgs, AsyncEngineArgs, Engine)")
     extra: str | list[str | dict[str, str | None]] | None = option(
         None, "models no scan can see, as org/name[:TAG] or {hf_repo, hf_file}")
     cache_dir: str | None = option(None, "cache to fill (default: LLAMA_CACHE, HF_HUB_CACHE, "

@@ -32,7 +32,8 @@ def fetch_with_llama_backend(options: Options, scan: ScanResult, env: Mapping[st
     except LlamaNotFound as exc:
         raise SetupError(str(exc)) from exc
     models = [m for m in scan.fetchable()  # a URL to an image is the tests' to fetch
-              if m.revision is None or (options.models.urls and is_model_url(m))]
+              if m.loader is None  # a framework's files are not llama.cpp's to fetch
+              and (m.revision is None or (options.models.urls and is_model_url(m)))]
     console, quiet = make_console(), options.models.json
     if not quiet:
         print_llama_start(scan, selected, console)

@@ -85,7 +85,7 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
     (`--no-urls`).
     `suite`, `python`, `selection` and `collect_timeout` are not `models:` keys: they come
     with the flags (the last one checked as `test:` checks it)."""
-    suite = flags.pop("suite", None) or DEFAULT_SUITE
+    suite = flags.pop("suite", None)
     python = flags.pop("python", None)
     selection = flags.pop("selection", None)
     collect_timeout = _validate(TestOptions, "test", {},
@@ -98,14 +98,19 @@ def build_options(section: Mapping[str, Any], **flags: Any) -> Options:
         raise OptionsError(f"url_dest: {exc}") from exc
     from pydantic import ValidationError
 
-    from ..scan.config import ScanConfig
+    from ..scan.config import DEFAULT_TESTS, ScanConfig
+    from ..scan.discover import for_project
 
     try:
         scan = ScanConfig.from_mapping(dataclasses.asdict(models))
     except ValidationError as exc:  # a validator's ValueError arrives as one too
         raise OptionsError(_why(exc, "models")) from exc
     root = (resolved(Path(models.root).expanduser(), "root (--root, models.root)")
-            if models.root else find_root(suite, Path.cwd()))
+            if models.root else find_root(suite or DEFAULT_SUITE, Path.cwd()))
+    # a project that is not llama.cpp: pytest runs from its root, where its configuration is
+    llama = (root / DEFAULT_SUITE).is_dir() or scan.tests != DEFAULT_TESTS
+    suite = suite or (DEFAULT_SUITE if llama else ".")
+    scan = for_project(root, scan)  # selection and fetch use the names the scan used
     return Options(models=models, root=root, scan=scan, suite=suite, python=python,
                    selection=None if selection is None else tuple(selection),
                    collect_timeout=collect_timeout)

@@ -32,15 +32,25 @@ NOT_A_MODEL = "not a model file: the test fetches it from the Hub at run time (n
 URLS_OFF = "URL reference: not fetched (--no-urls or models.urls false)"
 
 
+def framework_note(loader: str) -> str:
+    """Why a framework's reference is set aside: only llama.cpp's files are planned so far, and
+    llama.cpp's GGUF rules would refuse a repo of safetensors."""
+    return (f"framework files ({loader}): not fetched yet; the tests download them "
+            "themselves (needs the network)")
+
+
 def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
     """One plan per distinct model; denied models are set aside, and so are URL references to
     files that are no GGUF (images: the tests fetch them, nobody reads them from the cache) or,
-    with URL files switched off, every URL reference."""
+    with URL files switched off, every URL reference. A framework's reference (`loader`) is
+    set aside too: its files are not llama.cpp's."""
     plans = []
     for model in scan.models():
         plan = ModelPlan(model, scan.references_to(model))
         if model in scan.denied:
             plan.set_aside(ModelStatus.DENIED, "on the deny list")
+        elif model.loader is not None:
+            plan.set_aside(ModelStatus.SKIPPED, framework_note(model.loader))
         elif model.revision and not is_model_url(model):
             plan.set_aside(ModelStatus.SKIPPED, NOT_A_MODEL)
         elif model.revision and not settings.urls:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..models import Diagnostic
+from . import log
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -81,9 +82,29 @@ def common_folder(files: list[str]) -> str:
 
 
 def print_diagnostics(diagnostics: tuple[Diagnostic, ...], console: Console) -> None:
+    """Each diagnostic on its line, except those of framework calls whose model cannot be read
+    (a large suite has hundreds: `from_pretrained(tmp_dir)`): one line counts them by why,
+    unless verbose."""
     if not diagnostics:
         return
+    summarised = [] if log.verbose() else [d for d in diagnostics if d.kind == "call"]
     console.print()
     for diag in diagnostics:
-        console.print(f"{diag.location()}: {diag.severity}: {diag.message}", markup=False)
+        if diag.kind != "call" or not summarised:
+            console.print(f"{diag.location()}: {diag.severity}: {diag.message}", markup=False)
+    if summarised:
+        console.print(calls_summary(summarised), markup=False)
     console.print()
+
+
+def calls_summary(diagnostics: list[Diagnostic]) -> str:
+    """`412 loader calls name a model the scan cannot read: 250 function argument, 100
+    f-string, ... (--verbosity verbose lists each)`."""
+    counts: dict[str, int] = {}
+    for diag in diagnostics:
+        reason = diag.message.partition(": ")[2].partition(" `")[0] or diag.message
+        counts[reason] = counts.get(reason, 0) + 1
+    by_count = ", ".join(f"{n} {why}" for why, n in sorted(counts.items(),
+                                                            key=lambda item: (-item[1], item[0])))
+    return (f"warning: {len(diagnostics)} loader calls name a model the scan cannot read: "
+            f"{by_count} (--verbosity verbose lists each)")

@@ -36,6 +36,10 @@ def quiet() -> bool:
     return not LOGGER.isEnabledFor(logging.INFO)
 
 
+def verbose() -> bool:
+    return LOGGER.isEnabledFor(logging.DEBUG)
+
+
 def error(text: str) -> None:
     """A message that says why the run did not do its job (its own prefix: `error:`, ...)."""
     LOGGER.error(text)

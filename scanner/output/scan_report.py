@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -19,11 +20,15 @@ MAX_LOCATIONS = 2
 def model_fields(model: HuggingFaceModel) -> dict[str, Any]:
     """How both JSON documents name a model."""
     return {"hf_repo": model.hf_repo, "hf_file": model.hf_file, "repo": model.repo,
-            "tag": model.tag, "revision": model.revision}
+            "tag": model.tag, "revision": model.revision, "loader": model.loader or "llama.cpp"}
 
 
 def reference_entry(ref: ModelReference) -> dict[str, Any]:
-    return {"file": ref.file, "line": ref.line, "test": ref.test, "kind": ref.kind}
+    entry: dict[str, Any] = {"file": ref.file, "line": ref.line, "test": ref.test,
+                             "kind": ref.kind}
+    if ref.call is not None:  # a framework's call: what it reads follows from it
+        entry |= {"call": ref.call, "options": {k: json.loads(v) for k, v in ref.options}}
+    return entry
 
 
 def model_entry(result: ScanResult, model: HuggingFaceModel) -> dict[str, Any]:
@@ -92,6 +97,8 @@ def print_scan(result: ScanResult, console: Console,
                selected: SelectedScan | None = None, notes: list[str] | None = None) -> None:
     """The table, the diagnostics, `notes` (what the run needs the network for), then the
     selection and one summary line."""
+    # the loader column only where a framework loads a model: llama.cpp's table is unchanged
+    loaders = any(model.loader for model in result.models())
     folder = common_folder([ref.file for ref in result.references if ref.kind != "extra"])
     rows = []
     for model in result.models():
@@ -100,9 +107,10 @@ def print_scan(result: ScanResult, console: Console,
         if len(refs) > MAX_LOCATIONS:
             where += f", +{len(refs) - MAX_LOCATIONS} more"
         name = model.repo + (" (denied)" if model in result.denied else "")
-        rows.append((name, _tag_or_file(model), str(len(refs)), where))
-    print_table(console, ("model", "tag or file", "refs", "first locations"), rows,
-                right="refs")
+        loader = (model.loader or "llama.cpp",) if loaders else ()
+        rows.append((name, _tag_or_file(model), *loader, str(len(refs)), where))
+    print_table(console, ("model", "tag or file", *(("loader",) if loaders else ()), "refs",
+                          "first locations"), rows, right="refs")
     print_diagnostics(result.diagnostics, console)
     for note in notes or ():
         console.print(note, markup=False, soft_wrap=True)
@@ -120,7 +128,9 @@ def print_scan(result: ScanResult, console: Console,
 
 def _tag_or_file(model: HuggingFaceModel) -> str:
     if model.revision:
-        return f"{model.hf_file} @ {model.revision}"
+        return f"{model.hf_file or ''} @ {model.revision}".lstrip()
     if model.hf_file:
         return model.hf_file
+    if model.loader:
+        return "(whole repo)" if model.loader == "hub_snapshot" else ""
     return f":{model.tag}" if model.tag else "(default)"

@@ -3,6 +3,7 @@ by every file a scanner sees, each file's syntax tree dropped once the file is s
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from .files import ParsedFile, parse_file
 from .symbols import ConstantIndex, ModuleConstants, collect_constants
 from .visitor import FileScanner, Found
 
+#: where a project keeps its packages, relative to the root
+SOURCE_FOLDERS = ("", "src/", "python/", "lib/")
+
 
 @dataclass(frozen=True)
 class ScanJob:
@@ -22,12 +26,14 @@ class ScanJob:
     paths: dict[str, str]  # every file, as reported -> its path on disk, in scan order
     config: ScanConfig
     url_regex: re.Pattern[str]
+    root: str = ""  # where project modules the tests import are looked for
 
 
 class FileFindings(NamedTuple):
     rel: str
     found: list[Found]
     diagnostics: list[Diagnostic]
+    datasets: tuple[str, ...] = ()  # dataset repos the file loads: no model anywhere
 
 
 class BatchScanner:
@@ -36,7 +42,7 @@ class BatchScanner:
 
     def __init__(self, job: ScanJob) -> None:
         self.job = job
-        self.index = ConstantIndex(job.paths, self._load)
+        self.index = ConstantIndex(job.paths, self._load, self._locate)
         self._pending: set[str] = set()
         self._early: dict[str, ParsedFile | Diagnostic] = {}
 
@@ -51,10 +57,22 @@ class BatchScanner:
 
     def _load(self, rel: str) -> ModuleConstants | None:
         """A module imported before its own turn here is parsed once and kept until then."""
-        parsed = parse_file(self.job.paths[rel], rel)
+        parsed = parse_file(self.job.paths.get(rel) or os.path.join(self.job.root, rel), rel)
         if rel in self._pending:
             self._early[rel] = parsed
         return None if isinstance(parsed, Diagnostic) else collect_constants(rel, parsed.tree)
+
+    def _locate(self, dotted: str) -> str | None:
+        """The file of a project module the tests import (`myproj.test.utils`), at the root or
+        under a source folder (`src/`, `python/`), as root-relative path; None if none is."""
+        if not self.job.root or not dotted.replace(".", "").replace("_", "").isalnum():
+            return None
+        base = dotted.replace(".", "/")
+        for top in SOURCE_FOLDERS:
+            for rel in (f"{top}{base}.py", f"{top}{base}/__init__.py"):
+                if os.path.isfile(os.path.join(self.job.root, rel)):
+                    return rel
+        return None
 
     def _scan_file(self, rel: str, parsed: ParsedFile | Diagnostic) -> FileFindings:
         if isinstance(parsed, Diagnostic):
@@ -67,4 +85,5 @@ class BatchScanner:
         except RecursionError:
             return FileFindings(rel, [], [Diagnostic(file=rel, line=None, severity="error",
                                                      message="nested too deeply to scan")])
-        return FileFindings(rel, list(scanner.found), list(scanner.diagnostics))
+        return FileFindings(rel, list(scanner.found), list(scanner.diagnostics),
+                            tuple(scanner.datasets))

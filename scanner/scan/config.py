@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..models import HuggingFaceModel
+from .loaders import DEFAULT_LAUNCHERS
 
 DEFAULT_TESTS = ("tools/server/tests/**/*.py",)
 DEFAULT_REPO_NAMES = ("hf_repo", "model_hf_repo")
@@ -25,8 +26,13 @@ class ScanConfig(BaseModel):
     repo_names: tuple[str, ...] = DEFAULT_REPO_NAMES
     file_names: tuple[str, ...] = DEFAULT_FILE_NAMES
     url_hosts: tuple[str, ...] = DEFAULT_URL_HOSTS
+    #: calls that start a server on the model given first (or as `model=`); configured ones
+    #: are added to these
+    launchers: tuple[str, ...] = DEFAULT_LAUNCHERS
     extra: tuple[HuggingFaceModel, ...] = ()
     deny: tuple[str, ...] = ()
+    #: folder names the walk never enters (pytest's `norecursedirs`; set by `discover.py`)
+    skipped_dirs: tuple[str, ...] = ()
 
     @field_validator("extra", mode="before")
     @classmethod
@@ -39,12 +45,19 @@ class ScanConfig(BaseModel):
             HuggingFaceModel(hf_repo=item) if isinstance(item, str) else item for item in items
         )
 
-    @field_validator("tests", "repo_names", "file_names", "url_hosts", "deny", mode="before")
+    @field_validator("tests", "repo_names", "file_names", "url_hosts", "launchers", "deny",
+                     mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         if value is None:
             return ()
         return (value,) if isinstance(value, str) else tuple(value)
+
+    @field_validator("launchers", mode="after")
+    @classmethod
+    def _with_default_launchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Configured launchers are added to the default ones."""
+        return tuple(dict.fromkeys((*DEFAULT_LAUNCHERS, *value)))
 
     def is_denied(self, model: HuggingFaceModel) -> bool:
         """Deny patterns are shell globs matched against `org/name` and `org/name:TAG`."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..models import Diagnostic
+from .discover import pruned
 
 _GLOB_PARTS = re.compile(r"\*\*/|\*\*|\*|\?|\[[^\]/]*\]|[^*?\[]+|\[")
 #: Real test files are far smaller; parsing costs ~100x the source size in memory (a generated
@@ -73,14 +74,16 @@ class FoundFiles:
     diagnostics: list[Diagnostic]
 
 
-def find_test_files(root: Path, patterns: Sequence[str]) -> FoundFiles:
-    """Files under `root` matching any pattern, sorted, each once."""
+def find_test_files(root: Path, patterns: Sequence[str],
+                    skipped: tuple[str, ...] = ()) -> FoundFiles:
+    """Files under `root` matching any pattern, sorted, each once; folders `skipped` names
+    (and virtualenvs) are not walked into when it names any (see `discover.py`)."""
     patterns = [p[2:] if p.startswith("./") else p for p in patterns]
     regexes = [glob_to_regex(p) for p in patterns]
     found: set[str] = set()  # strings, not Paths: building 10,000 Paths cost a tenth of a scan
     diagnostics: dict[str, Diagnostic] = {}
     for start in sorted({_literal_prefix(p) for p in patterns}):
-        for rel, is_dir, problem in _walk(root, start):
+        for rel, is_dir, problem in _walk(root, start, skipped):
             if not any(rx.fullmatch(rel) for rx in regexes) and problem is None:
                 continue
             if problem is not None or is_dir:
@@ -93,7 +96,8 @@ def find_test_files(root: Path, patterns: Sequence[str]) -> FoundFiles:
     return FoundFiles(sorted(found), [diagnostics[k] for k in sorted(diagnostics)])
 
 
-def _walk(root: Path, start: str) -> Iterator[tuple[str, bool, str | None]]:
+def _walk(root: Path, start: str,
+          skipped: tuple[str, ...] = ()) -> Iterator[tuple[str, bool, str | None]]:
     """Yield (relative path, is a directory, problem) for everything under `root/start`."""
     top = root / start if start else root
     if not top.is_dir():
@@ -108,6 +112,8 @@ def _walk(root: Path, start: str) -> Iterator[tuple[str, bool, str | None]]:
             yield rel_dir, True, "symlink loop: this folder was already scanned, not entered again"
             continue
         seen.add((st.st_dev, st.st_ino))
+        if skipped:
+            dirnames[:] = [d for d in dirnames if not pruned(d, dirpath, skipped)]
         for name in sorted(dirnames):
             yield prefix + name, True, None
         for name in sorted(filenames):

@@ -51,6 +51,10 @@ def parse_parametrize(call: ast.Call, rows_of: RowsLookup) -> Parametrize | None
                 f"argvalues name {values.id!r} is not a literal list or tuple at module level; "
                 "cannot follow it"))])
         values = found
+    if isinstance(values, ast.Dict):  # pytest iterates a dict: its keys are the rows
+        values = ast.List([k for k in values.keys if k is not None], ast.Load())
+    elif isinstance(values, ast.Set):
+        values = ast.List(values.elts, ast.Load())
     if not isinstance(values, (ast.List, ast.Tuple)):
         return Parametrize(names, None, [Problem(call.lineno,
                                                  "argvalues is not a literal list or tuple")])

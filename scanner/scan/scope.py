@@ -3,9 +3,11 @@ assignments seen in its body; and what a name at a model position resolves to.""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 
 from .assignments import Assignment
+from .bindings import Bindings, class_bindings, local_bindings
 from .parametrize import Row, combine
 
 
@@ -35,6 +37,24 @@ class Scope:
     rows: list[Row] = field(default_factory=list)
     assignments: list[Assignment] = field(default_factory=list)
     parent: Scope | None = None
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None = None
+    #: argnames whose rows a loader call read: their values are references of that loader
+    loaded: set[str] = field(default_factory=set)
+    _bindings: Bindings | None = None
+
+    def bindings(self) -> Bindings:
+        """The function's locals, or the class's attributes; read once, when first asked."""
+        if self._bindings is None:
+            node = self.node
+            self._bindings = ({} if node is None else class_bindings(node)
+                              if isinstance(node, ast.ClassDef) else local_bindings(node))
+        return self._bindings
+
+    def enclosing_class(self) -> Scope | None:
+        scope: Scope | None = self
+        while scope is not None and not scope.is_class:
+            scope = scope.parent
+        return scope
 
     def param_rows(self) -> list[Row]:
         """Rows of every enclosing parametrize level combined, as pytest combines them."""

@@ -15,7 +15,9 @@ from ..repo_id import model_problem
 from .batch import BatchScanner, FileFindings, ScanJob
 from .candidates import url_pattern
 from .config import ScanConfig
+from .discover import for_project
 from .files import find_test_files, printable_path
+from .visitor import Found
 from .workers import scan_in_workers, worker_count
 
 
@@ -43,14 +45,15 @@ def scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None = None,
                workers: int | None = None) -> ScanResult:
     """Scan every file under `root` matching `config.tests`; never imports test code.
     `workers`: processes to scan in (0: this one); by default as many as pay off."""
-    found = find_test_files(root, config.tests)
+    config = for_project(root, config)
+    found = find_test_files(root, config.tests, config.skipped_dirs)
     if not found.paths:
         globs = ", ".join(config.tests)
         raise NoTestFiles(f"no test file matched under {root} (globs: {globs})")
     hosts = config.url_hosts + ((endpoint_host,) if endpoint_host else ())
     top = str(root)
     job = ScanJob({printable_path(rel): os.path.join(top, rel) for rel in found.paths}, config,
-                  url_pattern(hosts))
+                  url_pattern(hosts, blob=True), top)
     workers = worker_count(len(job.paths)) if workers is None else workers
     with _no_cyclic_gc(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a test file's SyntaxWarnings are not ours to print
@@ -62,17 +65,24 @@ def _result(files: Iterable[FileFindings], diagnostics: list[Diagnostic], config
             files_scanned: int) -> ScanResult:
     """The references with their model objects, one per distinct model however often a suite
     names it, then the configured extra models."""
-    models: dict[tuple[str, str | None, str | None], HuggingFaceModel] = {}
+    models: dict[tuple[str, str | None, str | None, str | None], HuggingFaceModel] = {}
     references: list[ModelReference] = []
-    for rel, found, file_diagnostics in files:
-        for hf_repo, hf_file, revision, line, test, kind in found:
-            model = models.get((hf_repo, hf_file, revision))
-            if model is None:
-                model = models[hf_repo, hf_file, revision] = HuggingFaceModel(
-                    hf_repo=hf_repo, hf_file=hf_file, revision=revision)
-            references.append(ModelReference(model=model, file=rel, line=line, test=test,
-                                             kind=kind))
+    found: list[tuple[str, Found]] = []
+    datasets: set[str] = set()
+    for rel, file_found, file_diagnostics, file_datasets in files:
+        found.extend((rel, one) for one in file_found)
+        datasets.update(file_datasets)
         diagnostics.extend(file_diagnostics)
+    loaded = {one[0].lower() for _, one in found if one[6] != "unknown"}
+    for rel, (hf_repo, hf_file, revision, line, test, kind, loader, call, options) in found:
+        if loader == "unknown" and (hf_repo.lower() in loaded or hf_repo in datasets):
+            continue  # a container's repo that a call loads, or a dataset: no model of its own
+        model = models.get((hf_repo, hf_file, revision, loader))
+        if model is None:
+            model = models[hf_repo, hf_file, revision, loader] = HuggingFaceModel(
+                hf_repo=hf_repo, hf_file=hf_file, revision=revision, loader=loader)
+        references.append(ModelReference(model=model, file=rel, line=line, test=test,
+                                         kind=kind, call=call, options=options))
     for model in config.extra:
         problem = model_problem(model.hf_repo, model.hf_file)
         if problem:
@@ -81,6 +91,6 @@ def _result(files: Iterable[FileFindings], diagnostics: list[Diagnostic], config
         else:
             references.append(ModelReference(model=model, file="<config>", line=0, test="extra",
                                              kind="extra"))
-            models.setdefault((model.hf_repo, model.hf_file, model.revision), model)
+            models.setdefault((model.hf_repo, model.hf_file, model.revision, None), model)
     return ScanResult(references=tuple(references), diagnostics=tuple(diagnostics),
                       files_scanned=files_scanned, denied=config.denied(models.values()))

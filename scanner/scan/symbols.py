@@ -45,7 +45,9 @@ def collect_constants(rel: str, tree: ast.Module) -> ModuleConstants:
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
             _bind(info, stmt.target, stmt.value)
         elif isinstance(stmt, ast.ImportFrom) and stmt.module:
-            key = stmt.module.rsplit(".", 1)[-1]
+            # the dotted name of an absolute import: a project module beside the suite is
+            # found by it (`from myproj.test.utils import MODEL`)
+            key = stmt.module if stmt.level == 0 else stmt.module.rsplit(".", 1)[-1]
             for alias in stmt.names:
                 if alias.name == "*":
                     info.star_imports.append(key)  # llama.cpp's tests: `from utils import *`
@@ -54,9 +56,9 @@ def collect_constants(rel: str, tree: ast.Module) -> ModuleConstants:
         elif isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 local = alias.asname or alias.name.split(".", 1)[0]
-                info.modules[local] = alias.name.rsplit(".", 1)[-1]
+                info.modules[local] = alias.name
     for local, (module, name) in info.imported.items():
-        if name == "parametrize" and module in ("pytest", "mark"):
+        if name == "parametrize" and module.rsplit(".", 1)[-1] in ("pytest", "mark"):
             info.parametrize_aliases.add(local)
     return info
 
@@ -64,12 +66,31 @@ def collect_constants(rel: str, tree: ast.Module) -> ModuleConstants:
 def _bind(info: ModuleConstants, target: ast.expr, value: ast.expr) -> None:
     if not isinstance(target, ast.Name):
         return
+    value = environment_default(value) or value  # `MODEL = os.environ.get("X", "org/name")`
     if isinstance(value, ast.Constant) and (value.value is None or isinstance(value.value, str)):
         info.strings[target.id] = value.value
-    elif isinstance(value, (ast.List, ast.Tuple)):
+    elif isinstance(value, (ast.List, ast.Tuple, ast.Dict, ast.Set)):
         info.rows[target.id] = value
     elif isinstance(value, ast.Attribute) and value.attr == "parametrize":
         info.parametrize_aliases.add(target.id)
+
+
+def environment_default(node: ast.expr) -> ast.expr | None:
+    """The default of `os.environ.get(NAME, DEFAULT)`, `os.getenv(NAME, DEFAULT)`: what the
+    tests load unless the variable is set."""
+    if not (isinstance(node, ast.Call) and len(node.args) == 2):
+        return None
+    func = node.func
+    if isinstance(func, ast.Name):
+        return node.args[1] if func.id == "getenv" else None
+    if not isinstance(func, ast.Attribute):
+        return None
+    owner = func.value
+    owner_name = owner.attr if isinstance(owner, ast.Attribute) else \
+        owner.id if isinstance(owner, ast.Name) else ""
+    if func.attr == "getenv" or (func.attr == "get" and owner_name == "environ"):
+        return node.args[1]
+    return None
 
 
 class ConstantIndex:
@@ -79,8 +100,10 @@ class ConstantIndex:
     """
 
     def __init__(self, rels: Iterable[str],
-                 load: Callable[[str], ModuleConstants | None]) -> None:
+                 load: Callable[[str], ModuleConstants | None],
+                 locate: Callable[[str], str | None] = lambda dotted: None) -> None:
         self._load = load
+        self._locate = locate  # a dotted module no scanned file is: its file under the root
         self._loaded: dict[str, ModuleConstants] = {}
         self._by_stem: dict[str, list[str]] = {}
         self._nearest: dict[tuple[str, str], str | None] = {}  # (folder, module) -> its file
@@ -136,11 +159,14 @@ class ConstantIndex:
         return NOT_FOUND
 
     def _find_module(self, importer: str, key: str) -> ModuleConstants | None:
-        """Prefer the candidate closest to the importing file: same folder, then parents. Chosen
-        once per folder: every name a test reads through `from utils import *` asks again."""
+        """Prefer the scanned candidate closest to the importing file: same folder, then parents;
+        else the project's module of that dotted name. Chosen once per folder: every name a
+        test reads through `from utils import *` asks again."""
         folder = importer.rpartition("/")[0]
         if (folder, key) not in self._nearest:
-            self._nearest[folder, key] = _nearest(folder, self._by_stem.get(key, []))
+            stem = key.rpartition(".")[2]
+            found = _nearest(folder, self._by_stem.get(stem, []))
+            self._nearest[folder, key] = found or self._locate(key)
         found = self._nearest[folder, key]
         return None if found is None else self.module(found)
 

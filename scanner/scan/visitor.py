@@ -10,27 +10,31 @@ import ast
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from typing import Any
 
-from ..models import Diagnostic, ReferenceKind
+from ..models import Diagnostic, Loader, ReferenceKind
 from ..preset import may_hold_preset, preset_models
 from ..repo_id import model_problem
 from .assignments import Assignment, Target, pairs, target_name
+from .calls import FrameworkReferences
 from .candidates import candidate_lines
 from .config import ScanConfig
+from .contexts import ModelContexts
+from .loaders import call_name, read_call
 from .parametrize import Row, combine, is_parametrize_call, merge, parse_parametrize
 from .scope import ParamRef, Resolved, Scope, Unresolved
 from .symbols import ConstantIndex, Missing
+from .syntax import DEFINITIONS, first_of, name_set, names_nothing, param_names
 from .values import ValueReader
 
-#: One reference as the scan finds it: (hf_repo, hf_file, revision, line, test, kind). A plain
-#: tuple, which a worker process sends back at C speed (a named tuple is rebuilt in Python on
-#: arrival); the suite makes the model objects, one per distinct model.
-Found = tuple[str, str | None, str | None, int, str, ReferenceKind]
+#: One reference as the scan finds it: (hf_repo, hf_file, revision, line, test, kind, loader,
+#: call, options). A plain tuple, which a worker process sends back at C speed (a named tuple
+#: is rebuilt in Python on arrival); the suite makes the model objects, one per distinct model.
+Found = tuple[str, str | None, str | None, int, str, ReferenceKind, Loader | None, str | None,
+              tuple[tuple[str, str], ...]]
 
 
-class FileScanner:
+class FileScanner(FrameworkReferences, ModelContexts):
     """Scans one module; results land in `found` and `diagnostics`."""
 
     def __init__(self, rel: str, source: str, tree: ast.Module, config: ScanConfig,
@@ -38,11 +42,15 @@ class FileScanner:
         self.rel, self.tree, self.config, self.url_regex = rel, tree, config, url_regex
         self.index = index
         self.constants = index.module(rel)
-        self.repo_names = _name_set(config.repo_names)
-        self.file_names = _name_set(config.file_names)
-        self.values = ValueReader(rel, index, _name_set(config.repo_names + config.file_names))
+        self.repo_names = name_set(config.repo_names)
+        self.file_names = name_set(config.file_names)
+        self.values = ValueReader(rel, index, name_set(config.repo_names + config.file_names))
         self.found: dict[Found, None] = {}  # in order, each once
         self.diagnostics: dict[Diagnostic, None] = {}
+        self.datasets: set[str] = set()
+        self.consumed: set[int] = set()
+        self.launchers = name_set(config.launchers)
+        self.model_names = name_set(config.repo_names + config.file_names)
         self._lines = candidate_lines(source, config)
         self._line_set = frozenset(self._lines)
         self._source = source  # split into lines only when preset text is found
@@ -52,6 +60,8 @@ class FileScanner:
         module = Scope("<module>")
         self._visit_body(self.tree.body, module)
         self._pair_assignments(module)
+        self.shaped_rows(module, self.model_names)
+        self.module_containers(self.tree, module)
 
     # -- walking -----------------------------------------------------------------------------
 
@@ -67,7 +77,7 @@ class FileScanner:
 
     def _visit_body(self, body: list[ast.stmt], scope: Scope) -> None:
         for stmt in body:
-            if stmt.lineno == stmt.end_lineno and type(stmt) not in _DEFINITIONS:
+            if stmt.lineno == stmt.end_lineno and type(stmt) not in DEFINITIONS:
                 # most statements: one line, nothing above it (decorators); a set decides
                 if stmt.lineno in self._line_set:
                     self._visit(stmt, scope, whole=True)
@@ -84,7 +94,7 @@ class FileScanner:
         # a touched node on one line is touched throughout: its children need no check
         whole = whole or getattr(node, "lineno", 0) == getattr(node, "end_lineno", -1)
         for child in children:  # leaves are decided here: a call per leaf was a third of it
-            if _names_nothing(child) or not (whole or self._touches(child)):
+            if names_nothing(child) or not (whole or self._touches(child)):
                 continue
             if type(child) is ast.Constant:
                 self._on_string(child, scope)
@@ -95,8 +105,10 @@ class FileScanner:
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, outer: Scope
     ) -> None:
         qualname = node.name if outer.qualname == "<module>" else f"{outer.qualname}.{node.name}"
-        params = frozenset() if isinstance(node, ast.ClassDef) else _param_names(node.args)
-        scope = Scope(qualname, params, isinstance(node, ast.ClassDef), parent=outer)
+        params = frozenset() if isinstance(node, ast.ClassDef) else param_names(node.args)
+        scope = Scope(qualname, params, isinstance(node, ast.ClassDef), parent=outer, node=node)
+        if not isinstance(node, ast.ClassDef):
+            self.named_defaults(node, scope)
         sets = [s for d in node.decorator_list
                 if (s := self._parametrize_rows(d, scope)) is not None]
         if sets:
@@ -106,6 +118,8 @@ class FileScanner:
                 self._visit(deco, scope)  # what a decorator names, its test needs
         self._visit_body(node.body, scope)
         self._pair_assignments(scope)
+        if scope.rows:
+            self.shaped_rows(scope, self.model_names)
 
     # -- parametrize -------------------------------------------------------------------------
 
@@ -141,9 +155,9 @@ class FileScanner:
         # a row naming no model here only repeats what its enclosing level already emitted
         own_rows = [own for own in rows if self._mentions_model(list(own))]
         for row in (merge((above, own)) for above in outer for own in own_rows):
-            repo_node = _first(row, self.config.repo_names)
+            repo_node = first_of(row, self.config.repo_names)
             if repo_node is not None:
-                file_node = _first(row, self.config.file_names)
+                file_node = first_of(row, self.config.file_names)
                 self._emit_nodes(repo_node, file_node, repo_node.lineno, "parametrize", scope)
         return rows
 
@@ -171,6 +185,8 @@ class FileScanner:
                 scope.assignments.append(Assignment(Target.REPO, base, value, node.lineno))
             elif name in self.file_names:
                 scope.assignments.append(Assignment(Target.FILE, base, value, node.lineno))
+        self.named_values(node.targets if isinstance(node, ast.Assign) else (node.target,),
+                          value, scope)
         return (value,)
 
     def _pair_assignments(self, scope: Scope) -> None:
@@ -180,11 +196,24 @@ class FileScanner:
     def _on_call(self, call: ast.Call, scope: Scope) -> Iterable[ast.AST]:
         """`ServerProcess(model_hf_repo=..., model_hf_file=...)`; its arguments are walked on."""
         given = {kw.arg: kw.value for kw in call.keywords if kw.arg}
-        file_node = _first(given, self.config.file_names)
+        file_node = first_of(given, self.config.file_names)
         for name in self.config.repo_names:
             if name in given:
                 self._emit_nodes(given[name], file_node, call.lineno, "keyword", scope)
+        loaded = read_call(call, self.launchers)
+        if loaded is not None:
+            self.on_loader(loaded, call, scope)
+        elif call_name(call.func)[0] == "expand":
+            self.expanded_rows(call, scope)
+        elif given or call.args:
+            self.on_mark(call, scope)
+        if given:
+            self.named_keywords(call, scope)
         return ast.iter_child_nodes(call)
+
+    def _on_list(self, node: ast.List | ast.Tuple, scope: Scope) -> Iterable[ast.AST]:
+        self.on_arguments(node, scope)
+        return node.elts
 
     def _on_string(self, node: ast.Constant, scope: Scope) -> None:
         """Hub URLs in any string (`https://huggingface.co/org/name/resolve/REV/PATH`), and
@@ -199,7 +228,12 @@ class FileScanner:
                     line = next((n for n in range(node.lineno, (node.end_lineno or 0) + 1)
                                  if named.search(self._source_lines[n - 1])), node.lineno)
                     self._add(entry.hf_repo, entry.hf_file, None, line, "preset", scope)
-        for match in self.url_regex.finditer(node.value) if "/resolve/" in node.value else ():
+        if "--model" in node.value:
+            self.flags_in_text(node.value, node.lineno, scope)
+        if id(node) in self.consumed:
+            return  # a loader call's argument: recorded with its loader
+        hub_url = "/resolve/" in node.value or "/blob/" in node.value
+        for match in self.url_regex.finditer(node.value) if hub_url else ():
             self._add(match["repo"], match["path"], match["rev"], node.lineno, "url", scope)
 
     # -- references and diagnostics ----------------------------------------------------------
@@ -237,7 +271,7 @@ class FileScanner:
         if problem:
             self._diagnose(line, problem, scope, kind)
         else:
-            self.found[(repo, file, revision, line, scope.qualname, kind)] = None
+            self.found[(repo, file, revision, line, scope.qualname, kind, None, None, ())] = None
 
     def _diagnose(self, line: int, message: str, scope: Scope,
                   kind: ReferenceKind | None = None) -> None:
@@ -252,32 +286,10 @@ _HANDLERS: dict[type, Callable[[FileScanner, Any, Scope], Iterable[ast.AST] | No
     ast.Assign: FileScanner._on_assignment,
     ast.AnnAssign: FileScanner._on_assignment,
     ast.Call: FileScanner._on_call,
+    ast.Return: FileScanner.returned,
+    ast.List: FileScanner._on_list,
+    ast.Tuple: FileScanner._on_list,
     ast.FunctionDef: FileScanner._visit_definition,
     ast.AsyncFunctionDef: FileScanner._visit_definition,
     ast.ClassDef: FileScanner._visit_definition,
 }
-_LEAVES = frozenset({ast.Name, ast.Load, ast.Store, ast.Del})
-_DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
-
-
-def _names_nothing(node: ast.AST) -> bool:
-    """Names, load/store contexts and dotted names (`pytest.mark.parametrize`): nothing below
-    them can name a model."""
-    while type(node) is ast.Attribute:
-        node = node.value
-    return type(node) in _LEAVES
-
-
-@lru_cache(maxsize=8)  # built once per scan, not once per file
-def _name_set(names: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(names)
-
-
-def _first(row: Row, names: tuple[str, ...]) -> ast.expr | None:
-    """The value of the first of `names` (in configured order) that `row` has."""
-    return next((row[n] for n in names if n in row), None)
-
-
-def _param_names(args: ast.arguments) -> frozenset[str]:
-    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-    return frozenset(a.arg for a in every if a is not None)

@@ -75,7 +75,8 @@ def select_models(scan: ScanResult, selection: Selection, config: ScanConfig) ->
     places = SelectedPlaces(selection)
     references: dict[ModelReference, None] = {}
     for ref in scan.references:
-        if ref.kind == "parametrize" and places.is_test_module(ref.file):
+        if ref.kind == "parametrize" and ref.model.loader is None \
+                and places.is_test_module(ref.file):
             continue  # taken from pytest below, for the running items only
         if places.needs(ref.file, ref.test):
             references[ref] = None
