@@ -139,7 +139,8 @@ def read_text(path: Path, *, missing: str | None) -> str:
     except FileNotFoundError:
         if missing is not None:
             return missing
-        raise LockError(f"{path} does not exist: run `invoke models.lock` to write it") from None
+        raise LockError(f"{path} does not exist: run `fetch-test-models models.lock` to write "
+                        "it") from None
     except IsADirectoryError:
         raise LockError(_a_folder(path)) from None
     except OSError as exc:

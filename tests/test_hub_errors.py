@@ -263,7 +263,7 @@ def test_a_206_with_other_bytes_than_asked_for(content_range: str, sent: str) ->
                                         f"sent {sent} (listed size 10)")
 
 
-FIX = "run `invoke models.lock`"
+FIX = "run `fetch-test-models models.lock`"
 
 
 @pytest.mark.parametrize(("status", "headers"), [

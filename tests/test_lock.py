@@ -90,7 +90,7 @@ def test_locked_fetch_takes_the_pinned_commit_after_main_moved(
     fake_hub.add_repo(REPO, {MODEL: GeneratedFile(3100, 9),
                              "mmproj-f16.gguf": GeneratedFile(500, 2)})
     code, _, err = lock(root, capsys, check=True)
-    assert code == 1 and "is stale: `invoke models.lock` would change it" in err
+    assert code == 1 and "is stale: `fetch-test-models models.lock` would change it" in err
     fake_hub.reset_counts()
     code, out, _ = run_fetch(root, capsys, locked=True)
     assert code == 0, out
@@ -112,7 +112,7 @@ def test_a_reference_the_lock_lacks_and_a_broken_lock_are_named(
     code, out, _ = run_fetch(root, capsys, locked=True)
     assert code == 1
     path = root / "tools/server/tests/models.lock"
-    assert f"org/new-GGUF: not in {path} (run `invoke models.lock` to pin it)" in out
+    assert f"org/new-GGUF: not in {path} (run `fetch-test-models models.lock` to pin it)" in out
     good = path.read_text()
     gone = good.replace(f"\t{MODEL}\t", "\tgone-Q4_K_M.gguf\t").replace(
         hashlib.sha256(pinned).hexdigest(), "0" * 64)  # bytes no cache holds
@@ -127,8 +127,8 @@ def test_a_reference_the_lock_lacks_and_a_broken_lock_are_named(
     assert f"error: {path}:3: 'big' 'sha256:" in err
     path.unlink()
     code, _, err = run_fetch(root, capsys, locked=True)
-    assert (code, err.strip()) == (2, f"error: {path} does not exist: run `invoke models.lock` "
-                                      "to write it")
+    assert (code, err.strip()) == (2, f"error: {path} does not exist: run "
+                                      "`fetch-test-models models.lock` to write it")
 
 
 def test_test_server_and_check_through_invoke(

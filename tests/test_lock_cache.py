@@ -58,7 +58,8 @@ def test_a_wrong_sha256_in_the_lock_fails_warm_or_cold_and_deletes_nothing(
     lock.write_text(lock.read_text().replace(real, "e" * 64))
     before = cache_state(hub_env)
     said = (f"{REPO} {MODEL}: the lock says sha256 eeeeeeeeeeee (size {SIZE}), the cached file "
-            f"is {real[:12]} (size {SIZE}): run `invoke models.lock` to update {lock}, or fix it")
+            f"is {real[:12]} (size {SIZE}): run `fetch-test-models models.lock` to update {lock}, "
+            "or fix it")
     fake_hub.reset_counts()
     for flags in ({}, {"verify": True}, {"offline": True}, {"dry_run": True}):
         code, out, _ = run_fetch(root, capsys, locked=True, **flags)
@@ -74,7 +75,7 @@ def test_a_wrong_sha256_in_the_lock_fails_warm_or_cold_and_deletes_nothing(
     assert code == 1
     assert (f"{REPO} {MODEL}: content does not match the lock's sha256 (expected eeeeeeeeeeee, "
             f"got {real[:12]}); removed from the cache; the lock and the Hub disagree: run "
-            f"`invoke models.lock` to update {lock}, or fix it") in " ".join(out.split())
+            f"`fetch-test-models models.lock` to update {lock}, or fix it") in " ".join(out.split())
     assert repo_blobs(cold) == [] and llama_snapshot(cold, REPO, MODEL) is None
 
 
@@ -86,7 +87,8 @@ def test_a_wrong_size_in_the_lock_is_one_clear_error_and_leaves_no_partial(
     good = lock.read_text()
     lock.write_text(good.replace(f"\t{SIZE}\t", f"\t{SIZE + 1}\t"))
     said = (f"{REPO} {MODEL}: the lock says size {SIZE + 1}, the Hub's file is {SIZE} bytes: the "
-            f"lock and the Hub disagree; run `invoke models.lock` to update {lock}, or fix it")
+            f"lock and the Hub disagree; run `fetch-test-models models.lock` to update {lock}, "
+            "or fix it")
     for _ in range(2):  # the rerun says the same: nothing was kept to resume
         code, out, _ = run_fetch(root, capsys, locked=True)
         assert code == 1 and said in " ".join(out.split()), out

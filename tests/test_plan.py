@@ -216,7 +216,7 @@ def test_strict_locking_fails_a_model_the_lock_lacks(fake_hub: FakeHub, cache: P
     run = fetch(fake_hub, cache, model(), locked={}, lock_strict=True,
                 lock_path="tests/models.lock")
     assert statuses(run) == [("failed", f"{REPO}:Q4_K_M: not in tests/models.lock (run "
-                                        "`invoke models.lock` to pin it)")]
+                                        "`fetch-test-models models.lock` to pin it)")]
     assert fake_hub.requests == []
 
 
@@ -236,7 +236,7 @@ def test_a_cached_file_the_lock_disagrees_with_fails(fake_hub: FakeHub, cache: P
                 locked={model(): lock, model(REPO, hf_file=README): lock},
                 lock_path="tests/models.lock")
     sha, oid = fake_hub.sha256(REPO, Q4), lock.files[1].blob_id
-    fix = "run `invoke models.lock` to update tests/models.lock, or fix it"
+    fix = "run `fetch-test-models models.lock` to update tests/models.lock, or fix it"
     q4_error = (f"{REPO} {Q4}: the lock says sha256 {sha[:12]} (size 2999), the cached file is "
                 f"{sha[:12]} (size 3000): {fix}")
     readme_error = (f"{REPO} {README}: the lock says git oid {oid[:12]} (size 3), the cached "
@@ -257,8 +257,9 @@ def test_a_copy_outside_the_blobs_the_lock_disagrees_with(fake_hub: FakeHub,
     run = fetch(fake_hub, cache, model(), locked={model(): lock}, lock_path="m.lock")
     sha = fake_hub.sha256(REPO, Q4)
     assert statuses(run) == [("failed", f"{REPO} {Q4}: the lock says sha256 {sha[:12]} (size "
-                                        "3000), the cached file is a copy (size 6): run `invoke "
-                                        "models.lock` to update m.lock, or fix it")]
+                                        "3000), the cached file is a copy (size 6): run "
+                                        "`fetch-test-models models.lock` to update m.lock, or "
+                                        "fix it")]
 
 
 def test_a_cached_file_with_another_id_than_the_lock_s(fake_hub: FakeHub, cache: Path) -> None:

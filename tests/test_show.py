@@ -65,7 +65,8 @@ def test_a_stale_lock_prints_its_diff_on_stderr_and_fails(
     path = tmp_path / "models.lock"
     stale = Locked(path, "stale", [], [], check=True, diff=["--- on disk", "+++ now", "-old"])
     assert show(stale, ShowAs()) == 1
-    assert capsys.readouterr().err == (f"{path} is stale: `invoke models.lock` would change it\n"
+    assert capsys.readouterr().err == (f"{path} is stale: `fetch-test-models models.lock` would "
+                                       "change it\n"
                                        "    --- on disk\n    +++ now\n    -old\n")
     assert show(Locked(path, "up to date", [], [], check=True, diff=[]), ShowAs()) == 0
     assert capsys.readouterr().out == f"{path} is up to date (0 files)\n"

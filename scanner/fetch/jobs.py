@@ -55,7 +55,7 @@ class ModelStatus(str, Enum):
 
 def lock_fix(lock_path: str) -> str:
     """What to do when the lock disagrees with the cache or the Hub."""
-    return f"run `invoke models.lock` to update {lock_path}, or fix it"
+    return f"run `fetch-test-models models.lock` to update {lock_path}, or fix it"
 
 
 @dataclass

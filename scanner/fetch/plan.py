@@ -71,7 +71,7 @@ def locked_listing(plan: ModelPlan, settings: FetchSettings) -> ListingOutcome:
     listing = settings.locked.get(plan.model)
     if listing is None:
         return ListingOutcome(None, missing=f"{plan.model.label()}: not in {settings.lock_path} "
-                                            "(run `invoke models.lock` to pin it)")
+                                            "(run `fetch-test-models models.lock` to pin it)")
     return ListingOutcome(listing, note=f"locked at {listing.commit[:12]}", locked=True)
 
 

@@ -17,7 +17,7 @@ def show_locked(locked: Locked) -> None:
     elif locked.state == "up to date":
         print(f"{path} is up to date ({len(locked.entries)} files)")
     elif locked.state == "stale":
-        log.error(f"{path} is stale: `invoke models.lock` would change it")
+        log.error(f"{path} is stale: `fetch-test-models models.lock` would change it")
         for line in locked.diff or ():
             log.error(f"    {line}")
     elif locked.state == "not written":
