@@ -20,9 +20,11 @@ class NetworkNeed(NamedTuple):
 
 
 def fetched_at_run_time(ref: ModelReference, urls: bool) -> bool:
-    """A URL reference the tool does not make available: no GGUF, or URL files off."""
+    """A reference the tool does not make available: a framework's model (whose files a fetch
+    sets aside), or a URL that is no GGUF, or any URL with URL files off."""
     hf_file = ref.model.hf_file or ""
-    return ref.kind == "url" and (not urls or not hf_file.endswith(".gguf"))
+    return ref.model.loader is not None or (
+        ref.kind == "url" and (not urls or not hf_file.endswith(".gguf")))
 
 
 def network_needs(scan: ScanResult, selection: Selection | None, *,
@@ -35,7 +37,8 @@ def network_needs(scan: ScanResult, selection: Selection | None, *,
     places = SelectedPlaces(selection) if selection is not None else None
     needs = []
     for file, refs in sorted(by_file.items()):
-        files = tuple(dict.fromkeys(f"{r.model.repo}/{r.model.hf_file}" for r in refs))
+        files = tuple(dict.fromkeys(f"{r.model.repo}/{r.model.hf_file}" if r.model.hf_file
+                                    else r.model.repo for r in refs))
         tests = None
         if places is not None and places.is_test_module(file):
             containers = [container_of(ref.test, places.naming) for ref in refs]
