@@ -24,7 +24,6 @@ from scanner.models import LoadCall, RepoFile
 from tests import hf_repos
 from tests.fakehub import FakeHub, user_settings, write_harnesses
 
-pytest.importorskip("transformers")
 REPO = "org/tiny"
 
 

@@ -61,10 +61,9 @@ def add_transformer_module(repo: RepoFiles, folder: str | None) -> None:
 def add_module_folder(repo: RepoFiles, folder: str) -> None:
     """Any other module (Pooling, Dense, Normalize, a custom one): its folder, as
     `load_dir_path` fetches it (`snapshot_download(allow_patterns=f"{path}/**")`), except a
-    `.bin` beside a `.safetensors`, which `Module.load_torch_weights` never reads."""
+    `.bin` beside a `.safetensors`, which `Module.load_torch_weights` never reads. A module
+    without files (`Normalize` has none) is loaded from its class alone."""
     files = repo.in_folder(folder, recursive=True)
-    if not files:
-        raise FrameworkError(repo.call, f"module folder {folder}/ is not in the repo")
     has_safetensors = any(f.path.endswith(".safetensors") for f in files)
     repo.add_all(
         (f for f in files if not (has_safetensors and f.path.endswith(".bin"))),
