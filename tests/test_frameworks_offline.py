@@ -20,7 +20,7 @@ from huggingface_hub import hf_hub_download
 from scanner.cache import repo_folder
 from scanner.frameworks import FilePlan, plan_files
 from scanner.hub import HubClient
-from scanner.models import LoadCall, RepoFile
+from scanner.models import LoadCall, LoaderKind, RepoFile
 from tests import hf_repos
 from tests.fakehub import FakeHub, user_settings, write_harnesses
 
@@ -174,3 +174,22 @@ def test_snapshot_download_with_its_patterns(fake_hub: FakeHub, tmp_path: Path) 
         print(sorted(os.listdir(root)))
     """)
     assert out.strip() == str(sorted(p for p in plan.paths() if "/" not in p))
+
+
+@pytest.mark.parametrize(("loader", "class_name"), [
+    ("transformers", "pipeline"), ("server", None), ("unknown", None),
+])  # fmt: skip
+def test_broad_plans_load_tokenizer_config_and_weights_offline(
+    fake_hub: FakeHub, tmp_path: Path, loader: LoaderKind, class_name: str | None
+) -> None:
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo(shards=True))
+    cache = tmp_path / "cache"
+    plan = fetch(fake_hub, cache, LoadCall(loader=loader, repo=REPO, class_name=class_name))
+    decoys = set(hf_repos.DECOYS) | {"model-00001-of-00003.safetensors"}
+    assert cached(cache) == set(plan.paths()) and not decoys & cached(cache)
+    out = run_offline(fake_hub, cache, tmp_path, LOAD_WEIGHTS + f"""
+    from transformers import AutoConfig, AutoTokenizer
+    print(AutoConfig.from_pretrained({REPO!r}).n_layer)
+    print(AutoTokenizer.from_pretrained({REPO!r})("world")["input_ids"])
+    """)
+    assert out.splitlines() == ["['a', 'b', 'c']", "2", "[4]"]
