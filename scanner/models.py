@@ -153,6 +153,8 @@ class LoadCall(BaseModel):
     of a transformers repo the call reads. `filename` is `hf_hub_download`'s file, or
     transformers' `gguf_file`. The other fields are the loaders' keyword arguments of the same
     names; None means the call did not pass them (the framework's default then applies).
+    `revision` is the commit, branch or tag the caller lists the repo at; the rules read the
+    listing they are given.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -140,3 +140,14 @@ def test_hf_hub_download_is_exactly_its_file() -> None:
     with pytest.raises(FrameworkError, match=r"org/tiny \(hf_hub_download\): onnx/nope\.onnx is "
                                              r"not in the repo"):
         plan(files, "hf_hub_download", filename="nope.onnx", subfolder="onnx")
+
+
+def test_a_config_class_alone_needs_its_file_and_reads_nothing_else() -> None:
+    files = transformers_repo()
+    assert plan(files, class_name="GenerationConfig").paths() == ["generation_config.json"]
+    del files["generation_config.json"], files["config.json"]
+    with pytest.raises(FrameworkError, match=r"generation_config\.json is not in the repo"):
+        plan(files, class_name="GenerationConfig")
+    with pytest.raises(FrameworkError, match=r"\(transformers AutoConfig\): config\.json is not"):
+        plan(files, class_name="AutoConfig")
+    assert plan(files, class_name="AutoTokenizer").paths() == TOKENIZER  # a miss is allowed

@@ -46,6 +46,8 @@ PROCESSOR_FILES = (
 )  # fmt: skip
 
 PARTS = ("config", "generation", "tokenizer", "processor", "weights")
+#: Class name endings of the processors that read their config without a tokenizer.
+PREPROCESSORS = ("ImageProcessor", "ImageProcessorFast", "FeatureExtractor", "VideoProcessor")
 
 
 def parts_for_class(class_name: str | None) -> tuple[str, ...]:
@@ -59,9 +61,7 @@ def parts_for_class(class_name: str | None) -> tuple[str, ...]:
     if "Tokenizer" in name:
         # `AutoTokenizer.from_pretrained` loads `AutoConfig` to find the class.
         return ("config", "tokenizer")
-    if name.endswith(("ImageProcessor", "FeatureExtractor", "VideoProcessor")) or (
-        name.endswith("ImageProcessorFast")
-    ):
+    if name.endswith(PREPROCESSORS):
         return ("config", "processor")
     if name.endswith("Processor"):
         return ("config", "tokenizer", "processor")
@@ -86,7 +86,7 @@ def plan_transformers(repo: RepoFiles, parts: tuple[str, ...] | None = None) -> 
         required = "weights" in parts or (call.class_name or "").endswith("Config")
         add_config(repo, folder, required=required)
     if "generation" in parts:
-        add_generation_config(repo, folder)
+        add_generation_config(repo, folder, required=call.class_name == "GenerationConfig")
     if "tokenizer" in parts:
         add_tokenizer(repo, folder)
     if "processor" in parts:
@@ -107,9 +107,14 @@ def add_config(repo: RepoFiles, folder: str | None, *, required: bool) -> None:
         repo.add_if_present(join(folder, CONFIG_NAME), why)
 
 
-def add_generation_config(repo: RepoFiles, folder: str | None) -> None:
-    """`GenerationConfig.from_pretrained`, which a generative model's `from_pretrained` calls."""
-    repo.add_if_present(join(folder, GENERATION_CONFIG_NAME), "GenerationConfig.from_pretrained")
+def add_generation_config(repo: RepoFiles, folder: str | None, *, required: bool = False) -> None:
+    """`GenerationConfig.from_pretrained`: required when called itself; a generative model's
+    `from_pretrained` calls it and accepts a miss."""
+    path, why = join(folder, GENERATION_CONFIG_NAME), "GenerationConfig.from_pretrained"
+    if required:
+        repo.require(path, why)
+    else:
+        repo.add_if_present(path, why)
 
 
 def add_tokenizer(repo: RepoFiles, folder: str | None) -> None:
