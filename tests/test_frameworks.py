@@ -44,6 +44,10 @@ def plan(files: Files, loader: LoaderKind = "transformers", **call: object) -> F
     ("AutoModelForCausalLM", ("config", "generation", "weights")),
     ("BertModel", ("config", "generation", "weights")),
     ("T5ForConditionalGeneration", ("config", "generation", "weights")),
+    ("TFAutoModel", ("config", "generation", "weights")),
+    ("AutoVideoProcessor", ("config", "processor")),
+    ("ViTImageProcessorFast", ("config", "processor")),
+    ("SomethingElse", ("config", "generation", "tokenizer", "processor", "weights")),
     ("pipeline", ("config", "generation", "tokenizer", "processor", "weights")),
     (None, ("config", "generation", "tokenizer", "processor", "weights")),
 ])  # fmt: skip
@@ -151,3 +155,43 @@ def test_a_config_class_alone_needs_its_file_and_reads_nothing_else() -> None:
     with pytest.raises(FrameworkError, match=r"\(transformers AutoConfig\): config\.json is not"):
         plan(files, class_name="AutoConfig")
     assert plan(files, class_name="AutoTokenizer").paths() == TOKENIZER  # a miss is allowed
+
+
+def test_every_vocabulary_and_processor_file_a_class_may_read_is_planned_in_its_folder() -> None:
+    from scanner.frameworks.transformers import PROCESSOR_FILES, VOCAB_FILES
+
+    names = [*VOCAB_FILES, "tokenizer.model.v7", *PROCESSOR_FILES]
+    files = {**config_files("sub/"), **{f"sub/{n}": b"x" for n in names}}
+    assert len(set(VOCAB_FILES)) == 25 and len(set(PROCESSOR_FILES)) == 5
+    got = plan(files, class_name="AutoProcessor", subfolder="sub").paths()
+    assert sorted(got) == sorted(["sub/config.json", *(f"sub/{n}" for n in names)])
+    assert not any("preprocessor" in p for p in plan(files, class_name="AutoTokenizer",
+                                                      subfolder="sub").paths())  # fmt: skip
+
+
+def test_each_file_says_which_function_reads_it() -> None:
+    files = {**transformers_repo(shards=True), "preprocessor_config.json": b"{}",
+             "modeling_tiny.py": b""}
+    got = plan(files, class_name="pipeline", trust_remote_code=True)
+    reasons = {p.file.path: p.reason for p in got.files}
+    assert reasons["config.json"] == "PretrainedConfig.from_pretrained"
+    assert reasons["generation_config.json"] == "GenerationConfig.from_pretrained"
+    assert reasons["tokenizer.json"] == "PreTrainedTokenizerBase.from_pretrained"
+    assert reasons["additional_chat_templates/tool_use.jinja"] == "list_repo_templates"
+    assert reasons["preprocessor_config.json"] == "ProcessorMixin.from_pretrained"
+    assert reasons["model.safetensors.index.json"] == (
+        "get_checkpoint_shard_files: the shard index")
+    assert reasons["model-00002-of-00002.safetensors"] == (
+        "get_checkpoint_shard_files: named by model.safetensors.index.json")
+    assert reasons["modeling_tiny.py"] == "trust_remote_code: get_class_from_dynamic_module"
+    single = plan(transformers_repo(), class_name="AutoModel").files[-1]
+    assert (single.file.path, single.reason) == ("model.safetensors", "from_pretrained")
+    gguf = plan(files, class_name="AutoModel", filename="model-Q4_K_M.gguf").files[0]
+    assert gguf.reason == "gguf_file: config, tokenizer and weights"
+
+
+@pytest.mark.parametrize("index", [b"[]", b'{"weight_map": {}}', b'{"weight_map": ["a"]}'])
+def test_an_index_without_a_weight_map_is_an_error_naming_it(index: bytes) -> None:
+    files = {**config_files(), "model.safetensors.index.json": index}
+    with pytest.raises(FrameworkError, match=r"model\.safetensors\.index\.json has no weight_map"):
+        plan(files, class_name="AutoModel")

@@ -178,3 +178,62 @@ def test_only_the_small_files_a_rule_needs_are_read() -> None:
     read = reader(SENTENCE)
     plan_files(LoadCall(loader="sentence_transformers", repo=REPO), listing(REPO, SENTENCE), read)
     assert read.asked == ["modules.json"]
+
+
+#: A pipeline with a sharded text encoder, ONNX copies, a custom component and the root files
+#: a flat (transformers-style) component keeps.
+SHARDED_DIFFUSION: Files = {
+    **DIFFUSION,
+    "model_index.json": as_json({**INDEX, "unet": ["my_unet", "MyUNet"]}),
+    "unet/my_unet.py": b"", "unet/model.onnx": b"o", "unet/weights.pb": b"o",
+    "text_encoder/model.safetensors.index.json": b"{}",
+    "text_encoder/model-00001-of-00002.safetensors": b"w",
+    "text_encoder/model-00002-of-00002.safetensors": b"w",
+    "text_encoder/pytorch_model.bin.index.json": b"{}",
+    **{name: b"{}" for name in ("config.json", "scheduler_config.json", "generation_config.json",
+                                "preprocessor_config.json", "processor_config.json",
+                                "tokenizer.json", "tokenizer_config.json")},
+    "chat_template.jinja": b"", "pipeline.py": b"", "other.py": b"",
+}  # fmt: skip
+SHARDED_EXTRA = {
+    "unet/my_unet.py", "text_encoder/model.safetensors.index.json",
+    "text_encoder/model-00001-of-00002.safetensors",
+    "text_encoder/model-00002-of-00002.safetensors", "config.json", "scheduler_config.json",
+    "generation_config.json", "preprocessor_config.json", "processor_config.json",
+    "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "pipeline.py",
+}  # fmt: skip
+
+
+def test_a_pipeline_with_shards_onnx_copies_custom_code_and_root_configs() -> None:
+    got = plan(SHARDED_DIFFUSION, "diffusers")
+    assert set(got.paths()) == DIFFUSION_COMMON | SHARDED_EXTRA | {
+        "text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors"}
+    assert {p.reason for p in got.files} == {"DiffusionPipeline.download"}
+    onnx = set(plan(SHARDED_DIFFUSION, "diffusers", class_name="OnnxStableDiffusionPipeline")
+               .paths())  # fmt: skip
+    assert {"unet/model.onnx", "unet/weights.pb"} <= onnx
+
+
+def test_pickles_of_every_component_kind_when_safetensors_are_incomplete() -> None:
+    files = {k: v for k, v in SHARDED_DIFFUSION.items()
+             if k != "vae/diffusion_pytorch_model.safetensors"}  # fmt: skip
+    got = set(plan(files, "diffusers").paths())
+    assert {"text_encoder/pytorch_model.bin", "text_encoder/pytorch_model.bin.index.json",
+            "unet/diffusion_pytorch_model.bin"} <= got  # fmt: skip
+    assert not got & {"text_encoder/flax_model.msgpack", "unet/model.onnx", "unet/weights.pb"}
+
+
+def test_a_component_alone_falls_back_to_its_pickle_and_says_why_each_file() -> None:
+    unet = plan(DIFFUSION, "diffusers", class_name="UNet2DConditionModel", subfolder="unet",
+                use_safetensors=False)
+    assert [(p.file.path, p.reason) for p in unet.files] == [
+        ("unet/config.json", "ModelMixin.from_pretrained"),
+        ("unet/diffusion_pytorch_model.bin", "from_pretrained")]
+    shard = "diffusion_pytorch_model-00001-of-00001.safetensors"
+    sharded_unet = {"unet/config.json": b"{}",
+                    **sharded("unet/", {shard: ["a"]}, name="diffusion_pytorch_model.safetensors")}
+    assert plan(sharded_unet, "diffusers", class_name="UNet2DModel", subfolder="unet").paths() == [
+        "unet/config.json", "unet/diffusion_pytorch_model.safetensors.index.json",
+        "unet/diffusion_pytorch_model-00001-of-00001.safetensors"]
+    sched = plan(DIFFUSION, "diffusers", class_name="DDIMScheduler", subfolder="scheduler")
+    assert sched.files[0].reason == "SchedulerMixin"

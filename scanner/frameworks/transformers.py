@@ -8,6 +8,7 @@ transformers function it mirrors; names are the constants of `transformers/utils
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from .common import FrameworkError, RepoFiles, join
@@ -53,21 +54,20 @@ PREPROCESSORS = ("ImageProcessor", "ImageProcessorFast", "FeatureExtractor", "Vi
 def parts_for_class(class_name: str | None) -> tuple[str, ...]:
     """Which parts a `class_name.from_pretrained` reads; an unknown class (or `pipeline`)
     reads all of them, the conservative answer."""
-    name = class_name or ""
-    if name == "GenerationConfig":
+    if class_name is None:
+        return PARTS
+    if class_name == "GenerationConfig":
         return ("generation",)
-    if name.endswith("Config"):
+    if class_name.endswith("Config"):
         return ("config",)
-    if "Tokenizer" in name:
+    if "Tokenizer" in class_name:
         # `AutoTokenizer.from_pretrained` loads `AutoConfig` to find the class.
         return ("config", "tokenizer")
-    if name.endswith(PREPROCESSORS):
+    if class_name.endswith(PREPROCESSORS):
         return ("config", "processor")
-    if name.endswith("Processor"):
+    if class_name.endswith("Processor"):
         return ("config", "tokenizer", "processor")
-    if name.startswith(("AutoModel", "TFAutoModel", "FlaxAutoModel")) or name.endswith(
-        ("Model", "LMHeadModel")
-    ) or "For" in name:
+    if class_name.endswith("Model") or "For" in class_name:  # AutoModel*, BertModel, *For*
         return ("config", "generation", "weights")
     return PARTS
 
@@ -83,8 +83,7 @@ def plan_transformers(repo: RepoFiles, parts: tuple[str, ...] | None = None) -> 
         repo.require(join(folder, call.filename), "gguf_file: config, tokenizer and weights")
         return
     if "config" in parts:
-        required = "weights" in parts or (call.class_name or "").endswith("Config")
-        add_config(repo, folder, required=required)
+        add_config(repo, folder, required="weights" in parts or parts == ("config",))
     if "generation" in parts:
         add_generation_config(repo, folder, required=call.class_name == "GenerationConfig")
     if "tokenizer" in parts:
@@ -126,7 +125,7 @@ def add_tokenizer(repo: RepoFiles, folder: str | None) -> None:
     for name in (*TOKENIZER_FILES, *VOCAB_FILES):
         repo.add_if_present(join(folder, name), why)
     for f in repo.in_folder(folder):
-        if _OTHER_VOCAB.fullmatch(f.path.rsplit("/", 1)[-1]):
+        if _OTHER_VOCAB.fullmatch(posixpath.basename(f.path)):
             repo.add(f, why)
     for template in repo.in_folder(CHAT_TEMPLATE_DIR):
         if template.path.endswith(".jinja"):
