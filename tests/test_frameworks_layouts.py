@@ -8,6 +8,7 @@ import pytest
 
 from scanner.frameworks import FrameworkError, plan_files
 from scanner.frameworks.common import FilePlan
+from scanner.frameworks.sentence_transformers import TRANSFORMER_CONFIGS
 from scanner.models import LoadCall, LoaderKind
 from tests.hf_repos import Files, as_json, listing, reader, sharded, transformers_repo
 
@@ -237,3 +238,59 @@ def test_a_component_alone_falls_back_to_its_pickle_and_says_why_each_file() -> 
         "unet/diffusion_pytorch_model-00001-of-00001.safetensors"]
     sched = plan(DIFFUSION, "diffusers", class_name="DDIMScheduler", subfolder="scheduler")
     assert sched.files[0].reason == "SchedulerMixin"
+
+
+@pytest.mark.parametrize("name", TRANSFORMER_CONFIGS)
+def test_a_transformer_module_reads_the_first_of_its_config_names(name: str) -> None:
+    modules = as_json([{"path": "0_Transformer", "type": ST_TYPE + "Transformer"},
+                       {"path": "1_Pooling", "type": ST_TYPE + "Pooling"}])
+    later = TRANSFORMER_CONFIGS[-1] if name != TRANSFORMER_CONFIGS[-1] else None
+    files = {"modules.json": modules, "0_Transformer/config.json": b"{}",
+             "0_Transformer/model.safetensors": b"w", f"0_Transformer/{name}": b"{}",
+             "1_Pooling/config.json": b"{}", "1_Pooling/extra/deep.json": b"{}",
+             **({f"0_Transformer/{later}": b"{}"} if later else {})}  # fmt: skip
+    got = plan(files, "sentence_transformers")
+    reasons = {p.file.path: p.reason for p in got.files}
+    assert reasons == {
+        "modules.json": "BaseModel._load_modules",
+        f"0_Transformer/{name}": "Transformer.load_config",
+        "0_Transformer/config.json": "PretrainedConfig.from_pretrained",
+        "0_Transformer/model.safetensors": "from_pretrained",
+        "1_Pooling/config.json": "module 1_Pooling: load_dir_path",
+        "1_Pooling/extra/deep.json": "module 1_Pooling: load_dir_path",
+    }
+    del files["0_Transformer/config.json"]
+    with pytest.raises(FrameworkError, match=r"0_Transformer/config\.json is not in the repo"):
+        plan(files, "sentence_transformers")
+
+
+@pytest.mark.parametrize(("modules", "problem"), [
+    (b'{"path": ""}', "modules.json is not a list of modules"),
+    (b'["0_Transformer"]', "modules.json is not a list of modules"),
+    (b'[{"path": "/etc", "type": "x.Pooling"}]',
+     "modules.json names a module outside the repo: '/etc'"),
+])  # fmt: skip
+def test_a_modules_json_that_names_no_module_in_the_repo_is_refused(
+    modules: bytes, problem: str
+) -> None:
+    with pytest.raises(FrameworkError, match=f"sentence_transformers\\): {problem}"):
+        plan({**SENTENCE, "modules.json": modules}, "sentence_transformers")
+
+
+def test_the_model_card_and_the_sentence_config_say_why() -> None:
+    reasons = {p.file.path: p.reason for p in plan(SENTENCE, "sentence_transformers").files}
+    assert reasons["config_sentence_transformers.json"] == "_load_config_modules"
+    assert reasons["README.md"] == "_load_config_modules: the model card"
+
+
+def test_a_server_skips_training_files_and_falls_back_to_pickles() -> None:
+    files = {"config.json": b"{}", "trainer_state.json": b"{}", "pytorch_model.bin": b"p",
+             "training_args.bin": b"t", "optimizer.pt": b"o", "modeling_x.py": b""}
+    got = plan(files, "server", trust_remote_code=True)
+    assert {p.file.path: p.reason for p in got.files} == {
+        "config.json": "server: get_hf_file_to_dict",
+        "modeling_x.py": "server: trust_remote_code",
+        "pytorch_model.bin": "server: download_weights_from_hf",
+    }
+    reasons = {p.file.path: p.reason for p in plan(MISTRAL, "server").files}
+    assert reasons["consolidated.safetensors"] == "server: consolidated weights (Mistral format)"
