@@ -154,3 +154,36 @@ class ScanResult(BaseModel):
 def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str, str]:
     return (model.repo.lower(), model.tag or "", model.hf_file or "", model.revision or "",
             model.loader or "")
+
+
+class LoadCall(BaseModel):
+    """How a test loads a Hub repo through a framework: the call shape that picks the files.
+
+    `loader` names the framework's loader (`scanner/frameworks/` has one rule per kind);
+    `class_name` is the class a `from_pretrained` is called on (`AutoTokenizer`,
+    `AutoModelForCausalLM`, `AutoConfig`, `pipeline` for the function), which says which part
+    of a transformers repo the call reads. `filename` is `hf_hub_download`'s file, or
+    transformers' `gguf_file`. The other fields are the loaders' keyword arguments of the same
+    names; None means the call did not pass them (the framework's default then applies).
+    `revision` is the commit, branch or tag the caller lists the repo at; the rules read the
+    listing they are given.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    loader: Loader
+    repo: str
+    class_name: str | None = None
+    revision: str | None = None
+    subfolder: str | None = None
+    filename: str | None = None
+    allow_patterns: tuple[str, ...] | None = None
+    ignore_patterns: tuple[str, ...] | None = None
+    variant: str | None = None
+    use_safetensors: bool | None = None
+    trust_remote_code: bool = False
+
+    def label(self) -> str:
+        """How people read this call in messages: `repo (loader ClassName)`."""
+        shape = " ".join(part for part in (self.loader, self.class_name) if part)
+        return f"{self.repo} ({shape})"
