@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 from ..selection.live import signal_group, stop_group
@@ -40,20 +40,30 @@ def _ours(*signums: int) -> list[int]:
     return [number for number in signums if signal.getsignal(number) == signal.SIG_DFL]
 
 
+Handler = Callable[[int, FrameType | None], None]
+
+
+@contextlib.contextmanager
+def _handling(handler: Handler, *signums: int) -> Iterator[None]:
+    """`handler` for those of `signums` that are ours (`_ours`), their default put back after."""
+    ours = _ours(*signums)
+    for number in ours:
+        signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number in ours:
+            signal.signal(number, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def ending_on_signals() -> Iterator[None]:
     """Each of ENDING_SIGNALS raises Terminated while the run lasts."""
     def _raise(signum: int, frame: FrameType | None) -> None:
         raise Terminated(signum)
 
-    ours = _ours(*ENDING_SIGNALS)
-    for number in ours:
-        signal.signal(number, _raise)
-    try:
+    with _handling(_raise, *ENDING_SIGNALS):
         yield
-    finally:
-        for number in ours:
-            signal.signal(number, signal.SIG_DFL)
 
 
 @contextlib.contextmanager
@@ -68,13 +78,9 @@ def following(process: subprocess.Popen[bytes]) -> Iterator[None]:
         signal.signal(signal.SIGTSTP, _pause)  # continued: by `fg` or `bg`
         signal_group(process, signal.SIGCONT)
 
-    ours = _ours(signal.SIGTSTP)
-    for number in ours:
-        signal.signal(number, _pause)
     try:
-        yield
+        with _handling(_pause, signal.SIGTSTP):
+            yield
     finally:
-        for number in ours:
-            signal.signal(number, signal.SIG_DFL)
         if process.poll() is None:
             stop_group(process)
