@@ -11,8 +11,8 @@ from typing import Any
 import httpcore2
 import httpx2 as httpx
 
-#: The socket read size. The HTTP stack reads 64 KiB at a time; 1 MiB reads cut the CPU time
-#: of an unthrottled fetch by a third (bench/fetch.py: 8 x 50 MB, 1.81 s against 2.81 s).
+#: The socket read size: the HTTP stack reads 64 KiB at a time, and larger reads cut the CPU
+#: time of a fast fetch (figures: docs/performance.md, "Constants and what chose them").
 READ_BYTES = 1024 * 1024
 
 

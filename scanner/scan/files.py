@@ -20,8 +20,8 @@ from ..models import Diagnostic
 from .discover import pruned
 
 _GLOB_PARTS = re.compile(r"\*\*/|\*\*|\*|\?|\[[^\]/]*\]|[^*?\[]+|\[")
-#: Real test files are far smaller; parsing costs ~100x the source size in memory (a generated
-#: 10 MB file took 4 GB and 10 s), so a bigger file is reported instead of parsed.
+#: Real test files are far smaller, and parsing costs about a hundred times the source's size
+#: in memory (docs/performance.md), so a bigger file is reported instead of parsed.
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 
 

@@ -30,7 +30,7 @@ def _no_cyclic_gc() -> Iterator[None]:
     """Syntax trees hold no cycles; with thousands of them alive the cyclic collector would
     re-traverse them over and over and triple the scan time. The references outlive the scan:
     frozen, they are not re-traversed by the collections that building the report triggers
-    either (that made the report of 350,000 references take 1.4 s instead of 0.1 s)."""
+    either (docs/performance.md: the dense corpus)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

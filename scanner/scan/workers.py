@@ -19,8 +19,8 @@ from collections.abc import Iterator
 
 from .batch import BatchScanner, FileFindings, ScanJob
 
-#: Below this many files a pool costs more than it saves: measured, 100 files of 25 lines scan
-#: as fast either way, and fewer but larger files already gain (25 files of 500 lines: 1.8x).
+#: Below this many files a pool costs more than it saves (docs/performance.md, "Constants and
+#: what chose them").
 MIN_FILES = 100
 MAX_WORKERS = 8
 RUNS_PER_WORKER = 4  # runs shorter than a worker's share, so an uneven one does not hold all up
@@ -38,7 +38,7 @@ def worker_count(files: int) -> int:
 
 def _can_fork() -> bool:
     import multiprocessing  # here: most suites are scanned in-process, and the pool's imports
-    # cost ~10 ms of every command's start-up
+    # would weigh on every command's start-up
 
     return (sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
             and threading.active_count() == 1)
