@@ -181,13 +181,16 @@ def _lock_outcome(path: Path, run: FetchRun, on_disk: str | None) -> Locked:
     """The lock `run` resolved, compared with the one `on_disk` (`--check`; "" when there is
     none), else written."""
     check = on_disk is not None
-    # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked
-    failed = [plan for plan in run.plans if plan.status.bad or plan.hub_unavailable]
+    # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked;
+    # a framework's model is not pinned (a lock line does not say its loader)
+    failed = [plan for plan in run.plans if plan.model.loader is None
+              and (plan.status.bad or plan.hub_unavailable)]
     if failed:
         return Locked(path, "unresolved", [], failed, check=check)
-    entries = [lock.LockEntry(plan.model, job.commit, job.file)  # a URL pins itself: not here
+    # a URL pins itself; a framework's files are not pinned (a line does not say its loader)
+    entries = [lock.LockEntry(plan.model, job.commit, job.file)
                for plan in run.plans if plan.commit and not plan.model.revision
-               for job in plan.files]
+               and plan.model.loader is None for job in plan.files]
     text = lock.render(entries)
     if on_disk is not None:
         diff = lock.changes(on_disk, text)

@@ -1,0 +1,119 @@
+"""`models.fetch` in a project that loads models through frameworks (examples/offline-suite):
+exactly the files its calls read reach the HF cache, and its tests then pass with
+`HF_HUB_OFFLINE=1` while the fake Hub serves them nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import hf_repos
+from tests.fakehub import FakeHub
+from tests.helpers import REPO_ROOT, invoke_command, run_fetch, write_suite
+
+EXAMPLE = REPO_ROOT / "examples" / "offline-suite"
+REPO = "example-org/tiny-causal"
+#: AutoTokenizer's and AutoConfig's files, and the one hf_hub_download names
+READ = {"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        "chat_template.jinja", "additional_chat_templates/tool_use.jinja", "model.safetensors"}
+
+
+def snapshot(cache: Path) -> set[str]:
+    root = cache / f"models--{REPO.replace('/', '--')}" / "snapshots"
+    (commit,) = root.iterdir()
+    return {p.relative_to(commit).as_posix() for p in commit.rglob("*") if p.is_file()}
+
+
+def test_fetch_then_the_suite_passes_offline_with_no_request(
+    fake_hub: FakeHub, hub_env: Path
+) -> None:
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    fetched = subprocess.run(invoke_command("models.fetch", "--json"), cwd=EXAMPLE, env=env,
+                             capture_output=True, text=True, timeout=240)
+    assert fetched.returncode == 0, fetched.stdout[-3000:] + fetched.stderr[-3000:]
+    models = {m["loader"]: m for m in json.loads(fetched.stdout)["models"]}
+    assert {loader: m["status"] for loader, m in models.items()} == {
+        "transformers": "downloaded", "hub_file": "downloaded"}
+    assert snapshot(hub_env) == READ, "no pickle, ONNX, GGUF or original/ copy"
+    commit = models["transformers"]["commit"]
+    assert (hub_env / f"models--{REPO.replace('/', '--')}" / "refs" / "main").read_text() == commit
+    no_exist = hub_env / f"models--{REPO.replace('/', '--')}" / ".no_exist" / commit
+    assert (no_exist / "added_tokens.json").is_file(), "a miss cached as huggingface_hub does"
+
+    fake_hub.reset_counts()
+    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly",
+                             "-p", "no:cacheprovider"], cwd=EXAMPLE,
+                            env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
+                            timeout=240)
+    assert tested.returncode == 0, tested.stdout[-3000:]
+    assert "3 passed" in tested.stdout
+    assert fake_hub.count() == 0, [r.path for r in fake_hub.requests]
+
+
+def fetch_json(root: Path, capsys: pytest.CaptureFixture[str], **flags: object
+               ) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run_fetch(root, capsys, json=True, **flags)
+    return code, {m["repo"]: m for m in json.loads(out)["models"]}
+
+
+def test_a_model_reads_its_shard_index_first_then_only_the_shards_it_names(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo(shards=True))
+    root = write_suite(tmp_path / "proj", f"""
+        from transformers import AutoModelForCausalLM
+
+        def test_model():
+            AutoModelForCausalLM.from_pretrained("{REPO}")
+    """)
+    code, models = fetch_json(root, capsys)
+    assert code == 0
+    assert [f["path"] for f in models[REPO]["files"]] == [
+        "config.json", "generation_config.json", "model.safetensors.index.json",
+        "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+    assert fake_hub.count(path_contains="model.safetensors.index.json") == 1, "fetched once"
+    assert snapshot(hub_env) == {f["path"] for f in models[REPO]["files"]}
+
+
+def test_a_model_its_rules_refuse_fails_with_the_repo_and_file_named(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add_repo(REPO, {"model.safetensors": hf_repos.safetensors_file(0, ["a"])})
+    root = write_suite(tmp_path / "proj", f"""
+        from transformers import AutoModel
+
+        def test_model():
+            AutoModel.from_pretrained("{REPO}")
+    """)
+    code, models = fetch_json(root, capsys)
+    assert code == 1
+    assert models[REPO]["status"] == "failed"
+    assert models[REPO]["error"] == (
+        f"{REPO} (transformers AutoModel): config.json is not in the repo "
+        "(PretrainedConfig.from_pretrained)")
+
+
+def test_a_dry_run_asks_for_no_file_and_says_which_one_the_plan_waits_for(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo(shards=True))
+    root = write_suite(tmp_path / "proj", f"""
+        from transformers import AutoModel
+
+        def test_model():
+            AutoModel.from_pretrained("{REPO}")
+    """)
+    code, models = fetch_json(root, capsys, dry_run=True)
+    assert code == 0
+    assert models[REPO]["status"] == "skipped"
+    assert models[REPO]["note"] == (
+        f"{REPO}/model.safetensors.index.json: not fetched in a dry run, so the files it "
+        "names are not planned")
+    assert fake_hub.count(kind="resolve") == 0
