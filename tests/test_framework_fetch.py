@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from scanner.cli import commands
+from scanner.cli.options import build_options
 from tests import hf_repos
-from tests.fakehub import FakeHub
+from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import REPO_ROOT, invoke_command, run_fetch, write_suite
 
 EXAMPLE = REPO_ROOT / "examples" / "offline-suite"
@@ -117,3 +119,49 @@ def test_a_dry_run_asks_for_no_file_and_says_which_one_the_plan_waits_for(
         f"{REPO}/model.safetensors.index.json: not fetched in a dry run, so the files it "
         "names are not planned")
     assert fake_hub.count(kind="resolve") == 0
+
+
+def test_test_server_runs_a_framework_suite_offline_after_a_complete_fetch(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """The tests' huggingface_hub reads HF_HUB_OFFLINE at import: `test.server` sets it in
+    the run's environment, with LLAMA_ARG_OFFLINE, once every model is in place."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    root = write_suite(tmp_path / "proj", f"""
+        import os
+        from transformers import AutoTokenizer
+
+        def test_tokenizer_offline():
+            assert os.environ.get("HF_HUB_OFFLINE") == "1"
+            assert os.environ.get("LLAMA_ARG_OFFLINE") == "1"
+            assert AutoTokenizer.from_pretrained("{REPO}")("hello")["input_ids"] == [3]
+    """, "test_suite.py")
+    env = dict(os.environ, LLAMA_CACHE=str(tmp_path / "cache"), PYTEST_WORKERS="1",
+               PYTHONWARNINGS="ignore")
+    run = subprocess.run(invoke_command("test.server", "--", "-p", "no:cacheprovider"),
+                         cwd=root, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "1 passed" in run.stdout
+    assert "they run offline (LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1" in run.stdout
+
+
+def test_the_lock_pins_llama_cpp_files_only_and_a_framework_model_does_not_fail_it(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lock line does not say which loader reads the file: a framework's files are not
+    pinned, and a repo its rules refuse leaves the lock of the GGUFs alone."""
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(1000)})
+    fake_hub.add_repo(REPO, {"README.md": b"# no config\n"})
+    root = write_suite(tmp_path / "proj", f"""
+        from transformers import AutoModel
+
+        def test_both(server):
+            server.model_hf_repo = "ggml-org/models"
+            server.model_hf_file = "tinyllamas/stories260K.gguf"
+            AutoModel.from_pretrained("{REPO}")
+    """)
+    code = commands.lock_models(build_options({}, root=str(root)))
+    capsys.readouterr()
+    assert code == 0
+    lines = (root / "tools/server/tests/models.lock").read_text().splitlines()
+    assert [line.split("\t")[0] for line in lines[1:]] == ["ggml-org/models"]
