@@ -165,3 +165,22 @@ def test_the_lock_pins_llama_cpp_files_only_and_a_framework_model_does_not_fail_
     assert code == 0
     lines = (root / "tools/server/tests/models.lock").read_text().splitlines()
     assert [line.split("\t")[0] for line in lines[1:]] == ["ggml-org/models"]
+
+
+def test_a_framework_file_at_a_revision_stays_in_the_cache(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """URL files llama.cpp's tests read are placed in the suite; a framework's file, even at
+    a named revision, is read from the HF cache only."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    root = write_suite(tmp_path / "proj", f"""
+        from huggingface_hub import hf_hub_download
+
+        def test_weights():
+            hf_hub_download("{REPO}", "model.safetensors", revision="main")
+    """)
+    code, models = fetch_json(root, capsys, urls=True)
+    assert code == 0
+    assert models[REPO]["status"] == "downloaded"
+    assert models[REPO]["placements"] == []
+    assert not (root / "tools/server/tests/tmp/model.safetensors").exists()
