@@ -15,6 +15,8 @@ import pytest
 
 from scanner.cli import commands
 from scanner.cli.options import build_options
+from scanner.models import HuggingFaceModel, ModelReference, ScanResult
+from scanner.selection.network import NetworkNeed, network_needs
 from tests import hf_repos
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import REPO_ROOT, invoke_command, run_fetch, write_suite
@@ -184,3 +186,15 @@ def test_a_framework_file_at_a_revision_stays_in_the_cache(
     assert models[REPO]["status"] == "downloaded"
     assert models[REPO]["placements"] == []
     assert not (root / "tools/server/tests/tmp/model.safetensors").exists()
+
+
+def test_a_framework_model_is_a_network_need_only_when_the_fetch_does_not_bring_it() -> None:
+    """The native fetch brings a framework's files; llama.cpp's downloader (`--backend llama`)
+    does not, and then the tests fetch them themselves (no offline run is promised)."""
+    model = HuggingFaceModel(hf_repo=REPO, loader="transformers")
+    ref = ModelReference(model=model, file="tests/test_x.py", line=4, test="test_x",
+                         kind="call", call="AutoTokenizer.from_pretrained")
+    scan = ScanResult(references=(ref,), diagnostics=(), files_scanned=1)
+    assert network_needs(scan, None, urls=False) == []
+    assert network_needs(scan, None, urls=False, frameworks=False) == [
+        NetworkNeed("tests/test_x.py", None, (REPO,))]

@@ -20,20 +20,23 @@ class NetworkNeed(NamedTuple):
     files: tuple[str, ...]  # `org/name/PATH`, as the URLs name them
 
 
-def fetched_at_run_time(ref: ModelReference, urls: bool) -> bool:
+def fetched_at_run_time(ref: ModelReference, urls: bool, frameworks: bool = True) -> bool:
     """A reference the tool does not make available: a URL that is no GGUF, or any URL with URL
-    files off, unless a framework loads it (`from_single_file(URL)`: its rules fetch it)."""
+    files off, unless a framework loads it (`from_single_file(URL)`: its rules fetch it); a
+    framework's model when `frameworks` is off (llama.cpp's downloader fetches none)."""
+    if ref.model.loader is not None:
+        return not frameworks
     hf_file = ref.model.hf_file or ""
-    return ref.model.loader is None and (
-        ref.kind == "url" and (not urls or not hf_file.endswith(".gguf")))
+    return ref.kind == "url" and (not urls or not hf_file.endswith(".gguf"))
 
 
 def network_needs(scan: ScanResult, selection: Selection | None, *,
-                  urls: bool) -> list[NetworkNeed]:
-    """Per file, sorted: how many selected tests reference such a URL, and its files."""
+                  urls: bool, frameworks: bool = True) -> list[NetworkNeed]:
+    """Per file, sorted: how many selected tests reference such a URL (or, when the fetch
+    brings no framework's files, such a model), and its files."""
     by_file: dict[str, list[ModelReference]] = {}
     for ref in scan.references:
-        if fetched_at_run_time(ref, urls):
+        if fetched_at_run_time(ref, urls, frameworks):
             by_file.setdefault(ref.file, []).append(ref)
     places = SelectedPlaces(selection) if selection is not None else None
     needs = []
