@@ -198,3 +198,20 @@ def test_a_framework_model_is_a_network_need_only_when_the_fetch_does_not_bring_
     assert network_needs(scan, None, urls=False) == []
     assert network_needs(scan, None, urls=False, frameworks=False) == [
         NetworkNeed("tests/test_x.py", None, (REPO,))]
+
+
+def test_pytest_fetch_models_brings_the_files_before_the_tests_which_then_download_none(
+    fake_hub: FakeHub, hub_env: Path
+) -> None:
+    """The plugin in a project with no configuration. Its tests imported huggingface_hub at
+    collection, before the fetch, so HF_HUB_OFFLINE comes too late for them (it is read at
+    import): they may still ask the Hub about a file, but download none themselves."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p",
+                          "no:cacheprovider", "--fetch-models"], cwd=EXAMPLE,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"}, capture_output=True,
+                         text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "3 passed" in run.stdout
+    assert snapshot(hub_env) == READ
+    assert fake_hub.count(method="GET", kind="resolve") == len(READ), "each file once"
