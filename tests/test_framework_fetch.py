@@ -85,6 +85,15 @@ def test_a_model_reads_its_shard_index_first_then_only_the_shards_it_names(
     assert fake_hub.count(path_contains="model.safetensors.index.json") == 1, "fetched once"
     assert snapshot(hub_env) == {f["path"] for f in models[REPO]["files"]}
 
+    fake_hub.reset_counts()  # warm: the index is read from the cache, nothing is downloaded
+    code, models = fetch_json(root, capsys)
+    assert code == 0 and models[REPO]["status"] == "cached"
+    assert fake_hub.count(kind="resolve") == 0
+    fake_hub.reset_counts()  # offline: the cached snapshot is the listing
+    code, models = fetch_json(root, capsys, offline=True)
+    assert code == 0 and models[REPO]["status"] == "cached"
+    assert fake_hub.count() == 0
+
 
 def test_a_model_its_rules_refuse_fails_with_the_repo_and_file_named(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
