@@ -52,11 +52,9 @@ def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
         plan = ModelPlan(model, scan.references_to(model))
         if model in scan.denied:
             plan.set_aside(ModelStatus.DENIED, "on the deny list")
-        elif model.loader is not None:
-            pass
-        elif model.revision and not is_model_url(model):
+        elif model.loader is None and model.revision and not is_model_url(model):
             plan.set_aside(ModelStatus.SKIPPED, NOT_A_MODEL)
-        elif model.revision and not settings.urls:
+        elif model.loader is None and model.revision and not settings.urls:
             plan.set_aside(ModelStatus.SKIPPED, URLS_OFF)
         plans.append(plan)
     return plans
