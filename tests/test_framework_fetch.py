@@ -224,3 +224,4 @@ def test_pytest_fetch_models_brings_the_files_before_the_tests_which_then_downlo
     assert "3 passed" in run.stdout
     assert snapshot(hub_env) == READ
     assert fake_hub.count(method="GET", kind="resolve") == len(READ), "each file once"
+    assert f"{REPO} (transformers)" in run.stdout and f"{REPO} (hub_file)" in run.stdout
