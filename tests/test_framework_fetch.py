@@ -160,7 +160,8 @@ def test_the_lock_pins_llama_cpp_files_only_and_a_framework_model_does_not_fail_
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A lock line does not say which loader reads the file: a framework's files are not
-    pinned, and a repo its rules refuse leaves the lock of the GGUFs alone."""
+    pinned (its repo is not asked about), and a repo its rules would refuse leaves the lock of
+    the GGUFs alone."""
     fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(1000)})
     fake_hub.add_repo(REPO, {"README.md": b"# no config\n"})
     root = write_suite(tmp_path / "proj", f"""
@@ -176,6 +177,7 @@ def test_the_lock_pins_llama_cpp_files_only_and_a_framework_model_does_not_fail_
     assert code == 0
     lines = (root / "tools/server/tests/models.lock").read_text().splitlines()
     assert [line.split("\t")[0] for line in lines[1:]] == ["ggml-org/models"]
+    assert fake_hub.count(path_contains=REPO) == 0, "its repo is not even listed"
 
 
 def test_a_framework_file_at_a_revision_stays_in_the_cache(

@@ -173,24 +173,30 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
         options.models, locked=False, latest=True, offline=False, dry_run=True, verify=False))
     settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True,
                                    place_in=None)  # a lock places nothing
-    run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
+    pinned = llama_cpp_references(scan)  # a lock line does not say a framework's loader
+    run = run_fetch(pinned, settings, FetchDisplay(make_console(), pinned, selected, quiet=True))
     return show(_lock_outcome(path, run, on_disk), _show_as(options, env))
+
+
+def llama_cpp_references(scan: ScanResult) -> ScanResult:
+    """The scan without a framework's references: the lock pins llama.cpp's files only, so a
+    lock asks nothing about the others' repos and fetches none of their files."""
+    return ScanResult(references=tuple(r for r in scan.references if r.model.loader is None),
+                      diagnostics=scan.diagnostics, files_scanned=scan.files_scanned,
+                      denied=scan.denied)
 
 
 def _lock_outcome(path: Path, run: FetchRun, on_disk: str | None) -> Locked:
     """The lock `run` resolved, compared with the one `on_disk` (`--check`; "" when there is
     none), else written."""
     check = on_disk is not None
-    # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked;
-    # a framework's model is not pinned (a lock line does not say its loader)
-    failed = [plan for plan in run.plans if plan.model.loader is None
-              and (plan.status.bad or plan.hub_unavailable)]
+    # a cached snapshot standing in for the Hub may be behind `main`: never pinned or checked
+    failed = [plan for plan in run.plans if plan.status.bad or plan.hub_unavailable]
     if failed:
         return Locked(path, "unresolved", [], failed, check=check)
-    # a URL pins itself; a framework's files are not pinned (a line does not say its loader)
-    entries = [lock.LockEntry(plan.model, job.commit, job.file)
+    entries = [lock.LockEntry(plan.model, job.commit, job.file)  # a URL pins itself: not here
                for plan in run.plans if plan.commit and not plan.model.revision
-               and plan.model.loader is None for job in plan.files]
+               for job in plan.files]
     text = lock.render(entries)
     if on_disk is not None:
         diff = lock.changes(on_disk, text)
