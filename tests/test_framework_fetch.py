@@ -132,17 +132,18 @@ def test_a_dry_run_asks_for_no_file_and_says_which_one_the_plan_waits_for(
     assert fake_hub.count(kind="resolve") == 0
 
 
-def test_test_server_runs_a_framework_suite_offline_after_a_complete_fetch(
+def test_test_server_fetches_a_framework_suite_then_hands_its_tests_hf_hub_offline(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
-    """The tests' huggingface_hub reads HF_HUB_OFFLINE at import: `test.server` sets it in
-    the run's environment, with LLAMA_ARG_OFFLINE, once every model is in place."""
+    """After a complete fetch the tests' environment says HF_HUB_OFFLINE=1 (a server or
+    interpreter they start reads it; huggingface_hub imported at collection has read it
+    before), and the tests download no file themselves."""
     hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
     root = write_suite(tmp_path / "proj", f"""
         import os
         from transformers import AutoTokenizer
 
-        def test_tokenizer_offline():
+        def test_tokenizer():
             assert os.environ.get("HF_HUB_OFFLINE") == "1"
             assert os.environ.get("LLAMA_ARG_OFFLINE") == "1"
             assert AutoTokenizer.from_pretrained("{REPO}")("hello")["input_ids"] == [3]
@@ -152,8 +153,13 @@ def test_test_server_runs_a_framework_suite_offline_after_a_complete_fetch(
     run = subprocess.run(invoke_command("test.server", "--", "-p", "no:cacheprovider"),
                          cwd=root, env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "1 models: 1 downloaded" in run.stdout
     assert "1 passed" in run.stdout
     assert "they run offline (LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1" in run.stdout
+    tokenizer_files = {"config.json", "tokenizer.json", "tokenizer_config.json",
+                       "special_tokens_map.json", "chat_template.jinja",
+                       "additional_chat_templates/tool_use.jinja"}
+    assert fake_hub.count(method="GET", kind="resolve") == len(tokenizer_files), "once each"
 
 
 def test_the_lock_pins_llama_cpp_files_only_and_a_framework_model_does_not_fail_it(
@@ -224,6 +230,7 @@ def test_pytest_fetch_models_brings_the_files_before_the_tests_which_then_downlo
                          text=True, timeout=240)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "3 passed" in run.stdout
+    assert "2 models: 2 downloaded" in run.stdout, "fetched before the tests"
     assert snapshot(hub_env) == READ
     assert fake_hub.count(method="GET", kind="resolve") == len(READ), "each file once"
     assert f"{REPO} (transformers)" in run.stdout and f"{REPO} (hub_file)" in run.stdout
