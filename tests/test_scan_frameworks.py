@@ -133,13 +133,15 @@ def test_framework_references_are_listed_apart_from_llama_cpp_ones(tmp_path: Pat
     assert loaded(result) == {("acme/both", None, None), ("acme/both", None, "transformers")}
 
 
-def test_fetch_sets_framework_references_aside_and_fetches_llama_cpp_ones(
+def test_fetch_brings_the_files_a_framework_reads_beside_llama_cpp_ones(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No request is made for a framework's repo (llama.cpp's GGUF rules would refuse one made
-    of safetensors); the GGUF beside it is fetched and the run succeeds."""
+    """A framework's repo is planned by its own rules (llama.cpp's GGUF rules would refuse one
+    made of safetensors): `AutoModel` gets the config and the safetensors, not the pickle; the
+    GGUF beside it is fetched as before."""
     fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(1000)})
-    fake_hub.add_repo("acme/tiny-bert", {"config.json": b"{}", "model.safetensors": b"x"})
+    fake_hub.add_repo("acme/tiny-bert", {"config.json": b"{}", "model.safetensors": b"x",
+                                         "pytorch_model.bin": b"pickle"})
     root = write_suite(tmp_path / "proj", """
         from transformers import AutoModel
 
@@ -151,12 +153,11 @@ def test_fetch_sets_framework_references_aside_and_fetches_llama_cpp_ones(
     code, out, _ = run_fetch(root, capsys, json=True)
     assert code == 0, out
     models = {m["repo"]: m for m in json.loads(out)["models"]}
-    assert models["acme/tiny-bert"]["status"] == "skipped"
-    assert models["acme/tiny-bert"]["note"] == (
-        "framework files (transformers): not fetched yet; the tests download them themselves "
-        "(needs the network)")
+    assert models["acme/tiny-bert"]["status"] == "downloaded"
+    assert [f["path"] for f in models["acme/tiny-bert"]["files"]] == [
+        "config.json", "model.safetensors"]
     assert models["ggml-org/models"]["status"] == "downloaded"
-    assert fake_hub.count(kind="tree") == 1, "only llama.cpp's repo is listed"
+    assert fake_hub.count(kind="tree") == 2, "each repo is listed once"
 
 
 def test_names_are_followed_to_their_value(tmp_path: Path) -> None:

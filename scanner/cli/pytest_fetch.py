@@ -23,6 +23,7 @@ from ..errors import ExitCode, OptionsError
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import collection_hung, selection_from
 from ..selection.needs import narrow
+from ..selection.network import loads_frameworks
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..url_files import prepare_working_folders
 from .commands import fetch_models
@@ -221,7 +222,8 @@ class _Fetcher:
             code = fetch_models(options.with_selection(arguments), os.environ, selected, network)
             self._add_env(offline_server_env(code, online=self.online,
                                              offline=options.models.offline, network=network,
-                                             switch=ONLINE_SWITCH))
+                                             switch=ONLINE_SWITCH,
+                                             frameworks=loads_frameworks(selected.scan)))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
         if code == ExitCode.INTERRUPTED:  # Ctrl-C ends the session, keep-going or not

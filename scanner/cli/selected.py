@@ -20,9 +20,11 @@ from .options import Options
 
 def needs_of(scan: ScanResult, selected: SelectedScan | None,
              options: Options) -> list[NetworkNeed]:
-    """What the (selected) tests fetch from the Hub themselves at run time."""
+    """What the (selected) tests fetch from the Hub themselves at run time: with llama.cpp's
+    downloader (`--backend llama`), a framework's models too."""
     return network_needs(scan, selected.selection if selected else None,
-                         urls=options.models.urls)
+                         urls=options.models.urls,
+                         frameworks=options.models.backend != "llama")
 
 
 def scan_selected(options: Options,

@@ -20,7 +20,7 @@ from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import run_environment
 from ..selection.live import LiveRun, signal_group, start_pytest
 from ..selection.needs import narrow
-from ..selection.network import NetworkNeed
+from ..selection.network import NetworkNeed, loads_frameworks
 from ..url_files import prepare_working_folders
 from .commands import check_setup, fetch_models
 from .options import Options, ServerRun
@@ -145,24 +145,31 @@ def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: prefligh
     if code:
         log.note("note: the fetch failed; running the tests anyway (--keep-going)")
     live.go(offline_server_env(code, online=run.test.online, offline=run.test.offline,
-                               network=network))
+                               network=network, frameworks=loads_frameworks(selected.scan)))
     pytest_code, interrupted = _run_pytest(live.process)
     return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
 
 
 def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
-                       network: list[NetworkNeed], switch: str = "--online") -> dict[str, str]:
+                       network: list[NetworkNeed], switch: str = "--online",
+                       frameworks: bool = False) -> dict[str, str]:
     """Once every model the tests need is in place, llama-server needs the Hub for nothing:
     the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about every preset
-    at every start). Not after a failed fetch, not with --online, and not when selected tests
-    fetch from the Hub themselves (they may hand llama-server a URL). `switch`: what keeps
-    it online where the note is read (the plugin has no --online)."""
+    at every start), and when they load models through a framework (`frameworks`), also
+    HF_HUB_OFFLINE=1 (huggingface_hub then reads the cache only, as the frameworks on it do).
+    Not after a failed fetch, not with --online, and not when selected tests fetch from the
+    Hub themselves (they may hand llama-server a URL). `switch`: what keeps it online where
+    the note is read (the plugin has no --online)."""
     if fetch_code or online or offline:
         return {}
     if network:
         log.note("note: llama-server stays online: selected tests fetch from the Hub at run "
                  "time (see `network:` above)")
         return {}
+    if frameworks:
+        log.note("note: every model the tests need is in place: they run offline "
+                 f"(LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1; {switch} keeps them online)")
+        return {"LLAMA_ARG_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     log.note("note: every model the tests need is in place: llama-server runs offline "
              f"(LLAMA_ARG_OFFLINE=1; {switch} keeps it online)")
     return {"LLAMA_ARG_OFFLINE": "1"}

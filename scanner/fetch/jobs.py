@@ -125,6 +125,8 @@ class ModelPlan:
     hub_unavailable: bool = False
     #: a URL reference's files where the suite reads them (`fetch/place.py`)
     placements: list[Placement] = field(default_factory=list)
+    #: optional files a framework asks for that the repo lacks (`fetch/frameworks.py`)
+    absent: list[str] = field(default_factory=list)
 
     @property
     def revision(self) -> str:

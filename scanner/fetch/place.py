@@ -58,7 +58,7 @@ def plan_placements(plans: list[ModelPlan], settings: FetchSettings) -> None:
     if settings.place_in is None:
         return
     for plan in plans:
-        if not plan.model.revision or plan.status.bad or not plan.files:
+        if not _placed(plan) or plan.status.bad or not plan.files:
             continue
         plan.placements = [_planned(job, settings) for job in plan.files]
 
@@ -72,7 +72,7 @@ def destination_clashes(plans: list[ModelPlan], settings: FetchSettings) -> list
         return []
     by_path: dict[Path, list[ModelPlan]] = {}
     for plan in plans:
-        if plan.model.revision and plan.model.hf_file and plan.planned:
+        if _placed(plan) and plan.model.hf_file and plan.planned:
             path = destination(settings.place_in, settings.url_dest, plan.model.hf_file)
             by_path.setdefault(path, []).append(plan)
     return [f"{len(group)} URL files would be placed at {path}, where the suite reads each of "
@@ -81,6 +81,12 @@ def destination_clashes(plans: list[ModelPlan], settings: FetchSettings) -> list
             + "; nothing was fetched: give the files different names in the tests, or leave "
               "them to the tests with --no-urls"
             for path, group in by_path.items() if len(group) > 1]
+
+
+def _placed(plan: ModelPlan) -> bool:
+    """A URL reference llama.cpp's tests download themselves; a framework reads its files
+    from the HF cache, whatever revision it names (`from_single_file(URL)` included)."""
+    return bool(plan.model.revision) and plan.model.loader is None
 
 
 def _url_of(plan: ModelPlan) -> str:

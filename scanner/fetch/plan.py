@@ -3,13 +3,22 @@ resolved as llama.cpp would; and what each model ends as once the downloads are 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import cache as hf_cache
-from ..models import HuggingFaceModel, RepoFile, ScanResult
+from ..frameworks import FrameworkError
+from ..models import HuggingFaceModel, RepoFile, RepoListing, ScanResult
 from ..resolve import ResolutionError, resolve
+from .frameworks import (
+    JobFor,
+    NotFetchedInDryRun,
+    UnreadFile,
+    framework_files,
+    mark_absent,
+)
 from .jobs import (
     FetchSettings,
     FileJob,
@@ -21,6 +30,7 @@ from .jobs import (
 )
 from .parallel import map_on_daemon_threads
 from .partial import present_in
+from .presets import Download
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub import HubClient
@@ -32,28 +42,19 @@ NOT_A_MODEL = "not a model file: the test fetches it from the Hub at run time (n
 URLS_OFF = "URL reference: not fetched (--no-urls or models.urls false)"
 
 
-def framework_note(loader: str) -> str:
-    """Why a framework's reference is set aside: only llama.cpp's files are planned so far, and
-    llama.cpp's GGUF rules would refuse a repo of safetensors."""
-    return (f"framework files ({loader}): not fetched yet; the tests download them "
-            "themselves (needs the network)")
-
-
 def make_plans(scan: ScanResult, settings: FetchSettings) -> list[ModelPlan]:
     """One plan per distinct model; denied models are set aside, and so are URL references to
     files that are no GGUF (images: the tests fetch them, nobody reads them from the cache) or,
     with URL files switched off, every URL reference. A framework's reference (`loader`) is
-    set aside too: its files are not llama.cpp's."""
+    planned by its framework's rules, a URL one included (`from_single_file`)."""
     plans = []
     for model in scan.models():
         plan = ModelPlan(model, scan.references_to(model))
         if model in scan.denied:
             plan.set_aside(ModelStatus.DENIED, "on the deny list")
-        elif model.loader is not None:
-            plan.set_aside(ModelStatus.SKIPPED, framework_note(model.loader))
-        elif model.revision and not is_model_url(model):
+        elif model.loader is None and model.revision and not is_model_url(model):
             plan.set_aside(ModelStatus.SKIPPED, NOT_A_MODEL)
-        elif model.revision and not settings.urls:
+        elif model.loader is None and model.revision and not settings.urls:
             plan.set_aside(ModelStatus.SKIPPED, URLS_OFF)
         plans.append(plan)
     return plans
@@ -122,9 +123,11 @@ def _cached_listing(cache: Path, repo: str, revision: str,
 
 def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], ListingOutcome],
                   settings: FetchSettings,
-                  jobs: dict[tuple[str, str, str], FileJob] | None = None) -> list[FileJob]:
+                  jobs: dict[tuple[str, str, str], FileJob] | None = None,
+                  download: Download | None = None) -> list[FileJob]:
     """Attach file jobs to plans; returns the distinct jobs (shared between models, and with
-    the plans resolved before when their `jobs` are given)."""
+    the plans resolved before when their `jobs` are given). A framework's model is planned by
+    its rules, which may read a small file first: `download` fetches it (None: a dry run)."""
     jobs = {} if jobs is None else jobs
     for plan in plans:
         if not plan.planned:
@@ -136,24 +139,53 @@ def resolve_plans(plans: list[ModelPlan], listing_of: Callable[[ModelPlan], List
                 f"{plan.model.repo}: not in the cache (no refs/{plan.revision} or snapshot)"),
                 offline=settings.offline)
             continue
-        try:
-            resolution = resolve(plan.model, outcome.listing, mmproj=settings.mmproj)
-        except ResolutionError as exc:
-            plan.fail(_offline_cause(exc) if settings.offline else str(exc),
-                      offline=settings.offline)
+        listing, pinned_by = outcome.listing, settings.lock_path if outcome.locked else None
+        job_for = _job_maker(jobs, plan.model.repo, settings, pinned_by)
+        planned = _planned_files(plan, listing, settings,
+                                 functools.partial(job_for, commit=listing.commit), download)
+        if planned is None:
             continue
-        plan.commit = resolution.commit
-        pinned_by = settings.lock_path if outcome.locked else None
-        for file in resolution.files:
-            repo, commit = plan.model.repo, resolution.commit
-            if (repo, commit, file.path) not in jobs:
-                jobs[(repo, commit, file.path)] = _file_job(repo, commit, file, settings,
-                                                            pinned_by)
-            plan.files.append(jobs[(repo, commit, file.path)])
+        files, plan.commit = planned
+        plan.files += [job_for(file, commit=plan.commit) for file in files]
         disagree = [job for job in plan.files if job.status is FileStatus.FAILED]
         if disagree:  # the lock and the cache: the model fails, its ref is not written
             plan.fail(disagree[0].error or disagree[0].label, offline=settings.offline)
     return list(jobs.values())
+
+
+def _job_maker(jobs: dict[tuple[str, str, str], FileJob], repo: str, settings: FetchSettings,
+               pinned_by: str | None) -> Callable[..., FileJob]:
+    """The job of a file of `repo` at a commit, made once and shared."""
+    def job_for(file: RepoFile, *, commit: str) -> FileJob:
+        if (repo, commit, file.path) not in jobs:
+            jobs[(repo, commit, file.path)] = _file_job(repo, commit, file, settings, pinned_by)
+        return jobs[(repo, commit, file.path)]
+    return job_for
+
+
+def _planned_files(plan: ModelPlan, listing: RepoListing, settings: FetchSettings,
+                   job_for: JobFor, download: Download | None,
+                   ) -> tuple[tuple[RepoFile, ...], str] | None:
+    """The model's files and commit, by llama.cpp's rules or its framework's; None when it
+    cannot be planned (then the plan says why)."""
+    if plan.model.loader is None:
+        try:
+            resolution = resolve(plan.model, listing, mmproj=settings.mmproj)
+        except ResolutionError as exc:
+            plan.fail(_offline_cause(exc) if settings.offline else str(exc),
+                      offline=settings.offline)
+            return None
+        return resolution.files, resolution.commit
+    try:
+        found = framework_files(plan, listing, settings.cache, job_for, download)
+    except NotFetchedInDryRun as exc:
+        plan.set_aside(ModelStatus.SKIPPED, str(exc))
+        return None
+    except (FrameworkError, UnreadFile) as exc:
+        plan.fail(str(exc), offline=settings.offline)
+        return None
+    plan.absent = found.absent
+    return tuple(found.files), listing.commit
 
 
 def listed_blob_ids(listings: Mapping[tuple[str, str], ListingOutcome],
@@ -244,6 +276,8 @@ def finish_plans(plans: list[ModelPlan], settings: FetchSettings) -> None:
             continue
         downloaded = any(job.status is FileStatus.DOWNLOADED for job in plan.files)
         plan.status = ModelStatus.DOWNLOADED if downloaded else ModelStatus.CACHED
+        if plan.commit and plan.absent:
+            mark_absent(settings.cache, plan.model.repo, plan.commit, plan.absent)
         if plan.commit and not hf_cache.is_commit(plan.revision):  # never run offline
             hf_cache.write_ref(settings.cache, plan.model.repo, plan.commit, plan.revision)
 

@@ -100,8 +100,11 @@ def _run(scan: ScanResult, settings: FetchSettings, display: Display,
     if clashes:
         raise SetupError("\n".join(clashes))
 
-    def pinned_by_lock(plan: ModelPlan) -> bool:  # a URL reference is pinned by its URL
+    def pinned_by_lock(plan: ModelPlan) -> bool:
+        # a URL reference is pinned by its URL; a framework's model is not pinned (the lock's
+        # lines do not say which loader reads a file)
         return (settings.locked is not None and not plan.model.revision
+                and plan.model.loader is None
                 and (settings.lock_strict or plan.model in settings.locked))
 
     listings: dict[tuple[str, str], ListingOutcome] = {}
@@ -128,7 +131,8 @@ def _run(scan: ScanResult, settings: FetchSettings, display: Display,
         repos = sorted({p.model.repo for p in to_list})
         with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
             listings |= list_repos(to_list, client, settings, listed)
-        resolve_plans(pending, listing_of, settings, jobs)
+        resolve_plans(pending, listing_of, settings, jobs,
+                      download if fetches_presets else None)
         pending = follow_presets(pending, plans, settings, download if fetches_presets else None,
                                  diagnostics, settings.is_denied)
         if not pending:

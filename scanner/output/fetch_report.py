@@ -114,6 +114,8 @@ def print_plan(plans: list[ModelPlan], jobs: list[FileJob], console: Console) ->
         name = plan.model.hf_repo
         if plan.model.revision:
             name += f" @ {plan.model.revision}"
+        if plan.model.loader:  # one repo loaded two ways is two rows: say whose each is
+            name += f" ({plan.model.loader})"
         rows.append((name, paths, sizes, states))
     print_table(console, ("model", "files", "size", "status"), rows, right="size")
     todo = [job for job in jobs if job.status is FileStatus.DOWNLOAD]

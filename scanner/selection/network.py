@@ -1,6 +1,7 @@
 """What the run will still need the network for, said before it starts: the tests that fetch
 files from the Hub themselves at run time (images and other files that are no GGUF, which the
-tool leaves to them; with URL files switched off, the GGUFs too), per test file."""
+tool leaves to them; with URL files switched off, the GGUFs too), per test file. A framework's
+model is fetched by its rules: no need (a model the fetch cannot plan fails the fetch)."""
 
 from __future__ import annotations
 
@@ -19,20 +20,23 @@ class NetworkNeed(NamedTuple):
     files: tuple[str, ...]  # `org/name/PATH`, as the URLs name them
 
 
-def fetched_at_run_time(ref: ModelReference, urls: bool) -> bool:
-    """A reference the tool does not make available: a framework's model (whose files a fetch
-    sets aside), or a URL that is no GGUF, or any URL with URL files off."""
+def fetched_at_run_time(ref: ModelReference, urls: bool, frameworks: bool = True) -> bool:
+    """A reference the tool does not make available: a URL that is no GGUF, or any URL with URL
+    files off, unless a framework loads it (`from_single_file(URL)`: its rules fetch it); a
+    framework's model when `frameworks` is off (llama.cpp's downloader fetches none)."""
+    if ref.model.loader is not None:
+        return not frameworks
     hf_file = ref.model.hf_file or ""
-    return ref.model.loader is not None or (
-        ref.kind == "url" and (not urls or not hf_file.endswith(".gguf")))
+    return ref.kind == "url" and (not urls or not hf_file.endswith(".gguf"))
 
 
 def network_needs(scan: ScanResult, selection: Selection | None, *,
-                  urls: bool) -> list[NetworkNeed]:
-    """Per file, sorted: how many selected tests reference such a URL, and its files."""
+                  urls: bool, frameworks: bool = True) -> list[NetworkNeed]:
+    """Per file, sorted: how many selected tests reference such a URL (or, when the fetch
+    brings no framework's files, such a model), and its files."""
     by_file: dict[str, list[ModelReference]] = {}
     for ref in scan.references:
-        if fetched_at_run_time(ref, urls):
+        if fetched_at_run_time(ref, urls, frameworks):
             by_file.setdefault(ref.file, []).append(ref)
     places = SelectedPlaces(selection) if selection is not None else None
     needs = []
@@ -67,3 +71,9 @@ def network_lines(needs: list[NetworkNeed], *, offline: bool) -> list[str]:
 def needs_entry(needs: list[NetworkNeed]) -> list[dict[str, object]]:
     """The `network_needs` field of both JSON documents."""
     return [{"file": n.file, "tests": n.tests, "files": list(n.files)} for n in needs]
+
+
+def loads_frameworks(scan: ScanResult) -> bool:
+    """Whether the tests load a model through a framework on huggingface_hub, whose offline
+    switch (`HF_HUB_OFFLINE`) then concerns them."""
+    return any(ref.model.loader is not None for ref in scan.references)

@@ -1,0 +1,236 @@
+"""`models.fetch` in a project that loads models through frameworks (examples/offline-suite):
+exactly the files its calls read reach the HF cache, and its tests then pass with
+`HF_HUB_OFFLINE=1` while the fake Hub serves them nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner.cli import commands
+from scanner.cli.options import build_options
+from scanner.models import HuggingFaceModel, ModelReference, ScanResult
+from scanner.selection.network import NetworkNeed, network_needs
+from tests import hf_repos
+from tests.fakehub import FakeHub, GeneratedFile
+from tests.helpers import REPO_ROOT, invoke_command, run_fetch, write_suite
+
+EXAMPLE = REPO_ROOT / "examples" / "offline-suite"
+REPO = "example-org/tiny-causal"
+#: AutoTokenizer's and AutoConfig's files, and the one hf_hub_download names
+READ = {"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        "chat_template.jinja", "additional_chat_templates/tool_use.jinja", "model.safetensors"}
+
+
+def snapshot(cache: Path) -> set[str]:
+    root = cache / f"models--{REPO.replace('/', '--')}" / "snapshots"
+    (commit,) = root.iterdir()
+    return {p.relative_to(commit).as_posix() for p in commit.rglob("*") if p.is_file()}
+
+
+def test_fetch_then_the_suite_passes_offline_with_no_request(
+    fake_hub: FakeHub, hub_env: Path
+) -> None:
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    fetched = subprocess.run(invoke_command("models.fetch", "--json"), cwd=EXAMPLE, env=env,
+                             capture_output=True, text=True, timeout=240)
+    assert fetched.returncode == 0, fetched.stdout[-3000:] + fetched.stderr[-3000:]
+    models = {m["loader"]: m for m in json.loads(fetched.stdout)["models"]}
+    assert {loader: m["status"] for loader, m in models.items()} == {
+        "transformers": "downloaded", "hub_file": "downloaded"}
+    assert snapshot(hub_env) == READ, "no pickle, ONNX, GGUF or original/ copy"
+    commit = models["transformers"]["commit"]
+    assert (hub_env / f"models--{REPO.replace('/', '--')}" / "refs" / "main").read_text() == commit
+    no_exist = hub_env / f"models--{REPO.replace('/', '--')}" / ".no_exist" / commit
+    assert (no_exist / "added_tokens.json").is_file(), "a miss cached as huggingface_hub does"
+
+    fake_hub.reset_counts()
+    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly",
+                             "-p", "no:cacheprovider"], cwd=EXAMPLE,
+                            env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
+                            timeout=240)
+    assert tested.returncode == 0, tested.stdout[-3000:]
+    assert "3 passed" in tested.stdout
+    assert fake_hub.count() == 0, [r.path for r in fake_hub.requests]
+
+
+def fetch_json(root: Path, capsys: pytest.CaptureFixture[str], **flags: object
+               ) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run_fetch(root, capsys, json=True, **flags)
+    return code, {m["repo"]: m for m in json.loads(out)["models"]}
+
+
+def test_a_model_reads_its_shard_index_first_then_only_the_shards_it_names(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo(shards=True))
+    root = write_suite(tmp_path / "proj", f"""
+        from transformers import AutoModelForCausalLM
+
+        def test_model():
+            AutoModelForCausalLM.from_pretrained("{REPO}")
+    """)
+    code, models = fetch_json(root, capsys)
+    assert code == 0
+    assert [f["path"] for f in models[REPO]["files"]] == [
+        "config.json", "generation_config.json", "model.safetensors.index.json",
+        "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+    assert fake_hub.count(path_contains="model.safetensors.index.json") == 1, "fetched once"
+    assert snapshot(hub_env) == {f["path"] for f in models[REPO]["files"]}
+
+    fake_hub.reset_counts()  # warm: the index is read from the cache, nothing is downloaded
+    code, models = fetch_json(root, capsys)
+    assert code == 0 and models[REPO]["status"] == "cached"
+    assert fake_hub.count(kind="resolve") == 0
+    fake_hub.reset_counts()  # offline: the cached snapshot is the listing
+    code, models = fetch_json(root, capsys, offline=True)
+    assert code == 0 and models[REPO]["status"] == "cached"
+    assert fake_hub.count() == 0
+
+
+def test_a_model_its_rules_refuse_fails_with_the_repo_and_file_named(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add_repo(REPO, {"model.safetensors": hf_repos.safetensors_file(0, ["a"])})
+    root = write_suite(tmp_path / "proj", f"""
+        from transformers import AutoModel
+
+        def test_model():
+            AutoModel.from_pretrained("{REPO}")
+    """)
+    code, models = fetch_json(root, capsys)
+    assert code == 1
+    assert models[REPO]["status"] == "failed"
+    assert models[REPO]["error"] == (
+        f"{REPO} (transformers AutoModel): config.json is not in the repo "
+        "(PretrainedConfig.from_pretrained)")
+
+
+def test_a_dry_run_asks_for_no_file_and_says_which_one_the_plan_waits_for(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo(shards=True))
+    root = write_suite(tmp_path / "proj", f"""
+        from transformers import AutoModel
+
+        def test_model():
+            AutoModel.from_pretrained("{REPO}")
+    """)
+    code, models = fetch_json(root, capsys, dry_run=True)
+    assert code == 0
+    assert models[REPO]["status"] == "skipped"
+    assert models[REPO]["note"] == (
+        f"{REPO}/model.safetensors.index.json: not fetched in a dry run, so the files it "
+        "names are not planned")
+    assert fake_hub.count(kind="resolve") == 0
+
+
+def test_test_server_fetches_a_framework_suite_then_hands_its_tests_hf_hub_offline(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """After a complete fetch the tests' environment says HF_HUB_OFFLINE=1 (a server or
+    interpreter they start reads it; huggingface_hub imported at collection has read it
+    before), and the tests download no file themselves."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    root = write_suite(tmp_path / "proj", f"""
+        import os
+        from transformers import AutoTokenizer
+
+        def test_tokenizer():
+            assert os.environ.get("HF_HUB_OFFLINE") == "1"
+            assert os.environ.get("LLAMA_ARG_OFFLINE") == "1"
+            assert AutoTokenizer.from_pretrained("{REPO}")("hello")["input_ids"] == [3]
+    """, "test_suite.py")
+    env = dict(os.environ, LLAMA_CACHE=str(tmp_path / "cache"), PYTEST_WORKERS="1",
+               PYTHONWARNINGS="ignore")
+    run = subprocess.run(invoke_command("test.server", "--", "-p", "no:cacheprovider"),
+                         cwd=root, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "1 models: 1 downloaded" in run.stdout
+    assert "1 passed" in run.stdout
+    assert "they run offline (LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1" in run.stdout
+    tokenizer_files = {"config.json", "tokenizer.json", "tokenizer_config.json",
+                       "special_tokens_map.json", "chat_template.jinja",
+                       "additional_chat_templates/tool_use.jinja"}
+    assert fake_hub.count(method="GET", kind="resolve") == len(tokenizer_files), "once each"
+
+
+def test_the_lock_pins_llama_cpp_files_only_and_a_framework_model_does_not_fail_it(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lock line does not say which loader reads the file: a framework's files are not
+    pinned (its repo is not asked about), and a repo its rules would refuse leaves the lock of
+    the GGUFs alone."""
+    fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(1000)})
+    fake_hub.add_repo(REPO, {"README.md": b"# no config\n"})
+    root = write_suite(tmp_path / "proj", f"""
+        from transformers import AutoModel
+
+        def test_both(server):
+            server.model_hf_repo = "ggml-org/models"
+            server.model_hf_file = "tinyllamas/stories260K.gguf"
+            AutoModel.from_pretrained("{REPO}")
+    """)
+    code = commands.lock_models(build_options({}, root=str(root)))
+    capsys.readouterr()
+    assert code == 0
+    lines = (root / "tools/server/tests/models.lock").read_text().splitlines()
+    assert [line.split("\t")[0] for line in lines[1:]] == ["ggml-org/models"]
+    assert fake_hub.count(path_contains=REPO) == 0, "its repo is not even listed"
+
+
+def test_a_framework_file_at_a_revision_stays_in_the_cache(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """URL files llama.cpp's tests read are placed in the suite; a framework's file, even at
+    a named revision, is read from the HF cache only."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    root = write_suite(tmp_path / "proj", f"""
+        from huggingface_hub import hf_hub_download
+
+        def test_weights():
+            hf_hub_download("{REPO}", "model.safetensors", revision="main")
+    """)
+    code, models = fetch_json(root, capsys, urls=True)
+    assert code == 0
+    assert models[REPO]["status"] == "downloaded"
+    assert models[REPO]["placements"] == []
+    assert not (root / "tools/server/tests/tmp/model.safetensors").exists()
+
+
+def test_a_framework_model_is_a_network_need_only_when_the_fetch_does_not_bring_it() -> None:
+    """The native fetch brings a framework's files; llama.cpp's downloader (`--backend llama`)
+    does not, and then the tests fetch them themselves (no offline run is promised)."""
+    model = HuggingFaceModel(hf_repo=REPO, loader="transformers")
+    ref = ModelReference(model=model, file="tests/test_x.py", line=4, test="test_x",
+                         kind="call", call="AutoTokenizer.from_pretrained")
+    scan = ScanResult(references=(ref,), diagnostics=(), files_scanned=1)
+    assert network_needs(scan, None, urls=False) == []
+    assert network_needs(scan, None, urls=False, frameworks=False) == [
+        NetworkNeed("tests/test_x.py", None, (REPO,))]
+
+
+def test_pytest_fetch_models_brings_the_files_before_the_tests_which_then_download_none(
+    fake_hub: FakeHub, hub_env: Path
+) -> None:
+    """The plugin in a project with no configuration. Its tests imported huggingface_hub at
+    collection, before the fetch, so HF_HUB_OFFLINE comes too late for them (it is read at
+    import): they may still ask the Hub about a file, but download none themselves."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p",
+                          "no:cacheprovider", "--fetch-models"], cwd=EXAMPLE,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"}, capture_output=True,
+                         text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "3 passed" in run.stdout
+    assert "2 models: 2 downloaded" in run.stdout, "fetched before the tests"
+    assert snapshot(hub_env) == READ
+    assert fake_hub.count(method="GET", kind="resolve") == len(READ), "each file once"
+    assert f"{REPO} (transformers)" in run.stdout and f"{REPO} (hub_file)" in run.stdout
