@@ -67,16 +67,20 @@ def fetch_json(root: Path, capsys: pytest.CaptureFixture[str], **flags: object
     return code, {m["repo"]: m for m in json.loads(out)["models"]}
 
 
+def loading(tmp_path: Path, model_class: str) -> Path:
+    """A suite whose one test loads REPO with `model_class.from_pretrained`."""
+    return write_suite(tmp_path / "proj", f"""
+        from transformers import {model_class}
+
+        def test_model():
+            {model_class}.from_pretrained("{REPO}")
+    """)
+
 def test_a_model_reads_its_shard_index_first_then_only_the_shards_it_names(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo(shards=True))
-    root = write_suite(tmp_path / "proj", f"""
-        from transformers import AutoModelForCausalLM
-
-        def test_model():
-            AutoModelForCausalLM.from_pretrained("{REPO}")
-    """)
+    root = loading(tmp_path, "AutoModelForCausalLM")
     code, models = fetch_json(root, capsys)
     assert code == 0
     assert [f["path"] for f in models[REPO]["files"]] == [
@@ -99,12 +103,7 @@ def test_a_model_its_rules_refuse_fails_with_the_repo_and_file_named(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake_hub.add_repo(REPO, {"model.safetensors": hf_repos.safetensors_file(0, ["a"])})
-    root = write_suite(tmp_path / "proj", f"""
-        from transformers import AutoModel
-
-        def test_model():
-            AutoModel.from_pretrained("{REPO}")
-    """)
+    root = loading(tmp_path, "AutoModel")
     code, models = fetch_json(root, capsys)
     assert code == 1
     assert models[REPO]["status"] == "failed"
@@ -117,12 +116,7 @@ def test_a_dry_run_asks_for_no_file_and_says_which_one_the_plan_waits_for(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo(shards=True))
-    root = write_suite(tmp_path / "proj", f"""
-        from transformers import AutoModel
-
-        def test_model():
-            AutoModel.from_pretrained("{REPO}")
-    """)
+    root = loading(tmp_path, "AutoModel")
     code, models = fetch_json(root, capsys, dry_run=True)
     assert code == 0
     assert models[REPO]["status"] == "skipped"
