@@ -72,7 +72,8 @@ def check_endpoint(env: Mapping[str, str]) -> str:
     try:
         parts = urlsplit(value)
         host = parts.hostname
-    except ValueError:  # an invalid port or IPv6 literal
+        _ = parts.port  # read only to check it: httpx refuses the URL later, as a traceback
+    except ValueError:  # an invalid port (`host:abc`, out of range) or IPv6 literal
         parts, host = urlsplit(""), None
     if parts.scheme not in ("http", "https") or not host:
         raise OptionsError(f"{name}: {shown_url(env[name])!r} is not an http(s)://host address "

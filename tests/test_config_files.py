@@ -107,6 +107,21 @@ def test_a_runtime_file_and_a_variable_are_named_as_the_source(tmp_path: Path) -
                     "(from INVOKE_MODELS_JOBS)")
 
 
+def test_a_runtime_file_of_another_type_or_a_folder_is_one_line(tmp_path: Path) -> None:
+    """`-f ci.toml` was Invoke's UnknownFileType traceback, `-f DIR.yaml` an IsADirectoryError
+    one."""
+    home, root, _ = project(tmp_path, "")
+    runtime = tmp_path / "ci.toml"
+    runtime.write_text("[models]\n")
+    assert refused(run([*TOOL, "-f", str(runtime), "models.list"], home, root)) == (
+        f"error: invalid configuration: {runtime}: not a configuration file Invoke reads "
+        "(.yaml, .yml, .json or .py)")
+    folder = tmp_path / "ci.yaml"
+    folder.mkdir()
+    assert refused(run([*TOOL, "models.list"], home, root,
+                       INVOKE_RUNTIME_CONFIG=str(folder))) == (
+        f"error: invalid configuration: {folder}: cannot be read: Is a directory")
+
 @pytest.mark.parametrize(("config", "said"), [
     ("models:\n  jobs: [1\n", "invalid configuration: FILE, line 3: not valid YAML"),
     ("models: [1, 2]\n", "invalid configuration: FILE: models: a mapping of settings is "

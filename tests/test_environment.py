@@ -90,6 +90,8 @@ def test_an_http_or_https_endpoint_with_a_host_is_accepted(env: dict[str, str]) 
     ({"MODEL_ENDPOINT": "ftp://hub.lan", "HF_ENDPOINT": "https://ok"}, "MODEL_ENDPOINT"),
     ({"HF_ENDPOINT": "https://"}, "HF_ENDPOINT"),  # no host
     ({"MODEL_ENDPOINT": "", "HF_ENDPOINT": "http://[::1"}, "HF_ENDPOINT"),  # unparsable
+    ({"HF_ENDPOINT": "https://hub.lan:abc"}, "HF_ENDPOINT"),  # a port that is no number
+    ({"HF_ENDPOINT": "https://hub.lan:70000"}, "HF_ENDPOINT"),  # out of range
 ])
 def test_an_endpoint_that_is_not_http_host_is_refused_naming_its_variable(
     env: dict[str, str], name: str,

@@ -96,6 +96,14 @@ def test_a_diffusion_pipeline_reads_each_component_and_its_safetensors() -> None
                                       "unet/diffusion_pytorch_model.safetensors"}
 
 
+
+@pytest.mark.parametrize("ignored", [3, [{"file": "x"}]])
+def test_a_model_index_whose_ignore_files_are_no_names_is_refused(ignored: object) -> None:
+    """It was a TypeError traceback out of the fetch."""
+    bad = {**DIFFUSION, "model_index.json": as_json({**INDEX, "_ignore_files": ignored})}
+    with pytest.raises(FrameworkError, match=r"model_index\.json: _ignore_files is not a list"):
+        plan(bad, "diffusers", class_name="StableDiffusionPipeline")
+
 def test_a_diffusion_variant_where_the_component_has_it_else_the_full_weights() -> None:
     got = set(plan(DIFFUSION, "diffusers", variant="fp16").paths())
     assert got == DIFFUSION_COMMON | {"text_encoder/model.fp16.safetensors",

@@ -219,6 +219,8 @@ def test_the_collection_timeout_is_600_s_unless_set_and_a_bad_one_names_the_key(
         "collect_timeout: Input should be greater than 0")
     assert reason(lambda: build_options({}, collect_timeout="soon")).startswith(
         "collect_timeout: Input should be a valid number")
+    assert reason(lambda: build_options({}, collect_timeout="inf")) == (
+        "collect_timeout: Input should be less than or equal to 86400")
 
 
 def run_program(monkeypatch: pytest.MonkeyPatch, *argv: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from invoke.config import AmbiguousMergeError, Config
-from invoke.exceptions import Exit
+from invoke.exceptions import Exit, UnknownFileType
 from invoke.util import yaml  # type: ignore[attr-defined]  # the PyYAML Invoke reads with
 
 from ..errors import ExitCode, OptionsError
@@ -41,6 +41,17 @@ class ConfigFileError(Exit):
 class CheckedConfig(Config):
     """Invoke's `Config`, whose files are refused with a `ConfigFileError` as they load and
     merge rather than raising from inside Invoke."""
+
+    def _load_file(self, prefix: str, absolute: bool = False, merge: bool = True) -> None:
+        """A runtime file (`-f FILE`, `INVOKE_RUNTIME_CONFIG`) of a type Invoke does not read, or
+        one that is a folder or unreadable, is refused here too (both were tracebacks)."""
+        try:
+            super()._load_file(prefix, absolute, merge)
+        except UnknownFileType:
+            raise ConfigFileError(f"{getattr(self, f'_{prefix}_path')}: not a configuration "
+                                  "file Invoke reads (.yaml, .yml, .json or .py)") from None
+        except OSError as exc:  # a missing file is skipped by Invoke itself
+            raise ConfigFileError(f"{exc.filename}: cannot be read: {exc.strerror}") from None
 
     def _load_yaml(self, path: Any) -> Any:
         try:

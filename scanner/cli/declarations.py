@@ -136,7 +136,8 @@ class TestOptions:
         None, "llama-server the tests start, checked before anything is fetched (default: "
               "LLAMA_SERVER_BIN_PATH, else build/bin/llama-server, when the suite's utils.py "
               "reads that variable; false: no check)")
-    collect_timeout: Annotated[float, Gt(0)] = option(
+    # at most a day: an infinite one overflows the waits that use it (`select`, `Timer`)
+    collect_timeout: Annotated[float, Gt(0), Le(86_400)] = option(
         limits.COLLECT_TIMEOUT_S, "seconds pytest may take to collect the suite before it is "
                                   "stopped: a selection after `--`, test.server, the pytest "
                                   "plugin waiting for its xdist workers (default 600)")

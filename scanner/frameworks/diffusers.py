@@ -126,7 +126,9 @@ def plan_pipeline(repo: RepoFiles) -> None:
     index = repo.read_json(MODEL_INDEX, "DiffusionPipeline.download")
     if not isinstance(index, dict):
         raise FrameworkError(call, f"{MODEL_INDEX} is not a JSON object")
-    skipped = set(index.get("_ignore_files") or [])
+    skipped = index.get("_ignore_files") or []
+    if not isinstance(skipped, list) or not all(isinstance(name, str) for name in skipped):
+        raise FrameworkError(call, f"{MODEL_INDEX}: _ignore_files is not a list of file names")
     filenames = [f.path for f in repo.listing.files if f.path not in skipped]
     folders = [k for k, v in index.items() if isinstance(v, list) and k != "_class_name"]
     model_files = [f for f in filenames if f.endswith(MODEL_EXTENSIONS)]  # `filter_model_files`
