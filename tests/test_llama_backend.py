@@ -487,6 +487,17 @@ def test_the_endpoint_s_password_never_reaches_an_outcome_message(
     assert "pr0xy" not in failed.model_dump_json()
 
 
+def test_a_user_name_alone_in_the_endpoint_never_reaches_an_outcome_message(
+    tmp_path: Path, cache: Path, base_env: dict[str, str]
+) -> None:
+    """`https://TOKEN@proxy`: the user name is the secret (it was printed unless hf_-shaped)."""
+    bad = HuggingFaceModel(hf_repo="private-org/gated-GGUF")
+    env = {**base_env, "STANDIN_FAIL_REPOS": bad.repo, "STANDIN_ENDPOINT_IN_URL": "1"}
+    [failed] = fetch(binary(tmp_path, "llama"), [bad], cache, env,
+                     endpoint="http://pr0xy-t0ken@proxy.invalid")
+    assert "HEAD http://[redacted]@proxy.invalid/private-org/gated-GGUF" in failed.message
+    assert "pr0xy" not in failed.model_dump_json()
+
 def test_a_timeout_stops_what_llama_cpp_started_too(
     tmp_path: Path, cache: Path, base_env: dict[str, str]
 ) -> None:

@@ -200,8 +200,11 @@ def fetch_with_llama(
     processes resolving the same repo would race on its refs/ and blobs/.
     """
     child_env = llama_env(env, cache_dir=cache_dir, endpoint=endpoint, offline=offline)
-    password = urlsplit(endpoint or "").password  # a pull-through proxy's, in the endpoint
-    secrets = [s for s in (child_env.get("HF_TOKEN"), password and unquote(password)) if s]
+    # a pull-through proxy's password in the endpoint, or its user name alone (a token used as
+    # one: `environment.shown_url` hides both)
+    parts = urlsplit(endpoint or "")
+    credential = parts.password or (parts.username if "@" in parts.netloc else None)
+    secrets = [s for s in (child_env.get("HF_TOKEN"), credential and unquote(credential)) if s]
     outcomes: list[LlamaOutcome] = []
     for model in models:
         outcome = _fetch_one(binary, model, offline, child_env, timeout, secrets)
