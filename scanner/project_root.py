@@ -10,7 +10,7 @@ from pathlib import Path
 #: pytest's own configuration files, as `_pytest/config/findpaths.py` (`locate_config`) reads
 #: them: the file, and the section that makes it pytest's (None: the file alone does).
 PYTEST_CONFIGS = (("pytest.ini", None), (".pytest.ini", None),
-                  ("pyproject.toml", "tool.pytest.ini_options"), ("tox.ini", "pytest"),
+                  ("pyproject.toml", "tool.pytest"), ("tox.ini", "pytest"),
                   ("setup.cfg", "tool:pytest"))
 
 
@@ -40,8 +40,10 @@ def _configures_pytest(path: Path, section: str | None) -> bool:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
-    if path.suffix == ".toml":  # a TOML table header, as pytest's `[tool.pytest.ini_options]`
-        return any(line.strip() == f"[{section}]" for line in text.splitlines())
+    if path.suffix == ".toml":  # a table header: `[tool.pytest.ini_options]`, or pytest 9's
+        # `[tool.pytest]` (`scan/discover.py` reads either)
+        headers = (f"[{section}]", f"[{section}.ini_options]")
+        return any(line.strip() in headers for line in text.splitlines())
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text)

@@ -37,6 +37,7 @@ def test_the_nearest_checkout_wins(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("config", "text"), [
     ("pytest.ini", ""), ("pyproject.toml", "[project]\n\n[tool.pytest.ini_options]\n"),
+    ("pyproject.toml", "[tool.pytest]\ntestpaths = ['tests']\n"),  # pytest 9's native table
     ("tox.ini", "[pytest]\n"), ("setup.cfg", "[tool:pytest]\n"), ("conftest.py", ""),
 ])
 def test_another_suite_is_rooted_where_pytest_would_put_its_rootdir(
