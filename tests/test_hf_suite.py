@@ -97,6 +97,18 @@ def test_testpaths_from_each_pytest_configuration_file(
     assert {m.repo for m in result.models()} == {"acme/in-checks", "acme/in-other"}
 
 
+
+def test_an_empty_pytest_table_in_pyproject_is_the_configuration_pytest_reads(
+    tmp_path: Path
+) -> None:
+    """pytest stops at `[tool.pytest.ini_options]` even when it is empty: tox.ini's testpaths
+    are not its (they were taken)."""
+    root = write(tmp_path, {"pyproject.toml": "[tool.pytest.ini_options]\n",
+                            "tox.ini": "[pytest]\ntestpaths = checks\n",
+                            "checks/helpers.py": LOADS.format("only-a-tox-testpath"),
+                            "tests/test_b.py": LOADS.format("a-test-file")})
+    assert {m.repo for m in scan_suite(root, ScanConfig()).models()} == {"acme/a-test-file"}
+
 def test_without_testpaths_test_files_anywhere_but_where_pytest_never_looks(
     tmp_path: Path
 ) -> None:

@@ -62,35 +62,45 @@ def suite_globs(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def pytest_ini(root: Path) -> dict[str, object]:
-    """The pytest section of the first configuration file at `root` that has one."""
+    """The pytest section of the configuration file at `root` pytest would read, or nothing."""
+    return pytest_config(root) or {}
+
+
+def pytest_config(root: Path) -> dict[str, object] | None:
+    """The pytest section of the first file at `root` that configures pytest, as
+    `_pytest/config/findpaths.py` (`locate_config`) picks it: `pytest.ini` or `.pytest.ini`
+    whatever it holds, `pyproject.toml` with a `[tool.pytest.ini_options]` (or pytest 9's
+    `[tool.pytest]`) table, `tox.ini` with `[pytest]`, `setup.cfg` with `[tool:pytest]`; an
+    empty section counts. None: no file here configures pytest."""
     for name in ("pytest.ini", ".pytest.ini"):
         if (root / name).is_file():
-            return _ini_section(root / name, "pytest")
+            return _ini_section(root / name, "pytest") or {}
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         try:
             tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             tool = {}
-        pytest = tool.get("pytest", {}) if isinstance(tool, dict) else {}
+        pytest = tool.get("pytest") if isinstance(tool, dict) else None
         section = pytest.get("ini_options", pytest) if isinstance(pytest, dict) else None
-        if isinstance(section, dict) and section:
+        if isinstance(section, dict):
             return section
     for name, section_name in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
         if (root / name).is_file():
             found = _ini_section(root / name, section_name)
-            if found:
+            if found is not None:
                 return found
-    return {}
+    return None
 
 
-def _ini_section(path: Path, section: str) -> dict[str, object]:
+def _ini_section(path: Path, section: str) -> dict[str, object] | None:
+    """`section` of an ini file; None when it has none (or cannot be read)."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError, OSError):
-        return {}
-    return dict(parser[section]) if parser.has_section(section) else {}
+        return None
+    return dict(parser[section]) if parser.has_section(section) else None
 
 
 def _words(value: object) -> list[str]:
