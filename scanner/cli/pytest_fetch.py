@@ -1,13 +1,13 @@
 """What the pytest plugin (`pytest_plugin.py`) does once switched on: after pytest's
 collection and deselection, join the items with the static scan and run `models.fetch` for
 them, on the terminal, before the first test. Under pytest-xdist the controller fetches once,
-from what the first worker collected, before it hands out any test; the workers only report.
+from what the first worker collected, before it hands out any test; the workers only report
+(the hand-off is the selection plugin's: `selection/standalone/fetch_test_models_xdist.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import tempfile
@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from .. import atomic, environment
+from .. import environment
 from ..errors import ExitCode, OptionsError
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import collection_hung, selection_from
 from ..selection.needs import narrow
 from ..selection.network import loads_frameworks
+from ..selection.standalone import fetch_test_models_xdist as handoff
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..url_files import prepare_working_folders
 from .commands import fetch_models
@@ -32,10 +33,8 @@ from .options import Options, build_options, check_section
 from .selected import endpoint_host, needs_of
 from .server_tests import offline_server_env
 
-#: The file an xdist worker writes its collection to, handed to it by the controller; beside
-#: it (with this suffix), the variables the controller adds to the tests' environment.
+#: The file an xdist worker writes its collection to, handed to it by the controller.
 WORKER_KEY = "fetch_test_models_selection"
-ENV_SUFFIX = ".env"
 #: In the worker's file: how many collection errors it met (pytest's `session.testsfailed`).
 ERRORS_KEY = "collection_errors"
 #: What keeps llama-server online under the plugin (`test.online`; pytest has no --online).
@@ -44,10 +43,15 @@ ONLINE_SWITCH = "INVOKE_TEST_ONLINE=1"
 
 def register(config: pytest.Config) -> None:
     """The worker's or the controller's part (a run without xdist is its own controller)."""
-    if hasattr(config, "workerinput"):
-        config.pluginmanager.register(_WorkerReport(config), "fetch-test-models-worker")
-    else:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
         config.pluginmanager.register(_Fetcher(config), "fetch-test-models")
+        return
+    target = workerinput.get(WORKER_KEY)
+    if target:
+        names = workerinput.get(WORKER_KEY + "_names", [])
+        config.pluginmanager.register(_WorkerReport(target, names), "fetch-test-models-worker")
+        config.pluginmanager.register(handoff.TakeEnv(target), "fetch-test-models-env")
 
 
 def plugin_options(rootpath: Path) -> tuple[Options, bool]:
@@ -88,28 +92,15 @@ def _uncaptured(config: pytest.Config) -> contextlib.AbstractContextManager[Any]
 class _WorkerReport:
     """An xdist worker: writes the items it collected where the controller reads them."""
 
-    def __init__(self, config: pytest.Config) -> None:
-        self.target: str | None = config.workerinput.get(WORKER_KEY)  # type: ignore[attr-defined]
-        self.names: list[str] = config.workerinput.get(WORKER_KEY + "_names", [])  # type: ignore[attr-defined]
-        self.took_env = False
+    def __init__(self, target: str, names: list[str]) -> None:
+        self.target = target
+        self.names = names
 
     @pytest.hookimpl(tryfirst=True)  # before xdist tells the controller that it has collected
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.target:
-            document = selection_document(session, self.names)
-            document[ERRORS_KEY] = session.testsfailed
-            atomic.write_text(Path(self.target), json.dumps(document))
-
-    @pytest.hookimpl(tryfirst=True)  # before the first test's fixtures (`load_all`)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """The variables the controller added once its fetch was done (this worker gets its
-        first test only after that)."""
-        if self.took_env or not self.target:
-            return
-        self.took_env = True
-        added = Path(self.target + ENV_SUFFIX)
-        if added.exists():
-            os.environ.update(json.loads(added.read_text(encoding="utf-8")))
+        document = selection_document(session, self.names)
+        document[ERRORS_KEY] = session.testsfailed
+        handoff.write_document(self.target, document)
 
 
 class _Fetcher:
@@ -167,9 +158,9 @@ class _Fetcher:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Any) -> None:
         self.hung.cancel()
-        if self.fetched or not self.worker_file.exists():
+        document = None if self.fetched else handoff.read_document(str(self.worker_file))
+        if document is None:
             return
-        document = json.loads(self.worker_file.read_text(encoding="utf-8"))
         if self._collected_whole(document.pop(ERRORS_KEY, 0), xdist=True):
             self._fetch(document)
 
@@ -199,8 +190,7 @@ class _Fetcher:
     def _add_env(self, added: dict[str, str]) -> None:
         """This process's tests get `added` now; an xdist worker's, before its first test."""
         os.environ.update(added)
-        if added:
-            atomic.write_text(Path(f"{self.worker_file}{ENV_SUFFIX}"), json.dumps(added))
+        handoff.add_env(str(self.worker_file), added)
 
     def _fetch(self, document: dict[str, Any]) -> None:
         self.fetched = True

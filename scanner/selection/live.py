@@ -27,6 +27,7 @@ from typing import IO, Any
 from ..limits import COLLECT_TIMEOUT_S
 from .collect import PLUGIN, Selection, collection_hung, plugin_environment, selection_from
 from .standalone import fetch_test_models_selection as plugin
+from .standalone import fetch_test_models_xdist as handoff
 
 #: How much of what pytest wrote on stderr is kept, to explain a run that could not collect.
 STDERR_KEPT = 64 * 1024
@@ -117,9 +118,7 @@ class LiveRun:
 
     def go(self, env: Mapping[str, str] | None = None) -> None:
         """Run the tests, with `env` added to the environment of every test process."""
-        if env:
-            plugin_env = Path(f"{self._output}{plugin.ENV_SUFFIX}")
-            plugin_env.write_text(json.dumps(dict(env)), encoding="utf-8")
+        handoff.add_env(str(self._output), env or {})
         self._answer("go")
 
     def stop(self, code: int) -> None:

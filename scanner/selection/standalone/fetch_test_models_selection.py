@@ -12,7 +12,8 @@ In a real run (not `--collect-only`), `READY_FD_VAR` and `GO_FD_VAR` name two pi
 tool: once collected, the run says so (a JSON line) and waits for "go" or "stop CODE" while
 the tool fetches the models, so the suite is collected once and no test starts before its
 models are in place. Under pytest-xdist the workers write the file and the controller waits,
-before it hands out the first test.
+before it hands out the first test (`fetch_test_models_xdist.py`, which the pytest plugin's
+xdist run shares).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy  # pytest's own hook library: light, unlike pytest
 
+if TYPE_CHECKING or __package__:  # imported from the tool's package
+    from . import fetch_test_models_xdist as handoff
+else:  # in the suite's interpreter, by its own name: this folder is on the path
+    import fetch_test_models_xdist as handoff
+
 if TYPE_CHECKING:
     import pytest
 
@@ -36,8 +42,6 @@ NAMES_VAR = "FETCH_TEST_MODELS_PARAM_NAMES"
 #: The pipes of a run that waits for the tool after its collection (file descriptors).
 READY_FD_VAR = "FETCH_TEST_MODELS_READY_FD"
 GO_FD_VAR = "FETCH_TEST_MODELS_GO_FD"
-#: Beside the output file: variables the tool adds to the tests' environment once it said go.
-ENV_SUFFIX = ".env"
 
 
 def _skip_reason(item: pytest.Item) -> str | None:
@@ -88,6 +92,10 @@ def _entry(item: pytest.Item, names: list[str]) -> dict[str, Any]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    target = os.environ.get(OUTPUT_VAR)
+    if target and GO_FD_VAR in os.environ:  # a run that waits: its tests take what the tool
+        # added once it said go (an xdist worker too: it gets no test before)
+        config.pluginmanager.register(handoff.TakeEnv(target), "fetch-test-models-env")
     if _waits(config) and config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(config), "fetch-test-models-controller")
 
@@ -102,30 +110,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             _tell({"failed": _collection_errors(session.config)})
         return
     names = json.loads(os.environ.get(NAMES_VAR) or "[]")
-    partial = f"{target}.{os.getpid()}.partial"  # xdist's workers write at once
-    with open(partial, "w", encoding="utf-8") as out:
-        json.dump(selection_document(session, names), out)
-    os.replace(partial, target)  # a reader never sees half a document
+    handoff.write_document(target, selection_document(session, names))
     if _waits(session.config) and session.items:  # none: pytest ends, exit 5, on its own
         _wait_for_the_tool()
-
-
-_took_env = False
-
-
-@hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Before this process's first test sets up its fixtures (session ones included), take the
-    variables the tool added. An xdist worker gets its first test only after the tool said go
-    (its test loop starts earlier, right after its collection)."""
-    global _took_env
-    if _took_env:
-        return
-    _took_env = True
-    target = os.environ.get(OUTPUT_VAR)
-    if target and GO_FD_VAR in os.environ and os.path.exists(target + ENV_SUFFIX):
-        with open(target + ENV_SUFFIX, encoding="utf-8") as added:
-            os.environ.update(json.load(added))
 
 
 class _XdistController:
