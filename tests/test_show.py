@@ -18,6 +18,7 @@ from scanner.models import Diagnostic, HuggingFaceModel, ScanResult
 from scanner.outcomes import Fetched, Listed, LlamaFetched, Locked, Pruned, ServerTestsRun
 from scanner.output import log
 from scanner.output.show import ShowAs, show
+from scanner.scan.suite import scan_suite
 from scanner.selection.network import NetworkNeed
 from tests.helpers import suite_for
 
@@ -113,6 +114,6 @@ def test_a_fetch_shows_the_network_needs_its_caller_computed(
     root = suite_for(tmp_path / "project", "org/name")
     options = build_options({}, root=str(root), offline=True, dry_run=True)
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub")}
-    commands.fetch_models(options, env, None, [IMAGE_NEED])
+    commands.fetch_scan(options, env, scan_suite(root, options.scan, None), None, [IMAGE_NEED])
     assert ("network: unit/test_vision.py: fetches from the Hub at run time: org/vision/cat.png"
             in capsys.readouterr().out)

@@ -21,10 +21,12 @@ from ..output.console import make_console
 from ..output.prune_report import print_left_in_use, print_prune_items
 from ..output.show import ShowAs, show
 from ..scan.suite import NoTestFiles, scan_suite
-from ..selection.needs import SelectedScan
+from ..selection.collect import Selection
+from ..selection.needs import SelectedScan, narrow
 from ..selection.network import NetworkNeed
+from ..url_files import prepare_working_folders
 from .options import Options
-from .selected import endpoint_host, needs_of, scan_selected
+from .selected import SelectedFetch, endpoint_host, needs_of, scan_selected
 
 if TYPE_CHECKING:
     from ..fetch.jobs import FetchSettings
@@ -33,34 +35,28 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 
 
-def _usage_errors(command: Callable[P, int]) -> Callable[P, int]:
+def usage_errors(interrupted: str) -> Callable[[Callable[P, int]], Callable[P, int]]:
     """Nothing matched, a lock that cannot be read or a setting that cannot work: one message
-    and exit 2, whichever task. Ctrl-C in any phase: one line and exit 130."""
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> int:
-        if isinstance(args[0], Options):
-            log.setup(args[0].models.verbosity)
-        try:
-            return command(*args, **kwargs)
-        except (NoTestFiles, lock.LockError, OptionsError, SetupError) as exc:
-            log.error(f"error: {exc}")
-            return ExitCode.USAGE
-        except NoTestsSelected as exc:
-            log.error(str(exc))
-            return ExitCode.NO_TESTS
-        except KeyboardInterrupt as exc:
-            log.error(f"interrupted: {str(exc) or _NOTHING_CHANGED[command.__name__]}")
-            return ExitCode.INTERRUPTED
-    return run
-
-
-#: What an interrupted task left, when it was stopped before doing anything lasting.
-_NOTHING_CHANGED = {
-    "list_models": "stopped by Ctrl-C",
-    "fetch_models": "stopped by Ctrl-C before any download; nothing was fetched",
-    "lock_models": "stopped by Ctrl-C; the lock file was not changed",
-    "prune_models": "stopped by Ctrl-C; what was listed before it stays in the cache",
-}
+    and exit 2, whichever task. Ctrl-C in any phase: one line and exit 130, which says what
+    the task left (`interrupted`, when it was stopped before doing anything lasting)."""
+    def wrap(command: Callable[P, int]) -> Callable[P, int]:
+        @functools.wraps(command)
+        def run(*args: P.args, **kwargs: P.kwargs) -> int:
+            if isinstance(args[0], Options):
+                log.setup(args[0].models.verbosity)
+            try:
+                return command(*args, **kwargs)
+            except (NoTestFiles, lock.LockError, OptionsError, SetupError) as exc:
+                log.error(f"error: {exc}")
+                return ExitCode.USAGE
+            except NoTestsSelected as exc:
+                log.error(str(exc))
+                return ExitCode.NO_TESTS
+            except KeyboardInterrupt as exc:
+                log.error(f"interrupted: {str(exc) or interrupted}")
+                return ExitCode.INTERRUPTED
+        return run
+    return wrap
 
 
 def check_setup(options: Options, env: Mapping[str, str], *, hub: bool) -> None:
@@ -72,7 +68,7 @@ def check_setup(options: Options, env: Mapping[str, str], *, hub: bool) -> None:
         environment.token(env)
 
 
-@_usage_errors
+@usage_errors("stopped by Ctrl-C")
 def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     """`models.list`: exit 1 with --strict and diagnostics, 2 when nothing matched."""
     env = os.environ if env is None else env
@@ -85,20 +81,42 @@ def _show_as(options: Options, env: Mapping[str, str]) -> ShowAs:
     return ShowAs(json=options.models.json, strict=options.models.strict, env=env)
 
 
-@_usage_errors
-def fetch_models(options: Options, env: Mapping[str, str] | None = None,
-                 selected: SelectedScan | None = None,
-                 network: list[NetworkNeed] | None = None) -> int:
+#: What Ctrl-C left when it stopped a fetch before its first download.
+_NOTHING_FETCHED = "stopped by Ctrl-C before any download; nothing was fetched"
+
+
+@usage_errors(_NOTHING_FETCHED)
+def fetch_models(options: Options, env: Mapping[str, str] | None = None) -> int:
     """`models.fetch`: exit 1 if any model failed or is missing, 2 when nothing matched,
-    130 on Ctrl-C (after the downloads in flight have stopped, their partial files kept).
-    `selected`: a scan the caller (`test.server`) already narrowed, fetched as it is, and
-    `network` what its tests fetch themselves (`needs_of`; the caller needs it too)."""
-    env = os.environ if env is None else env
-    check_setup(options, env, hub=not options.models.offline)
-    if selected is None:
+    130 on Ctrl-C (after the downloads in flight have stopped, their partial files kept)."""
+    return select_then_fetch(options, os.environ if env is None else env).code
+
+
+def select_then_fetch(options: Options, env: Mapping[str, str],
+                      collected: Selection | None = None, *,
+                      offline: bool = False) -> SelectedFetch:
+    """`models.fetch` for the tests a run selects, the one path of the task, `test.server` and
+    the plugin: those pytest `collected` for the run that waits (test.server's, the plugin's
+    session; `offline`: that run's), else those `options.selection` selects (collected here
+    once the setup is checked), else the whole suite. A scan or a selection that fails raises
+    (each caller says it its own way); the fetch's own failures are its exit code."""
+    if collected is None:
+        check_setup(options, env, hub=not options.models.offline)
         scan, selected = scan_selected(options, env)
     else:
+        selected = narrow(scan_suite(options.root, options.scan, endpoint_host(env)), collected,
+                          options.scan, offline=offline)
         scan = selected.scan
+        prepare_working_folders(options.suite_dir, options.models.url_dest)  # its tests follow
+    network = needs_of(scan, selected, options)
+    return SelectedFetch(fetch_scan(options, env, scan, selected, network), selected, network)
+
+
+@usage_errors(_NOTHING_FETCHED)
+def fetch_scan(options: Options, env: Mapping[str, str], scan: ScanResult,
+               selected: SelectedScan | None, network: list[NetworkNeed]) -> int:
+    """The fetch of `scan` (narrowed to `selected`), whose tests fetch `network` themselves."""
+    check_setup(options, env, hub=not options.models.offline)
     if options.models.backend == "llama":
         if options.models.locked:
             raise OptionsError("--locked works with the native backend only (llama.cpp's "
@@ -107,7 +125,6 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None,
 
         return show(fetch_with_llama_backend(options, scan, env, selected),
                     _show_as(options, env))
-    network = needs_of(scan, selected, options) if network is None else network
     return show(_fetch_natively(options, scan, env, selected, network), _show_as(options, env))
 
 
@@ -149,7 +166,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         url_dest=options.models.url_dest, deny=options.scan.deny)
 
 
-@_usage_errors
+@usage_errors("stopped by Ctrl-C; the lock file was not changed")
 def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
                 check: bool = False) -> int:
     """`models.lock`: resolve every (selected) reference and write the lock, or with `check`
@@ -209,7 +226,7 @@ def _lock_outcome(path: Path, run: FetchRun, on_disk: str | None) -> Locked:
     return Locked(path, "written", entries, [])
 
 
-@_usage_errors
+@usage_errors("stopped by Ctrl-C; what was listed before it stays in the cache")
 def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes: bool = False,
                  unreferenced: bool = False) -> int:
     """`models.prune`: list (or with `yes` remove) what the suite no longer needs in the cache."""

@@ -20,18 +20,13 @@ import pytest
 
 from .. import environment
 from ..errors import ExitCode, OptionsError
-from ..scan.suite import NoTestFiles, scan_suite
+from ..scan.suite import NoTestFiles
 from ..selection.collect import collection_hung, selection_from
-from ..selection.needs import narrow
-from ..selection.network import loads_frameworks
 from ..selection.standalone import fetch_test_models_xdist as handoff
 from ..selection.standalone.fetch_test_models_selection import selection_document
-from ..url_files import prepare_working_folders
-from .commands import fetch_models
+from .commands import select_then_fetch
 from .config_files import ConfigFileError
 from .options import Options, build_options, check_section
-from .selected import endpoint_host, needs_of
-from .server_tests import offline_server_env
 
 #: The file an xdist worker writes its collection to, handed to it by the controller.
 WORKER_KEY = "fetch_test_models_selection"
@@ -203,17 +198,13 @@ class _Fetcher:
         with _uncaptured(self.config):
             print(flush=True)
             try:
-                scan = scan_suite(options.root, options.scan, endpoint_host(os.environ))
+                fetched = select_then_fetch(options.with_selection(arguments), os.environ,
+                                            selection)
             except NoTestFiles as exc:
                 pytest.exit(f"fetch-test-models: {exc}", returncode=ExitCode.USAGE)
-            selected = narrow(scan, selection, options.scan)
-            prepare_working_folders(options.suite_dir, options.models.url_dest)
-            network = needs_of(selected.scan, selected, options)
-            code = fetch_models(options.with_selection(arguments), os.environ, selected, network)
-            self._add_env(offline_server_env(code, online=self.online,
-                                             offline=options.models.offline, network=network,
-                                             switch=ONLINE_SWITCH,
-                                             frameworks=loads_frameworks(selected.scan)))
+            code = fetched.code
+            self._add_env(fetched.tests_env(online=self.online, offline=options.models.offline,
+                                            switch=ONLINE_SWITCH))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
         if code == ExitCode.INTERRUPTED:  # Ctrl-C ends the session, keep-going or not

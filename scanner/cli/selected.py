@@ -1,11 +1,12 @@
 """The scan a task works on: the suite's references (URLs to the configured endpoint's host
 too), narrowed to the tests a selection (pytest arguments) runs, and what those tests fetch
-from the Hub themselves."""
+from the Hub themselves; once fetched, what the tests that follow get (offline or not)."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from .. import environment, preflight
 from ..errors import NoTestsSelected, SetupError, nothing_selected
@@ -14,8 +15,42 @@ from ..output import log
 from ..scan.suite import scan_suite
 from ..selection.collect import collect_tests, run_environment
 from ..selection.needs import SelectedScan, narrow
-from ..selection.network import NetworkNeed, network_needs
+from ..selection.network import NetworkNeed, loads_frameworks, network_needs
 from .options import Options
+
+
+@dataclass(frozen=True)
+class SelectedFetch:
+    """A fetch for the tests a run selects (`commands.select_then_fetch`): its exit code, the
+    scan narrowed to the selection (None: the whole suite), what those tests fetch from the
+    Hub themselves."""
+
+    code: int
+    selected: SelectedScan | None
+    network: list[NetworkNeed]
+
+    def tests_env(self, *, online: bool, offline: bool,
+                  switch: str = "--online") -> dict[str, str]:
+        """Once every model the tests need is in place, llama-server needs the Hub for
+        nothing: the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about
+        every preset at every start), and when they load models through a framework, also
+        HF_HUB_OFFLINE=1 (huggingface_hub then reads the cache only, as the frameworks on it
+        do). Not after a failed fetch, not with --online (`online`) or an offline run, and not
+        when selected tests fetch from the Hub themselves (they may hand llama-server a URL).
+        `switch`: what keeps it online where the note is read (the plugin has no --online)."""
+        if self.code or online or offline:
+            return {}
+        if self.network:
+            log.note("note: llama-server stays online: selected tests fetch from the Hub at "
+                     "run time (see `network:` above)")
+            return {}
+        if self.selected is not None and loads_frameworks(self.selected.scan):
+            log.note("note: every model the tests need is in place: they run offline "
+                     f"(LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1; {switch} keeps them online)")
+            return {"LLAMA_ARG_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+        log.note("note: every model the tests need is in place: llama-server runs offline "
+                 f"(LLAMA_ARG_OFFLINE=1; {switch} keeps it online)")
+        return {"LLAMA_ARG_OFFLINE": "1"}
 
 
 def needs_of(scan: ScanResult, selected: SelectedScan | None,
@@ -67,3 +102,4 @@ def endpoint_host(env: Mapping[str, str]) -> str | None:
     """The configured endpoint's host, so URLs pointing at a mirror are recognised too."""
     host = environment.url_host(environment.endpoint(env))
     return host or None
+

@@ -10,21 +10,17 @@ import subprocess
 from collections.abc import Mapping
 
 from .. import preflight
-from ..errors import ExitCode, OptionsError, SetupError, nothing_selected
+from ..errors import ExitCode, SetupError, nothing_selected
 from ..outcomes import ServerTestsRun
 from ..output import log
 from ..output.server_report import print_setup
 from ..output.show import ShowAs, show
 from ..preflight import ServerSetup
-from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import run_environment
 from ..selection.live import LiveRun, signal_group, start_pytest
-from ..selection.needs import narrow
-from ..selection.network import NetworkNeed, loads_frameworks
 from ..url_files import prepare_working_folders
-from .commands import check_setup, fetch_models
+from .commands import check_setup, select_then_fetch, usage_errors
 from .options import Options, ServerRun
-from .selected import endpoint_host, needs_of
 from .stopping import Terminated, ending_on_signals, following
 
 
@@ -38,22 +34,16 @@ def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
     return ["--durations=30", "-v", "-x", *workers, *([] if run.test.slow else ["-m", "not slow"])]
 
 
+@usage_errors("stopped by Ctrl-C before the tests ran")
 def run_server_tests(options: Options, run: ServerRun,
                      env: Mapping[str, str] | None = None) -> int:
     """Fetch the selection's models (unless `run.test.fetch` is off), then pytest; pytest's code.
     What the run needs is checked first (exit 2, nothing fetched); Ctrl-C is exit 130; SIGTERM
     or SIGHUP end pytest and all it started, then the run (128 + the signal's number)."""
     env = os.environ if env is None else env
-    log.setup(options.models.verbosity)
     try:
         with ending_on_signals():
             outcome = _run_server_tests(options, run, env)
-    except (OptionsError, SetupError, NoTestFiles) as exc:
-        log.error(f"error: {exc}")
-        return ExitCode.USAGE
-    except KeyboardInterrupt:
-        log.error("interrupted: stopped by Ctrl-C before the tests ran")
-        return ExitCode.INTERRUPTED
     except Terminated as ended:
         log.error(f"terminated: {signal.Signals(ended.signum).name} ended the run, and pytest "
                   "with every process it started")
@@ -130,11 +120,9 @@ def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: prefligh
         live.process.wait()
         raise SetupError(preflight.collection_error(python, selection.error,
                                                     selection.output, options.suite_dir))
-    prepare_working_folders(options.suite_dir, options.models.url_dest)  # collected: ok
-    scan = scan_suite(options.root, options.scan, endpoint_host(env))
-    selected = narrow(scan, selection, options.scan, offline=run.test.offline)
-    network = needs_of(selected.scan, selected, options)
-    code = fetch_models(options.with_selection(live.arguments), env, selected, network)
+    fetched = select_then_fetch(options.with_selection(live.arguments), env, selection,
+                                offline=run.test.offline)
+    code = fetched.code
     if code and (code == ExitCode.INTERRUPTED or not run.test.keep_going):
         if code != ExitCode.INTERRUPTED:  # the fetch said what it left
             log.error("not running the tests: the fetch failed (--keep-going runs them "
@@ -144,35 +132,9 @@ def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: prefligh
         return ServerTestsRun(pytest_line, fetch_code=code)
     if code:
         log.note("note: the fetch failed; running the tests anyway (--keep-going)")
-    live.go(offline_server_env(code, online=run.test.online, offline=run.test.offline,
-                               network=network, frameworks=loads_frameworks(selected.scan)))
+    live.go(fetched.tests_env(online=run.test.online, offline=run.test.offline))
     pytest_code, interrupted = _run_pytest(live.process)
     return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
-
-
-def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
-                       network: list[NetworkNeed], switch: str = "--online",
-                       frameworks: bool = False) -> dict[str, str]:
-    """Once every model the tests need is in place, llama-server needs the Hub for nothing:
-    the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about every preset
-    at every start), and when they load models through a framework (`frameworks`), also
-    HF_HUB_OFFLINE=1 (huggingface_hub then reads the cache only, as the frameworks on it do).
-    Not after a failed fetch, not with --online, and not when selected tests fetch from the
-    Hub themselves (they may hand llama-server a URL). `switch`: what keeps it online where
-    the note is read (the plugin has no --online)."""
-    if fetch_code or online or offline:
-        return {}
-    if network:
-        log.note("note: llama-server stays online: selected tests fetch from the Hub at run "
-                 "time (see `network:` above)")
-        return {}
-    if frameworks:
-        log.note("note: every model the tests need is in place: they run offline "
-                 f"(LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1; {switch} keeps them online)")
-        return {"LLAMA_ARG_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    log.note("note: every model the tests need is in place: llama-server runs offline "
-             f"(LLAMA_ARG_OFFLINE=1; {switch} keeps it online)")
-    return {"LLAMA_ARG_OFFLINE": "1"}
 
 
 def _run_pytest(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
