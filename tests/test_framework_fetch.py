@@ -129,9 +129,9 @@ def test_a_dry_run_asks_for_no_file_and_says_which_one_the_plan_waits_for(
 def test_test_server_fetches_a_framework_suite_then_hands_its_tests_hf_hub_offline(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
-    """After a complete fetch the tests' environment says HF_HUB_OFFLINE=1 (a server or
-    interpreter they start reads it; huggingface_hub imported at collection has read it
-    before), and the tests download no file themselves."""
+    """After a complete fetch the tests' environment says HF_HUB_OFFLINE=1 and
+    TRANSFORMERS_OFFLINE=1 (a server or interpreter they start reads them; huggingface_hub
+    imported at collection has read them before), and the tests download no file themselves."""
     hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
     root = write_suite(tmp_path / "proj", f"""
         import os
@@ -139,6 +139,7 @@ def test_test_server_fetches_a_framework_suite_then_hands_its_tests_hf_hub_offli
 
         def test_tokenizer():
             assert os.environ.get("HF_HUB_OFFLINE") == "1"
+            assert os.environ.get("TRANSFORMERS_OFFLINE") == "1", "older transformers' switch"
             assert os.environ.get("LLAMA_ARG_OFFLINE") == "1"
             assert AutoTokenizer.from_pretrained("{REPO}")("hello")["input_ids"] == [3]
     """, "test_suite.py")
@@ -149,7 +150,8 @@ def test_test_server_fetches_a_framework_suite_then_hands_its_tests_hf_hub_offli
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "1 models: 1 downloaded" in run.stdout
     assert "1 passed" in run.stdout
-    assert "they run offline (LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1" in run.stdout
+    assert "they run offline (LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1" in (
+        run.stdout)
     tokenizer_files = {"config.json", "tokenizer.json", "tokenizer_config.json",
                        "special_tokens_map.json", "chat_template.jinja",
                        "additional_chat_templates/tool_use.jinja"}

@@ -117,7 +117,8 @@ class TestOptions:
     suite: str = option(DEFAULT_SUITE, "folder of the pytest suite under root, where the "
                                        "pytest arguments are collected and test.server runs "
                                        "(default: tools/server/tests)")
-    offline: bool = option(False, "run the tests offline (LLAMA_ARG_OFFLINE=1, HF_HUB_OFFLINE=1)")
+    offline: bool = option(False, "run the tests offline (LLAMA_ARG_OFFLINE=1, "
+                                  "HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1)")
     slow: bool = option(False, "also run the slow tests (SLOW_TESTS=1 and no -m \"not slow\", "
                                "as tests.sh does)")
     fetch: bool = option(True, "run models.fetch first (flag: --no-fetch)",

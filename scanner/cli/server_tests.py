@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Mapping
 
 from .. import preflight
+from ..environment import HF_OFFLINE
 from ..errors import ExitCode, OptionsError, SetupError, nothing_selected
 from ..outcomes import ServerTestsRun
 from ..output import log
@@ -156,7 +157,7 @@ def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
     """Once every model the tests need is in place, llama-server needs the Hub for nothing:
     the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about every preset
     at every start), and when they load models through a framework (`frameworks`), also
-    HF_HUB_OFFLINE=1 (huggingface_hub then reads the cache only, as the frameworks on it do).
+    `HF_OFFLINE` (huggingface_hub and transformers then read the cache only).
     Not after a failed fetch, not with --online, and not when selected tests fetch from the
     Hub themselves (they may hand llama-server a URL). `switch`: what keeps it online where
     the note is read (the plugin has no --online)."""
@@ -168,8 +169,9 @@ def offline_server_env(fetch_code: int, *, online: bool, offline: bool,
         return {}
     if frameworks:
         log.note("note: every model the tests need is in place: they run offline "
-                 f"(LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1; {switch} keeps them online)")
-        return {"LLAMA_ARG_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+                 f"(LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1; {switch} keeps "
+                 "them online)")
+        return {"LLAMA_ARG_OFFLINE": "1", **HF_OFFLINE}
     log.note("note: every model the tests need is in place: llama-server runs offline "
              f"(LLAMA_ARG_OFFLINE=1; {switch} keeps it online)")
     return {"LLAMA_ARG_OFFLINE": "1"}
