@@ -146,7 +146,8 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         tries=options.models.tries, locked=locked, lock_strict=options.models.locked,
         lock_path=str(options.lock_path),
         place_in=options.suite_dir if options.suite_dir.is_dir() else None,
-        url_dest=options.models.url_dest, deny=options.scan.deny)
+        url_dest=options.models.url_dest, deny=options.scan.deny,
+        overrides={repo: tuple(files) for repo, files in (options.models.files or {}).items()})
 
 
 @_usage_errors
