@@ -110,8 +110,11 @@ def bytes_of(name: str, suite: Path, hub: FakeHub, work: Path) -> Bytes:
             sys.exit(f"{name}: pytest fails on an empty cache (exit {baseline.code})")
         downloaded = served(hub, hub.requests)
         hub.reset_counts()
-        subprocess.run(invoke_command("models.fetch"), cwd=suite, check=True, timeout=900,
-                       env=fetch_env(hub.url, Path(tmp) / "fetched"), capture_output=True)
+        fetch = subprocess.run(invoke_command("models.fetch"), cwd=suite, timeout=900,
+                               env=fetch_env(hub.url, Path(tmp) / "fetched"),
+                               capture_output=True, text=True, check=False)
+        if fetch.returncode != 0:
+            sys.exit(f"{name}: models.fetch exited {fetch.returncode}:\n{fetch.stdout[-2000:]}")
         fetched = served(hub, hub.requests)
         hub.stop()
         try:
