@@ -129,6 +129,17 @@ def llama_switch(value: str | None) -> bool:
     return value in ("on", "enabled", "true", "1")
 
 
+#: What makes the Hugging Face stack read the cache only, for tests that load models through
+#: it. `HF_HUB_OFFLINE`: huggingface_hub's `constants.HF_HUB_OFFLINE` (read at import, falling
+#: back on `TRANSFORMERS_OFFLINE` when unset), which transformers 5's `is_offline_mode` returns.
+#: `TRANSFORMERS_OFFLINE`: the only one older transformers releases read for their own
+#: `is_offline_mode` (`utils/hub.py`: `_is_offline_mode = ... os.environ.get(
+#: "TRANSFORMERS_OFFLINE")`), which turns each `cached_file` into `local_files_only=True`.
+#: Not `HF_DATASETS_OFFLINE`: the fetch brings no dataset, so a test loading one still needs
+#: the Hub, and offline `datasets` would fail it.
+HF_OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
 def hf_switch(value: str | None) -> bool:
     """A huggingface_hub switch variable, as `constants._is_true` reads it: "1", "ON", "YES"
     or "TRUE" in any case; anything else ("false", "no", "off", "0") is off."""

@@ -6,6 +6,11 @@ nothing changed is byte-identical, and a diff shows exactly which file of which 
     version<TAB>1
     <hf_repo><TAB><hf_file or -><TAB><repo>@<commit><TAB><path><TAB><size><TAB><sha256:…|git:…>
 
+A model that a framework loads (transformers, huggingface_hub, ...) adds a seventh field, its
+loader (`transformers`, `hub_file`, ...): one repo loaded two ways is two models, each with
+the files its rules chose. llama.cpp's lines keep six fields, so a lock written before reads,
+and is written again, the same.
+
 Every reader (`--locked`, `--check`, `models.prune`) goes through `parse`, so they accept and
 refuse the same files. A line may end in CRLF (a checkout on Windows): it is read as LF, and
 `render` writes LF. The same line twice (a merge that took it from both sides) pins nothing
@@ -18,16 +23,17 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, get_args
 
 from . import atomic
 from .cache import is_commit, is_sha256
-from .models import HuggingFaceModel, RepoFile, RepoListing
+from .models import HuggingFaceModel, Loader, RepoFile, RepoListing
 from .repo_id import hf_file_problem, model_problem
 
 VERSION = "1"
 HEADER = f"version\t{VERSION}"
 NO_FILE = "-"
+LOADERS: dict[str, Loader] = {loader: loader for loader in get_args(Loader)}
 
 
 class LockError(ValueError):
@@ -41,9 +47,9 @@ class LockEntry(NamedTuple):
 
     def line(self) -> str:
         digest = f"sha256:{self.file.sha256}" if self.file.sha256 else f"git:{self.file.oid}"
-        return "\t".join((self.model.hf_repo, self.model.hf_file or NO_FILE,
-                          f"{self.model.repo}@{self.commit}", self.file.path,
-                          str(self.file.size), digest))
+        fields = (self.model.hf_repo, self.model.hf_file or NO_FILE,
+                  f"{self.model.repo}@{self.commit}", self.file.path, str(self.file.size), digest)
+        return "\t".join((*fields, self.model.loader) if self.model.loader else fields)
 
 
 def render(entries: Iterable[LockEntry]) -> str:
@@ -93,11 +99,16 @@ def _entry(line: str, where: Path, number: int) -> LockEntry:
         return LockError(f"{where}:{number}: {why}")
 
     fields = line.split("\t")
-    if len(fields) != 6:
-        raise bad(f"expected 6 tab-separated fields, found {len(fields)}")
-    hf_repo, hf_file, pinned, path, size, digest = fields
+    if len(fields) not in (6, 7):
+        raise bad(f"expected 6 tab-separated fields (7 for a framework's model), found "
+                  f"{len(fields)}")
+    hf_repo, hf_file, pinned, path, size, digest = fields[:6]
+    loader = LOADERS.get(fields[6]) if len(fields) == 7 else None
+    if len(fields) == 7 and loader is None:
+        raise bad(f"loader {fields[6]!r} is none of {', '.join(LOADERS)}")
     repo, _, commit = pinned.partition("@")
-    model = HuggingFaceModel(hf_repo=hf_repo, hf_file=None if hf_file == NO_FILE else hf_file)
+    model = HuggingFaceModel(hf_repo=hf_repo, hf_file=None if hf_file == NO_FILE else hf_file,
+                             loader=loader)
     problem = model_problem(model.hf_repo, model.hf_file)
     if problem:
         raise bad(problem)

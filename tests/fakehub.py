@@ -9,6 +9,7 @@ connection), a delay before every answer (`response_delay_s`, a distant Hub) and
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import random
@@ -113,8 +114,10 @@ class _File:
         else:
             yield self.src[start:end]
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        """Kept once computed: every listing carries it, and hashing a file of hundreds of MB
+        at each one would make the listing the slowest request."""
         if isinstance(self.src, GeneratedFile):
             return self.src.digest("sha256")
         return hashlib.sha256(self.src).hexdigest()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,9 +130,9 @@ def test_a_dry_run_asks_for_no_file_and_says_which_one_the_plan_waits_for(
 def test_test_server_fetches_a_framework_suite_then_hands_its_tests_hf_hub_offline(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
-    """After a complete fetch the tests' environment says HF_HUB_OFFLINE=1 (a server or
-    interpreter they start reads it; huggingface_hub imported at collection has read it
-    before), and the tests download no file themselves."""
+    """After a complete fetch the tests' environment says HF_HUB_OFFLINE=1 and
+    TRANSFORMERS_OFFLINE=1 (a server or interpreter they start reads them; huggingface_hub
+    imported at collection has read them before), and the tests download no file themselves."""
     hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
     root = write_suite(tmp_path / "proj", f"""
         import os
@@ -139,6 +140,7 @@ def test_test_server_fetches_a_framework_suite_then_hands_its_tests_hf_hub_offli
 
         def test_tokenizer():
             assert os.environ.get("HF_HUB_OFFLINE") == "1"
+            assert os.environ.get("TRANSFORMERS_OFFLINE") == "1", "older transformers' switch"
             assert os.environ.get("LLAMA_ARG_OFFLINE") == "1"
             assert AutoTokenizer.from_pretrained("{REPO}")("hello")["input_ids"] == [3]
     """, "test_suite.py")
@@ -149,35 +151,50 @@ def test_test_server_fetches_a_framework_suite_then_hands_its_tests_hf_hub_offli
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "1 models: 1 downloaded" in run.stdout
     assert "1 passed" in run.stdout
-    assert "they run offline (LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1" in run.stdout
+    assert "they run offline (LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1" in (
+        run.stdout)
     tokenizer_files = {"config.json", "tokenizer.json", "tokenizer_config.json",
                        "special_tokens_map.json", "chat_template.jinja",
                        "additional_chat_templates/tool_use.jinja"}
     assert fake_hub.count(method="GET", kind="resolve") == len(tokenizer_files), "once each"
 
 
-def test_the_lock_pins_llama_cpp_files_only_and_a_framework_model_does_not_fail_it(
+def test_the_lock_pins_a_framework_model_s_files_and_a_locked_fetch_brings_exactly_them(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A lock line does not say which loader reads the file: a framework's files are not
-    pinned (its repo is not asked about), and a repo its rules would refuse leaves the lock of
-    the GGUFs alone."""
+    """A framework's model gets lines that name its loader (a GGUF's keep their six fields);
+    `--locked` then fetches exactly the pinned commit's files, listing nothing, after main
+    has moved to a layout the rules would read differently."""
     fake_hub.add_repo("ggml-org/models", {"tinyllamas/stories260K.gguf": GeneratedFile(1000)})
-    fake_hub.add_repo(REPO, {"README.md": b"# no config\n"})
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo(shards=True))
+    pinned = fake_hub.commit(REPO)
     root = write_suite(tmp_path / "proj", f"""
-        from transformers import AutoModel
+        from transformers import AutoModelForCausalLM
 
         def test_both(server):
             server.model_hf_repo = "ggml-org/models"
             server.model_hf_file = "tinyllamas/stories260K.gguf"
-            AutoModel.from_pretrained("{REPO}")
+            AutoModelForCausalLM.from_pretrained("{REPO}")
     """)
-    code = commands.lock_models(build_options({}, root=str(root)))
+    assert commands.lock_models(build_options({}, root=str(root))) == 0
     capsys.readouterr()
+    rows = [line.split("\t") for line in
+            (root / "tools/server/tests/models.lock").read_text().splitlines()[1:]]
+    assert [len(row) for row in rows if row[0] == "ggml-org/models"] == [6]
+    files = {"config.json", "generation_config.json", "model.safetensors.index.json",
+             "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}
+    framework = [row for row in rows if row[0] == REPO]
+    assert {row[3] for row in framework} == files
+    assert {(row[2], row[6]) for row in framework} == {(f"{REPO}@{pinned}", "transformers")}
+
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())  # main: one model.safetensors
+    shutil.rmtree(hub_env)
+    fake_hub.reset_counts()
+    code, models = fetch_json(root, capsys, locked=True)
     assert code == 0
-    lines = (root / "tools/server/tests/models.lock").read_text().splitlines()
-    assert [line.split("\t")[0] for line in lines[1:]] == ["ggml-org/models"]
-    assert fake_hub.count(path_contains=REPO) == 0, "its repo is not even listed"
+    assert (models[REPO]["status"], models[REPO]["commit"]) == ("downloaded", pinned)
+    assert snapshot(hub_env) == files
+    assert fake_hub.count(kind="tree") == fake_hub.count(kind="info") == 0, "nothing listed"
 
 
 def test_a_framework_file_at_a_revision_stays_in_the_cache(

@@ -34,11 +34,32 @@ def test_entries_round_trip_sorted_with_both_kinds_of_digest() -> None:
     assert pinned[FILED].files == (SMALL,)
 
 
+def test_a_framework_model_s_lines_name_its_loader_and_read_back_as_that_model() -> None:
+    """One repo loaded by transformers and by hf_hub_download is two models, each with its
+    own files; a GGUF's line keeps six fields, as locks written before have them."""
+    loaded = HuggingFaceModel(hf_repo="org/m", loader="transformers")
+    one_file = HuggingFaceModel(hf_repo="org/m", hf_file="config.json", loader="hub_file")
+    entries = [LockEntry(loaded, C1, SMALL), LockEntry(one_file, C1, SMALL),
+               LockEntry(TAGGED, C1, GGUF)]
+    text = render(entries)
+    assert text.splitlines()[1:] == [
+        f"org/m\t-\torg/m@{C1}\tconfig.json\t2\tgit:{'c' * 40}\ttransformers",
+        f"org/m\tconfig.json\torg/m@{C1}\tconfig.json\t2\tgit:{'c' * 40}\thub_file",
+        f"org/m:Q8_0\t-\torg/m@{C1}\tm-Q8_0.gguf\t700\tsha256:{'b' * 64}",
+    ]
+    pinned = listings(parse(text, WHERE))
+    assert set(pinned) == {loaded, one_file, TAGGED}
+    assert pinned[loaded].files == pinned[one_file].files == (SMALL,)
+
+
 LINE = f"org/m:Q8_0\t-\torg/m@{C1}\tm-Q8_0.gguf\t700\tsha256:{'b' * 64}"
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("org/m:Q8_0\t-\tm-Q8_0.gguf", "expected 6 tab-separated fields, found 3"),
+    ("org/m:Q8_0\t-\tm-Q8_0.gguf",
+     "expected 6 tab-separated fields (7 for a framework's model), found 3"),
+    (LINE + "\tpytorch", "loader 'pytorch' is none of transformers, diffusers, "
+                         "sentence_transformers, hub_file, hub_snapshot, server, unknown"),
     (LINE.replace("org/m:Q8_0", "not a repo", 1),
      "'not a repo' is not fetched: repo id must be exactly 'org/name' (one '/')"),
     (LINE.replace(f"org/m@{C1}", f"org/other@{C1}"),
@@ -108,4 +129,5 @@ def test_only_lf_and_crlf_end_a_line(separator: str) -> None:
     assert str(info.value).startswith(f"{WHERE}:2: ")
     with pytest.raises(LockError) as info:
         parse(f"version\t1\n{LINE}\n \t{separator}\nbad\n", WHERE)
-    assert str(info.value) == f"{WHERE}:4: expected 6 tab-separated fields, found 1"
+    assert str(info.value) == (
+        f"{WHERE}:4: expected 6 tab-separated fields (7 for a framework's model), found 1")

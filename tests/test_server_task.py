@@ -39,6 +39,7 @@ def test_environment():
     assert os.environ["HF_HUB_CACHE"] == os.environ["LLAMA_CACHE"]
     assert os.environ.get("LLAMA_ARG_OFFLINE") == os.environ.get("EXPECT_OFFLINE")
     assert os.environ.get("HF_HUB_OFFLINE") == os.environ.get("EXPECT_OFFLINE")
+    assert os.environ.get("TRANSFORMERS_OFFLINE") == os.environ.get("EXPECT_OFFLINE")
     assert os.environ.get("SLOW_TESTS") == os.environ.get("EXPECT_SLOW")
 '''
 

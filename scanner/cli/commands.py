@@ -163,7 +163,8 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         tries=options.models.tries, locked=locked, lock_strict=options.models.locked,
         lock_path=str(options.lock_path),
         place_in=options.suite_dir if options.suite_dir.is_dir() else None,
-        url_dest=options.models.url_dest, deny=options.scan.deny)
+        url_dest=options.models.url_dest, deny=options.scan.deny,
+        overrides={repo: tuple(files) for repo, files in (options.models.files or {}).items()})
 
 
 @usage_errors("stopped by Ctrl-C; the lock file was not changed")
@@ -190,17 +191,9 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
         options.models, locked=False, latest=True, offline=False, dry_run=True, verify=False))
     settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True,
                                    place_in=None)  # a lock places nothing
-    pinned = llama_cpp_references(scan)  # a lock line does not say a framework's loader
-    run = run_fetch(pinned, settings, FetchDisplay(make_console(), pinned, selected, quiet=True))
+    # not a dry run for the small files a framework's rules read first (an index): presets too
+    run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
     return show(_lock_outcome(path, run, on_disk), _show_as(options, env))
-
-
-def llama_cpp_references(scan: ScanResult) -> ScanResult:
-    """The scan without a framework's references: the lock pins llama.cpp's files only, so a
-    lock asks nothing about the others' repos and fetches none of their files."""
-    return ScanResult(references=tuple(r for r in scan.references if r.model.loader is None),
-                      diagnostics=scan.diagnostics, files_scanned=scan.files_scanned,
-                      denied=scan.denied)
 
 
 def _lock_outcome(path: Path, run: FetchRun, on_disk: str | None) -> Locked:

@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Gt, Le
+from annotated_types import Ge, Gt, Le, MinLen
 
 from .. import limits
 from ..url_files import DEFAULT_URL_DEST
@@ -54,6 +54,10 @@ class ModelsOptions:
               "the default ones ("
               "RemoteOpenAIServer, popen_launch_server, launcher, vllm_runner, hf_runner, "
               "VllmRunner, HfRunner, LLM, AsyncLLM, EngineArgs, AsyncEngineArgs, Engine)")
+    files: dict[str, Annotated[list[str], MinLen(1)]] | None = option(
+        None, "the files to fetch for each repo a pattern matches, in place of the rules of the "
+              "framework that loads it, e.g. {'org/*': ['*.json', 'model.safetensors']} (repo "
+              "and file patterns as fnmatch, the first matching repo pattern wins)")
     extra: str | list[str | dict[str, str | None]] | None = option(
         None, "models no scan can see, as org/name[:TAG] or {hf_repo, hf_file}")
     cache_dir: str | None = option(None, "cache to fill (default: LLAMA_CACHE, HF_HUB_CACHE, "
@@ -117,7 +121,8 @@ class TestOptions:
     suite: str = option(DEFAULT_SUITE, "folder of the pytest suite under root, where the "
                                        "pytest arguments are collected and test.server runs "
                                        "(default: tools/server/tests)")
-    offline: bool = option(False, "run the tests offline (LLAMA_ARG_OFFLINE=1, HF_HUB_OFFLINE=1)")
+    offline: bool = option(False, "run the tests offline (LLAMA_ARG_OFFLINE=1, "
+                                  "HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1)")
     slow: bool = option(False, "also run the slow tests (SLOW_TESTS=1 and no -m \"not slow\", "
                                "as tests.sh does)")
     fetch: bool = option(True, "run models.fetch first (flag: --no-fetch)",
@@ -182,6 +187,8 @@ def config_defaults(section: type[Any]) -> dict[str, Any]:
 
     Registered as None ("not set"; the dataclass default applies): Invoke casts an
     INVOKE_MODELS_* value to the type of the registered default and crashes on `jobs=abc`,
-    whereas a string reaches our validation, which names the key.
+    whereas a string reaches our validation, which names the key. A mapping (`files`) is
+    registered as an empty one: Invoke's `merge_dicts` puts a file's mapping only into one.
     """
-    return {f.name: None for f in dataclasses.fields(section)}
+    return {f.name: {} if str(f.type).startswith("dict[") else None
+            for f in dataclasses.fields(section)}

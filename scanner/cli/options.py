@@ -148,7 +148,7 @@ def _validate(kind: type[Any], name: str, section: Mapping[str, Any], flags: Map
             near = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise OptionsError(f"{name}.{key}: unknown configuration key{hint}")
-    merged = {key: section[key] for key in known if section.get(key) is not None}
+    merged = {key: _plain(section[key]) for key in known if section.get(key) is not None}
     for key, value in flags.items():
         if value is not None and value is not False and value != [] and value != ():
             merged[key] = value
@@ -160,6 +160,14 @@ def _validate(kind: type[Any], name: str, section: Mapping[str, Any], flags: Map
         return TypeAdapter(kind).validate_python(merged)
     except ValidationError as exc:
         raise OptionsError(_why(exc, name)) from exc
+
+
+def _plain(value: Any) -> Any:
+    """A mapping as pydantic validates it: Invoke hands a configured one (`models.files`) over
+    as its `DataProxy`, which is no dict."""
+    if hasattr(value, "items") and not isinstance(value, dict):
+        return dict(value.items())
+    return value
 
 
 def _why(exc: ValidationError, section: str) -> str:

@@ -34,9 +34,9 @@ class SelectedFetch:
         """Once every model the tests need is in place, llama-server needs the Hub for
         nothing: the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about
         every preset at every start), and when they load models through a framework, also
-        HF_HUB_OFFLINE=1 (huggingface_hub then reads the cache only, as the frameworks on it
-        do). Not after a failed fetch, not with --online (`online`) or an offline run, and not
-        when selected tests fetch from the Hub themselves (they may hand llama-server a URL).
+        `HF_OFFLINE` (huggingface_hub and transformers then read the cache only). Not after a
+        failed fetch, not with --online (`online`) or an offline run, and not when selected
+        tests fetch from the Hub themselves (they may hand llama-server a URL).
         `switch`: what keeps it online where the note is read (the plugin has no --online)."""
         if self.code or online or offline:
             return {}
@@ -46,8 +46,9 @@ class SelectedFetch:
             return {}
         if self.selected is not None and loads_frameworks(self.selected.scan):
             log.note("note: every model the tests need is in place: they run offline "
-                     f"(LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1; {switch} keeps them online)")
-            return {"LLAMA_ARG_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+                     f"(LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1; {switch} "
+                     "keeps them online)")
+            return {"LLAMA_ARG_OFFLINE": "1", **environment.HF_OFFLINE}
         log.note("note: every model the tests need is in place: llama-server runs offline "
                  f"(LLAMA_ARG_OFFLINE=1; {switch} keeps it online)")
         return {"LLAMA_ARG_OFFLINE": "1"}

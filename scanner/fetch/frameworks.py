@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import cache as hf_cache
-from ..frameworks import plan_files
+from ..frameworks import Overrides, plan_files
 from ..frameworks.calls import load_calls
 from ..models import RepoFile, RepoListing
 from .jobs import FileJob, FileStatus, ModelPlan
@@ -36,9 +36,11 @@ class FrameworkFiles(NamedTuple):
 
 
 def framework_files(plan: ModelPlan, listing: RepoListing, cache: Path, job_for: JobFor,
-                    download: Download | None) -> FrameworkFiles:
+                    download: Download | None, overrides: Overrides | None = None,
+                    ) -> FrameworkFiles:
     """The union of the plans of the model's load calls (`FrameworkError`, `UnreadFile` when
-    one cannot be made). `download` fetches a file a rule reads (None: a dry run)."""
+    one cannot be made). `download` fetches a file a rule reads (None: a dry run); `overrides`
+    (`models.files`) replace the rules for the repos they match."""
 
     def read(file: RepoFile) -> bytes:
         job = job_for(file)
@@ -58,7 +60,7 @@ def framework_files(plan: ModelPlan, listing: RepoListing, cache: Path, job_for:
     files: dict[str, RepoFile] = {}
     absent: dict[str, None] = {}
     for call in load_calls(plan.references):
-        found = plan_files(call, listing, read)
+        found = plan_files(call, listing, read, overrides=overrides)
         for file in found.repo_files():
             files.setdefault(file.path, file)
         absent.update(dict.fromkeys(found.absent))

@@ -3,6 +3,7 @@ statuses, which change only through the methods below."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from fnmatch import fnmatchcase
@@ -180,6 +181,8 @@ class FetchSettings:
     url_dest: str = DEFAULT_URL_DEST
     #: repos never to fetch, as `models.deny` (for the models presets name)
     deny: tuple[str, ...] = ()
+    #: `models.files`: repo pattern → the file patterns fetched for a framework's model there
+    overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: fetch the presets (`preset.ini`) a dry run needs to know every model (`models.lock`)
     presets_in_dry_run: bool = False
 

@@ -177,7 +177,8 @@ def _planned_files(plan: ModelPlan, listing: RepoListing, settings: FetchSetting
             return None
         return resolution.files, resolution.commit
     try:
-        found = framework_files(plan, listing, settings.cache, job_for, download)
+        found = framework_files(plan, listing, settings.cache, job_for, download,
+                                settings.overrides)
     except NotFetchedInDryRun as exc:
         plan.set_aside(ModelStatus.SKIPPED, str(exc))
         return None

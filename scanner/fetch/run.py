@@ -101,10 +101,8 @@ def _run(scan: ScanResult, settings: FetchSettings, display: Display,
         raise SetupError("\n".join(clashes))
 
     def pinned_by_lock(plan: ModelPlan) -> bool:
-        # a URL reference is pinned by its URL; a framework's model is not pinned (the lock's
-        # lines do not say which loader reads a file)
+        # a URL reference is pinned by its URL (a framework's call by its revision)
         return (settings.locked is not None and not plan.model.revision
-                and plan.model.loader is None
                 and (settings.lock_strict or plan.model in settings.locked))
 
     listings: dict[tuple[str, str], ListingOutcome] = {}

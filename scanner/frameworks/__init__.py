@@ -9,9 +9,10 @@ rules must see first (an index, `model_index.json`, `modules.json`). Pure: no re
 from __future__ import annotations
 
 from .common import FilePlan, FrameworkError, PlannedFile, ReadFile
-from .plan import conservative, overridden, plan_files
+from .plan import Overrides, conservative, overridden, plan_files
 
 __all__ = [
-    "FilePlan", "FrameworkError", "PlannedFile", "ReadFile", "conservative", "overridden",
+    "FilePlan", "FrameworkError", "Overrides", "PlannedFile", "ReadFile", "conservative",
+    "overridden",
     "plan_files",
 ]  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..environment import HF_OFFLINE
 from ..limits import COLLECT_TIMEOUT_S
 from .standalone import fetch_test_models_selection as plugin
 
@@ -164,7 +165,7 @@ def run_environment(env: Mapping[str, str], cache: Path, *, offline: bool,
     child = dict(env)
     child.update(LLAMA_CACHE=str(cache), HF_HUB_CACHE=str(cache))
     if offline:
-        child.update(LLAMA_ARG_OFFLINE="1", HF_HUB_OFFLINE="1")
+        child.update(LLAMA_ARG_OFFLINE="1", **HF_OFFLINE)
     if slow:
         child["SLOW_TESTS"] = "1"
     return child
