@@ -57,11 +57,11 @@ def plugin_options(rootpath: Path) -> tuple[Options, bool]:
     (`tools/server/tests` of a llama.cpp checkout), else the rootdir itself. With
     `test.online`, whether llama-server stays online after a complete fetch. A bad value is an
     OptionsError naming where it was set; a file Invoke cannot use, a ConfigFileError."""
-    from .config_files import load_config, options_from, refused_names_its_source
+    from .config_files import load_config, options_from, refused_names_its_source, runtime_file
     from .tasks import namespace
 
-    runtime = os.environ.get("INVOKE_RUNTIME_CONFIG")
-    config = load_config(Path(runtime) if runtime else None, None, namespace.configuration())
+    # pytest's command line is no Invoke one: the runtime file is INVOKE_RUNTIME_CONFIG's
+    config = load_config(runtime_file([]), None, namespace.configuration())
     with refused_names_its_source(config):
         test = check_section(config.test)
     suite = Path(test.suite)
