@@ -159,8 +159,8 @@ TASK_HELP = {("fetch", "json"): "print the plan and the outcome as one JSON docu
 SECTIONS: dict[str, type[Any]] = {"models": ModelsOptions, "test": TestOptions,
                                   "task": TaskSwitches}
 #: Where a task's flag is looked up, its own section first: `--offline` is `test.offline` for
-#: `test.server`, `models.offline` for the `models.*` tasks.
-LOOKUP = {"server": ("test", "models", "task")}
+#: `test.server` (which takes no switch of another task), `models.offline` for `models.*`.
+LOOKUP = {"server": ("test", "models")}
 
 
 def option_of(task: str, param: str) -> tuple[str, dataclasses.Field[Any], bool]:
