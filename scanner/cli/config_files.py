@@ -5,7 +5,8 @@ that is no mapping, a section (`models: [1, 2]`) that clashes with what the task
 
 One loader for every entry point: `fetch-test-models` (its `Program` creates a `CheckedConfig`),
 `invoke -r CLONE` (Invoke's own `Config` reads the files: the tasks check them again, with
-this loader, before Invoke merges them) and the pytest plugin (which has no `Program`). Which
+this loader, before Invoke merges them) and the pytest plugin (which has no `Program`); and one
+reading of the options from the loaded configuration for all of them (`options_from`). Which
 file set a value a task refuses is said too (`blame`).
 """
 
