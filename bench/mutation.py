@@ -76,7 +76,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/hub_errors.py": ("tests/test_hub_errors.py",),
     "scanner/hub.py": ("tests/test_hub.py",),
     "scanner/hub_transport.py": ("tests/test_hub.py",),
-    "scanner/cli/declarations.py": ("tests/test_options.py",),
+    "scanner/cli/declarations.py": ("tests/test_options.py", "tests/test_task_flags.py"),
     "scanner/cli/options.py": ("tests/test_options.py",),
     "scanner/fetch/plan.py": ("tests/test_plan.py", "tests/test_fetch_run.py"),
     "scanner/fetch/run.py": ("tests/test_fetch_run.py", "tests/test_plan.py"),

@@ -5,7 +5,8 @@ that is no mapping, a section (`models: [1, 2]`) that clashes with what the task
 
 One loader for every entry point: `fetch-test-models` (its `Program` creates a `CheckedConfig`),
 `invoke -r CLONE` (Invoke's own `Config` reads the files: the tasks check them again, with
-this loader, before Invoke merges them) and the pytest plugin (which has no `Program`). Which
+this loader, before Invoke merges them) and the pytest plugin (which has no `Program`); and one
+reading of the options from the loaded configuration for all of them (`options_from`). Which
 file set a value a task refuses is said too (`blame`).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,11 @@ from invoke.exceptions import Exit, UnknownFileType
 from invoke.util import yaml  # type: ignore[attr-defined]  # the PyYAML Invoke reads with
 
 from ..errors import ExitCode, OptionsError
+from .options import Options, build_options, check_section
 
+#: What refuses a section's values (`blame` says which file or variable set a bad one).
+SECTION_CHECKS: dict[str, Callable[[Mapping[str, Any]], object]] = {
+    "models": build_options, "test": check_section}
 #: Invoke's configuration levels that hold values from outside, highest precedence first
 #: (`Config.merge`); `Config._load_file` and `load_shell_env` keep each one's data as
 #: `_<level>` and a file's path as `_<level>_path`.
@@ -137,6 +143,30 @@ def runtime_file(argv: list[str] | None = None) -> Path | None:
         value = parsed[0].args.config.value
     value = value or os.environ.get("INVOKE_RUNTIME_CONFIG")
     return Path(value) if value else None
+
+
+def options_from(config: Config, *, check_test: bool = True, suite: str | None = None,
+                 python: str | None = None, **flags: Any) -> Options:
+    """What a run gets from the loaded configuration under the flags, for the tasks and the
+    plugin alike: the `models:` section under `flags`; the suite, interpreter and collection
+    timeout from `test:` unless given; `test:` checked whole (`check_test`) so that a mistake
+    shows up on the first command. A refused value is an OptionsError naming where it was
+    set."""
+    with refused_names_its_source(config):
+        if check_test:
+            check_section(config.test)
+        return build_options(config.models, suite=suite or config.test.suite,
+                             python=python or config.test.python,
+                             collect_timeout=config.test.collect_timeout, **flags)
+
+
+@contextmanager
+def refused_names_its_source(config: Config) -> Iterator[None]:
+    """An OptionsError raised inside, with the file or variable that set the refused value."""
+    try:
+        yield
+    except OptionsError as exc:
+        raise OptionsError(f"{exc}{blame(config, SECTION_CHECKS)}") from exc
 
 
 def blame(config: Config, checks: Mapping[str, Callable[[Mapping[str, Any]], object]]) -> str:

@@ -1,9 +1,9 @@
-"""Every option, declared once: its config key, type, default and help, per config section,
-and the flags each task offers.
+"""Every option, declared once: its config key, type, default and help, per config section.
 
 `models:` (flags of `models.list` / `models.fetch`) and `test:` (flags of `test.server`) are
-frozen dataclasses whose fields generate Invoke's config defaults and the `--help` texts
-(`flags.py`); the values a run gets from them are built and validated in `options.py`. Only
+frozen dataclasses whose fields generate Invoke's config defaults, and the help and default
+of each flag a task takes (`tasks.py`: a parameter of the task named as the option); the
+values a run gets from them are validated with pydantic, as these classes, in `options.py`. Only
 the standard library and `annotated_types` are imported here, so that loading `tasks.py`
 (`invoke --list`) costs no more than Invoke itself.
 """
@@ -11,6 +11,7 @@ the standard library and `annotated_types` are imported here, so that loading `t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -158,28 +159,67 @@ class TaskSwitches:
     unreferenced: bool = option(False, "also whole repos that no reference of the suite names")
 
 
-#: Each task's flags: `models:` options by name, `test.NAME` and `task.NAME` for the others
-#: (`TestOptions`, `TaskSwitches`). Long flags only: a one-letter form would shadow pytest's
-#: (`routing.py`).
-TASK_FLAGS: dict[str, tuple[str, ...]] = {
-    "list": ("root", "tests", "json", "strict", "deny", "test.suite", "test.python",
-             "verbosity"),
-    "fetch": ("root", "tests", "json", "strict", "deny", "cache_dir", "jobs", "dry_run",
-              "offline", "mmproj", "urls", "verify", "timeout", "backend", "llama_bin",
-              "llama_timeout", "test.suite", "lock", "locked", "connections", "tries",
-              "test.python", "latest", "verbosity"),
-    "lock": ("root", "tests", "deny", "test.suite", "lock", "task.check", "test.python",
-             "verbosity"),
-    "prune": ("root", "tests", "cache_dir", "test.suite", "lock", "task.yes",
-              "task.unreferenced", "verbosity"),
-    "server": ("root", "test.suite", "test.offline", "test.slow", "test.workers", "test.fetch",
-               "test.keep_going", "locked", "test.python", "latest", "test.online",
-               "verbosity"),
-}
 #: Where a task says an option's help otherwise.
 TASK_HELP = {("fetch", "json"): "print the plan and the outcome as one JSON document"}
 SECTIONS: dict[str, type[Any]] = {"models": ModelsOptions, "test": TestOptions,
                                   "task": TaskSwitches}
+#: Where a task's flag is looked up, its own section first: `--offline` is `test.offline` for
+#: `test.server` (which takes no switch of another task), `models.offline` for `models.*`.
+LOOKUP = {"server": ("test", "models")}
+
+
+def option_of(task: str, param: str) -> tuple[str, dataclasses.Field[Any], bool]:
+    """The section and declaration of the option a task's parameter sets, and whether its flag
+    switches it off: `json_` is `--json`, `no_NAME` switches off NAME, an option on by default
+    that says how (`off`); else such an option is Invoke's `--[no-]NAME`. A TypeError names a
+    parameter no option declares."""
+    name = param.rstrip("_")
+    for section in LOOKUP.get(task, ("models", "test", "task")):
+        fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+        off = fields.get(name.removeprefix("no_"))
+        if name.startswith("no_") and off is not None and _negated(off):
+            return section, off, True
+        if name in fields and not _negated(fields[name]):
+            return section, fields[name], False
+    raise TypeError(f"{task}: --{param} is no option of scanner/cli/declarations.py")
+
+
+def _negated(declared: dataclasses.Field[Any]) -> bool:
+    return declared.default is True and declared.metadata["off"] is not None
+
+
+def flag_help(task: str, param: str) -> str:
+    _, declared, negated = option_of(task, param)
+    text: str = declared.metadata["off"] if negated else TASK_HELP.get(
+        (task, declared.name), declared.metadata["help"])
+    return text
+
+
+def flag_default(task: str, param: str) -> bool | None:
+    """The default Invoke must see: False for a flag, True for `--[no-]NAME`, None for a value
+    (the option then comes from configuration)."""
+    _, declared, negated = option_of(task, param)
+    return (declared.default is True and not negated) if isinstance(declared.default, bool) \
+        else None
+
+
+def repeatable(task: str, param: str) -> bool:
+    return "list[" in str(option_of(task, param)[1].type)
+
+
+def by_section(task: str, given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A task's flags as given (its parameters, by name), as the options they set, by section.
+    A flag that switches its option off and was given says False; one left as it was leaves
+    the option to configuration (None)."""
+    values: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for param, value in given.items():
+        section, declared, negated = option_of(task, param)
+        if negated:
+            value = False if value else None
+        elif declared.default is True:  # `--[no-]NAME`
+            value = None if value else False
+        values[section][declared.name] = value
+    return values
 
 
 def config_defaults(section: type[Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from ..selection.standalone import fetch_test_models_xdist as handoff
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from .commands import select_then_fetch
 from .config_files import ConfigFileError
-from .options import Options, build_options, check_section
+from .options import Options, check_section
 
 #: The file an xdist worker writes its collection to, handed to it by the controller.
 WORKER_KEY = "fetch_test_models_selection"
@@ -56,25 +56,21 @@ def plugin_options(rootpath: Path) -> tuple[Options, bool]:
     (`tools/server/tests` of a llama.cpp checkout), else the rootdir itself. With
     `test.online`, whether llama-server stays online after a complete fetch. A bad value is an
     OptionsError naming where it was set; a file Invoke cannot use, a ConfigFileError."""
-    from .config_files import blame, load_config
-    from .tasks import SECTION_CHECKS, namespace
+    from .config_files import load_config, options_from, refused_names_its_source, runtime_file
+    from .tasks import namespace
 
-    runtime = os.environ.get("INVOKE_RUNTIME_CONFIG")
-    config = load_config(Path(runtime) if runtime else None, None, namespace.configuration())
-    try:
+    # pytest's command line is no Invoke one: the runtime file is INVOKE_RUNTIME_CONFIG's
+    config = load_config(runtime_file([]), None, namespace.configuration())
+    with refused_names_its_source(config):
         test = check_section(config.test)
-        suite = Path(test.suite)
-        root, suite_name = rootpath, "."
-        if rootpath.parts[-len(suite.parts):] == suite.parts and suite.parts:
-            root, suite_name = rootpath.parents[len(suite.parts) - 1], str(suite)
-        section = dict(config.models)
-        section["root"] = section.get("root") or str(root)
-        if environment.offline(os.environ):
-            section["offline"] = True  # the tests run offline: so does their fetch (a check)
-        return (build_options(section, suite=suite_name, collect_timeout=test.collect_timeout),
-                test.online)
-    except OptionsError as exc:
-        raise OptionsError(f"{exc}{blame(config, SECTION_CHECKS)}") from exc
+    suite = Path(test.suite)
+    root, suite_name = rootpath, "."
+    if rootpath.parts[-len(suite.parts):] == suite.parts and suite.parts:
+        root, suite_name = rootpath.parents[len(suite.parts) - 1], str(suite)
+    # the tests run offline (HF_HUB_OFFLINE): so does their fetch, a check
+    offline = environment.offline(os.environ) or None
+    return (options_from(config, check_test=False, suite=suite_name,
+                         root=config.models.root or str(root), offline=offline), test.online)
 
 
 def _uncaptured(config: pytest.Config) -> contextlib.AbstractContextManager[Any]:

@@ -9,10 +9,11 @@ what is the tool's, with the pytest arguments after its `--`."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from .flags import task_flags
+from .tasks import namespace
 
 #: The tool's help after a task (`-h` is also pytest's, but `TASK -h` means the task's help).
 HELP_FLAGS = ("--help", "-h")
@@ -29,13 +30,14 @@ class Routed(NamedTuple):
 
 def long_flags(task: str) -> dict[str, bool]:
     """A task's flags as typed (`--keep-going`, `--no-urls`), each with whether it takes a
-    value (`models.list` → the flags of `TASK_FLAGS["list"]`)."""
+    value (`models.list` → the parameters of `tasks.list_models`), read as Invoke reads them
+    (`Task.arg_opts`: a flag takes a value unless its default is a boolean)."""
     flags: dict[str, bool] = {}
-    for flag in task_flags(task.rpartition(".")[2]):
-        name = "--" + flag.param.replace("_", "-").strip("-")
-        takes_value = not isinstance(flag.default, bool)
-        flags[name] = takes_value
-        if flag.switch:  # Invoke's `--[no-]NAME`
+    params = [*inspect.signature(namespace[task].body).parameters.values()][1:]
+    for param in params:
+        name = "--" + param.name.strip("_").replace("_", "-")
+        flags[name] = not isinstance(param.default, bool)
+        if param.default is True:  # Invoke's `--[no-]NAME`
             flags["--no-" + name[2:]] = False
     return flags
 

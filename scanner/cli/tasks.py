@@ -1,18 +1,20 @@
 """The Invoke collection: `models.list`, `models.fetch`, `models.lock`, `models.prune`,
 `test.server`.
 
-Thin by design: each task merges its flags with its config section and calls `scanner`. The
-options, their defaults and help texts are declared once, in `scanner/cli/declarations.py`. The
+Thin by design: each task is a plain Invoke task whose parameters are its flags; it merges
+them with its config section and calls `scanner`. The options, their defaults and help texts
+are declared once, in `scanner/cli/declarations.py`, under the names the parameters have. The
 `fetch-test-models` command (`program.py`) runs this collection; so does `invoke -r CLONE`,
 through the clone's top-level `tasks.py`.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import shlex
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,37 +24,65 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
 from ..errors import ExitCode, OptionsError
-from .config_files import blame, load_config, runtime_file
-from .declarations import ModelsOptions, TestOptions, config_defaults
-from .flags import TaskFlag, by_section, signature, task_flags
-from .options import Options, build_options, build_server_run, check_section
+from . import declarations as declared
+from .config_files import load_config, options_from, refused_names_its_source, runtime_file
+from .options import Options, build_server_run
 
-Values = dict[str, dict[str, Any]]
-#: What refuses a section's values (`blame` says which file or variable set a bad one).
-SECTION_CHECKS: dict[str, Callable[[Mapping[str, Any]], object]] = {
-    "models": build_options, "test": check_section}
+#: What Invoke gives a flag that takes a value (the declaration's type is checked later, with
+#: the configuration under it), and one that may be repeated.
+Text = str | None
+Texts = list[str] | None
+TaskBody = Callable[..., None]
 
 
-def _options(c: Context, values: Values, check_test: bool = True,
+def flags_task(name: str) -> Callable[[TaskBody], Task[Any]]:
+    """Invoke's `@task` over a body whose parameters after `c` are its flags, each named as the
+    option it sets (`scanner/cli/declarations.py`), where its help comes from; the default
+    each parameter must have is checked there too, so a body cannot offer a flag that
+    differs from its declaration. Long flags only: a short one would shadow pytest's (`-k`,
+    `-x`, `-n`; see routing.py)."""
+    def make(body: TaskBody) -> Task[Any]:
+        params = [*inspect.signature(body).parameters.values()][1:]
+        for param in params:
+            if param.default is not declared.flag_default(name, param.name):
+                raise TypeError(f"{name}: --{param.name} must default to "
+                                f"{declared.flag_default(name, param.name)}, as declared")
+        made: Task[Any] = task(
+            name=name, auto_shortflags=False,
+            help={param.name: declared.flag_help(name, param.name) for param in params},
+            iterable=[param.name for param in params if declared.repeatable(name, param.name)]
+        )(body)
+        return made
+    return make
+
+
+def _given(name: str, flags: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A task's flags (its parameters: `locals()` on entry) as the options they set."""
+    return declared.by_section(name, {param: value for param, value in flags.items()
+                                      if param != "c"})
+
+
+def _options(c: Context, values: dict[str, dict[str, Any]], check_test: bool = True,
              selection: list[str] | None = None) -> Options:
-    """Flags over the `models:` section; a bad value is a usage error, never a traceback.
-    The `test:` section is checked too (`test.server` checks it with its own flags)."""
+    """Flags over the `models:` section (`test:` gives the suite and interpreter the flags do
+    not); a bad value is a usage error, never a traceback. The `test:` section is checked too
+    (`test.server` checks it with its own flags)."""
     test = values["test"]
     try:
-        if check_test:
-            check_section(c.config.test)
-        return build_options(c.config.models, suite=test.get("suite") or c.config.test.suite,
-                             python=test.get("python") or c.config.test.python,
-                             collect_timeout=c.config.test.collect_timeout,
-                             selection=selection, **values["models"])
+        return options_from(c.config, check_test=check_test, suite=test.get("suite"),
+                            python=test.get("python"), selection=selection, **values["models"])
     except OptionsError as exc:
-        raise _refused(c, exc) from exc
+        raise _refused(exc) from exc
 
 
-def _refused(c: Context, exc: OptionsError) -> Exit:
+def _refused(exc: OptionsError) -> Exit:
     """A bad value, and the file or variable it comes from when it is not a flag."""
-    where = blame(c.config, SECTION_CHECKS)
-    return Exit(f"error: invalid option: {exc}{where}", code=ExitCode.USAGE)
+    return Exit(f"error: invalid option: {exc}", code=ExitCode.USAGE)
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise Exit(code=code)
 
 
 def pytest_args(c: Context) -> list[str] | None:
@@ -68,81 +98,86 @@ def pytest_args(c: Context) -> list[str] | None:
     return shlex.split(c.remainder) if c.remainder else None
 
 
-def _task(name: str, run: Callable[[Context, Values], int]) -> Task[Any]:
-    """A task whose flags are the ones `options.TASK_FLAGS` gives it; `run`'s docstring is its
-    help, and its exit code the task's."""
-    flags: list[TaskFlag] = task_flags(name)
-
-    def body(c: Context, **given: Any) -> None:
-        code = run(c, by_section(flags, given))
-        if code:
-            raise Exit(code=code)
-
-    body.__signature__ = signature(flags)  # type: ignore[attr-defined]
-    body.__name__ = body.__qualname__ = name
-    body.__doc__ = run.__doc__
-    # long flags only: a short one would shadow pytest's (`-k`, `-x`, `-n`; see routing.py)
-    made: Task[Any] = task(name=name, help={flag.param: flag.help for flag in flags},
-                           auto_shortflags=False,
-                           iterable=[flag.param for flag in flags if flag.repeatable])(body)
-    return made
-
-
-def list_models(c: Context, values: Values) -> int:
+@flags_task("list")
+def list_models(c: Context, root: Text = None, tests: Texts = None, json_: bool = False,
+                strict: bool = False, deny: Texts = None, suite: Text = None,
+                python: Text = None, verbosity: Text = None) -> None:
     """List the Hugging Face models the test suite references; with PYTEST ARGS, only
     those the tests pytest selects with them need."""
+    values = _given("list", locals())
     from . import commands
 
-    return commands.list_models(_options(c, values, selection=pytest_args(c)))
+    _exit(commands.list_models(_options(c, values, selection=pytest_args(c))))
 
 
-def fetch_models(c: Context, values: Values) -> int:
+@flags_task("fetch")
+def fetch_models(c: Context, root: Text = None, tests: Texts = None, json_: bool = False,
+                 strict: bool = False, deny: Texts = None, cache_dir: Text = None,
+                 jobs: Text = None, connections: Text = None, dry_run: bool = False,
+                 offline: bool = False, no_mmproj: bool = False, urls: bool = True,
+                 verify: bool = False, timeout: Text = None, tries: Text = None,
+                 backend: Text = None, llama_bin: Text = None, llama_timeout: Text = None,
+                 suite: Text = None, lock: Text = None, locked: bool = False,
+                 latest: bool = False, python: Text = None, verbosity: Text = None) -> None:
     """Resolve the referenced models as llama.cpp would and download them into the cache;
     with PYTEST ARGS, only those the tests pytest selects with them need."""
+    values = _given("fetch", locals())
     from . import commands
 
-    return commands.fetch_models(_options(c, values, selection=pytest_args(c)))
+    _exit(commands.fetch_models(_options(c, values, selection=pytest_args(c))))
 
 
-def lock_models(c: Context, values: Values) -> int:
+@flags_task("lock")
+def lock_models(c: Context, root: Text = None, tests: Texts = None, deny: Texts = None,
+                suite: Text = None, lock: Text = None, check: bool = False,
+                python: Text = None, verbosity: Text = None) -> None:
     """Pin the exact files (commit, size, sha256) every referenced model resolves to in a lock
     file; with PYTEST ARGS, only the models of the tests pytest selects."""
+    values = _given("lock", locals())
     from . import commands
 
     options = _options(c, values, selection=pytest_args(c))
-    return commands.lock_models(options, check=values["task"]["check"])
+    _exit(commands.lock_models(options, check=check))
 
 
-def prune_models(c: Context, values: Values) -> int:
+@flags_task("prune")
+def prune_models(c: Context, root: Text = None, tests: Texts = None, cache_dir: Text = None,
+                 suite: Text = None, lock: Text = None, yes: bool = False,
+                 unreferenced: bool = False, verbosity: Text = None) -> None:
     """List (or with --yes remove) what the suite no longer needs in the cache: snapshots other
     than the current or locked commit, blobs nothing links to, stale partial downloads."""
+    values = _given("prune", locals())
     from . import commands
 
     given = pytest_args(c)
     if given:
         raise Exit(f"error: models.prune takes no pytest arguments: {shlex.join(given)}",
                    code=ExitCode.USAGE)
-    switches = values["task"]
-    return commands.prune_models(_options(c, values), yes=switches["yes"],
-                                 unreferenced=switches["unreferenced"])
+    _exit(commands.prune_models(_options(c, values), yes=yes, unreferenced=unreferenced))
 
 
-def run_tests(c: Context, values: Values) -> int:
+@flags_task("server")
+def run_tests(c: Context, root: Text = None, suite: Text = None, offline: bool = False,
+              slow: bool = False, workers: Text = None, no_fetch: bool = False,
+              keep_going: bool = False, locked: bool = False, python: Text = None,
+              latest: bool = False, online: bool = False, verbosity: Text = None) -> None:
     """Run the server tests as tools/server/tests/tests.sh does, after models.fetch has fetched
     the models of exactly the tests pytest selects; PYTEST ARGS go to pytest.
 
     Depends on models.fetch: it runs first, with models.fetch's configured options and the
     selection, unless --no-fetch (or `test: {fetch: false}`).
     """
+    values = _given("server", locals())
     from .server_tests import run_server_tests
 
     options = _options(c, values, check_test=False)
     run_flags = {k: v for k, v in values["test"].items() if k not in ("suite", "python")}
     try:
-        run = build_server_run(c.config.test, os.environ, pytest_args(c) or [], **run_flags)
+        with refused_names_its_source(c.config):
+            run = build_server_run(c.config.test, os.environ, pytest_args(c) or [], **run_flags)
     except OptionsError as exc:
-        raise _refused(c, exc) from exc
-    return run_server_tests(options, run)
+        raise _refused(exc) from exc
+    _exit(run_server_tests(options, run))
 
 
 class _Tasks(Collection):
@@ -165,9 +200,8 @@ class _Tasks(Collection):
 _PROJECT = Path(__file__).resolve().parents[2]
 
 namespace = Collection(
-    _Tasks("models", _task("list", list_models), _task("fetch", fetch_models),
-           _task("lock", lock_models), _task("prune", prune_models)),
-    _Tasks("test", _task("server", run_tests)))
+    _Tasks("models", list_models, fetch_models, lock_models, prune_models),
+    _Tasks("test", run_tests))
 # On the root so that every task sees both sections (`test.server` reads `models:` too).
-namespace.configure({"models": config_defaults(ModelsOptions),
-                     "test": config_defaults(TestOptions)})
+namespace.configure({"models": declared.config_defaults(declared.ModelsOptions),
+                     "test": declared.config_defaults(declared.TestOptions)})
