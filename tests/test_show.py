@@ -15,8 +15,8 @@ from scanner.fetch.jobs import FetchSettings
 from scanner.fetch.llama import LlamaBinary, LlamaOutcome
 from scanner.fetch.run import FetchRun
 from scanner.models import Diagnostic, HuggingFaceModel, ScanResult
-from scanner.outcomes import Fetched, Listed, LlamaFetched, Locked, Pruned, ServerTestsRun
 from scanner.output import log
+from scanner.output.outcomes import Fetched, Listed, LlamaFetched, Locked, Pruned, ServerTestsRun
 from scanner.output.show import ShowAs, show
 from scanner.selection.network import NetworkNeed
 from tests.helpers import suite_for

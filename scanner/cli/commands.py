@@ -1,4 +1,4 @@
-"""The work behind each Invoke task: each computes its outcome (`scanner/outcomes.py`) and
+"""The work behind each Invoke task: each computes its outcome (`scanner/output/outcomes.py`) and
 returns what `output/show.py` makes of it, the process exit code."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from .. import environment, lock, prune
 from ..errors import ExitCode, NoTestsSelected, OptionsError, SetupError
 from ..keep import what_to_keep
 from ..models import ScanResult
-from ..outcomes import Fetched, Listed, Locked, Pruned
 from ..output import log
 from ..output.console import make_console
+from ..output.outcomes import Fetched, Listed, Locked, Pruned
 from ..output.prune_report import print_left_in_use, print_prune_items
 from ..output.show import ShowAs, show
 from ..scan.suite import NoTestFiles, scan_suite

@@ -15,7 +15,6 @@ from ..url_files import DEFAULT_URL_DEST
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub_errors import HubError
-    from .place import Placement
 
 #: What an interrupted file's error says (Ctrl-C stopped it; nothing is wrong with the Hub).
 INTERRUPTED = "interrupted before it finished"
@@ -110,6 +109,36 @@ class FileJob:
         self.status = FileStatus.DOWNLOAD if repair else FileStatus.MISSING
         self.error = None if repair else problem
         self.link_from = None
+
+
+class PlaceStatus(str, Enum):
+    """One destination; the value is what the table and the JSON document say."""
+
+    PRESENT = "present"  # already there: a link to the blob, or the same bytes
+    PLANNED = "to place"  # a dry run, or before the downloads
+    LINKED = "linked"
+    COPIED = "copied"
+    DIFFERENT = "different"  # another file is there: left alone
+    MISSING = "missing"  # the file is not in the cache (failed, missing offline)
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Placement:
+    """A URL file where the suite reads it (`fetch/place.py` makes and fills it)."""
+
+    job: FileJob
+    path: Path  # the destination
+    relative: str  # the destination under the suite folder, as the table and JSON say it
+    status: PlaceStatus = PlaceStatus.PLANNED
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (PlaceStatus.PRESENT, PlaceStatus.LINKED, PlaceStatus.COPIED)
 
 
 @dataclass

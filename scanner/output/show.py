@@ -1,4 +1,4 @@
-"""The one place where what a task did (an outcome of `scanner/outcomes.py`) becomes what the
+"""The one place where what a task did (an outcome of `scanner/output/outcomes.py`) becomes what the
 user sees at its end: the text or the `--json` document, the CI step summary, and the exit
 code. The exit-code rules are all here (`exit_code`); usage errors (2) and Ctrl-C (130) come
 before any outcome, from the commands' wrapper."""
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ExitCode
 from ..models import ScanResult
-from ..outcomes import Fetched, Listed, LlamaFetched, Locked, Outcome, Pruned
+from .outcomes import Fetched, Listed, LlamaFetched, Locked, Outcome, Pruned
 
 
 @dataclass(frozen=True)
