@@ -11,9 +11,8 @@ import pytest
 
 from scanner.cli import commands
 from scanner.cli.options import build_options
-from scanner.fetch.jobs import FetchSettings
+from scanner.fetch.jobs import FetchRun, FetchSettings
 from scanner.fetch.llama import LlamaBinary, LlamaOutcome
-from scanner.fetch.run import FetchRun
 from scanner.models import Diagnostic, HuggingFaceModel, ScanResult
 from scanner.output import log
 from scanner.output.outcomes import Fetched, Listed, LlamaFetched, Locked, Pruned, ServerTestsRun

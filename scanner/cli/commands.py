@@ -27,8 +27,7 @@ from .options import Options
 from .selected import endpoint_host, needs_of, scan_selected
 
 if TYPE_CHECKING:
-    from ..fetch.jobs import FetchSettings
-    from ..fetch.run import FetchRun
+    from ..fetch.jobs import FetchRun, FetchSettings
 
 P = ParamSpec("P")
 
@@ -155,7 +154,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     """`models.lock`: resolve every (selected) reference and write the lock, or with `check`
     say whether the lock on disk is what would be written (exit 1 when stale). The lock on
     disk is read (`--check`), or its place checked, before the Hub is asked anything."""
-    from ..fetch.run import run_fetch
+    from ..fetch.resolve import resolve_models
     from ..output.fetch_report import FetchDisplay
 
     env = os.environ if env is None else env
@@ -170,11 +169,12 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
         lock.check_destination(path)
     scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
-        options.models, locked=False, latest=True, offline=False, dry_run=True, verify=False))
-    settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True,
+        options.models, locked=False, latest=True, offline=False, verify=False))
+    settings = dataclasses.replace(fetch_settings(unlocked, env),
                                    place_in=None)  # a lock places nothing
     pinned = llama_cpp_references(scan)  # a lock line does not say a framework's loader
-    run = run_fetch(pinned, settings, FetchDisplay(make_console(), pinned, selected, quiet=True))
+    run = resolve_models(pinned, settings,
+                         FetchDisplay(make_console(), pinned, selected, quiet=True))
     return show(_lock_outcome(path, run, on_disk), _show_as(options, env))
 
 

@@ -1,5 +1,6 @@
-"""What a fetch tracks: its settings, one job per file, one plan per model, and their typed
-statuses, which change only through the methods below."""
+"""What a fetch tracks: its settings, one job per file, one plan per model, a URL file's
+placement, the run as a whole, and their typed statuses, which change only through the
+methods below."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .. import limits
-from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing
+from ..models import Diagnostic, HuggingFaceModel, ModelReference, RepoFile, RepoListing
 from ..url_files import DEFAULT_URL_DEST
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
@@ -174,6 +175,36 @@ class ModelPlan:
 
 
 @dataclass
+class FetchRun:
+    """What one fetch planned and how it ended."""
+
+    plans: list[ModelPlan]
+    jobs: list[FileJob]
+    problems: list[str] = field(default_factory=list)  # listing and --verify warnings
+    #: the downloads were refused before any request: "read-only" or "no-space"
+    refused: Literal["read-only", "no-space"] | None = None
+    needed_bytes: int = 0
+    free_bytes: int = 0
+    #: presets that could not be read (the scan's own diagnostics are the caller's)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(plan.status.bad for plan in self.plans)
+
+    def status_counts(self) -> str:
+        """`2 cached, 1 failed`: models by status, for summaries."""
+        counts: dict[str, int] = {}
+        for plan in self.plans:
+            counts[str(plan.status)] = counts.get(str(plan.status), 0) + 1
+        return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+    def received_bytes(self) -> int:
+        """Bytes this run received (`jobs` holds each shared file once)."""
+        return sum(job.received for job in self.jobs)
+
+
+@dataclass
 class ListingOutcome:
     listing: RepoListing | None
     error: HubError | None = None
@@ -209,8 +240,6 @@ class FetchSettings:
     url_dest: str = DEFAULT_URL_DEST
     #: repos never to fetch, as `models.deny` (for the models presets name)
     deny: tuple[str, ...] = ()
-    #: fetch the presets (`preset.ini`) a dry run needs to know every model (`models.lock`)
-    presets_in_dry_run: bool = False
 
     def is_denied(self, model: HuggingFaceModel) -> bool:
         return any(fnmatchcase(model.repo, p) or fnmatchcase(model.hf_repo, p)

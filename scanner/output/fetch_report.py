@@ -12,8 +12,15 @@ from rich.console import Console
 from rich.text import Text
 
 from ..environment import shown_url
-from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan, Placement, PlaceStatus
-from ..fetch.run import FetchRun
+from ..fetch.jobs import (
+    FetchRun,
+    FetchSettings,
+    FileJob,
+    FileStatus,
+    ModelPlan,
+    Placement,
+    PlaceStatus,
+)
 from ..models import Diagnostic, ModelReference, ScanResult
 from ..selection.needs import SelectedScan
 from ..selection.network import NetworkNeed, needs_entry, network_lines
