@@ -48,6 +48,15 @@ def test_downloads_refused_for_want_of_space_say_so_once_and_fail(
     assert summary.read_text().startswith("### models.fetch\n")
 
 
+def test_a_fetch_that_ended_well_and_a_written_lock_exit_0(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = FetchSettings(cache=tmp_path / "hub", endpoint="http://127.0.0.1:9", token=None)
+    assert show(Fetched(NO_SCAN, None, [], settings, FetchRun([], []), 0.5), ShowAs()) == 0
+    path = tmp_path / "models.lock"
+    assert show(Locked(path, "written", [], []), ShowAs()) == 0
+    assert capsys.readouterr().out.endswith(f"wrote {path}: 0 models, 0 files\n")
+
+
 def test_list_json_names_what_tests_fetch_and_strict_fails_on_diagnostics(
         capsys: pytest.CaptureFixture[str]) -> None:
     code = show(Listed(WARNED, None, [IMAGE_NEED]), ShowAs(json=True, strict=True))
