@@ -80,6 +80,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/cli/options.py": ("tests/test_options.py",),
     "scanner/fetch/plan.py": ("tests/test_plan.py", "tests/test_fetch_run.py"),
     "scanner/fetch/run.py": ("tests/test_fetch_run.py", "tests/test_plan.py"),
+    "scanner/fetch/resolve.py": (
+        "tests/test_fetch_run.py", "tests/test_plan.py", "tests/test_presets.py"),
+    "scanner/output/show.py": ("tests/test_show.py",),
     **{f"scanner/frameworks/{name}.py": ("tests/test_frameworks.py",
                                          "tests/test_frameworks_layouts.py")
        for name in ("common", "plan", "hub", "transformers", "sentence_transformers",

@@ -8,9 +8,9 @@ from typing import NamedTuple
 
 from . import lock
 from .cache import is_commit, read_ref, snapshot_path
-from .fetch.place import placed_blobs
 from .models import ScanResult
 from .preset import PRESET_FILE, PresetError, preset_models
+from .url_files import placed_blobs
 
 
 class Keep(NamedTuple):

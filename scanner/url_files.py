@@ -11,6 +11,7 @@ the configured destination (`models.url_dest`, default `tmp/{name}`) is created 
 from __future__ import annotations
 
 import logging
+import os
 import string
 from pathlib import Path, PurePosixPath
 
@@ -60,3 +61,24 @@ def prepare_working_folders(suite_dir: Path, template: str = DEFAULT_URL_DEST) -
         shown = created[0].relative_to(suite_dir).as_posix()
         _log.info(f"created {shown}/ in {suite_dir}: the suite writes there (llama-server "
                   "would have made it with the suite's default LLAMA_CACHE=tmp)")
+
+
+def placed_blobs(suite_dir: Path, template: str, paths: list[str], cache: Path) -> set[str]:
+    """For `models.prune`: the blobs the destinations of these URL file paths link to."""
+    kept = set()
+    for path in paths:
+        place = destination(suite_dir, template, path)
+        if place.is_symlink() and our_link(place, cache):
+            kept.add(os.path.realpath(place))
+    return kept
+
+
+def our_link(path: Path, cache: Path) -> bool:
+    """A link made by an earlier placement: into a repo's `blobs/` of a cache (this one, or
+    one used before), or dangling (its blob was pruned). Replacing it loses no file."""
+    if not path.is_symlink():
+        return False
+    target = Path(os.path.realpath(path))
+    blobs = target.parent
+    return not target.exists() or (blobs.name == "blobs" and
+                                    blobs.parent.name.startswith("models--"))

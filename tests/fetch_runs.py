@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from scanner.fetch.jobs import FetchSettings
-from scanner.fetch.run import FetchRun, run_fetch
+from scanner.fetch.jobs import FetchRun, FetchSettings
+from scanner.fetch.run import run_fetch
 from scanner.models import HuggingFaceModel, ModelReference, ScanResult
 from tests.downloads import RecordingProgress
 from tests.fakehub import FakeHub, GeneratedFile

@@ -4,11 +4,13 @@ the summary of how its models ended."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
 from scanner import cache as hf_cache
+from scanner.errors import SetupError
 from scanner.fetch import run as fetch_run
 from scanner.models import RepoFile, RepoListing
 from tests.fakehub import FakeHub, Fault
@@ -236,3 +238,52 @@ def test_partials_of_a_repo_the_lock_pins_are_kept(fake_hub: FakeHub, cache: Pat
     run = fetch(fake_hub, cache, model(), locked={model(): pinned(fake_hub)}, shown=shown)
     assert statuses(run) == [("downloaded", None)]
     assert shown.removed == [] and outdated.exists()
+
+
+def test_presets_are_followed_three_deep_and_a_dry_run_fetches_none(
+        fake_hub: FakeHub, cache: Path, tmp_path: Path) -> None:
+    """A preset naming a preset repo is followed, `presets.MAX_DEPTH` presets below the suite's
+    own model (a chain of presets ends there); a dry run asks for no file, presets included."""
+    chain = [f"org/preset-{i}" for i in range(6)]
+    for repo, named in itertools.pairwise(chain):
+        fake_hub.add_repo(repo, {"preset.ini": f"version = 1\n\n[next]\nhf-repo = {named}\n"
+                                 .encode()})
+    run = fetch(fake_hub, cache, model(chain[0]))
+    assert [plan.model.repo for plan in run.plans if plan.files] == chain[:4]
+    assert sorted(plan.model.repo for plan in run.plans) == chain[:5]
+    fake_hub.reset_counts()
+    run = fetch(fake_hub, tmp_path / "cold", model(chain[0]), dry_run=True)
+    assert file_gets(fake_hub) == [] and len(run.plans) == 1
+    assert run.plans[0].note == ("preset.ini not fetched in a dry run: the models it names are "
+                                 "not planned")
+
+
+def test_each_path_two_url_files_would_share_is_a_line_of_its_own(
+        fake_hub: FakeHub, cache: Path, tmp_path: Path) -> None:
+    urls = [model(repo, hf_file=name, revision="main")
+            for repo in ("org/a", "org/b") for name in ("x.gguf", "y.gguf")]
+    with pytest.raises(SetupError) as raised:
+        fetch(fake_hub, cache, *urls, urls=True, place_in=tmp_path / "suite")
+    lines = str(raised.value).splitlines()
+    assert [line.split(", where")[0] for line in lines] == [
+        f"2 URL files would be placed at {tmp_path / 'suite' / 'tmp' / name}"
+        for name in ("x.gguf", "y.gguf")]
+    assert fake_hub.requests == []
+
+
+def test_offline_a_url_file_is_placed_from_the_cache_and_a_dry_run_places_nothing(
+        fake_hub: FakeHub, cache: Path, tmp_path: Path) -> None:
+    add_repo(fake_hub)
+    url = model(REPO, hf_file=Q4, revision="main")
+    suite = tmp_path / "suite"
+    fetch(fake_hub, cache, url, urls=True, place_in=suite)
+    placed = suite / "tmp" / Q4
+    placed.unlink()
+    fake_hub.reset_counts()
+    run = fetch(None, cache, url, urls=True, place_in=suite, dry_run=True)
+    assert [str(p.status) for p in run.plans[0].placements] == ["to place"]
+    assert not placed.exists()
+    run = fetch(None, cache, url, urls=True, place_in=suite)
+    assert [str(p.status) for p in run.plans[0].placements] == ["linked"]
+    assert placed.read_bytes() == fake_hub.content(REPO, Q4)
+    assert fake_hub.requests == []

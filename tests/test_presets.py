@@ -112,6 +112,18 @@ def test_the_lock_pins_the_preset_models_and_a_locked_fetch_uses_it(
     assert fake_hub.count("GET", "tree") == 0
 
 
+def test_the_lock_fetches_the_presets_and_no_model_file(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve_example_repos(fake_hub)
+    root = copy_example(tmp_path)
+    fake_hub.reset_counts()
+    options = build_options({}, root=str(root), selection=[ROUTER])
+    assert commands.lock_models(options, dict(os.environ)) == 0
+    fetched = fake_hub.count(kind="resolve")
+    assert fetched and fetched == fake_hub.count(kind="resolve", path_contains="preset.ini")
+
+
 def test_prune_keeps_the_repos_a_cached_preset_names(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

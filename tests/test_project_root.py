@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scanner.cli.options import build_options
-from scanner.project_root import find_root
+from scanner.scan.project_root import find_root
 
 SUITE = "tools/server/tests"
 

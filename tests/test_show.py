@@ -11,12 +11,11 @@ import pytest
 
 from scanner.cli import commands
 from scanner.cli.options import build_options
-from scanner.fetch.jobs import FetchSettings
+from scanner.fetch.jobs import FetchRun, FetchSettings
 from scanner.fetch.llama import LlamaBinary, LlamaOutcome
-from scanner.fetch.run import FetchRun
 from scanner.models import Diagnostic, HuggingFaceModel, ScanResult
-from scanner.outcomes import Fetched, Listed, LlamaFetched, Locked, Pruned, ServerTestsRun
 from scanner.output import log
+from scanner.output.outcomes import Fetched, Listed, LlamaFetched, Locked, Pruned, ServerTestsRun
 from scanner.output.show import ShowAs, show
 from scanner.scan.suite import scan_suite
 from scanner.selection.network import NetworkNeed
@@ -48,6 +47,15 @@ def test_downloads_refused_for_want_of_space_say_so_once_and_fail(
                    "5.0 kB free; nothing was downloaded\n")
     assert out == f"0 models: ; downloaded 0 B in 0.5 s; cache: {tmp_path / 'hub'}\n"
     assert summary.read_text().startswith("### models.fetch\n")
+
+
+def test_a_fetch_that_ended_well_and_a_written_lock_exit_0(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = FetchSettings(cache=tmp_path / "hub", endpoint="http://127.0.0.1:9", token=None)
+    assert show(Fetched(NO_SCAN, None, [], settings, FetchRun([], []), 0.5), ShowAs()) == 0
+    path = tmp_path / "models.lock"
+    assert show(Locked(path, "written", [], []), ShowAs()) == 0
+    assert capsys.readouterr().out.endswith(f"wrote {path}: 0 models, 0 files\n")
 
 
 def test_list_json_names_what_tests_fetch_and_strict_fails_on_diagnostics(

@@ -2,6 +2,6 @@
 flags derived in `flags` from `options`) and the `fetch-test-models` command on it
 (`program`); the work of `models.list/fetch/lock/prune` (`commands`), of `--backend llama`
 (`llama_backend`) and of `test.server` (`server_tests`), each computing an outcome
-(`scanner/outcomes.py`) that `scanner/output/show.py` shows and turns into the exit code; the
+(`scanner/output/outcomes.py`) that `scanner/output/show.py` shows and turns into the exit code; the
 scan they work on, narrowed to a selection (`selected`); the pytest plugin (`pytest_plugin`,
 its work in `pytest_fetch`)."""

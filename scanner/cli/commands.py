@@ -1,4 +1,4 @@
-"""The work behind each Invoke task: each computes its outcome (`scanner/outcomes.py`) and
+"""The work behind each Invoke task: each computes its outcome (`scanner/output/outcomes.py`) and
 returns what `output/show.py` makes of it, the process exit code."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from .. import environment, lock, prune
 from ..errors import ExitCode, NoTestsSelected, OptionsError, SetupError
 from ..keep import what_to_keep
 from ..models import ScanResult
-from ..outcomes import Fetched, Listed, Locked, Pruned
 from ..output import log
 from ..output.console import make_console
+from ..output.outcomes import Fetched, Listed, Locked, Pruned
 from ..output.prune_report import print_left_in_use, print_prune_items
 from ..output.show import ShowAs, show
 from ..scan.suite import NoTestFiles, scan_suite
@@ -29,8 +29,7 @@ from .options import Options
 from .selected import SelectedFetch, endpoint_host, needs_of, scan_selected
 
 if TYPE_CHECKING:
-    from ..fetch.jobs import FetchSettings
-    from ..fetch.run import FetchRun
+    from ..fetch.jobs import FetchRun, FetchSettings
 
 P = ParamSpec("P")
 
@@ -173,7 +172,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     """`models.lock`: resolve every (selected) reference and write the lock, or with `check`
     say whether the lock on disk is what would be written (exit 1 when stale). The lock on
     disk is read (`--check`), or its place checked, before the Hub is asked anything."""
-    from ..fetch.run import run_fetch
+    from ..fetch.resolve import resolve_models
     from ..output.fetch_report import FetchDisplay
 
     env = os.environ if env is None else env
@@ -188,11 +187,11 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
         lock.check_destination(path)
     scan, selected = scan_selected(options, env)
     unlocked = dataclasses.replace(options, models=dataclasses.replace(
-        options.models, locked=False, latest=True, offline=False, dry_run=True, verify=False))
-    settings = dataclasses.replace(fetch_settings(unlocked, env), presets_in_dry_run=True,
+        options.models, locked=False, latest=True, offline=False, verify=False))
+    settings = dataclasses.replace(fetch_settings(unlocked, env),
                                    place_in=None)  # a lock places nothing
-    # not a dry run for the small files a framework's rules read first (an index): presets too
-    run = run_fetch(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
+    # the small files a framework's rules read first (an index) are fetched, as presets are
+    run = resolve_models(scan, settings, FetchDisplay(make_console(), scan, selected, quiet=True))
     return show(_lock_outcome(path, run, on_disk), _show_as(options, env))
 
 

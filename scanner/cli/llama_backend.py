@@ -16,9 +16,9 @@ from ..fetch.llama import (
 )
 from ..fetch.plan import is_model_url
 from ..models import ScanResult
-from ..outcomes import LlamaFetched
 from ..output.console import make_console
 from ..output.llama_report import print_llama_done, print_llama_start
+from ..output.outcomes import LlamaFetched
 from ..selection.needs import SelectedScan
 from .options import Options
 

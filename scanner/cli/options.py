@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import limits
 from ..environment import check_no_link_loop, resolved
 from ..errors import OptionsError
-from ..project_root import find_root
+from ..scan.project_root import find_root
 from ..url_files import check_url_dest
 from .declarations import DEFAULT_SUITE, DEFAULT_WORKERS, ModelsOptions, TestOptions
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 from .. import preflight
 from ..errors import ExitCode, SetupError, nothing_selected
-from ..outcomes import ServerTestsRun
 from ..output import log
+from ..output.outcomes import ServerTestsRun
 from ..output.server_report import print_setup
 from ..output.show import ShowAs, show
 from ..preflight import ServerSetup

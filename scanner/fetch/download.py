@@ -4,9 +4,11 @@ stops them, keeping each partial file for the next run to resume."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from ..hub import HubClient
 from ..hub_errors import Cancelled
@@ -55,19 +57,20 @@ class _WorkQueue:
         self._opening = 0
         self._changed = threading.Condition()
 
-    def next(self) -> FileJob | tuple[FileTransfer, Segment] | None:
-        """None when every file has ended (an idle worker waits while a file's other segments
-        wait for the answer to its first range)."""
+    def next(self) -> Callable[[], None] | None:
+        """A free worker's next task: fetch a segment, or open a file. None when every file has
+        ended (an idle worker waits while a file's other segments wait for the answer to its
+        first range)."""
         with self._changed:
             while not self.client.cancelled:
                 self.open = [transfer for transfer in self.open if not transfer.ended]
                 for transfer in self.open:
                     segment = transfer.take()
                     if segment is not None:
-                        return transfer, segment
+                        return functools.partial(self._fetch, transfer, segment)
                 if self.files and self._opening + len(self.open) < self.settings.jobs:
                     self._opening += 1
-                    return self.files.popleft()
+                    return functools.partial(self._open, self.files.popleft())
                 if not self.files and not self._opening and not self.open:
                     return None
                 self._changed.wait(0.05)
@@ -88,25 +91,26 @@ class _WorkQueue:
 
     def work(self) -> None:
         """One worker: open files and fetch segments until nothing is left or Ctrl-C."""
-        while (work := self.next()) is not None:
-            if isinstance(work, FileJob):
-                started = None
-                try:
-                    transfer = FileTransfer(work, self.client, self.settings.cache,
-                                            self.settings.connections, self.progress,
-                                            wake=self.wake)
-                    transfer.begin()
-                    started = None if transfer.ended else transfer
-                except Cancelled:
-                    work.interrupt()
-                finally:  # whatever happened, the other workers must not wait for this file
-                    self.opened(started)
-            else:
-                transfer, segment = work
-                try:
-                    transfer.fetch(segment)
-                finally:
-                    self.wake()
+        while (task := self.next()) is not None:
+            task()
+
+    def _open(self, job: FileJob) -> None:
+        started = None
+        try:
+            transfer = FileTransfer(job, self.client, self.settings.cache,
+                                    self.settings.connections, self.progress, wake=self.wake)
+            transfer.begin()
+            started = None if transfer.ended else transfer
+        except Cancelled:
+            job.interrupt()
+        finally:  # whatever happened, the other workers must not wait for this file
+            self.opened(started)
+
+    def _fetch(self, transfer: FileTransfer, segment: Segment) -> None:
+        try:
+            transfer.fetch(segment)
+        finally:
+            self.wake()
 
 
 def _stop(jobs: list[FileJob], workers: DaemonThreads, queue: _WorkQueue,

@@ -1,5 +1,6 @@
-"""What a fetch tracks: its settings, one job per file, one plan per model, and their typed
-statuses, which change only through the methods below."""
+"""What a fetch tracks: its settings, one job per file, one plan per model, a URL file's
+placement, the run as a whole, and their typed statuses, which change only through the
+methods below."""
 
 from __future__ import annotations
 
@@ -8,15 +9,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .. import limits
-from ..models import HuggingFaceModel, ModelReference, RepoFile, RepoListing
+from ..models import Diagnostic, HuggingFaceModel, ModelReference, RepoFile, RepoListing
 from ..url_files import DEFAULT_URL_DEST
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub_errors import HubError
-    from .place import Placement
 
 #: What an interrupted file's error says (Ctrl-C stopped it; nothing is wrong with the Hub).
 INTERRUPTED = "interrupted before it finished"
@@ -113,6 +113,36 @@ class FileJob:
         self.link_from = None
 
 
+class PlaceStatus(str, Enum):
+    """One destination; the value is what the table and the JSON document say."""
+
+    PRESENT = "present"  # already there: a link to the blob, or the same bytes
+    PLANNED = "to place"  # a dry run, or before the downloads
+    LINKED = "linked"
+    COPIED = "copied"
+    DIFFERENT = "different"  # another file is there: left alone
+    MISSING = "missing"  # the file is not in the cache (failed, missing offline)
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Placement:
+    """A URL file where the suite reads it (`fetch/place.py` makes and fills it)."""
+
+    job: FileJob
+    path: Path  # the destination
+    relative: str  # the destination under the suite folder, as the table and JSON say it
+    status: PlaceStatus = PlaceStatus.PLANNED
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (PlaceStatus.PRESENT, PlaceStatus.LINKED, PlaceStatus.COPIED)
+
+
 @dataclass
 class ModelPlan:
     model: HuggingFaceModel
@@ -143,6 +173,36 @@ class ModelPlan:
     def fail(self, error: str, *, offline: bool) -> None:
         self.status = ModelStatus.MISSING if offline else ModelStatus.FAILED
         self.error = error
+
+
+@dataclass
+class FetchRun:
+    """What one fetch planned and how it ended."""
+
+    plans: list[ModelPlan]
+    jobs: list[FileJob]
+    problems: list[str] = field(default_factory=list)  # listing and --verify warnings
+    #: the downloads were refused before any request: "read-only" or "no-space"
+    refused: Literal["read-only", "no-space"] | None = None
+    needed_bytes: int = 0
+    free_bytes: int = 0
+    #: presets that could not be read (the scan's own diagnostics are the caller's)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(plan.status.bad for plan in self.plans)
+
+    def status_counts(self) -> str:
+        """`2 cached, 1 failed`: models by status, for summaries."""
+        counts: dict[str, int] = {}
+        for plan in self.plans:
+            counts[str(plan.status)] = counts.get(str(plan.status), 0) + 1
+        return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+    def received_bytes(self) -> int:
+        """Bytes this run received (`jobs` holds each shared file once)."""
+        return sum(job.received for job in self.jobs)
 
 
 @dataclass
@@ -183,8 +243,6 @@ class FetchSettings:
     deny: tuple[str, ...] = ()
     #: `models.files`: repo pattern → the file patterns fetched for a framework's model there
     overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: fetch the presets (`preset.ini`) a dry run needs to know every model (`models.lock`)
-    presets_in_dry_run: bool = False
 
     def is_denied(self, model: HuggingFaceModel) -> bool:
         return any(fnmatchcase(model.repo, p) or fnmatchcase(model.hf_repo, p)

@@ -14,42 +14,12 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from .. import cache as hf_cache
-from ..url_files import destination
+from ..url_files import destination, our_link
 from .content import digest_of
-from .jobs import FetchSettings, FileJob, FileStatus, ModelPlan
-
-
-class PlaceStatus(str, Enum):
-    """One destination; the value is what the table and the JSON document say."""
-
-    PRESENT = "present"  # already there: a link to the blob, or the same bytes
-    PLANNED = "to place"  # a dry run, or before the downloads
-    LINKED = "linked"
-    COPIED = "copied"
-    DIFFERENT = "different"  # another file is there: left alone
-    MISSING = "missing"  # the file is not in the cache (failed, missing offline)
-    FAILED = "failed"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass
-class Placement:
-    job: FileJob
-    path: Path  # the destination
-    relative: str  # the destination under the suite folder, as the table and JSON say it
-    status: PlaceStatus = PlaceStatus.PLANNED
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status in (PlaceStatus.PRESENT, PlaceStatus.LINKED, PlaceStatus.COPIED)
+from .jobs import FetchSettings, FileJob, FileStatus, ModelPlan, Placement, PlaceStatus
 
 
 def plan_placements(plans: list[ModelPlan], settings: FetchSettings) -> None:
@@ -98,7 +68,7 @@ def _planned(job: FileJob, settings: FetchSettings) -> Placement:
     assert settings.place_in is not None
     path = destination(settings.place_in, settings.url_dest, job.file.path)
     place = Placement(job, path, path.relative_to(settings.place_in).as_posix())
-    if not os.path.lexists(place.path) or _our_link(place.path, settings.cache):
+    if not os.path.lexists(place.path) or our_link(place.path, settings.cache):
         if _is_link_to(place.path, _blob(job, settings)):
             place.status = PlaceStatus.PRESENT
         return place  # (a link of ours to another commit's blob is replaced)
@@ -133,7 +103,7 @@ def place_files(plans: list[ModelPlan], settings: FetchSettings) -> None:
 def _place(place: Placement, settings: FetchSettings) -> None:
     blob = _blob(place.job, settings)
     place.path.parent.mkdir(parents=True, exist_ok=True)
-    ours = _our_link(place.path, settings.cache)
+    ours = our_link(place.path, settings.cache)
     if os.path.lexists(place.path) and not ours:  # a file the size of ours, or a new one
         if _same_bytes(place.path, place.job):
             place.status = PlaceStatus.PRESENT
@@ -179,17 +149,6 @@ def _is_link_to(path: Path, blob: Path) -> bool:
     return path.is_symlink() and os.path.realpath(path) == str(blob) and blob.is_file()
 
 
-def _our_link(path: Path, cache: Path) -> bool:
-    """A link made by an earlier placement: into a repo's `blobs/` of a cache (this one, or
-    one used before), or dangling (its blob was pruned). Replacing it loses no file."""
-    if not path.is_symlink():
-        return False
-    target = Path(os.path.realpath(path))
-    blobs = target.parent
-    return not target.exists() or (blobs.name == "blobs" and
-                                    blobs.parent.name.startswith("models--"))
-
-
 def _same_size(path: Path, job: FileJob) -> bool:
     try:
         return path.stat().st_size == job.file.size
@@ -210,13 +169,3 @@ def _same_bytes(path: Path, job: FileJob) -> bool:
 def _different(place: Placement) -> str:
     return (f"{place.path} holds another file than {place.job.label}: left alone (remove it to "
             "have the fetched file placed)")
-
-
-def placed_blobs(suite_dir: Path, template: str, paths: list[str], cache: Path) -> set[str]:
-    """For `models.prune`: the blobs the destinations of these URL file paths link to."""
-    kept = set()
-    for path in paths:
-        place = destination(suite_dir, template, path)
-        if place.is_symlink() and _our_link(place, cache):
-            kept.add(os.path.realpath(place))
-    return kept

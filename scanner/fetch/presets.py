@@ -4,8 +4,8 @@ of kind `preset`, located at the preset (`hf://ORG/NAME/preset.ini`, its line, `
 planned, fetched, locked and listed like any other.
 
 The preset's bytes are needed before its models can be planned: a cached copy is read; else it
-is fetched first (a few hundred bytes), except in a dry run, which asks for no file (a lock,
-which must name every model, does fetch it)."""
+is fetched first (a few hundred bytes), except in a dry run, which asks for no file (`models.lock`,
+which must name every model, resolves with the presets fetched: `resolve.resolve_models`)."""
 
 from __future__ import annotations
 

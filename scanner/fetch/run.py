@@ -1,82 +1,27 @@
 """One native fetch, start to end: scan result and settings in, every model's outcome out.
+Resolving comes first (`resolve.py`: the plan, shown before any model file is downloaded),
+then the downloads of what the cache lacks and the URL files' placing.
 
-The caller shows the plan (`Display.planned`) before anything is downloaded, and the downloads
-(`Display.downloading`), but decides nothing: the run is here.
+The caller shows the plan (`Display.planned`) and the downloads (`Display.downloading`), but
+decides nothing: the run is here.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING
 
 from .. import cache as hf_cache
 from .. import cache_locks
-from ..errors import SetupError
-from ..models import Diagnostic, ScanResult, model_sort_key
-from .content import verify_cached
-from .jobs import FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan
-from .place import destination_clashes, place_files, plan_placements
-from .plan import (
-    finish_plans,
-    link_cached_blobs,
-    list_repos,
-    listed_blob_ids,
-    locked_listing,
-    make_plans,
-    mark_offline,
-    resolve_plans,
-)
-from .presets import MAX_DEPTH, follow_presets
+from ..models import ScanResult
+from .jobs import FetchRun, FetchSettings, FileStatus
+from .place import place_files
+from .plan import finish_plans, link_cached_blobs, mark_offline
+from .resolve import Display, hub_client, resolve
 
 if TYPE_CHECKING:
     from ..hub import HubClient
-    from .reporting import ProgressSink
-
-
-@dataclass
-class FetchRun:
-    """What one fetch planned and how it ended."""
-
-    plans: list[ModelPlan]
-    jobs: list[FileJob]
-    problems: list[str] = field(default_factory=list)  # listing and --verify warnings
-    #: the downloads were refused before any request: "read-only" or "no-space"
-    refused: Literal["read-only", "no-space"] | None = None
-    needed_bytes: int = 0
-    free_bytes: int = 0
-    #: presets that could not be read (the scan's own diagnostics are the caller's)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not any(plan.status.bad for plan in self.plans)
-
-    def status_counts(self) -> str:
-        """`2 cached, 1 failed`: models by status, for summaries."""
-        counts: dict[str, int] = {}
-        for plan in self.plans:
-            counts[str(plan.status)] = counts.get(str(plan.status), 0) + 1
-        return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-
-    def received_bytes(self) -> int:
-        """Bytes this run received (`jobs` holds each shared file once)."""
-        return sum(job.received for job in self.jobs)
-
-
-class Display(Protocol):
-    def listing(self, repos: list[str], endpoint: str, *,
-                offline: bool) -> AbstractContextManager[Callable[[str], None]]:
-        """Listings are under way: the callback hears of each repo done."""
-
-    def planned(self, run: FetchRun) -> None:
-        """The plan is made: show it (before any download starts)."""
-
-    def downloading(self, total_bytes: int) -> AbstractContextManager[ProgressSink]:
-        """The progress display around the downloads."""
 
 
 def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> FetchRun:
@@ -86,66 +31,14 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
     are a SetupError before any request."""
     if settings.offline:  # offline, the Hub stack is not even imported
         return _run(scan, settings, display, None)
-    from ..hub import HubClient
-
-    with HubClient(settings.endpoint, settings.token, settings.cache,
-                   timeout=settings.timeout, tries=settings.tries) as client:
+    with hub_client(settings) as client:
         return _run(scan, settings, display, client)
 
 
 def _run(scan: ScanResult, settings: FetchSettings, display: Display,
          client: HubClient | None) -> FetchRun:
-    plans = make_plans(scan, settings)
-    clashes = destination_clashes(plans, settings)
-    if clashes:
-        raise SetupError("\n".join(clashes))
-
-    def pinned_by_lock(plan: ModelPlan) -> bool:
-        # a URL reference is pinned by its URL (a framework's call by its revision)
-        return (settings.locked is not None and not plan.model.revision
-                and (settings.lock_strict or plan.model in settings.locked))
-
-    listings: dict[tuple[str, str], ListingOutcome] = {}
-
-    def listing_of(plan: ModelPlan) -> ListingOutcome:
-        if pinned_by_lock(plan):
-            return locked_listing(plan, settings)
-        return listings[(plan.model.repo, plan.revision)]
-
-    def download(jobs: list[FileJob]) -> None:  # preset files, before the plan is made
-        from .download import download_all
-
-        assert client is not None
-        with display.downloading(sum(job.file.size for job in jobs)) as progress:
-            download_all(jobs, client, settings, progress)
-
-    fetches_presets = client is not None and (not settings.dry_run or settings.presets_in_dry_run)
-    jobs: dict[tuple[str, str, str], FileJob] = {}
-    diagnostics: list[Diagnostic] = []
-    pending = plans
-    for _ in range(MAX_DEPTH + 1):  # the suite's models, then those their presets name
-        to_list = [p for p in pending if p.planned and not pinned_by_lock(p)
-                   and (p.model.repo, p.revision) not in listings]  # each listed once
-        repos = sorted({p.model.repo for p in to_list})
-        with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
-            listings |= list_repos(to_list, client, settings, listed)
-        resolve_plans(pending, listing_of, settings, jobs,
-                      download if fetches_presets else None)
-        pending = follow_presets(pending, plans, settings, download if fetches_presets else None,
-                                 diagnostics, settings.is_denied)
-        if not pending:
-            break
-    plans.sort(key=lambda plan: model_sort_key(plan.model))
-    plan_placements(plans, settings)
-    run = FetchRun(plans, list(jobs.values()),
-                   [p for outcome in listings.values() for p in outcome.problems],
-                   diagnostics=diagnostics)
-    run.problems += [job.error for job in run.jobs  # the lock and the cache disagree: up front
-                     if job.pinned_by and job.status is FileStatus.FAILED and job.error]
-    if settings.verify:
-        repair = not (settings.dry_run or settings.offline)
-        run.problems += verify_cached(run.jobs, settings, repair=repair)
-    display.planned(run)
+    resolved = resolve(scan, settings, display, client, fetch_presets=not settings.dry_run)
+    run, plans = resolved.run, resolved.run.plans
     if settings.offline:  # nothing to download: a dry run reports the same
         mark_offline(plans)
         if not settings.dry_run:
@@ -153,8 +46,7 @@ def _run(scan: ScanResult, settings: FetchSettings, display: Display,
         return run
     if settings.dry_run:
         return run
-    blob_ids = listed_blob_ids(listings, {p.model.repo for p in plans if pinned_by_lock(p)})
-    _store(run, client, settings, display, blob_ids)
+    _store(run, client, settings, display, resolved.blob_ids())
     finish_plans(plans, settings)
     place_files(plans, settings)
     return run

@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import filelock
 import httpx2 as httpx
@@ -37,6 +37,18 @@ class _Unresumable(HubError):
     a download: it is not retried, and its partial goes instead of being kept."""
 
 
+#: Why a file stops before all its bytes are in: its first failure, or Ctrl-C (`Cancelled`).
+Stop: TypeAlias = HubError | Cancelled
+
+
+class Left(NamedTuple):
+    """What is left of one range of a file."""
+
+    segment: int  # the index of the layout's segment that holds it
+    written: int  # where the segment's record says it is written up to
+    end: int
+
+
 class FileTransfer:
     """One file to download, shared by the workers that fetch its segments."""
 
@@ -55,7 +67,7 @@ class FileTransfer:
         #: the file's first range is its only one in flight
         self._probing = True
         #: why the file stops before all its bytes are in (its first failure, or Ctrl-C)
-        self._stop: HubError | Cancelled | None = None
+        self._stop: Stop | None = None
         self._partial: PartialFile | None = None
         self._file_lock: filelock.BaseFileLock | None = None  # held from `begin` to `_end`
         self._check = StreamingCheck(job.file, job.expected_from)
@@ -92,7 +104,7 @@ class FileTransfer:
         """Stored, failed or interrupted: its lock is released."""
         return self._file_lock is None
 
-    def _stopped(self) -> HubError | Cancelled | None:
+    def _stopped(self) -> Stop | None:
         """Why the file stops early, if it does: its first failure, else Ctrl-C (the run's).
         Looked at before each request of the file and when it ends."""
         if self._stop is None and self.client.cancelled:
@@ -109,7 +121,7 @@ class FileTransfer:
         (a server that trickles a byte per response does not keep the run busy)."""
         try:
             self.client.request(lambda: self._attempt(segment), self.job.repo,
-                                self.job.file.path, progress=lambda: self._left(segment)[1])
+                                self.job.file.path, progress=lambda: self._left(segment).written)
         except (Cancelled, HubError) as reason:
             with self._lock:
                 self._stop = self._stop or reason
@@ -120,15 +132,15 @@ class FileTransfer:
         if last:
             self._end()
 
-    def _left(self, segment: Segment) -> tuple[int, int, int]:
-        """What is left of the range that began at `segment.start`: the index of the layout's
-        segment holding that byte (the file's one segment once the server was found to ignore
-        `Range`), where its record says it is written up to, and its end."""
+    def _left(self, segment: Segment) -> Left:
+        """What is left of the range that began at `segment.start`, in the layout's segment
+        holding that byte (the file's one segment once the server was found to ignore
+        `Range`)."""
         assert self._partial is not None
         partial = self._partial
         with self._lock:
             index = segment.start // partial.seg_size
-            return index, partial.done[index], partial.segments[index].end
+            return Left(index, partial.done[index], partial.segments[index].end)
 
     def _attempt(self, segment: Segment) -> None:
         """One request for what is left of the segment, written as it arrives."""

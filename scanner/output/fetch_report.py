@@ -12,15 +12,21 @@ from rich.console import Console
 from rich.text import Text
 
 from ..environment import shown_url
-from ..fetch.jobs import FetchSettings, FileJob, FileStatus, ModelPlan
-from ..fetch.place import Placement, PlaceStatus
-from ..fetch.run import FetchRun
+from ..fetch.jobs import (
+    FetchRun,
+    FetchSettings,
+    FileJob,
+    FileStatus,
+    ModelPlan,
+    Placement,
+    PlaceStatus,
+)
 from ..models import Diagnostic, ModelReference, ScanResult
-from ..outcomes import Fetched
 from ..selection.needs import SelectedScan
 from ..selection.network import NetworkNeed, needs_entry, network_lines
 from . import log
 from .console import human_size, make_console, print_diagnostics, print_json, print_table
+from .outcomes import Fetched
 from .progress import FetchProgress
 from .scan_report import (
     diagnostic_entry,

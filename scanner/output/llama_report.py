@@ -11,10 +11,10 @@ from rich.console import Console
 
 from ..fetch.llama import LlamaOutcome, unsupported_reason
 from ..models import HuggingFaceModel, ScanResult
-from ..outcomes import LlamaFetched
 from ..selection.needs import SelectedScan
 from .console import make_console, print_diagnostics, print_json
 from .fetch_report import needed_by
+from .outcomes import LlamaFetched
 from .scan_report import selection_entry, selection_line
 
 

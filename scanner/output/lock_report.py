@@ -3,8 +3,8 @@ when stale), or why it was neither written nor checked."""
 
 from __future__ import annotations
 
-from ..outcomes import Locked
 from . import log
+from .outcomes import Locked
 
 
 def show_locked(locked: Locked) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..outcomes import Pruned
 from ..prune import PruneItem
 from . import log
 from .console import human_size, make_console
+from .outcomes import Pruned
 
 
 def print_prune_items(items: list[PruneItem], cache: Path, console: Console) -> None:

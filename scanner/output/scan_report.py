@@ -9,10 +9,10 @@ from typing import Any
 from rich.console import Console
 
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
-from ..outcomes import Listed
 from ..selection.needs import SelectedScan
 from ..selection.network import needs_entry, network_lines
 from .console import common_folder, make_console, print_diagnostics, print_json, print_table
+from .outcomes import Listed
 
 MAX_LOCATIONS = 2
 

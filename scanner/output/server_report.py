@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..environment import shown_url
-from ..outcomes import ServerTestsRun
 from ..preflight import ServerSetup
 from . import log
 from .console import human_size, make_console
+from .outcomes import ServerTestsRun
 
 
 def print_setup(setup: ServerSetup, pytest_line: str, folder: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..fetch.run import FetchRun
+from ..fetch.jobs import FetchRun
 from . import log
 from .console import human_size
 from .fetch_report import needed_by, summary_line

@@ -12,8 +12,9 @@ from typing import NamedTuple
 from ..models import Diagnostic
 from .config import ScanConfig
 from .files import ParsedFile, parse_file
+from .found import Found
 from .symbols import ConstantIndex, ModuleConstants, collect_constants
-from .visitor import FileScanner, Found
+from .visitor import FileScanner
 
 #: where a project keeps its packages, relative to the root
 SOURCE_FOLDERS = ("", "src/", "python/", "lib/")

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from ..models import Loader, ReferenceKind
 from ..repo_id import hf_file_problem
+from .found import Found
 from .loaders import DatasetCall, LoaderCall, call_name
 from .scope import ParamRef, Resolved, Scope, Unresolved
 from .shapes import is_model_id, loader_repo_id, sentence_transformers_id
 
 if TYPE_CHECKING:
     from .values import ValueReader
-    from .visitor import Found
 
 #: argument-list flags that a server takes the model after (`["--model", MODEL]`)
 MODEL_FLAGS = frozenset({"--model", "--model-path", "--model-id", "--model_name_or_path",

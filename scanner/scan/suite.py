@@ -17,7 +17,7 @@ from .candidates import url_pattern
 from .config import ScanConfig
 from .discover import for_project
 from .files import find_test_files, printable_path
-from .visitor import Found
+from .found import Found
 from .workers import scan_in_workers, worker_count
 
 

@@ -12,7 +12,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..models import Diagnostic, Loader, ReferenceKind
+from ..models import Diagnostic, ReferenceKind
 from ..preset import may_hold_preset, preset_models
 from ..repo_id import model_problem
 from .assignments import Assignment, Target, pairs, target_name
@@ -20,18 +20,13 @@ from .calls import FrameworkReferences
 from .candidates import candidate_lines
 from .config import ScanConfig
 from .contexts import ModelContexts
+from .found import Found
 from .loaders import call_name, read_call
 from .parametrize import Row, combine, is_parametrize_call, merge, parse_parametrize
 from .scope import ParamRef, Resolved, Scope, Unresolved
 from .symbols import ConstantIndex, Missing
 from .syntax import DEFINITIONS, first_of, name_set, names_nothing, param_names
 from .values import ValueReader
-
-#: One reference as the scan finds it: (hf_repo, hf_file, revision, line, test, kind, loader,
-#: call, options). A plain tuple, which a worker process sends back at C speed (a named tuple
-#: is rebuilt in Python on arrival); the suite makes the model objects, one per distinct model.
-Found = tuple[str, str | None, str | None, int, str, ReferenceKind, Loader | None, str | None,
-              tuple[tuple[str, str], ...]]
 
 
 class FileScanner(FrameworkReferences, ModelContexts):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .scan.discover import pytest_config
+from .discover import pytest_config
 
 
 def find_root(suite: str, start: Path) -> Path:
