@@ -20,6 +20,10 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+#: The tool's own folder in the cache: what the last fetch resolved, the scans it kept.
+TOOL_FOLDER = ".fetch-test-models"
+
+
 def is_commit(text: str) -> bool:
     """A full commit hash (also what a git blob id looks like)."""
     return bool(_COMMIT.fullmatch(text))

@@ -20,7 +20,7 @@ import pytest
 
 from .. import atomic, environment
 from ..errors import ExitCode, OptionsError
-from ..scan.suite import NoTestFiles, scan_suite
+from ..scan.suite import NoTestFiles
 from ..selection.collect import collection_hung, selection_from
 from ..selection.needs import narrow
 from ..selection.network import loads_frameworks
@@ -29,7 +29,7 @@ from ..url_files import prepare_working_folders
 from .commands import fetch_models
 from .config_files import ConfigFileError
 from .options import Options, build_options, check_section
-from .selected import endpoint_host, needs_of
+from .selected import needs_of, suite_scan
 from .server_tests import offline_server_env
 
 #: The file an xdist worker writes its collection to, handed to it by the controller; beside
@@ -213,7 +213,7 @@ class _Fetcher:
         with _uncaptured(self.config):
             print(flush=True)
             try:
-                scan = scan_suite(options.root, options.scan, endpoint_host(os.environ))
+                scan = suite_scan(options, os.environ)
             except NoTestFiles as exc:
                 pytest.exit(f"fetch-test-models: {exc}", returncode=ExitCode.USAGE)
             selected = narrow(scan, selection, options.scan)

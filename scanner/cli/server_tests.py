@@ -16,7 +16,7 @@ from ..output import log
 from ..output.server_report import print_setup
 from ..output.show import ShowAs, show
 from ..preflight import ServerSetup
-from ..scan.suite import NoTestFiles, scan_suite
+from ..scan.suite import NoTestFiles
 from ..selection.collect import run_environment
 from ..selection.live import LiveRun, signal_group, start_pytest
 from ..selection.needs import narrow
@@ -24,7 +24,7 @@ from ..selection.network import NetworkNeed, loads_frameworks
 from ..url_files import prepare_working_folders
 from .commands import check_setup, fetch_models
 from .options import Options, ServerRun
-from .selected import endpoint_host, needs_of
+from .selected import needs_of, suite_scan
 from .stopping import Terminated, ending_on_signals, following
 
 
@@ -131,7 +131,7 @@ def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: prefligh
         raise SetupError(preflight.collection_error(python, selection.error,
                                                     selection.output, options.suite_dir))
     prepare_working_folders(options.suite_dir, options.models.url_dest)  # collected: ok
-    scan = scan_suite(options.root, options.scan, endpoint_host(env))
+    scan = suite_scan(options, env)
     selected = narrow(scan, selection, options.scan, offline=run.test.offline)
     network = needs_of(selected.scan, selected, options)
     code = fetch_models(options.with_selection(live.arguments), env, selected, network)

@@ -182,6 +182,9 @@ class FetchSettings:
     deny: tuple[str, ...] = ()
     #: fetch the presets (`preset.ini`) a dry run needs to know every model (`models.lock`)
     presets_in_dry_run: bool = False
+    #: what the last fetch on this cache resolved and the cache still holds whole
+    #: (`recorded.py`): those models' repos are not listed
+    recorded: dict[HuggingFaceModel, RepoListing] = field(default_factory=dict)
 
     def is_denied(self, model: HuggingFaceModel) -> bool:
         return any(fnmatchcase(model.repo, p) or fnmatchcase(model.hf_repo, p)

@@ -86,11 +86,10 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
     are a SetupError before any request."""
     if settings.offline:  # offline, the Hub stack is not even imported
         return _run(scan, settings, display, None)
-    from ..hub import HubClient
+    from .on_demand import OnDemandClient
 
-    with HubClient(settings.endpoint, settings.token, settings.cache,
-                   timeout=settings.timeout, tries=settings.tries) as client:
-        return _run(scan, settings, display, client)
+    with OnDemandClient(settings) as client:  # made when first asked: a warm run asks nothing
+        return _run(scan, settings, display, client.as_client())
 
 
 def _run(scan: ScanResult, settings: FetchSettings, display: Display,
@@ -107,11 +106,16 @@ def _run(scan: ScanResult, settings: FetchSettings, display: Display,
                 and plan.model.loader is None
                 and (settings.lock_strict or plan.model in settings.locked))
 
+    def known(plan: ModelPlan) -> bool:  # its files are known without a request
+        return pinned_by_lock(plan) or plan.model in settings.recorded
+
     listings: dict[tuple[str, str], ListingOutcome] = {}
 
     def listing_of(plan: ModelPlan) -> ListingOutcome:
         if pinned_by_lock(plan):
             return locked_listing(plan, settings)
+        if plan.model in settings.recorded:
+            return ListingOutcome(settings.recorded[plan.model])
         return listings[(plan.model.repo, plan.revision)]
 
     def download(jobs: list[FileJob]) -> None:  # preset files, before the plan is made
@@ -126,7 +130,7 @@ def _run(scan: ScanResult, settings: FetchSettings, display: Display,
     diagnostics: list[Diagnostic] = []
     pending = plans
     for _ in range(MAX_DEPTH + 1):  # the suite's models, then those their presets name
-        to_list = [p for p in pending if p.planned and not pinned_by_lock(p)
+        to_list = [p for p in pending if p.planned and not known(p)
                    and (p.model.repo, p.revision) not in listings]  # each listed once
         repos = sorted({p.model.repo for p in to_list})
         with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
@@ -155,7 +159,7 @@ def _run(scan: ScanResult, settings: FetchSettings, display: Display,
         return run
     if settings.dry_run:
         return run
-    blob_ids = listed_blob_ids(listings, {p.model.repo for p in plans if pinned_by_lock(p)})
+    blob_ids = listed_blob_ids(listings, {p.model.repo for p in plans if known(p)})
     _store(run, client, settings, display, blob_ids)
     finish_plans(plans, settings)
     place_files(plans, settings)
@@ -193,15 +197,16 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
             for job in todo:
                 job.not_downloaded("not downloaded: not enough free space")
         else:
-            from .download import download_all
-
             assert client is not None  # not offline
             with display.downloading(run.needed_bytes) as progress:
                 if stale:
                     progress.partials_removed(len(stale), sum(stale))
                 if outdated:
                     progress.outdated_partials_removed(len(outdated), sum(outdated))
-                download_all(jobs, client, settings, progress)
+                if todo:  # the download module loads the Hub stack: only for something to get
+                    from .download import download_all
+
+                    download_all(jobs, client, settings, progress)
 
 
 def free_space(path: Path) -> int:
