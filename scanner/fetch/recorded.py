@@ -9,9 +9,10 @@ not recorded, another `--no-mmproj` setting) is listed as before. A `main` that 
 is found by `--latest` (which lists every repo and records anew) and by `models.lock`, as Cargo
 and uv keep what their lock resolved until asked to update (docs/tasks.md, "A warm run").
 
-The record is `<cache>/.fetch-test-models/resolved.lock` (`resolved-no-mmproj.lock` without
-the mmproj files): one per cache, shared by every suite using it; a record that cannot be read
-counts as empty, and one that cannot be written (a read-only cache) is not written.
+The record is `<cache>/.locks/.fetch-test-models/resolved.lock` (`resolved-no-mmproj.lock`
+without the mmproj files; under `.locks/`, which `hf cache scan` passes over): one per cache,
+shared by every suite using it; a record that cannot be read counts as empty, and one that
+cannot be written (a read-only cache) is not written.
 """
 
 from __future__ import annotations

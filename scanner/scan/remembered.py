@@ -2,8 +2,8 @@
 
 A warm `test.server` or plugin run scans the suite again although nothing changed: half a second
 for llama.cpp's 36 files, while the tests wait. The result is kept in a folder of the cache
-(`<cache>/.fetch-test-models/scans/`), named by what decides it: the tool's version, the scan
-configuration (after the project's own, `discover.for_project`), the endpoint's host, and the
+(`<cache>/.locks/.fetch-test-models/scans/`), named by what decides it: the tool's version, the
+scan configuration (after the project's own, `discover.for_project`), the endpoint's host, and the
 path and content of every file matched. The files a scan read beyond those (a module a test
 imports, found under the root) are kept in the entry with their content's digest, and checked
 too. A suite large enough to be scanned in worker processes is scanned every time
