@@ -42,13 +42,16 @@ def test_on_a_narrow_terminal_each_name_folds_whole(width: int) -> None:
         assert "".join(cell[column].strip() for cell in cells if len(cell) > column) == name
 
 
+@pytest.mark.parametrize("pytest_8_3", [False, True])
 @pytest.mark.parametrize(("tty", "said"), [(True, ["\n", "told the tool"]),
                                            (False, ["told the tool"])])
 def test_xdist_s_status_line_ends_before_the_tool_s_display_starts(
-    tty: bool, said: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tty: bool, said: list[str], pytest_8_3: bool, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a terminal, "ready: 1/4 workers" (rewritten in place, with no newline) must not share
-    its line with the tool's spinner while the run waits for the fetch."""
+    its line with the tool's spinner while the run waits for the fetch. Up to pytest 8.3 (which
+    llama.cpp's requirements pin) the reporter's `isatty` is a bool, not a method."""
     written: list[str] = []
 
     class Reporter:
@@ -58,8 +61,11 @@ def test_xdist_s_status_line_ends_before_the_tool_s_display_starts(
         def write(self, text: str, **markup: Any) -> None:
             written.append(text)
 
+    reporter = Reporter()
+    if pytest_8_3:
+        reporter.isatty = tty  # type: ignore[assignment,method-assign]
     config = SimpleNamespace(pluginmanager=SimpleNamespace(
-        get_plugin=lambda name: Reporter() if name == "terminalreporter" else None))
+        get_plugin=lambda name: reporter if name == "terminalreporter" else None))
     (tmp_path / "selection.json").write_text("{}")
     monkeypatch.setenv(plugin.OUTPUT_VAR, str(tmp_path / "selection.json"))
     monkeypatch.setattr(plugin, "_wait_for_the_tool", lambda: written.append("told the tool"))

@@ -114,12 +114,17 @@ def test_fetch_puts_every_resolved_file_where_llama_cpp_looks(
 def test_warm_rerun_downloads_nothing(
     fake_hub: FakeHub, fetched_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """What the last fetch resolved is complete in the cache at the commit it recorded: no
+    request at all, presets followed from the cache; `--latest` lists every repo again."""
     fake_hub.reset_counts()
     code, out, _ = run_fetch(fetched_root, capsys)
     assert code == 0
-    assert fake_hub.count(kind="resolve") == 0, "a warm run makes no file request"
-    assert fake_hub.count(kind="refs") == 4 and fake_hub.count(kind="tree") == 4
+    assert fake_hub.count() == 0, "a warm run asks the Hub nothing"
     assert "6 models: 6 cached; downloaded 0 B" in out
+    code, out, _ = run_fetch(fetched_root, capsys, latest=True)
+    assert code == 0 and "6 models: 6 cached; downloaded 0 B" in out
+    assert fake_hub.count(kind="resolve") == 0, "nothing to download"
+    assert fake_hub.count(kind="refs") == 4 and fake_hub.count(kind="tree") == 4
 
 
 def test_offline_with_the_hub_stopped_reports_present_and_missing(
@@ -255,13 +260,13 @@ def test_unreachable_hub_uses_a_complete_cached_snapshot(
     fake_hub: FakeHub, fetched_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake_hub.add_fault("/api/models/", Fault("status", code=429), times=None)
-    code, out, _ = run_fetch(fetched_root, capsys)
+    code, out, _ = run_fetch(fetched_root, capsys, latest=True)
     assert code == 0, out
     assert "Hub unavailable, using the cached snapshot (set HF_TOKEN" in out
     fake_hub.stop()
     (fetched_root / "tools/server/tests/test_more.py").write_text(
         "def test_x():\n    s.model_hf_repo = 'ggml-org/not-cached'\n")
-    code, out, _ = run_fetch(fetched_root, capsys)
+    code, out, _ = run_fetch(fetched_root, capsys, latest=True)
     assert code == 1
     assert "ggml-org/not-cached: cannot reach the Hub" in out
     assert "5 models: 5 cached" not in out and "1 failed" in out

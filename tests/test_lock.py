@@ -170,7 +170,7 @@ def test_prune_lists_then_removes_exactly_what_is_no_longer_needed(
     assert run_fetch(root, capsys)[0] == 0
     new = GeneratedFile(3100, 9)
     fake_hub.add_repo(REPO, {MODEL: new, "mmproj-f16.gguf": GeneratedFile(500, 2)})
-    assert run_fetch(root, capsys)[0] == 0
+    assert run_fetch(root, capsys, latest=True)[0] == 0
     fake_hub.add_repo("org/gone", {"g.gguf": GeneratedFile(100)})
     suite_for(root, f"{REPO}:Q4_K_M", "org/small", "org/gone")
     assert run_fetch(root, capsys)[0] == 0

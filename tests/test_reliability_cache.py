@@ -107,7 +107,7 @@ def test_an_html_page_instead_of_the_api_is_named_and_the_cache_is_used(
     assert run_fetch(root, capsys)[0] == 0
     suite_for(root, f"{REPO}:Q4_K_M", "org/uncached-GGUF")
     fake_hub.add_fault("/api/", Fault("html"), times=None)
-    code, out, err = run_fetch(root, capsys)
+    code, out, err = run_fetch(root, capsys, latest=True)
     assert code == 1, "the uncached model cannot be had"
     assert "JSONDecodeError" not in out + err and "Traceback" not in err
     assert (f"org/uncached-GGUF: {fake_hub.url} answered an HTML page, not the Hub API: is a "
@@ -159,7 +159,7 @@ def test_a_hub_that_never_answers_ends_the_run_and_the_cache_is_used(
     try:
         monkeypatch.setenv("HF_ENDPOINT", silent.url)
         monkeypatch.setenv("MODEL_ENDPOINT", silent.url)
-        code, out, err = run_fetch(root, capsys, timeout=0.5, jobs=1)
+        code, out, err = run_fetch(root, capsys, timeout=0.5, jobs=1, latest=True)
         connections = len(silent.accepted)
     finally:
         silent.close()
@@ -201,7 +201,7 @@ def test_a_new_main_that_changed_only_its_readme_costs_no_download(
     new_commit = fake_hub.add_repo(REPO, {MODEL: weights, "README.md": b"v2, typo fixed"})
     fake_hub.reset_counts()
     monkeypatch.setattr(fetch_run, "free_space", lambda path: 1000)  # a nearly full disk
-    code, out, err = run_fetch(root, capsys)
+    code, out, err = run_fetch(root, capsys, latest=True)
     assert code == 0, out + err
     assert "to download: 0 files, 0 B; already cached: 1 files, 400.0 kB" in out
     assert "1 models: 1 cached; downloaded 0 B" in out

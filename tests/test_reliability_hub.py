@@ -46,7 +46,7 @@ def test_the_endpoint_s_password_is_sent_and_never_shown(
     assert {r.headers.get("authorization") for r in fake_hub.requests if r.kind != "other"} == {
         "Basic cHJveHktdXNlcjpQcjB4eVBhc3N3MHJk"}, "the user and password are sent"
     texts = [out, err, caplog.text]
-    code, out, err = run_fetch(root, capsys, verbosity="verbose")
+    code, out, err = run_fetch(root, capsys, verbosity="verbose", latest=True)
     assert f"listing 2 repo(s) at {shown} ..." in out
     texts += [out, err, caplog.text]
     fake_hub.stop()  # "cannot reach the Hub", from a run in its own process

@@ -247,10 +247,15 @@ def test_containers_registries_and_comma_joined_lists(tmp_path: Path) -> None:
         PATHS = ["tmp/out", "acme/config.json", "a/b/c"]
         ANSWER_MODELS = ["10/9", "2/5", "80/tcp"]
         GITHUB = "huggingface/transformers"
+
+        def handle_tools_list(request): ...
+
+        HANDLERS = {"tools/list": handle_tools_list, "acme/dispatched": "acme/handled-by"}
     """})
     assert loaded(result) == {(repo, None, "unknown") for repo in (
         "acme/list-a", "acme/list-b", "acme/tuple", "acme/tuple-2", "acme/dict-key",
-        "acme/dict-value", "acme/joined-a", "acme/joined-b", "acme/registered")}
+        "acme/dict-value", "acme/joined-a", "acme/joined-b", "acme/registered",
+        "acme/dispatched", "acme/handled-by")}, "a key that names a function: no model"
     assert {r.kind for r in result.references} == {"constant"}
 
 

@@ -26,7 +26,7 @@ from ..selection.needs import SelectedScan, narrow
 from ..selection.network import NetworkNeed
 from ..url_files import prepare_working_folders
 from .options import Options
-from .selected import SelectedFetch, endpoint_host, needs_of, scan_selected
+from .selected import SelectedFetch, endpoint_host, needs_of, scan_selected, suite_scan
 
 if TYPE_CHECKING:
     from ..fetch.jobs import FetchRun, FetchSettings
@@ -103,8 +103,7 @@ def select_then_fetch(options: Options, env: Mapping[str, str],
         check_setup(options, env, hub=not options.models.offline)
         scan, selected = scan_selected(options, env)
     else:
-        selected = narrow(scan_suite(options.root, options.scan, endpoint_host(env)), collected,
-                          options.scan, offline=offline)
+        selected = narrow(suite_scan(options, env), collected, options.scan, offline=offline)
         scan = selected.scan
         prepare_working_folders(options.suite_dir, options.models.url_dest)  # its tests follow
     network = needs_of(scan, selected, options)
@@ -130,6 +129,7 @@ def fetch_scan(options: Options, env: Mapping[str, str], scan: ScanResult,
 def _fetch_natively(options: Options, scan: ScanResult, env: Mapping[str, str],
                     selected: SelectedScan | None, network: list[NetworkNeed]) -> Fetched:
     # the Hub stack (huggingface_hub, httpx) loads only for a native fetch
+    from ..fetch.recorded import recordable, write_record
     from ..fetch.run import run_fetch
     from ..output.fetch_report import FetchDisplay
 
@@ -139,21 +139,29 @@ def _fetch_natively(options: Options, scan: ScanResult, env: Mapping[str, str],
                            quiet=options.models.json or log.quiet(), network=network,
                            offline=settings.offline or bool(selected and selected.offline))
     run = run_fetch(scan, settings, display)
+    if not (settings.dry_run or settings.offline):
+        write_record(settings.cache, recordable(run.plans), mmproj=settings.mmproj)
     return Fetched(scan, selected, network, settings, run, time.monotonic() - started)
 
 
 def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     """Cache, endpoint and token as llama.cpp reads them, plus the run's flags; with
-    `--locked`, the lock's pinned files (a LockError when it cannot be read)."""
+    `--locked`, the lock's pinned files (a LockError when it cannot be read); unless
+    `--latest`, what the last fetch on this cache resolved that is still complete in it."""
     from ..fetch.jobs import FetchSettings
+    from ..fetch.recorded import complete_in_cache
 
     locked = None
     if options.models.locked or (not options.models.latest and options.lock_path.is_file()):
         locked = lock.listings(lock.read(options.lock_path))
         log.debug(f"the lock {options.lock_path} pins {len(locked)} model(s): their repos "
                   "are not listed")
+    cache = environment.cache_dir(env, options.cache_dir)
+    models = options.models
+    recorded = ({} if models.latest or models.locked or models.offline
+                else complete_in_cache(cache, mmproj=models.mmproj))
     return FetchSettings(
-        cache=environment.cache_dir(env, options.cache_dir), endpoint=environment.endpoint(env),
+        cache=cache, endpoint=environment.endpoint(env),
         token=environment.token(env), jobs=options.models.jobs,
         connections=options.models.connections,
         offline=options.models.offline,
@@ -162,7 +170,7 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
         tries=options.models.tries, locked=locked, lock_strict=options.models.locked,
         lock_path=str(options.lock_path),
         place_in=options.suite_dir if options.suite_dir.is_dir() else None,
-        url_dest=options.models.url_dest, deny=options.scan.deny,
+        url_dest=options.models.url_dest, deny=options.scan.deny, recorded=recorded,
         overrides={repo: tuple(files) for repo, files in (options.models.files or {}).items()})
 
 

@@ -89,8 +89,10 @@ class ModelsOptions:
                                  "listing is asked of the Hub, every file is checked against "
                                  "its locked sha256, a model the lock lacks fails")
     latest: bool = option(False, "ask the Hub for each repo's main even where the lock file "
-                                 "pins a commit (default: a lock in place pins the models it "
-                                 "names, as Cargo.lock does)")
+                                 "pins a commit or the last fetch recorded one (default: a "
+                                 "lock in place pins the models it names, as Cargo.lock does, "
+                                 "and a model complete in the cache at the commit the last "
+                                 "fetch recorded is not listed)")
     timeout: Annotated[float, Gt(0)] = option(
         limits.TIMEOUT_S, "seconds to wait for the Hub to accept a connection or send the "
                           "next bytes (default 10); a Hub silent that long is tried once more, "

@@ -27,6 +27,7 @@ from ..selection.standalone.fetch_test_models_selection import selection_documen
 from .commands import select_then_fetch
 from .config_files import ConfigFileError
 from .options import Options, check_section
+from .preload import preload_fetch
 
 #: The file an xdist worker writes its collection to, handed to it by the controller.
 WORKER_KEY = "fetch_test_models_selection"
@@ -117,6 +118,7 @@ class _Fetcher:
         self.fetched = False
         self.hung = threading.Timer(self.options.collect_timeout, self._collection_hung)
         self.hung.daemon = True
+        self.preloaded: threading.Thread | None = None
 
     def pytest_unconfigure(self) -> None:
         self.hung.cancel()
@@ -135,8 +137,10 @@ class _Fetcher:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_setupnodes(self) -> None:
         """The controller waits for its workers' collection: at most `test.collect_timeout`,
-        as test.server waits for pytest's."""
+        as test.server waits for pytest's. Meanwhile this process imports what its fetch
+        runs on."""
         self.hung.start()
+        self.preloaded = preload_fetch()
 
     def _collection_hung(self) -> None:
         """The workers' collection outlasted the timeout: said, then the session is stopped
@@ -185,6 +189,8 @@ class _Fetcher:
 
     def _fetch(self, document: dict[str, Any]) -> None:
         self.fetched = True
+        if self.preloaded is not None:
+            self.preloaded.join()
         if not document["items"]:  # pytest says "no tests ran" (exit 5): nothing to fetch
             return
         options = self.options

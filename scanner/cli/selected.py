@@ -99,6 +99,16 @@ def select_for(options: Options, scan: ScanResult,
     return narrow(scan, selection, options.scan)
 
 
+def suite_scan(options: Options, env: Mapping[str, str]) -> ScanResult:
+    """The suite's scan for a fetch, kept in the cache for the next one while no file it read
+    changed (`scan/remembered.py`)."""
+    from ..cache import TOOL_FOLDER
+    from ..scan.remembered import remembered_scan
+
+    store = environment.cache_dir(env, options.cache_dir) / TOOL_FOLDER / "scans"
+    return remembered_scan(options.root, options.scan, endpoint_host(env), store)
+
+
 def endpoint_host(env: Mapping[str, str]) -> str | None:
     """The configured endpoint's host, so URLs pointing at a mirror are recognised too."""
     host = environment.url_host(environment.endpoint(env))

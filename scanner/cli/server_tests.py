@@ -21,6 +21,7 @@ from ..selection.live import LiveRun, signal_group, start_pytest
 from ..url_files import prepare_working_folders
 from .commands import check_setup, select_then_fetch, usage_errors
 from .options import Options, ServerRun
+from .preload import preload_fetch
 from .stopping import Terminated, ending_on_signals, following
 
 
@@ -106,7 +107,9 @@ def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePy
 def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: preflight.SuitePython,
                env: Mapping[str, str], pytest_line: str) -> ServerTestsRun:
     """What `live` collected fetched, then its tests run, or it is stopped."""
+    preloaded = preload_fetch()  # while pytest collects
     selection = live.selection(options.root)
+    preloaded.join()
     if selection is None:  # it ended on its own: a usage error, or nothing to run
         if live.process.returncode == ExitCode.NO_TESTS:
             log.error(nothing_selected(pytest_line, options.suite_dir))

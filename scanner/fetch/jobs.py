@@ -243,6 +243,9 @@ class FetchSettings:
     deny: tuple[str, ...] = ()
     #: `models.files`: repo pattern → the file patterns fetched for a framework's model there
     overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: what the last fetch on this cache resolved and the cache still holds whole
+    #: (`recorded.py`): those models' repos are not listed
+    recorded: dict[HuggingFaceModel, RepoListing] = field(default_factory=dict)
 
     def is_denied(self, model: HuggingFaceModel) -> bool:
         return any(fnmatchcase(model.repo, p) or fnmatchcase(model.hf_repo, p)

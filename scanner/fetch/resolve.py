@@ -42,11 +42,11 @@ class Resolved:
 
     run: FetchRun
     listings: dict[tuple[str, str], ListingOutcome]
-    pinned_repos: set[str]  # the repos the lock pins (not listed)
+    known_repos: set[str]  # the repos the lock pins or the record holds (not listed)
 
     def blob_ids(self) -> dict[str, set[str]]:
         """The blob ids of every file of each repo the Hub listed whole."""
-        return listed_blob_ids(self.listings, self.pinned_repos)
+        return listed_blob_ids(self.listings, self.known_repos)
 
 
 def resolve_models(scan: ScanResult, settings: FetchSettings, display: Display) -> FetchRun:
@@ -79,11 +79,16 @@ def resolve(scan: ScanResult, settings: FetchSettings, display: Display,
         return (settings.locked is not None and not plan.model.revision
                 and (settings.lock_strict or plan.model in settings.locked))
 
+    def known(plan: ModelPlan) -> bool:  # its files are known without a request
+        return pinned_by_lock(plan) or plan.model in settings.recorded
+
     listings: dict[tuple[str, str], ListingOutcome] = {}
 
     def listing_of(plan: ModelPlan) -> ListingOutcome:
         if pinned_by_lock(plan):
             return locked_listing(plan, settings)
+        if plan.model in settings.recorded:
+            return ListingOutcome(settings.recorded[plan.model])
         return listings[(plan.model.repo, plan.revision)]
 
     def download(jobs: list[FileJob]) -> None:  # preset files, before the plan is made
@@ -98,7 +103,7 @@ def resolve(scan: ScanResult, settings: FetchSettings, display: Display,
     diagnostics: list[Diagnostic] = []
     pending = plans
     for _ in range(MAX_DEPTH + 1):  # the suite's models, then those their presets name
-        to_list = [p for p in pending if p.planned and not pinned_by_lock(p)
+        to_list = [p for p in pending if p.planned and not known(p)
                    and (p.model.repo, p.revision) not in listings]  # each listed once
         repos = sorted({p.model.repo for p in to_list})
         with display.listing(repos, settings.endpoint, offline=settings.offline) as listed:
@@ -119,4 +124,4 @@ def resolve(scan: ScanResult, settings: FetchSettings, display: Display,
         repair = not (settings.dry_run or settings.offline)
         run.problems += verify_cached(run.jobs, settings, repair=repair)
     display.planned(run)
-    return Resolved(run, listings, {p.model.repo for p in plans if pinned_by_lock(p)})
+    return Resolved(run, listings, {p.model.repo for p in plans if known(p)})

@@ -18,7 +18,7 @@ from ..models import ScanResult
 from .jobs import FetchRun, FetchSettings, FileStatus
 from .place import place_files
 from .plan import finish_plans, link_cached_blobs, mark_offline
-from .resolve import Display, hub_client, resolve
+from .resolve import Display, resolve
 
 if TYPE_CHECKING:
     from ..hub import HubClient
@@ -31,8 +31,10 @@ def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> Fe
     are a SetupError before any request."""
     if settings.offline:  # offline, the Hub stack is not even imported
         return _run(scan, settings, display, None)
-    with hub_client(settings) as client:
-        return _run(scan, settings, display, client)
+    from .on_demand import OnDemandClient
+
+    with OnDemandClient(settings) as client:  # made when first asked: a warm run asks nothing
+        return _run(scan, settings, display, client.as_client())
 
 
 def _run(scan: ScanResult, settings: FetchSettings, display: Display,
@@ -83,15 +85,16 @@ def _store(run: FetchRun, client: HubClient | None, settings: FetchSettings,
             for job in todo:
                 job.not_downloaded("not downloaded: not enough free space")
         else:
-            from .download import download_all
-
             assert client is not None  # not offline
             with display.downloading(run.needed_bytes) as progress:
                 if stale:
                     progress.partials_removed(len(stale), sum(stale))
                 if outdated:
                     progress.outdated_partials_removed(len(outdated), sum(outdated))
-                download_all(jobs, client, settings, progress)
+                if todo:  # the download module loads the Hub stack: only for something to get
+                    from .download import download_all
+
+                    download_all(jobs, client, settings, progress)
 
 
 def free_space(path: Path) -> int:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-# `huggingface_hub.utils` re-exports it without `__all__`, which strict typing refuses.
-from huggingface_hub.utils._paths import filter_repo_objects
-
 from ..models import RepoFile
 from .common import FrameworkError, RepoFiles, join
 
@@ -22,7 +19,11 @@ def matching(
     ignore: tuple[str, ...] | list[str] | None,
 ) -> list[RepoFile]:
     """The files `snapshot_download` keeps: huggingface_hub's own `filter_repo_objects`
-    (`fnmatchcase`, a pattern ending in `/` matches the folder's files)."""
+    (`fnmatchcase`, a pattern ending in `/` matches the folder's files). Imported here: a
+    fetch that plans no framework's model does not load huggingface_hub."""
+    # `huggingface_hub.utils` re-exports it without `__all__`, which strict typing refuses.
+    from huggingface_hub.utils._paths import filter_repo_objects
+
     return list(
         filter_repo_objects(
             files,

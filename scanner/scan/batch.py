@@ -46,6 +46,8 @@ class BatchScanner:
         self.index = ConstantIndex(job.paths, self._load, self._locate)
         self._pending: set[str] = set()
         self._early: dict[str, ParsedFile | Diagnostic] = {}
+        #: the files outside the job that `_locate` found: the scan read them too
+        self.located: set[str] = set()
 
     def scan(self, rels: Iterable[str]) -> Iterator[FileFindings]:
         """Each file's findings, in the order given."""
@@ -72,6 +74,7 @@ class BatchScanner:
         for top in SOURCE_FOLDERS:
             for rel in (f"{top}{base}.py", f"{top}{base}/__init__.py"):
                 if os.path.isfile(os.path.join(self.job.root, rel)):
+                    self.located.add(rel)
                     return rel
         return None
 

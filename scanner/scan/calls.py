@@ -186,7 +186,7 @@ class FrameworkReferences:
             single = isinstance(value, ast.Constant) and "MODEL" not in target.id.upper()
             if value is None or single:
                 continue  # a single string is a model where a call or a mark uses it
-            for text, line, node_id in _strings(value, 0):
+            for text, line, node_id in _strings(_without_dispatch_keys(value, tree), 0):
                 if node_id in self.consumed:
                     continue
                 for part in text.split(","):
@@ -244,6 +244,18 @@ def _strings(node: ast.expr, depth: int) -> list[tuple[str, int, int]]:
         if item is not None:
             found.extend(_strings(item, depth + 1))
     return found
+
+
+def _without_dispatch_keys(node: ast.expr, tree: ast.Module) -> ast.expr:
+    """A dict that maps names to the module's functions is a dispatch table: its keys are what
+    the code is asked for (JSON-RPC's `"tools/list": handle_tools_list`), no models."""
+    if not isinstance(node, ast.Dict):
+        return node
+    functions = {stmt.name for stmt in tree.body
+                 if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    pairs = [(key, value) for key, value in zip(node.keys, node.values, strict=True)
+             if not (isinstance(value, ast.Name) and value.id in functions)]
+    return ast.Dict(keys=[key for key, _ in pairs], values=[value for _, value in pairs])
 
 
 def _has_first_argument(node: ast.Call) -> bool:

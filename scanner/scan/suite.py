@@ -42,9 +42,11 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None = None,
-               workers: int | None = None) -> ScanResult:
+               workers: int | None = None, located: set[str] | None = None) -> ScanResult:
     """Scan every file under `root` matching `config.tests`; never imports test code.
-    `workers`: processes to scan in (0: this one); by default as many as pay off."""
+    `workers`: processes to scan in (0: this one); by default as many as pay off. `located`
+    (with `workers` 0) gets the files the scan read beyond those matched (a module a test
+    imports, found under the root)."""
     config = for_project(root, config)
     found = find_test_files(root, config.tests, config.skipped_dirs)
     if not found.paths:
@@ -57,8 +59,12 @@ def scan_suite(root: Path, config: ScanConfig, endpoint_host: str | None = None,
     workers = worker_count(len(job.paths)) if workers is None else workers
     with _no_cyclic_gc(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a test file's SyntaxWarnings are not ours to print
-        files = scan_in_workers(job, workers) if workers else BatchScanner(job).scan(job.paths)
-        return _result(files, list(found.diagnostics), config, len(found.paths))
+        here = None if workers else BatchScanner(job)
+        files = here.scan(job.paths) if here else scan_in_workers(job, workers)
+        result = _result(files, list(found.diagnostics), config, len(found.paths))
+        if located is not None and here is not None:
+            located.update(here.located)
+        return result
 
 
 def _result(files: Iterable[FileFindings], diagnostics: list[Diagnostic], config: ScanConfig,

@@ -142,7 +142,10 @@ class _XdistController:
         newline: end it, so that the tool's display, while the run waits, has lines of its
         own (`DSession.rewrite` in xdist/dsession.py)."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and reporter.isatty():
+        if reporter is None:
+            return
+        tty = reporter.isatty  # a bool up to pytest 8.3 (which llama.cpp pins), then a method
+        if tty() if callable(tty) else tty:
             reporter.write("\n", flush=True)
 
 
