@@ -47,7 +47,7 @@ from peers import (
     write_suite,
 )
 
-from scanner import cache as hf_cache
+from scanner.cache import layout as hf_cache
 from scanner.fetch.partial import present_in
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import invoke_command

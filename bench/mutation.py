@@ -33,8 +33,8 @@ EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.txt"
 
 #: module -> the test files that own its behaviour (fast ones: no network, few subprocesses)
 TARGETS: dict[str, tuple[str, ...]] = {
-    "scanner/resolve.py": ("tests/test_resolve.py",),
-    "scanner/repo_id.py": ("tests/test_repo_id.py", "tests/test_scan.py"),
+    "scanner/llama/resolve.py": ("tests/test_resolve.py",),
+    "scanner/llama/repo_id.py": ("tests/test_repo_id.py", "tests/test_scan.py"),
     "scanner/scan/visitor.py": (
         "tests/test_scan.py",
         "tests/test_presets.py::test_preset_text_in_string_constants_is_a_reference_with_its_file"
@@ -51,11 +51,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "scanner/scan/workers.py": ("tests/test_scan_workers.py",),
     "scanner/scan/suite.py": ("tests/test_scan.py", "tests/test_scan_workers.py"),
     "scanner/selection/needs.py": ("tests/test_selection_needs.py",),
-    "scanner/cache.py": ("tests/test_cache.py",),
-    "scanner/cache_locks.py": ("tests/test_cache.py", "tests/test_prune.py"),
-    "scanner/environment.py": ("tests/test_cache.py", "tests/test_environment.py"),
-    "scanner/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
-    "scanner/prune.py": ("tests/test_prune.py",),
+    "scanner/cache/layout.py": ("tests/test_cache.py",),
+    "scanner/cache/locks.py": ("tests/test_cache.py", "tests/test_prune.py"),
+    "scanner/setup/environment.py": ("tests/test_cache.py", "tests/test_environment.py"),
+    "scanner/fetch/lock.py": ("tests/test_lock_file.py", "tests/test_lock.py"),
+    "scanner/prune/unneeded.py": ("tests/test_prune.py",),
     "scanner/fetch/partial.py": ("tests/test_partial.py",),
     "scanner/fetch/transfer.py": (
         "tests/test_transfer_ranges.py", "tests/test_transfer_faults.py",
@@ -73,9 +73,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_transfer.py", "tests/test_reliability.py"),
     "scanner/fetch/parallel.py": (
         "tests/test_parallel.py", "tests/test_download_workers.py", "tests/test_plan.py"),
-    "scanner/hub_errors.py": ("tests/test_hub_errors.py",),
-    "scanner/hub.py": ("tests/test_hub.py",),
-    "scanner/hub_transport.py": ("tests/test_hub.py",),
+    "scanner/hub/errors.py": ("tests/test_hub_errors.py",),
+    "scanner/hub/client.py": ("tests/test_hub.py",),
+    "scanner/hub/transport.py": ("tests/test_hub.py",),
     "scanner/cli/declarations.py": ("tests/test_options.py", "tests/test_task_flags.py"),
     "scanner/cli/options.py": ("tests/test_options.py",),
     "scanner/fetch/plan.py": ("tests/test_plan.py", "tests/test_fetch_run.py"),

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from scanner import cache as hf_cache  # noqa: E402
+from scanner.cache import layout as hf_cache  # noqa: E402
 from tests import helpers  # noqa: E402
 from tests.fakehub import FakeHub, user_settings, write_harnesses  # noqa: E402
 from tests.helpers import invoke_command  # noqa: E402

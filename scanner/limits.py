@@ -1,5 +1,5 @@
 """The defaults of a fetch's limits, declared once: the options (`cli/declarations.py`) offer
-them, the settings and the Hub client (`fetch/jobs.py`, `hub.py`) fall back on them."""
+them, the settings and the Hub client (`fetch/jobs.py`, `hub/client.py`) fall back on them."""
 
 #: Files downloaded at once (and repos listed at once): files complete one after another.
 JOBS = 4

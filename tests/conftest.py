@@ -33,7 +33,7 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process clients back off 0.01 s instead of 0.5, 1, 2 s: the count of attempts is what
     the tests check, not the wait (subprocess runs keep the real backoff)."""
-    from scanner import hub
+    from scanner.hub import client as hub
 
     monkeypatch.setattr(hub, "RETRY_BACKOFF_S", 0.01)
 

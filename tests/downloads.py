@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scanner import hub
 from scanner.fetch.download import download_all
 from scanner.fetch.jobs import FetchSettings, FileJob, FileStatus
+from scanner.hub import client as hub
 from tests.fakehub import FakeHub, Request
 from tests.helpers import invoke_command, llama_offline_lookup
 

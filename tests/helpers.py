@@ -53,8 +53,8 @@ def run_fetch(
 def llama_snapshot(cache: Path, repo: str, path: str) -> Path | None:
     """Where llama.cpp finds `path` of `repo` offline: refs/main -> snapshots/<commit>/<path>,
     which must be a symlink that exists; asserts it resolves into the repo's blobs/ folder.
-    None if that chain is broken. Deliberately does not use scanner/cache.py, so that it stays
-    an independent check of the cache layout."""
+    None if that chain is broken. Deliberately does not use scanner/cache/layout.py, so that it
+    stays an independent check of the cache layout."""
     folder = cache / ("models--" + repo.replace("/", "--"))
     try:
         commit = (folder / "refs" / "main").read_text().strip()

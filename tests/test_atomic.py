@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import atomic
+from scanner.cache import atomic
 
 
 def test_a_failed_write_leaves_the_old_file_and_nothing_beside_it(tmp_path: Path) -> None:

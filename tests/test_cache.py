@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from scanner import cache as hf_cache
-from scanner import cache_locks, environment
+from scanner.cache import layout as hf_cache
+from scanner.cache import locks as cache_locks
 from scanner.fetch.content import HASH_READ, check_content
 from scanner.fetch.jobs import ListingOutcome
 from scanner.fetch.plan import listed_blob_ids
 from scanner.models import RepoFile, RepoListing
+from scanner.setup import environment
 
 REPO = "org/model"
 COMMIT = "c" * 40

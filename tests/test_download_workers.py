@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from scanner import hub
 from scanner.fetch import download
 from scanner.fetch.download import FetchInterrupted, download_all
 from scanner.fetch.jobs import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.fetch.partial import present_in
+from scanner.hub import client as hub
 from scanner.models import RepoFile
 from scanner.output.progress import FetchProgress
 from tests.downloads import MODEL, REPO, file_gets, partials, start_fetch, wait_for

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import environment
 from scanner.errors import OptionsError
+from scanner.setup import environment
 
 
 @pytest.mark.parametrize(("env", "flag", "named"), [

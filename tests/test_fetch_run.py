@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import cache as hf_cache
+from scanner.cache import layout as hf_cache
 from scanner.errors import SetupError
 from scanner.fetch import run as fetch_run
 from scanner.models import RepoFile, RepoListing

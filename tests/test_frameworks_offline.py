@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from huggingface_hub import hf_hub_download
 
-from scanner.cache import repo_folder
+from scanner.cache.layout import repo_folder
 from scanner.frameworks import FilePlan, plan_files
-from scanner.hub import HubClient
+from scanner.hub.client import HubClient
 from scanner.models import LoadCall, Loader, RepoFile
 from tests import hf_repos
 from tests.fakehub import FakeHub, user_settings, write_harnesses

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.hub import HubClient, with_retries
-from scanner.hub_errors import Cancelled, HubError
+from scanner.hub.client import HubClient, with_retries
+from scanner.hub.errors import Cancelled, HubError
 from tests.fakehub import FakeHub, Fault, GeneratedFile
 
 REPO = "org/m-GGUF"
@@ -316,7 +316,7 @@ def test_the_token_is_sent(repo_hub: FakeHub, tmp_path: Path) -> None:
 
 def test_a_file_request(repo_hub: FakeHub, tmp_path: Path,
                         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="scanner.hub")
+    caplog.set_level(logging.DEBUG, logger="scanner.hub.client")
     with FakeHub() as cdn:
         cdn.add_repo(REPO, {"m-Q4_K_M.gguf": GeneratedFile(3000, 1)})
         repo_hub.lfs_redirect = cdn.url
@@ -338,7 +338,7 @@ def test_a_file_request(repo_hub: FakeHub, tmp_path: Path,
 
 def test_requests_are_logged_when_verbose(repo_hub: FakeHub, tmp_path: Path,
                                           caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="scanner.hub")
+    caplog.set_level(logging.DEBUG, logger="scanner.hub.client")
     client = client_of(repo_hub, tmp_path)
     client.listing(REPO)
     client.request(lambda: None, REPO, "m-Q4_K_M.gguf")

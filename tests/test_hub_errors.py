@@ -17,7 +17,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from scanner.hub_errors import (
+from scanner.hub.errors import (
     HubError,
     classify,
     file_response_error,

@@ -8,8 +8,14 @@ from pathlib import Path
 
 from tests.helpers import REPO_ROOT
 
-#: Stages in pipeline order; a module may import its own stage and earlier ones.
-ORDER = ["scan", "selection", "fetch", "output"]
+#: Folders in the order they may import one another; a module may import its own folder and
+#: earlier ones. llama.cpp's and the frameworks' rules are pure, read by every stage; then the
+#: user's setup and the cache layout; then the pipeline: scan, selection, the Hub, fetch (resolve,
+#: plan, download), prune, output. `cli/` drives them all and none imports it.
+ORDER = ["llama", "frameworks", "setup", "cache", "scan", "selection", "hub", "fetch", "prune",
+         "output"]
+#: The modules at the top of `scanner/`: what every folder shares, importing none of them.
+SHARED = {"__init__.py", "errors.py", "limits.py", "models.py"}
 
 
 def imported(path: Path) -> set[str]:
@@ -29,6 +35,13 @@ def imported(path: Path) -> set[str]:
 def stage(name: str) -> str | None:
     parts = name.split(".")
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in ORDER) else None
+
+
+def test_every_folder_has_its_place_and_the_top_holds_only_what_all_share() -> None:
+    scanner = REPO_ROOT / "scanner"
+    folders = {p.name for p in scanner.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders - {"cli"} == set(ORDER)
+    assert {p.name for p in scanner.glob("*.py")} == SHARED
 
 
 def test_no_stage_imports_a_later_stage_or_the_entry_points() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.lock import LockEntry, LockError, listings, parse, render
+from scanner.fetch.lock import LockEntry, LockError, listings, parse, render
 from scanner.models import HuggingFaceModel, RepoFile
 
 WHERE = Path("tools/server/tests/models.lock")

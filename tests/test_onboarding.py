@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import preflight
+from scanner.setup import preflight
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import REPO_ROOT, invoke_command, write_suite
 

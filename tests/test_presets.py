@@ -10,8 +10,8 @@ import pytest
 
 from scanner.cli import commands
 from scanner.cli.options import build_options
+from scanner.llama.preset import PresetError, PresetModel, preset_models
 from scanner.models import ScanResult
-from scanner.preset import PresetError, PresetModel, preset_models
 from tests.example_suite import PRESET_INI, copy_example, fetch_json, run_task, serve_example_repos
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import llama_offline_lookup

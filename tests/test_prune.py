@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from scanner import cache_locks
+from scanner.cache import locks as cache_locks
 from scanner.cli.commands import prune_models
 from scanner.cli.options import build_options
-from scanner.prune import BUSY_SECONDS, PruneItem, apply, plan_prune
+from scanner.prune.unneeded import BUSY_SECONDS, PruneItem, apply, plan_prune
 from tests.helpers import invoke_command, suite_for, write_suite
 
 OLD, NEW, TAG = "a" * 40, "b" * 40, "c" * 40

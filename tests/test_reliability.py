@@ -26,10 +26,11 @@ import pytest
 from filelock import FileLock
 from rich.console import Console
 
-from scanner import hub, hub_errors
 from scanner.fetch.download import FetchInterrupted, download_all
 from scanner.fetch.jobs import INTERRUPTED, FetchSettings, FileJob, FileStatus
 from scanner.fetch.partial import present_in
+from scanner.hub import client as hub
+from scanner.hub import errors as hub_errors
 from scanner.models import RepoFile
 from scanner.output.console import human_size
 from scanner.output.progress import FetchProgress

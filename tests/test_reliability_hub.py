@@ -16,7 +16,7 @@ import pytest
 from scanner.cli import commands
 from scanner.cli.options import build_options
 from scanner.output.server_report import print_setup
-from scanner.preflight import ServerSetup, SuitePython
+from scanner.setup.preflight import ServerSetup, SuitePython
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import invoke_command, run_fetch, suite_for, write_suite
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.repo_id import hf_repo_problem, model_problem, repo_id_problem
+from scanner.llama.repo_id import hf_repo_problem, model_problem, repo_id_problem
 
 WORD = st.text("abcXYZ019_", min_size=1, max_size=12)
 SEPARATOR = st.sampled_from([".", "-"])

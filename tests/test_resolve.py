@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.models import HuggingFaceModel, RepoFile, RepoListing
-from scanner.resolve import (
+from scanner.llama.resolve import (
     Resolution,
     ResolutionError,
     SplitInfo,
@@ -21,6 +20,7 @@ from scanner.resolve import (
     split_info,
     split_parts,
 )
+from scanner.models import HuggingFaceModel, RepoFile, RepoListing
 
 REPO = "unsloth/Qwen3-8B-GGUF"
 COMMIT = "a" * 40

@@ -17,7 +17,7 @@ import pytest
 from scanner.fetch import partial as partial_mod
 from scanner.fetch.jobs import FileJob, FileStatus
 from scanner.fetch.partial import MIB, PartialFile, present_in
-from scanner.hub_errors import file_response_error
+from scanner.hub.errors import file_response_error
 from tests.downloads import (
     FOLDER,
     REPO,

@@ -15,7 +15,7 @@ import pytest
 
 from scanner.cli import commands
 from scanner.cli.options import build_options
-from scanner.prune import BUSY_SECONDS
+from scanner.prune.unneeded import BUSY_SECONDS
 from tests.example_suite import copy_example, fetch_json, run_task, serve_example_repos
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import run_fetch, write_suite

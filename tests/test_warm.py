@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scanner import cache as hf_cache
+from scanner.cache import layout as hf_cache
 from scanner.cli.options import build_options
 from scanner.models import ScanResult
 from scanner.scan import remembered

@@ -11,20 +11,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
-from .. import environment, lock, prune
 from ..errors import ExitCode, NoTestsSelected, OptionsError, SetupError
-from ..keep import what_to_keep
+from ..fetch import lock
+from ..llama.url_files import prepare_working_folders
 from ..models import ScanResult
 from ..output import log
 from ..output.console import make_console
 from ..output.outcomes import Fetched, Listed, Locked, Pruned
 from ..output.prune_report import print_left_in_use, print_prune_items
 from ..output.show import ShowAs, show
+from ..prune import unneeded as prune
+from ..prune.keep import what_to_keep
 from ..scan.suite import NoTestFiles, scan_suite
 from ..selection.collect import Selection
 from ..selection.needs import SelectedScan, narrow
 from ..selection.network import NetworkNeed
-from ..url_files import prepare_working_folders
+from ..setup import environment
 from .options import Options
 from .selected import SelectedFetch, endpoint_host, needs_of, scan_selected, suite_scan
 

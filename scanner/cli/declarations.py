@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Le, MinLen
 
 from .. import limits
-from ..url_files import DEFAULT_URL_DEST
+from ..llama.url_files import DEFAULT_URL_DEST
 
 #: tools/server/tests/tests.sh: `WORKERS="${PYTEST_WORKERS:-4}"`.
 DEFAULT_WORKERS = 4

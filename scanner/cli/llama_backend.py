@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .. import environment
 from ..errors import SetupError
 from ..fetch.llama import (
     LlamaNotFound,
@@ -20,6 +19,7 @@ from ..output.console import make_console
 from ..output.llama_report import print_llama_done, print_llama_start
 from ..output.outcomes import LlamaFetched
 from ..selection.needs import SelectedScan
+from ..setup import environment
 from .options import Options
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..environment import check_no_link_loop, resolved
 from ..errors import OptionsError
+from ..llama.url_files import check_url_dest
 from ..scan.project_root import find_root
-from ..url_files import check_url_dest
+from ..setup.environment import check_no_link_loop, resolved
 from .declarations import DEFAULT_SUITE, DEFAULT_WORKERS, ModelsOptions, TestOptions
 
 if TYPE_CHECKING:

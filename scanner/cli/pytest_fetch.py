@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from .. import environment
 from ..errors import ExitCode, OptionsError
 from ..scan.suite import NoTestFiles
 from ..selection.collect import collection_hung, selection_from
 from ..selection.standalone import fetch_test_models_xdist as handoff
 from ..selection.standalone.fetch_test_models_selection import selection_document
+from ..setup import environment
 from .commands import select_then_fetch
 from .config_files import ConfigFileError
 from .options import Options, check_section

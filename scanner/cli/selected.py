@@ -8,7 +8,6 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .. import environment, preflight
 from ..errors import NoTestsSelected, SetupError, nothing_selected
 from ..models import ScanResult
 from ..output import log
@@ -16,6 +15,7 @@ from ..scan.suite import scan_suite
 from ..selection.collect import collect_tests, run_environment
 from ..selection.needs import SelectedScan, narrow
 from ..selection.network import NetworkNeed, loads_frameworks, network_needs
+from ..setup import environment, preflight
 from .options import Options
 
 
@@ -102,7 +102,7 @@ def select_for(options: Options, scan: ScanResult,
 def suite_scan(options: Options, env: Mapping[str, str]) -> ScanResult:
     """The suite's scan for a fetch, kept in the cache for the next one while no file it read
     changed (`scan/remembered.py`)."""
-    from ..cache import TOOL_FOLDER
+    from ..cache.layout import TOOL_FOLDER
     from ..scan.remembered import remembered_scan
 
     store = environment.cache_dir(env, options.cache_dir) / TOOL_FOLDER / "scans"

@@ -9,16 +9,16 @@ import signal
 import subprocess
 from collections.abc import Mapping
 
-from .. import preflight
 from ..errors import ExitCode, SetupError, nothing_selected
+from ..llama.url_files import prepare_working_folders
 from ..output import log
 from ..output.outcomes import ServerTestsRun
 from ..output.server_report import print_setup
 from ..output.show import ShowAs, show
-from ..preflight import ServerSetup
 from ..selection.collect import run_environment
 from ..selection.live import LiveRun, signal_group, start_pytest
-from ..url_files import prepare_working_folders
+from ..setup import preflight
+from ..setup.preflight import ServerSetup
 from .commands import check_setup, select_then_fetch, usage_errors
 from .options import Options, ServerRun
 from .preload import preload_fetch

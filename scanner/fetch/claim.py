@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 
 import filelock
 
-from .. import cache as hf_cache
-from .. import cache_locks
-from ..hub_errors import Cancelled, classify
+from ..cache import layout as hf_cache
+from ..cache import locks as cache_locks
+from ..hub.errors import Cancelled, classify
 from .jobs import FileJob
 from .partial import PartialFile, segment_size
 from .reporting import FileProgress
 
 if TYPE_CHECKING:
-    from ..hub import HubClient
+    from ..hub.client import HubClient
 
 #: How often a wait for another process's lock on the same blob looks at Ctrl-C.
 LOCK_POLL_S = 0.1

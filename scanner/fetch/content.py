@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import cache as hf_cache
+from ..cache import layout as hf_cache
 from ..models import RepoFile
 from .jobs import FetchSettings, FileJob, FileStatus
 from .partial import PartialFile

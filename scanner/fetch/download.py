@@ -10,8 +10,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from ..hub import HubClient
-from ..hub_errors import Cancelled
+from ..hub.client import HubClient
+from ..hub.errors import Cancelled
 from .jobs import FetchSettings, FileJob, FileStatus
 from .parallel import DaemonThreads
 from .partial import Segment, segment_count, segment_size

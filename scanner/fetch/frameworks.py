@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from .. import cache as hf_cache
+from ..cache import layout as hf_cache
 from ..frameworks import Overrides, plan_files
 from ..frameworks.calls import load_calls
 from ..models import RepoFile, RepoListing

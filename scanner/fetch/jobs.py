@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .. import limits
+from ..llama.url_files import DEFAULT_URL_DEST
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, RepoFile, RepoListing
-from ..url_files import DEFAULT_URL_DEST
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
-    from ..hub_errors import HubError
+    from ..hub.errors import HubError
 
 #: What an interrupted file's error says (Ctrl-C stopped it; nothing is wrong with the Hub).
 INTERRUPTED = "interrupted before it finished"

@@ -27,8 +27,8 @@ from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from .. import environment
 from ..models import HuggingFaceModel
+from ..setup import environment
 
 LlamaKind = Literal["llama", "llama-download", "llama-completion", "llama-cli"]
 # Preference order: the first two only download; the last two load the model and generate.

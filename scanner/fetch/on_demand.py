@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..hub import HubClient
+    from ..hub.client import HubClient
     from .jobs import FetchSettings
 
 

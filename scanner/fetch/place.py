@@ -16,8 +16,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from .. import cache as hf_cache
-from ..url_files import destination, our_link
+from ..cache import layout as hf_cache
+from ..llama.url_files import destination, our_link
 from .content import digest_of
 from .jobs import FetchSettings, FileJob, FileStatus, ModelPlan, Placement, PlaceStatus
 

@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import cache as hf_cache
+from ..cache import layout as hf_cache
 from ..frameworks import FrameworkError
+from ..llama.resolve import ResolutionError, resolve
 from ..models import HuggingFaceModel, RepoFile, RepoListing, ScanResult
-from ..resolve import ResolutionError, resolve
 from .frameworks import (
     JobFor,
     NotFetchedInDryRun,
@@ -33,8 +33,8 @@ from .partial import present_in
 from .presets import Download
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
-    from ..hub import HubClient
-    from ..hub_errors import HubError
+    from ..hub.client import HubClient
+    from ..hub.errors import HubError
 
 
 #: Why a URL reference is set aside: a file that is no model, or URL files switched off.
@@ -88,7 +88,7 @@ def list_repos(plans: list[ModelPlan], client: HubClient | None, settings: Fetch
         try:
             if client is None:  # offline
                 return _cached_listing(settings.cache, repo, revision, None)
-            from ..hub_errors import HubError
+            from ..hub.errors import HubError
 
             try:
                 listing, problems = client.listing(repo, revision)

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import cache as hf_cache
-from .. import environment
+from ..cache import layout as hf_cache
+from ..llama.preset import PRESET_FILE, PresetError, preset_models
+from ..llama.repo_id import model_problem
 from ..models import Diagnostic, HuggingFaceModel, ModelReference
-from ..preset import PRESET_FILE, PresetError, preset_models
-from ..repo_id import model_problem
 from ..scan.candidates import url_pattern
 from ..scan.config import DEFAULT_URL_HOSTS
+from ..setup import environment
 from .jobs import FetchSettings, FileJob, FileStatus, ModelPlan, ModelStatus
 
 #: Presets naming preset repos are followed this deep (a loop of presets ends there).

@@ -21,9 +21,9 @@ import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from .. import cache as hf_cache
-from .. import lock
+from ..cache import layout as hf_cache
 from ..models import HuggingFaceModel, RepoListing
+from . import lock
 from .jobs import ModelPlan, ModelStatus
 
 

@@ -19,7 +19,7 @@ from .plan import list_repos, listed_blob_ids, locked_listing, make_plans, resol
 from .presets import MAX_DEPTH, follow_presets
 
 if TYPE_CHECKING:
-    from ..hub import HubClient
+    from ..hub.client import HubClient
     from .reporting import ProgressSink
 
 
@@ -58,7 +58,7 @@ def resolve_models(scan: ScanResult, settings: FetchSettings, display: Display) 
 
 def hub_client(settings: FetchSettings) -> HubClient:
     """The run's client of the Hub (its stack loads here: never for an offline run)."""
-    from ..hub import HubClient
+    from ..hub.client import HubClient
 
     return HubClient(settings.endpoint, settings.token, settings.cache,
                      timeout=settings.timeout, tries=settings.tries)

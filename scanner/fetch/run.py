@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import cache as hf_cache
-from .. import cache_locks
+from ..cache import layout as hf_cache
+from ..cache import locks as cache_locks
 from ..models import ScanResult
 from .jobs import FetchRun, FetchSettings, FileStatus
 from .place import place_files
@@ -21,7 +21,7 @@ from .plan import finish_plans, link_cached_blobs, mark_offline
 from .resolve import Display, resolve
 
 if TYPE_CHECKING:
-    from ..hub import HubClient
+    from ..hub.client import HubClient
 
 
 def run_fetch(scan: ScanResult, settings: FetchSettings, display: Display) -> FetchRun:

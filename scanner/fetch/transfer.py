@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 import filelock
 import httpx2 as httpx
 
-from .. import cache as hf_cache
-from ..hub_errors import Cancelled, HubError, classify, file_response_error, lock_size_error
+from ..cache import layout as hf_cache
+from ..hub.errors import Cancelled, HubError, classify, file_response_error, lock_size_error
 from .claim import claim_blob
 from .content import StreamingCheck
 from .jobs import FileJob
@@ -29,7 +29,7 @@ from .partial import PartialFile, Segment
 from .reporting import FileProgress
 
 if TYPE_CHECKING:
-    from ..hub import HubClient
+    from ..hub.client import HubClient
 
 
 class _Unresumable(HubError):

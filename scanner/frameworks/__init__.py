@@ -1,5 +1,5 @@
 """Which files of a Hub repo each framework reads for one load call (llama.cpp's `-hf` rules
-stay in `scanner/resolve.py`).
+stay in `scanner/llama/resolve.py`).
 
 `plan_files(call, listing, read)` is the entry point: `call` is the load's shape (a
 `scanner.models.LoadCall`), `listing` the repo at one commit, `read` fetches a small file the

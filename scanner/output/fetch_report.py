@@ -11,7 +11,6 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from ..environment import shown_url
 from ..fetch.jobs import (
     FetchRun,
     FetchSettings,
@@ -24,6 +23,7 @@ from ..fetch.jobs import (
 from ..models import Diagnostic, ModelReference, ScanResult
 from ..selection.needs import SelectedScan
 from ..selection.network import NetworkNeed, needs_entry, network_lines
+from ..setup.environment import shown_url
 from . import log
 from .console import human_size, make_console, print_diagnostics, print_json, print_table
 from .outcomes import Fetched

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # the fetch's types load with the fetch only (start-up of `models.list`)
     from ..fetch.jobs import FetchRun, FetchSettings, ModelPlan
     from ..fetch.llama import LlamaBinary, LlamaOutcome
-    from ..lock import LockEntry
+    from ..fetch.lock import LockEntry
     from ..models import HuggingFaceModel, ScanResult
-    from ..prune import PruneItem
+    from ..prune.unneeded import PruneItem
     from ..selection.needs import SelectedScan
     from ..selection.network import NetworkNeed
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..prune import PruneItem
+from ..prune.unneeded import PruneItem
 from . import log
 from .console import human_size, make_console
 from .outcomes import Pruned

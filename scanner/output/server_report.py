@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..environment import shown_url
-from ..preflight import ServerSetup
+from ..setup.environment import shown_url
+from ..setup.preflight import ServerSetup
 from . import log
 from .console import human_size, make_console
 from .outcomes import ServerTestsRun

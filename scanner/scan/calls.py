@@ -13,8 +13,8 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+from ..llama.repo_id import hf_file_problem
 from ..models import Loader, ReferenceKind
-from ..repo_id import hf_file_problem
 from .found import Found
 from .loaders import DatasetCall, LoaderCall, call_name
 from .scope import ParamRef, Resolved, Scope, Unresolved

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ..preset import TEXT_WORDS
+from ..llama.preset import TEXT_WORDS
 from .config import ScanConfig
 from .loaders import WORDS
 

@@ -20,7 +20,7 @@ import os
 from importlib import metadata
 from pathlib import Path
 
-from .. import atomic
+from ..cache import atomic
 from ..models import ScanResult
 from .config import ScanConfig
 from .discover import for_project

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ..repo_id import repo_id_problem
+from ..llama.repo_id import repo_id_problem
 
 #: `huggingface_hub.utils._validators.REPO_ID_REGEX`, less the 96-character cap on the name
 _HUB_ID = re.compile(r"(?:[\w.-]+/)?[\w.-]+", re.ASCII)

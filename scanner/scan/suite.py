@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..llama.repo_id import model_problem
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
-from ..repo_id import model_problem
 from .batch import BatchScanner, FileFindings, ScanJob
 from .candidates import url_pattern
 from .config import ScanConfig

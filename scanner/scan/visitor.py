@@ -12,9 +12,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..llama.preset import may_hold_preset, preset_models
+from ..llama.repo_id import model_problem
 from ..models import Diagnostic, ReferenceKind
-from ..preset import may_hold_preset, preset_models
-from ..repo_id import model_problem
 from .assignments import Assignment, Target, pairs, target_name
 from .calls import FrameworkReferences
 from .candidates import candidate_lines

@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..environment import HF_OFFLINE
 from ..limits import COLLECT_TIMEOUT_S
+from ..setup.environment import HF_OFFLINE
 from .standalone import fetch_test_models_selection as plugin
 
 #: The plugin's folder, put on the suite interpreter's path, and its module name there.

@@ -18,8 +18,8 @@ from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
+from ..llama.repo_id import model_problem
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
-from ..repo_id import model_problem
 from ..scan.config import ScanConfig
 from .collect import SelectedTest, Selection, TestNaming
 

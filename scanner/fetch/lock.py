@@ -25,10 +25,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple, get_args
 
-from . import atomic
-from .cache import is_commit, is_sha256
-from .models import HuggingFaceModel, Loader, RepoFile, RepoListing
-from .repo_id import hf_file_problem, model_problem
+from ..cache import atomic
+from ..cache.layout import is_commit, is_sha256
+from ..llama.repo_id import hf_file_problem, model_problem
+from ..models import HuggingFaceModel, Loader, RepoFile, RepoListing
 
 VERSION = "1"
 HEADER = f"version\t{VERSION}"

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from .cache import is_commit, repo_folder
-from .cache_locks import remove_repo_unless_locked, remove_unless_locked
+from ..cache.layout import is_commit, repo_folder
+from ..cache.locks import remove_repo_unless_locked, remove_unless_locked
 
 #: A snapshot changed more recently than this may belong to a fetch in progress: kept.
 BUSY_SECONDS = 3600.0

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .cache import RESUMABLE_SUFFIX, repo_folder
-from .models import RepoFile
+from ..models import RepoFile
+from .layout import RESUMABLE_SUFFIX, repo_folder
 
 
 def blob_lock(cache: Path, repo: str, file: RepoFile) -> FileLock:

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from ..errors import OptionsError, SetupError
 from . import environment
 from .environment import check_no_link_loop, resolved
-from .errors import OptionsError, SetupError
 
 #: How long `llama-server --version` may take: it prints and exits without loading anything.
 VERSION_TIMEOUT_S = 10.0

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import OptionsError
+from ..errors import OptionsError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: A URL inside a text (an error message, a line of a child's output)

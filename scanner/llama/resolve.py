@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from .models import HuggingFaceModel, RepoFile, RepoListing
+from ..models import HuggingFaceModel, RepoFile, RepoListing
 
 PRESET = "preset.ini"
 DEFAULT_TAGS = ("Q4_K_M", "Q8_0")

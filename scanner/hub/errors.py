@@ -17,7 +17,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from .environment import shown_text
+from ..setup.environment import shown_text
 
 ErrorKind = Literal[
     "unreachable", "timeout", "rate_limited", "server", "not_hub", "auth", "repo_not_found",

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from . import lock
-from .cache import is_commit, read_ref, snapshot_path
-from .models import ScanResult
-from .preset import PRESET_FILE, PresetError, preset_models
-from .url_files import placed_blobs
+from ..cache.layout import is_commit, read_ref, snapshot_path
+from ..fetch import lock
+from ..llama.preset import PRESET_FILE, PresetError, preset_models
+from ..llama.url_files import placed_blobs
+from ..models import ScanResult
 
 
 class Keep(NamedTuple):

@@ -2,7 +2,7 @@
 
 llama.cpp (`common/hf-cache.cpp`) and huggingface_hub share one layout:
 `models--org--name/{refs/main, blobs/<sha256>, snapshots/<commit>/<path>}`. The locks around
-writing a blob, and what is deleted only under them, are in `cache_locks.py`.
+writing a blob, and what is deleted only under them, are in `locks.py`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import os
 import re
 from pathlib import Path
 
+from ..models import RepoFile, RepoListing
 from . import atomic
-from .models import RepoFile, RepoListing
 
 #: Our partial downloads, kept for the next run to resume (`fetch/partial.py`).
 RESUMABLE_SUFFIX = ".resume.incomplete"

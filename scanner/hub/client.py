@@ -1,7 +1,7 @@
 """Talking to the Hub: listings and file bodies over a client of the run's own
-(`hub_transport.py`), each retried with backoff when the failure is retriable (connection errors,
+(`transport.py`), each retried with backoff when the failure is retriable (connection errors,
 timeouts, 429, 5xx); the transfer itself is `fetch/transfer.py`. What went wrong is
-`hub_errors`'.
+`errors.py`'s.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from huggingface_hub.utils import (  # type: ignore[attr-defined]  # documented
     hf_raise_for_status,
 )
 
-from . import limits
-from .cache import is_commit, is_sha256
-from .environment import shown_url
-from .hub_errors import Cancelled, HubError, classify
-from .hub_transport import own_client
-from .models import RepoFile, RepoListing
-from .repo_id import hf_file_problem
+from .. import limits
+from ..cache.layout import is_commit, is_sha256
+from ..llama.repo_id import hf_file_problem
+from ..models import RepoFile, RepoListing
+from ..setup.environment import shown_url
+from .errors import Cancelled, HubError, classify
+from .transport import own_client
 
 RETRY_BACKOFF_S = 0.5
 _log = logging.getLogger(__name__)  # requests, when verbose (`output/log.py`)

@@ -1,0 +1,1 @@
+"""The shared Hugging Face cache: its layout, its locks, files replaced in one rename."""

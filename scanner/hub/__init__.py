@@ -1,0 +1,1 @@
+"""Talking to the Hub: the client, its transport and its errors."""

@@ -1,0 +1,1 @@
+"""llama.cpp's rules: its choice of files, its presets, its names, its URL files."""

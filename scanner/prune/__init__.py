@@ -1,0 +1,1 @@
+"""`models.prune`: what a suite keeps in the cache, and what it no longer needs."""

@@ -1,0 +1,1 @@
+"""The user's setup, read and checked before the first request."""
