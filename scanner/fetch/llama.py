@@ -22,10 +22,10 @@ import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from ..models import HuggingFaceModel
 from ..setup import environment
@@ -55,10 +55,8 @@ class LlamaNotFound(Exception):
     """No usable llama.cpp binary; the message lists every place looked and how to get one."""
 
 
-class LlamaBinary(BaseModel):
+class LlamaBinary(NamedTuple):
     """A llama.cpp executable and the argument style its file name implies."""
-
-    model_config = ConfigDict(frozen=True)
 
     path: Path
     kind: LlamaKind
@@ -66,8 +64,6 @@ class LlamaBinary(BaseModel):
 
 class LlamaOutcome(BaseModel):
     """What fetching one model did: `message` is the printed paths, or the cause of failure."""
-
-    model_config = ConfigDict(frozen=True)
 
     model: HuggingFaceModel
     ok: bool
