@@ -151,6 +151,12 @@ class ScanResult(BaseModel):
         return list(self._by_model.get(model, ()))
 
 
+def file_label(repo: str, path: str) -> str:
+    """How every message names one file of a repo: the repo, then the path in it, as
+    `hf download` takes them and as a model's label shows its file (`org/name path`)."""
+    return f"{repo} {path}"
+
+
 def model_sort_key(model: HuggingFaceModel) -> tuple[str, str, str, str, str]:
     return (model.repo.lower(), model.tag or "", model.hf_file or "", model.revision or "",
             model.loader or "")

@@ -105,8 +105,9 @@ def test_fetch_puts_every_resolved_file_where_llama_cpp_looks(
         if path.endswith(".gguf"):
             blob = link.resolve()
             assert blob.name == fake_hub.sha256(repo, path), "LFS blobs are named by sha256"
-    downloaded = {line.split()[1] for line in out.splitlines() if line.startswith("downloaded")}
-    assert downloaded == {f"{repo}/{path}" for repo, path in EXPECTED}
+    downloaded = {" ".join(line.split()[1:3]) for line in out.splitlines()
+                  if line.startswith("downloaded")}
+    assert downloaded == {f"{repo} {path}" for repo, path in EXPECTED}
     assert fake_hub.count("GET", "resolve") == len(EXPECTED)
     assert "6 models: 6 downloaded" in out.splitlines()[-1]
 

@@ -122,7 +122,7 @@ def test_a_dry_run_asks_for_no_file_and_says_which_one_the_plan_waits_for(
     assert code == 0
     assert models[REPO]["status"] == "skipped"
     assert models[REPO]["note"] == (
-        f"{REPO}/model.safetensors.index.json: not fetched in a dry run, so the files it "
+        f"{REPO} model.safetensors.index.json: not fetched in a dry run, so the files it "
         "names are not planned")
     assert fake_hub.count(kind="resolve") == 0
 

@@ -510,7 +510,7 @@ def test_sigkill_mid_download_then_rerun_resumes_where_the_record_says(
     assert time.monotonic() - started < 15, "the killed run's lock held up the rerun"
     assert_identical(hub_env, fake_hub, "m-Q4_K_M.gguf")
     assert partials(hub_env) == [], "the partial file is still on disk"
-    assert "resuming   org/rel-GGUF/m-Q4_K_M.gguf: " in rerun.stdout
+    assert "resuming   org/rel-GGUF m-Q4_K_M.gguf: " in rerun.stdout
     assert f"to download: 1 files, 8.0 MB ({kept / 1e6:.1f} MB of it received by an earlier " \
            "run: resumed)" in rerun.stdout
     (get,) = file_gets(fake_hub, "m-Q4_K_M.gguf")

@@ -296,7 +296,7 @@ def test_a_disk_full_mid_file_keeps_the_bytes_and_the_rerun_resumes(
     assert (f"cause: org/full-GGUF full-Q4_K_M.gguf: no space left on the device of the cache "
             f"{cache} (No space left on device); 17 % kept, the next run resumes it") in first
     rerun = out[out.index("rerun exit") - 2000:]
-    assert "resuming   org/full-GGUF/full-Q4_K_M.gguf: " in out and "rerun exit 0" in out
+    assert "resuming   org/full-GGUF full-Q4_K_M.gguf: " in out and "rerun exit 0" in out
     assert f"{fake_hub.sha256('org/full-GGUF', 'full-Q4_K_M.gguf')}  {cache}/" in rerun
     resumed = [r.headers["range"] for r in fake_hub.requests
                if r.method == "GET" and "range" in r.headers]

@@ -246,7 +246,7 @@ def test_huggingface_hub_downloading_the_same_file_waits_for_us_and_we_for_it(
     assert llama_offline_lookup(hub_env, REPO, BIG) == fake_hub.content(REPO, BIG)
     received = "downloaded 0 B" if first == "huggingface_hub" else "downloaded 6.0 MB"
     assert received in out
-    waited = f"waiting    {REPO}/{BIG}: another process is downloading it (.locks/models--"
+    waited = f"waiting    {REPO} {BIG}: another process is downloading it (.locks/models--"
     assert (waited in out) == (first == "huggingface_hub"), out
     assert partials(hub_env) == []
 

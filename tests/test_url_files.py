@@ -83,7 +83,7 @@ def test_another_file_at_the_destination_is_left_alone_and_reported(
     options = build_options({}, root=str(root), selection=["unit/test_lora.py"])
     assert commands.fetch_models(options, dict(os.environ)) == 0
     out = capsys.readouterr().out
-    assert (f"warning: {mine} holds another file than ggml-org/stories15M_MOE/"
+    assert (f"warning: {mine} holds another file than ggml-org/stories15M_MOE "
             "moe_shakespeare15M.gguf: left alone (remove it to have the fetched file placed)"
             ) in out
     assert mine.read_bytes() == b"a LoRA of my own"

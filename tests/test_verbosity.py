@@ -33,7 +33,7 @@ def test_quiet_normal_and_verbose_fetches_say_less_and_more(
     assert "listing 2 repo(s)" in normal and "to download:" in normal
     assert "asking" not in normal and "GET " not in normal
     assert f"asking {fake_hub.url} about org/a" in verbose
-    assert "/resolve/" in verbose and "org/a/a-Q4_K_M.gguf: download" in verbose
+    assert "/resolve/" in verbose and "org/a a-Q4_K_M.gguf: download" in verbose
     assert len(quiet.splitlines()) < len(normal.splitlines()) < len(verbose.splitlines())
 
 

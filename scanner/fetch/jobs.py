@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Literal
 
 from .. import limits
 from ..llama.url_files import DEFAULT_URL_DEST
-from ..models import Diagnostic, HuggingFaceModel, ModelReference, RepoFile, RepoListing
+from ..models import (
+    Diagnostic,
+    HuggingFaceModel,
+    ModelReference,
+    RepoFile,
+    RepoListing,
+    file_label,
+)
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub.errors import HubError
@@ -80,7 +87,7 @@ class FileJob:
 
     @property
     def label(self) -> str:
-        return f"{self.repo}/{self.file.path}"
+        return file_label(self.repo, self.file.path)
 
     @property
     def expected_from(self) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..cache import layout as hf_cache
 from ..frameworks import FrameworkError
 from ..llama.resolve import ResolutionError, resolve
-from ..models import HuggingFaceModel, RepoFile, RepoListing, ScanResult
+from ..models import HuggingFaceModel, RepoFile, RepoListing, ScanResult, file_label
 from .frameworks import (
     JobFor,
     NotFetchedInDryRun,
@@ -247,8 +247,9 @@ def _lock_disagreement(repo: str, commit: str, file: RepoFile, lock_path: str,
     if size == file.size and name in (None, file.blob_id):
         return None
     kind = "sha256" if file.sha256 else "git oid"
-    return (f"{repo} {file.path}: the lock says {kind} {file.blob_id[:12]} (size {file.size}), "
-            f"the cached file is {name[:12] if name else 'a copy'} (size {size}): "
+    cached = name[:12] if name else "a copy"
+    return (f"{file_label(repo, file.path)}: the lock says {kind} {file.blob_id[:12]} "
+            f"(size {file.size}), the cached file is {cached} (size {size}): "
             f"{lock_fix(lock_path)}")
 
 

@@ -56,7 +56,7 @@ class FileTransfer:
                  progress: FileProgress, wake: Callable[[], None] = lambda: None) -> None:
         self.job, self.client, self.cache, self.progress = job, client, cache, progress
         self.connections = connections
-        self.what = f"{job.repo} {job.file.path}"
+        self.what = job.label
         self.url = client.file_url(job.repo, job.commit, job.file.path)
         self._headers = client.file_headers()
         self._wake = wake  # tells idle workers that segments may be taken now

@@ -17,6 +17,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from ..models import file_label
 from ..setup.environment import shown_text
 
 ErrorKind = Literal[
@@ -54,7 +55,7 @@ def classify(exc: BaseException, repo: str, path: str | None = None,
              has_token: bool = False, endpoint: str = "the endpoint",
              cache: Path | None = None) -> HubError:
     """Turn a huggingface_hub / transport exception into a message a user can act on."""
-    what = f"{repo} {path}" if path else repo
+    what = file_label(repo, path) if path else repo
     token_hint = _token_hint(has_token)
     if isinstance(exc, HubError):
         return exc
