@@ -80,11 +80,11 @@ class Order:
 
     def file_started(self, label: str, size: int,
                      present: int) -> tuple[Callable[[int], None], float]:
-        self.events.append(("started", label.rsplit("/", 1)[1]))
+        self.events.append(("started", label.rsplit(" ", 1)[1]))
         return (lambda _n: None), 0.0
 
     def file_done(self, label: str, size: int, started: float, error: str | None) -> None:
-        self.events.append(("done", label.rsplit("/", 1)[1]))
+        self.events.append(("done", label.rsplit(" ", 1)[1]))
 
     def file_cancelled(self, label: str) -> None:
         pass

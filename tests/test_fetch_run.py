@@ -87,7 +87,7 @@ def test_verify_fetches_a_bad_copy_again(fake_hub: FakeHub, cache: Path) -> None
     run = fetch(fake_hub, cache, model(), verify=True)
     assert statuses(run) == [("downloaded", None)] and file_gets(fake_hub) == [Q4]
     (problem,) = run.problems
-    assert problem.startswith(f"{REPO}/{Q4}: cached copy ")
+    assert problem.startswith(f"{REPO} {Q4}: cached copy ")
     assert problem.endswith("; removed from the cache")
 
 
@@ -99,7 +99,7 @@ def test_verify_in_a_dry_run_or_offline_leaves_the_cache_alone(fake_hub: FakeHub
     blob = corrupt(cache, fake_hub)
     run = fetch(None if offline else fake_hub, cache, model(), verify=True, dry_run=not offline)
     (problem,) = run.problems
-    assert problem.startswith(f"{REPO}/{Q4}: cached copy ")
+    assert problem.startswith(f"{REPO} {Q4}: cached copy ")
     assert "removed" not in problem and blob.read_bytes() == b"\0" * 3000
     assert run.jobs[0].status.value == "missing"
 
@@ -151,7 +151,7 @@ def test_a_read_only_cache_is_asked_for_nothing(fake_hub: FakeHub, cache: Path,
     run = fetch(fake_hub, cache, model(), model(f"{REPO}:Q8_0"), shown=shown)
     assert run.refused == "read-only" and "downloading" not in shown.kinds()
     assert statuses(run) == [
-        ("failed", f"{REPO}/{Q4}: cannot link the cached blob: the cache cannot be written to"),
+        ("failed", f"{REPO} {Q4}: cannot link the cached blob: the cache cannot be written to"),
         ("failed", "not downloaded: the cache cannot be written to")]
     assert file_gets(fake_hub) == [] and stale.exists()
 
@@ -167,7 +167,7 @@ def test_a_read_only_cache_refuses_either_alone(fake_hub: FakeHub, cache: Path,
     monkeypatch.setattr(hf_cache, "writable", lambda cache: False)
     run = fetch(fake_hub, cache, model() if needs == "a link" else model(f"{REPO}:Q8_0"))
     assert run.refused == "read-only"
-    assert statuses(run) == [("failed", f"{REPO}/{Q4}: cannot link the cached blob: the cache "
+    assert statuses(run) == [("failed", f"{REPO} {Q4}: cannot link the cached blob: the cache "
                                         "cannot be written to" if needs == "a link" else
                               "not downloaded: the cache cannot be written to")]
 

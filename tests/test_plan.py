@@ -175,7 +175,7 @@ def test_a_blob_that_cannot_be_linked_fails_its_model(fake_hub: FakeHub, cache: 
     commit = new_readme(fake_hub)
     (cache / f"models--org--m-GGUF/snapshots/{commit}").write_text("in the way")
     run = fetch(fake_hub, cache, model())
-    assert statuses(run) == [("failed", f"{REPO}/{Q4}: cannot link the cached blob into the "
+    assert statuses(run) == [("failed", f"{REPO} {Q4}: cannot link the cached blob into the "
                                         "snapshot: File exists")]
     assert run.jobs[0].link_from is None
 
@@ -320,7 +320,7 @@ def test_a_model_ends_as_its_files(cache: Path) -> None:
     fetch_plan.finish_plans(plans, FetchSettings(cache, "", None))
     assert [(p.status, p.error) for p in plans] == [
         (ModelStatus.DENIED, None),
-        (ModelStatus.FAILED, f"{REPO}/{Q8}: not downloaded"),
+        (ModelStatus.FAILED, f"{REPO} {Q8}: not downloaded"),
         (ModelStatus.FAILED, "cut"),
         (ModelStatus.DOWNLOADED, None),
         (ModelStatus.CACHED, None)]
@@ -337,7 +337,7 @@ def test_offline_a_model_is_present_when_every_file_is() -> None:
     fetch_plan.mark_offline(plans)
     assert [(p.status, p.error) for p in plans] == [
         (ModelStatus.SKIPPED, None),
-        (ModelStatus.MISSING, f"{REPO}/{Q8}: not in the cache"),
+        (ModelStatus.MISSING, f"{REPO} {Q8}: not in the cache"),
         (ModelStatus.CACHED, None)]
 
 
