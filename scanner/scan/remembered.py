@@ -1,7 +1,7 @@
 """A suite's scan, kept for the next run while no file it read has changed.
 
-A warm `test.server` or plugin run scans the suite again although nothing changed: half a second
-for llama.cpp's 36 files, while the tests wait. The result is kept in a folder of the cache
+A warm `test.server` or plugin run would scan the suite again although nothing changed, while
+the tests wait (docs/performance.md). The result is kept in a folder of the cache
 (`<cache>/.locks/.fetch-test-models/scans/`), named by what decides it: the tool's version, the
 scan configuration (after the project's own, `discover.for_project`), the endpoint's host, and the
 path and content of every file matched. The files a scan read beyond those (a module a test
@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from importlib import metadata
 from pathlib import Path
 
@@ -39,10 +38,9 @@ def _version() -> str:
         version = metadata.version("fetch-test-models")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    here = Path(__file__).parent
-    files = sorted((one.name, one.stat().st_size, one.stat().st_mtime_ns)
-                   for folder in (here, here.parent) for one in os.scandir(folder)
-                   if one.name.endswith(".py"))
+    package = Path(__file__).parent.parent  # every folder: the scan reads llama/'s rules too
+    files = sorted((str(one.relative_to(package)), one.stat().st_size, one.stat().st_mtime_ns)
+                   for one in package.rglob("*.py"))
     return f"{version} {files}"
 
 
