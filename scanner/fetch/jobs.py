@@ -11,16 +11,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from .. import limits
+from .. import limits, models
 from ..llama.url_files import DEFAULT_URL_DEST
-from ..models import (
-    Diagnostic,
-    HuggingFaceModel,
-    ModelReference,
-    RepoFile,
-    RepoListing,
-    file_label,
-)
+from ..models import Diagnostic, HuggingFaceModel, ModelReference, RepoFile, RepoListing
 
 if TYPE_CHECKING:  # the Hub stack loads only when the Hub is asked (not offline)
     from ..hub.errors import HubError
@@ -87,7 +80,7 @@ class FileJob:
 
     @property
     def label(self) -> str:
-        return file_label(self.repo, self.file.path)
+        return models.file_label(self.repo, self.file.path)
 
     @property
     def expected_from(self) -> str:
