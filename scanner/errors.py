@@ -23,6 +23,10 @@ class SetupError(Exception):
     it. Exit 2, found before the first request."""
 
 
+class NoTestFiles(Exception):
+    """No test file matched the suite's globs: the run cannot have done its job (exit 2)."""
+
+
 class NoTestsSelected(Exception):
     """The pytest arguments select no test of the suite; the message says with which
     arguments, and where. Exit 5, as pytest's, with no success line."""

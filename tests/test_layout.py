@@ -12,7 +12,7 @@ from tests.helpers import REPO_ROOT
 #: earlier ones. llama.cpp's and the frameworks' rules are pure, read by every stage; then the
 #: user's setup and the cache layout; then the pipeline: scan, selection, the Hub, fetch (resolve,
 #: plan, download), prune, output. `cli/` drives them all and none imports it.
-ORDER = ["llama", "frameworks", "setup", "cache", "scan", "selection", "hub", "fetch", "prune",
+ORDER = ["llama", "frameworks", "cache", "setup", "scan", "selection", "hub", "fetch", "prune",
          "output"]
 #: The modules at the top of `scanner/`: what every folder shares, importing none of them.
 SHARED = {"__init__.py", "errors.py", "limits.py", "models.py"}

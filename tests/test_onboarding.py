@@ -312,7 +312,7 @@ def test_too_little_room_for_the_cache_is_one_of_the_missing_pieces(
     monkeypatch.setattr(preflight, "free_bytes", lambda folder: 5 * 2**20)
     with pytest.raises(preflight.SetupError) as error:
         preflight.server_setup(None, {"LLAMA_CACHE": str(tmp_path)}, tmp_path, tmp_path, False,
-                               None, hub=False, settings_check=lambda: None)
+                               None, hub=False)
     assert str(error.value) == (f"only 5 MiB free for the cache {tmp_path}: free some space, "
                                 "or set LLAMA_CACHE to a folder on a larger disk")
 

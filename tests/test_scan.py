@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from scanner.errors import NoTestFiles
 from scanner.models import ScanResult
 from scanner.scan import batch as batch_module
 from scanner.scan.config import ScanConfig
-from scanner.scan.suite import NoTestFiles, scan_suite
+from scanner.scan.suite import scan_suite
 
 SUITE = "tools/server/tests"
 

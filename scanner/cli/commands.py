@@ -4,14 +4,13 @@ returns what `output/show.py` makes of it, the process exit code."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec
+from typing import TYPE_CHECKING
 
-from ..errors import ExitCode, NoTestsSelected, OptionsError, SetupError
+from ..errors import OptionsError
 from ..fetch import lock
 from ..llama.url_files import prepare_working_folders
 from ..models import ScanResult
@@ -22,52 +21,17 @@ from ..output.prune_report import print_left_in_use, print_prune_items
 from ..output.show import ShowAs, show
 from ..prune import unneeded as prune
 from ..prune.keep import what_to_keep
-from ..scan.suite import NoTestFiles, scan_suite
+from ..scan.suite import scan_suite
 from ..selection.collect import Selection
 from ..selection.needs import SelectedScan, narrow
 from ..selection.network import NetworkNeed
 from ..setup import environment
 from .options import Options
 from .selected import SelectedFetch, endpoint_host, needs_of, scan_selected, suite_scan
+from .usage import usage_errors
 
 if TYPE_CHECKING:
     from ..fetch.jobs import FetchRun, FetchSettings
-
-P = ParamSpec("P")
-
-
-def usage_errors(interrupted: str) -> Callable[[Callable[P, int]], Callable[P, int]]:
-    """Nothing matched, a lock that cannot be read or a setting that cannot work: one message
-    and exit 2, whichever task. Ctrl-C in any phase: one line and exit 130, which says what
-    the task left (`interrupted`, when it was stopped before doing anything lasting)."""
-    def wrap(command: Callable[P, int]) -> Callable[P, int]:
-        @functools.wraps(command)
-        def run(*args: P.args, **kwargs: P.kwargs) -> int:
-            if isinstance(args[0], Options):
-                log.setup(args[0].models.verbosity)
-            try:
-                return command(*args, **kwargs)
-            except (NoTestFiles, lock.LockError, OptionsError, SetupError) as exc:
-                log.error(f"error: {exc}")
-                return ExitCode.USAGE
-            except NoTestsSelected as exc:
-                log.error(str(exc))
-                return ExitCode.NO_TESTS
-            except KeyboardInterrupt as exc:
-                log.error(f"interrupted: {str(exc) or interrupted}")
-                return ExitCode.INTERRUPTED
-        return run
-    return wrap
-
-
-def check_setup(options: Options, env: Mapping[str, str], *, hub: bool) -> None:
-    """What a run needs from the user's setup, checked before the first request: a usable cache
-    folder and, when the Hub is to be asked (`hub`), an http(s) endpoint and a clean token."""
-    environment.check_cache_dir(env, options.cache_dir)
-    if hub:
-        environment.check_endpoint(env)
-        environment.token(env)
-
 
 @usage_errors("stopped by Ctrl-C")
 def list_models(options: Options, env: Mapping[str, str] | None = None) -> int:
@@ -102,7 +66,7 @@ def select_then_fetch(options: Options, env: Mapping[str, str],
     once the setup is checked), else the whole suite. A scan or a selection that fails raises
     (each caller says it its own way); the fetch's own failures are its exit code."""
     if collected is None:
-        check_setup(options, env, hub=not options.models.offline)
+        environment.check_settings(env, options.cache_dir, hub=not options.models.offline)
         scan, selected = scan_selected(options, env)
     else:
         selected = narrow(suite_scan(options, env), collected, options.scan, offline=offline)
@@ -116,7 +80,7 @@ def select_then_fetch(options: Options, env: Mapping[str, str],
 def fetch_scan(options: Options, env: Mapping[str, str], scan: ScanResult,
                selected: SelectedScan | None, network: list[NetworkNeed]) -> int:
     """The fetch of `scan` (narrowed to `selected`), whose tests fetch `network` themselves."""
-    check_setup(options, env, hub=not options.models.offline)
+    environment.check_settings(env, options.cache_dir, hub=not options.models.offline)
     if options.models.backend == "llama":
         if options.models.locked:
             raise OptionsError("--locked works with the native backend only (llama.cpp's "
@@ -186,7 +150,7 @@ def lock_models(options: Options, env: Mapping[str, str] | None = None, *,
     from ..output.fetch_report import FetchDisplay
 
     env = os.environ if env is None else env
-    check_setup(options, env, hub=True)
+    environment.check_settings(env, options.cache_dir, hub=True)
     path = options.lock_path
     on_disk: str | None = None
     if check:  # a lock that cannot be read is exit 2, never "stale"
@@ -233,7 +197,7 @@ def prune_models(options: Options, env: Mapping[str, str] | None = None, *, yes:
                  unreferenced: bool = False) -> int:
     """`models.prune`: list (or with `yes` remove) what the suite no longer needs in the cache."""
     env = os.environ if env is None else env
-    check_setup(options, env, hub=False)
+    environment.check_settings(env, options.cache_dir, hub=False)
     scan = scan_suite(options.root, options.scan, endpoint_host(env))
     cache = environment.cache_dir(env, options.cache_dir)
     keep = what_to_keep(scan, cache, lock_path=options.lock_path, suite_dir=options.suite_dir,

@@ -7,9 +7,10 @@ from __future__ import annotations
 import importlib
 import threading
 
-#: What a fetch imports when it starts (`commands.fetch_models`, `selected.suite_scan`).
-FETCH_MODULES = ("scanner.fetch.run", "scanner.fetch.recorded", "scanner.output.fetch_report",
-                 "scanner.scan.remembered")
+#: What a fetch imports when it starts (`commands.fetch_models`, `selected.suite_scan`); the
+#: callers import `commands` no earlier, so that pytest (or its workers) start sooner.
+FETCH_MODULES = ("scanner.cli.commands", "scanner.fetch.run", "scanner.fetch.recorded",
+                 "scanner.output.fetch_report", "scanner.scan.remembered")
 
 
 def _import_all() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from invoke.program import Program
@@ -32,6 +31,10 @@ EXAMPLE = "fetch-test-models test.server unit/test_basic.py -k start_simple -x"
 
 
 def _version() -> str:
+    """Looked up only when `--version` asks: every other command would wait for
+    importlib.metadata and the lookup before its own work starts."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("fetch-test-models")
     except PackageNotFoundError:  # run from a clone that was never installed
@@ -51,6 +54,9 @@ class FetchTestModels(Program):
             # second error when the interpreter flushes stdout at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
+
+    def print_version(self) -> None:
+        print(f"{self.name} {_version()}")
 
     def normalize_argv(self, argv: list[str] | None) -> None:
         super().normalize_argv(argv)
@@ -111,7 +117,7 @@ def _names(spec: str) -> set[str]:
 
 
 program = FetchTestModels(namespace=namespace, name="fetch-test-models",
-                          binary="fetch-test-models", version=_version(),
+                          binary="fetch-test-models",
                           config_class=CheckedConfig)
 
 if __name__ == "__main__":  # `python -m scanner.cli.program`, as the tests run it

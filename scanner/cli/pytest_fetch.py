@@ -18,13 +18,11 @@ from typing import Any
 
 import pytest
 
-from ..errors import ExitCode, OptionsError
-from ..scan.suite import NoTestFiles
+from ..errors import ExitCode, NoTestFiles, OptionsError
 from ..selection.collect import collection_hung, selection_from
 from ..selection.standalone import fetch_test_models_xdist as handoff
 from ..selection.standalone.fetch_test_models_selection import selection_document
 from ..setup import environment
-from .commands import select_then_fetch
 from .config_files import ConfigFileError
 from .options import Options, check_section
 from .preload import preload_fetch
@@ -199,6 +197,8 @@ class _Fetcher:
                                    time.monotonic() - self.started)
         with _uncaptured(self.config):
             print(flush=True)
+            from .commands import select_then_fetch  # preloaded while the workers collected
+
             try:
                 fetched = select_then_fetch(options.with_selection(arguments), os.environ,
                                             selection)

@@ -19,10 +19,10 @@ from ..selection.collect import run_environment
 from ..selection.live import LiveRun, signal_group, start_pytest
 from ..setup import preflight
 from ..setup.preflight import ServerSetup
-from .commands import check_setup, select_then_fetch, usage_errors
 from .options import Options, ServerRun
 from .preload import preload_fetch
 from .stopping import Terminated, ending_on_signals, following
+from .usage import usage_errors
 
 
 def tests_sh_arguments(run: ServerRun, xdist_installed: bool) -> list[str]:
@@ -86,7 +86,7 @@ def _preflight(options: Options, run: ServerRun, env: Mapping[str, str]) -> Serv
     hub = run.test.fetch and not run.test.offline
     return preflight.server_setup(
         options.python, env, options.root, options.suite_dir, run.test.server_bin,
-        options.cache_dir, hub=hub, settings_check=lambda: check_setup(options, env, hub=hub))
+        options.cache_dir, hub=hub)
 
 
 def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePython,
@@ -123,6 +123,8 @@ def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: prefligh
         live.process.wait()
         raise SetupError(preflight.collection_error(python, selection.error,
                                                     selection.output, options.suite_dir))
+    from .commands import select_then_fetch  # the scan and the fetch: imported meanwhile
+
     fetched = select_then_fetch(options.with_selection(live.arguments), env, selection,
                                 offline=run.test.offline)
     code = fetched.code

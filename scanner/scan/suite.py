@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import NoTestFiles
 from ..llama.repo_id import model_problem
 from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
 from .batch import BatchScanner, FileFindings, ScanJob
@@ -19,10 +20,6 @@ from .discover import for_project
 from .files import find_test_files, printable_path
 from .found import Found
 from .workers import scan_in_workers, worker_count
-
-
-class NoTestFiles(Exception):
-    """No file matched: the run cannot have done its job."""
 
 
 @contextmanager

@@ -174,3 +174,12 @@ def check_no_link_loop(path: Path, setting: str) -> Path:
 def resolved(path: Path, setting: str) -> Path:
     """`path` with its symbolic links resolved; a link loop is an OptionsError naming `setting`."""
     return check_no_link_loop(path, setting).resolve()
+
+
+def check_settings(env: Mapping[str, str], cache_override: Path | None, *, hub: bool) -> None:
+    """What a run needs from the user's setup, checked before the first request: a usable cache
+    folder and, when the Hub is to be asked (`hub`), an http(s) endpoint and a clean token."""
+    check_cache_dir(env, cache_override)
+    if hub:
+        check_endpoint(env)
+        token(env)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from ..errors import OptionsError, SetupError
-from . import environment
+from . import answers, environment
 from .environment import check_no_link_loop, resolved
 
 #: How long `llama-server --version` may take: it prints and exits without loading anything.
@@ -111,10 +111,21 @@ print(json.dumps([m.version("pytest") if u.find_spec("pytest") else None,
 """
 
 
-def probe_suite(python: SuitePython, suite_dir: Path) -> Probe:
+def probe_suite(python: SuitePython, suite_dir: Path, cache: Path | None = None) -> Probe:
     """pytest's version, whether pytest-xdist is there and which of the suite's requirements
-    (its requirements.txt) are not, as `python` sees them; a SetupError when it cannot run."""
+    (its requirements.txt) are not, as `python` sees them; a SetupError when it cannot run.
+    With `cache`, the answer of an earlier run is taken while nothing it depends on changed
+    (`answers.py`)."""
     names = requirement_names(suite_dir / "requirements.txt")
+    key = answers.interpreter_key(python.path, names) if cache else None
+    return answers.kept_answer(
+        cache or Path(), key, lambda: _ask_suite(python, names),
+        load=lambda kept: Probe(kept[0] and str(kept[0]), bool(kept[1]),
+                                [str(name) for name in kept[2]]),
+        dump=lambda probe: list(probe) if probe.pytest_version and not probe.missing else None)
+
+
+def _ask_suite(python: SuitePython, names: list[str]) -> Probe:
     try:
         run = subprocess.run([str(python.path), "-c", _PROBE, *names], capture_output=True,
                              text=True, errors="replace", timeout=60, check=False,
@@ -192,9 +203,17 @@ def _starts_llama_server(suite_dir: Path) -> bool:
         return False
 
 
-def server_version(binary: Path, env: Mapping[str, str], root: Path) -> str:
+def server_version(binary: Path, env: Mapping[str, str], root: Path,
+                   cache: Path | None = None) -> str:
     """The first line of `llama-server --version` that names the build; a SetupError with the
-    commands that build it when it is missing or does not run."""
+    commands that build it when it is missing or does not run. With `cache`, an earlier run's
+    answer while the binary and its folder are unchanged (`answers.py`)."""
+    key = answers.binary_key(binary) if cache else None
+    return answers.kept_answer(cache or Path(), key, lambda: _ask_version(binary, env, root),
+                               load=str, dump=str)
+
+
+def _ask_version(binary: Path, env: Mapping[str, str], root: Path) -> str:
     named = f"{SERVER_BIN_VAR}={env[SERVER_BIN_VAR]}" if env.get(SERVER_BIN_VAR) else \
         f"{SERVER_BIN_VAR} is not set"
     if not binary.is_file():
@@ -227,23 +246,24 @@ _BUILD = "".join(f"    {command}\n" for command in BUILD_COMMANDS) + (
 
 def server_setup(explicit_python: str | None, env: Mapping[str, str], root: Path,
                  suite_dir: Path, server_bin: str | bool | None, cache_override: Path | None,
-                 *, hub: bool, settings_check: Callable[[], object]) -> ServerSetup:
+                 *, hub: bool) -> ServerSetup:
     """Every check of the user's setup that needs no collection, before the first request:
-    the interpreter, its pytest and the suite's requirements, the settings (`settings_check`:
-    the cache folder, endpoint and token), llama-server, room in the cache. One SetupError
-    lists every piece that is missing, each with what fixes it."""
+    the interpreter, its pytest and the suite's requirements, the settings (the cache folder;
+    the endpoint and token when the Hub is to be asked, `hub`), llama-server, room in the
+    cache. One SetupError lists every piece that is missing, each with what fixes it."""
     problems: list[str] = []
+    cache = environment.cache_dir(env, cache_override)
     python = _attempt(problems, lambda: suite_python(explicit_python, env, root))
     probe = None
     if python is not None:  # what it lacks follows once it runs
         found = python
-        probe = _attempt(problems, lambda: probe_suite(found, suite_dir))
+        probe = _attempt(problems, lambda: probe_suite(found, suite_dir, cache))
         missing = missing_packages(python, probe, suite_dir) if probe else None
         problems += [missing] if missing else []
-    _attempt(problems, settings_check)
+    _attempt(problems, lambda: environment.check_settings(env, cache_override, hub=hub))
     binary = server_binary(server_bin, env, root, suite_dir)
-    version = _attempt(problems, lambda: server_version(binary, env, root)) if binary else None
-    cache = environment.cache_dir(env, cache_override)
+    version = (_attempt(problems, lambda: server_version(binary, env, root, cache))
+               if binary else None)
     free = free_bytes(cache)
     if free is not None and free < MIN_FREE_BYTES:
         problems.append(f"only {free // 2**20} MiB free for the cache {cache}: free some "
