@@ -16,9 +16,10 @@ from scanner.cache import layout as hf_cache
 from scanner.fetch.recorded import listings_path
 from tests import hf_repos
 from tests.fakehub import FakeHub
-from tests.helpers import run_fetch, write_suite
+from tests.helpers import invoke_command, run_fetch, write_suite
 from tests.test_framework_fetch import REPO, snapshot
 from tests.test_frameworks_offline import run_offline
+from tests.test_reliability_cache import mount_namespaces, read_only, tree_state  # noqa: F401 (a fixture)
 
 TOKENIZER = f"""
     from transformers import AutoTokenizer
@@ -156,3 +157,23 @@ def test_the_record_is_not_rewritten_warm_and_one_unreadable_counts_as_empty(
     assert code == 0 and "1 models: 1 cached;" in out, out
     assert fake_hub.count(kind="tree") == 1, "listed, as with no record"
     assert record.read_bytes() == written[0], "recorded again"
+
+
+@pytest.mark.usefixtures("mount_namespaces")  # a private read-only mount, else skipped
+def test_a_read_only_cache_is_not_recorded_in_and_its_record_is_used(
+    fake_hub: FakeHub, hub_env: Path, warm: Path
+) -> None:
+    """Without a record the repo is listed and nothing is written; with one, no request."""
+    record = listings_path(hub_env)
+    kept = record.read_bytes()
+    record.unlink()
+    for requests in (2, 0):  # refs and tree; then none
+        fake_hub.reset_counts()
+        before = tree_state(hub_env)
+        run = subprocess.run(read_only(hub_env, *invoke_command(
+            "models.fetch", "--root", str(warm))), capture_output=True, text=True, timeout=120,
+            check=False, env=dict(os.environ))
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run.stdout + run.stderr
+        assert fake_hub.count() == requests, [r.path for r in fake_hub.requests]
+        assert tree_state(hub_env) == before, "a read-only cache is not written to"
+        record.write_bytes(kept)
