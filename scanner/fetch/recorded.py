@@ -99,14 +99,16 @@ def listings_path(cache: Path) -> Path:
 
 
 def _recorded_listings(path: Path) -> dict[str, RepoListing]:
+    """Every listing the record at `path` keeps; none when it cannot be read (cut short,
+    edited by hand, written by another version)."""
     try:
         kept = json.loads(path.read_bytes()) if path.is_file() else {}
         if kept.get("version") != LISTINGS_VERSION:
             return {}
         listings = [RepoListing.model_validate(item) for item in kept["repos"]]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # by hand, or another
-        return {}  # version: not used
-    return {listing.repo: listing for listing in listings  # input: no path leaves the repo
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    return {listing.repo: listing for listing in listings  # as a lock's: no path leaves the repo
             if hf_cache.is_commit(listing.commit)
             and not any(hf_file_problem(file.path) for file in listing.files)}
 
