@@ -95,7 +95,7 @@ def fetch_scan(options: Options, env: Mapping[str, str], scan: ScanResult,
 def _fetch_natively(options: Options, scan: ScanResult, env: Mapping[str, str],
                     selected: SelectedScan | None, network: list[NetworkNeed]) -> Fetched:
     # the Hub stack (huggingface_hub, httpx) loads only for a native fetch
-    from ..fetch.recorded import recordable, write_record
+    from ..fetch.recorded import recordable, recordable_listings, write_listings, write_record
     from ..fetch.run import run_fetch
     from ..output.fetch_report import FetchDisplay
 
@@ -107,6 +107,7 @@ def _fetch_natively(options: Options, scan: ScanResult, env: Mapping[str, str],
     run = run_fetch(scan, settings, display)
     if not (settings.dry_run or settings.offline):
         write_record(settings.cache, recordable(run.plans), mmproj=settings.mmproj)
+        write_listings(settings.cache, recordable_listings(run))
     return Fetched(scan, selected, network, settings, run, time.monotonic() - started)
 
 
@@ -114,8 +115,8 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
     """Cache, endpoint and token as llama.cpp reads them, plus the run's flags; with
     `--locked`, the lock's pinned files (a LockError when it cannot be read); unless
     `--latest`, what the last fetch on this cache resolved that is still complete in it."""
-    from ..fetch.jobs import FetchSettings
-    from ..fetch.recorded import complete_in_cache
+    from ..fetch.jobs import FetchSettings, Recorded
+    from ..fetch.recorded import complete_in_cache, listings_in_cache
 
     locked = None
     if options.models.locked or (not options.models.latest and options.lock_path.is_file()):
@@ -124,8 +125,9 @@ def fetch_settings(options: Options, env: Mapping[str, str]) -> FetchSettings:
                   "are not listed")
     cache = environment.cache_dir(env, options.cache_dir)
     models = options.models
-    recorded = ({} if models.latest or models.locked or models.offline
-                else complete_in_cache(cache, mmproj=models.mmproj))
+    recorded = (Recorded() if models.latest or models.locked or models.offline
+                else Recorded(complete_in_cache(cache, mmproj=models.mmproj),
+                              listings_in_cache(cache)))
     return FetchSettings(
         cache=cache, endpoint=environment.endpoint(env),
         token=environment.token(env), jobs=options.models.jobs,

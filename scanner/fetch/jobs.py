@@ -188,6 +188,9 @@ class FetchRun:
     free_bytes: int = 0
     #: presets that could not be read (the scan's own diagnostics are the caller's)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: each repo's whole listing of `main` as the Hub gave it to this run (`recorded.py`
+    #: keeps a framework model's)
+    listed: dict[str, RepoListing] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -214,6 +217,24 @@ class ListingOutcome:
     missing: str | None = None  # why there is no listing, when no Hub error says it
     locked: bool = False  # the listing is the lock's: its sizes and ids are the lock's
     hub_unavailable: bool = False  # the cached snapshot stands in for a listing the Hub refused
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the last fetch on this cache resolved that the cache still holds at the recorded
+    commit (`recorded.py`): a model found here is resolved from it, its repo not listed."""
+
+    #: llama.cpp's models: the files each resolved to (all of them cached)
+    models: Mapping[HuggingFaceModel, RepoListing] = field(default_factory=dict)
+    #: a framework model's repo: its whole listing (its rules choose from every file)
+    repos: Mapping[str, RepoListing] = field(default_factory=dict)
+
+    def listing(self, model: HuggingFaceModel) -> RepoListing | None:
+        """The recorded listing `model` resolves from; None: its repo is listed (a revision
+        is pinned by itself, never recorded)."""
+        if model.revision:
+            return None
+        return self.models.get(model) if model.loader is None else self.repos.get(model.repo)
 
 
 @dataclass
@@ -243,9 +264,8 @@ class FetchSettings:
     deny: tuple[str, ...] = ()
     #: `models.files`: repo pattern → the file patterns fetched for a framework's model there
     overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: what the last fetch on this cache resolved and the cache still holds whole
-    #: (`recorded.py`): those models' repos are not listed
-    recorded: dict[HuggingFaceModel, RepoListing] = field(default_factory=dict)
+    #: what the last fetch on this cache resolved, still as the cache holds it: not listed
+    recorded: Recorded = field(default_factory=Recorded)
 
     def is_denied(self, model: HuggingFaceModel) -> bool:
         return any(fnmatchcase(model.repo, p) or fnmatchcase(model.hf_repo, p)

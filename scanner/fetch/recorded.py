@@ -9,22 +9,32 @@ not recorded, another `--no-mmproj` setting) is listed as before. A `main` that 
 is found by `--latest` (which lists every repo and records anew) and by `models.lock`, as Cargo
 and uv keep what their lock resolved until asked to update (docs/tasks.md, "A warm run").
 
-The record is `<cache>/.locks/.fetch-test-models/resolved.lock` (`resolved-no-mmproj.lock`
-without the mmproj files; under `.locks/`, which `hf cache scan` passes over): one per cache,
-shared by every suite using it; a record that cannot be read counts as empty, and one that
-cannot be written (a read-only cache) is not written.
+A framework's model (transformers, diffusers, huggingface_hub, ...) is one repo loaded one
+way, and its files are the union of what each of its load calls reads: a suite that adds a
+call (`AutoModel` beside `AutoTokenizer`) needs files the last fetch never chose. So for it
+the record keeps the repo's whole listing at the commit, which never changes: the next fetch
+runs the rules on it as on the Hub's, and downloads what they choose that the cache lacks at
+that commit, without listing the repo, while `refs/main` still points there.
+
+The records are `<cache>/.locks/.fetch-test-models/resolved.lock` (`resolved-no-mmproj.lock`
+without the mmproj files) and `listings.json` beside it (under `.locks/`, which `hf cache
+scan` passes over): one per cache, shared by every suite using it; a record that cannot be
+read counts as empty, and one that cannot be written (a read-only cache) is not written.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ..cache import atomic
 from ..cache import layout as hf_cache
+from ..llama.repo_id import hf_file_problem
 from ..models import HuggingFaceModel, RepoListing
 from . import lock
-from .jobs import ModelPlan, ModelStatus
+from .jobs import FetchRun, ModelPlan, ModelStatus
 
 
 def record_path(cache: Path, *, mmproj: bool) -> Path:
@@ -50,15 +60,18 @@ def complete_in_cache(cache: Path, *, mmproj: bool) -> dict[HuggingFaceModel, Re
 
 
 def recordable(plans: Iterable[ModelPlan]) -> list[lock.LockEntry]:
-    """The entries of the models this fetch brought complete from a listing of `main` (a
-    revision or a framework's loader is not what a lock line says; a snapshot standing in for
-    an unavailable Hub may be behind `main`)."""
-    return [lock.LockEntry(plan.model, plan.commit, job.file)
-            for plan in plans
-            if plan.status in (ModelStatus.CACHED, ModelStatus.DOWNLOADED) and plan.commit
-            and not plan.model.revision and plan.model.loader is None
-            and not plan.hub_unavailable
+    """The entries of llama.cpp's models this fetch brought complete from a listing of `main`
+    (a framework's model keeps its repo's listing instead: `recordable_listings`)."""
+    return [lock.LockEntry(plan.model, commit, job.file)
+            for plan in plans if plan.model.loader is None and (commit := _main_commit(plan))
             for job in plan.files]
+
+
+def _main_commit(plan: ModelPlan) -> str | None:
+    """The commit of `main` the model was brought complete at; None for one set aside or
+    failed, at a revision, or resolved from a snapshot standing in for an unavailable Hub."""
+    complete = plan.status in (ModelStatus.CACHED, ModelStatus.DOWNLOADED)
+    return plan.commit if complete and not (plan.model.revision or plan.hub_unavailable) else None
 
 
 def write_record(cache: Path, entries: list[lock.LockEntry], *, mmproj: bool) -> None:
@@ -75,3 +88,58 @@ def write_record(cache: Path, entries: list[lock.LockEntry], *, mmproj: bool) ->
     with contextlib.suppress(OSError):  # a read-only cache: the next run lists again
         path.parent.mkdir(exist_ok=True)
         lock.write(path, text)
+
+
+# -- a framework model's repo: its whole listing ------------------------------------------------
+LISTINGS_VERSION = 1
+
+
+def listings_path(cache: Path) -> Path:
+    return cache / hf_cache.TOOL_FOLDER / "listings.json"
+
+
+def _recorded_listings(path: Path) -> dict[str, RepoListing]:
+    """Every listing the record at `path` keeps; none when it cannot be read (cut short,
+    edited by hand, written by another version)."""
+    try:
+        kept = json.loads(path.read_bytes()) if path.is_file() else {}
+        if kept.get("version") != LISTINGS_VERSION:
+            return {}
+        listings = [RepoListing.model_validate(item) for item in kept["repos"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    return {listing.repo: listing for listing in listings  # as a lock's: no path leaves the repo
+            if hf_cache.is_commit(listing.commit)
+            and not any(hf_file_problem(file.path) for file in listing.files)}
+
+
+def listings_in_cache(cache: Path) -> dict[str, RepoListing]:
+    """The recorded repos whose `refs/main` in the cache still points at the recorded commit
+    (another client may have moved it), each with its whole listing there."""
+    return {repo: listing for repo, listing in _recorded_listings(listings_path(cache)).items()
+            if hf_cache.read_ref(cache, repo) == listing.commit}
+
+
+def recordable_listings(run: FetchRun) -> dict[str, RepoListing]:
+    """The whole listing of each repo whose framework model this fetch brought complete from
+    the Hub's listing of `main`."""
+    return {plan.model.repo: listing for plan in run.plans
+            if plan.model.loader is not None and (listing := run.listed.get(plan.model.repo))
+            and listing.commit == _main_commit(plan)}
+
+
+def write_listings(cache: Path, fresh: Mapping[str, RepoListing]) -> None:
+    """Add `fresh` to the record, replacing what it said of their repos; a record that says so
+    already is left alone (a warm cache is not written to)."""
+    if not fresh:
+        return
+    path = listings_path(cache)
+    old = _recorded_listings(path)
+    if all(old.get(repo) == listing for repo, listing in fresh.items()):
+        return
+    repos = old | dict(fresh)
+    text = json.dumps({"version": LISTINGS_VERSION,
+                       "repos": [repos[repo].model_dump() for repo in sorted(repos)]}, indent=1)
+    with contextlib.suppress(OSError):  # a read-only cache: the next run lists again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, text)

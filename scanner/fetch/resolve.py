@@ -5,13 +5,13 @@ to download what the cache lacks (`run.py`); `models.lock` stops here and pins t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SetupError
-from ..models import Diagnostic, ScanResult, model_sort_key
+from ..models import Diagnostic, RepoListing, ScanResult, model_sort_key
 from .content import verify_cached
 from .jobs import FetchRun, FetchSettings, FileJob, FileStatus, ListingOutcome, ModelPlan
 from .place import destination_clashes, plan_placements
@@ -80,15 +80,16 @@ def resolve(scan: ScanResult, settings: FetchSettings, display: Display,
                 and (settings.lock_strict or plan.model in settings.locked))
 
     def known(plan: ModelPlan) -> bool:  # its files are known without a request
-        return pinned_by_lock(plan) or plan.model in settings.recorded
+        return pinned_by_lock(plan) or settings.recorded.listing(plan.model) is not None
 
     listings: dict[tuple[str, str], ListingOutcome] = {}
 
     def listing_of(plan: ModelPlan) -> ListingOutcome:
         if pinned_by_lock(plan):
             return locked_listing(plan, settings)
-        if plan.model in settings.recorded:
-            return ListingOutcome(settings.recorded[plan.model])
+        recorded = settings.recorded.listing(plan.model)
+        if recorded is not None:
+            return ListingOutcome(recorded)
         return listings[(plan.model.repo, plan.revision)]
 
     def download(jobs: list[FileJob]) -> None:  # preset files, before the plan is made
@@ -117,11 +118,20 @@ def resolve(scan: ScanResult, settings: FetchSettings, display: Display,
     plan_placements(plans, settings)
     run = FetchRun(plans, list(jobs.values()),
                    [p for outcome in listings.values() for p in outcome.problems],
-                   diagnostics=diagnostics)
+                   diagnostics=diagnostics,
+                   listed=listed_mains(listings) if client is not None else {})
     run.problems += [job.error for job in run.jobs  # the lock and the cache disagree: up front
                      if job.pinned_by and job.status is FileStatus.FAILED and job.error]
     if settings.verify:
         repair = not (settings.dry_run or settings.offline)
         run.problems += verify_cached(run.jobs, settings, repair=repair)
     display.planned(run)
+    # a recorded listing is whole, but of the commit recorded, maybe not of the Hub's `main`:
+    # a partial of newer content (an interrupted `--latest`) stays for the run that lists
     return Resolved(run, listings, {p.model.repo for p in plans if known(p)})
+
+
+def listed_mains(listings: Mapping[tuple[str, str], ListingOutcome]) -> dict[str, RepoListing]:
+    """Each repo's listing of `main` as the Hub gave it (not a cached snapshot standing in)."""
+    return {repo: outcome.listing for (repo, revision), outcome in listings.items()
+            if revision == "main" and outcome.listing is not None and not outcome.hub_unavailable}
