@@ -177,3 +177,51 @@ def test_a_read_only_cache_is_not_recorded_in_and_its_record_is_used(
         assert fake_hub.count() == requests, [r.path for r in fake_hub.requests]
         assert tree_state(hub_env) == before, "a read-only cache is not written to"
         record.write_bytes(kept)
+
+
+#: A test module that imports transformers when pytest collects it, as most suites do:
+#: huggingface_hub reads HF_HUB_OFFLINE then, before any fetch after the collection.
+IMPORTS_AT_COLLECTION = f"""
+    from transformers import AutoTokenizer
+
+    def test_tokenizer():
+        assert AutoTokenizer.from_pretrained({REPO!r})("hello world")["input_ids"] == [3, 4]
+"""
+
+
+def plugin_runs(fake_hub: FakeHub, suite: Path, *args: str, **env: str) -> list[list[str]]:
+    """`pytest --fetch-models ARGS` twice on `suite`: what the fake Hub was asked each time."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "INVOKE_"))}
+    asked = []
+    for _ in range(2):
+        fake_hub.reset_counts()
+        run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p",
+                              "no:cacheprovider", "--fetch-models", *args], cwd=suite,
+                             env=base | env, capture_output=True, text=True, timeout=240)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "1 passed" in run.stdout
+        asked.append([f"{r.method} {r.path}" for r in fake_hub.requests])
+    return asked
+
+
+@pytest.mark.parametrize("workers", [["-p", "no:xdist"], ["-n", "2"]], ids=["one", "xdist"])
+def test_a_warm_plugin_run_is_offline_for_tests_that_import_transformers_at_collection(
+    workers: list[str], fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """The cache already holds, as recorded, every model the suite loads: the switches go on
+    before the test modules are imported (in each xdist worker too), so their loads ask the
+    Hub nothing, where they used to ask about each file they read."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    suite = write_suite(tmp_path / "suite", IMPORTS_AT_COLLECTION) / "tools/server/tests"
+    cold, warm = plugin_runs(fake_hub, suite, *workers)
+    assert cold and warm == [], warm
+
+
+def test_the_online_switch_keeps_a_warm_plugin_run_online(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    suite = write_suite(tmp_path / "suite", IMPORTS_AT_COLLECTION) / "tools/server/tests"
+    _, warm = plugin_runs(fake_hub, suite, INVOKE_TEST_ONLINE="1")
+    assert warm, "the tests ask the Hub, as they would without the tool"
+    assert not [asked for asked in warm if asked.endswith("/refs")], "the fetch asks nothing"

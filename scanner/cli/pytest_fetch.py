@@ -43,6 +43,7 @@ def register(config: pytest.Config) -> None:
         return
     target = workerinput.get(WORKER_KEY)
     if target:
+        os.environ.update(workerinput.get(WORKER_KEY + "_env", {}))  # before it collects
         names = workerinput.get(WORKER_KEY + "_names", [])
         config.pluginmanager.register(_WorkerReport(target, names), "fetch-test-models-worker")
         config.pluginmanager.register(handoff.TakeEnv(target), "fetch-test-models-env")
@@ -117,6 +118,30 @@ class _Fetcher:
         self.hung = threading.Timer(self.options.collect_timeout, self._collection_hung)
         self.hung.daemon = True
         self.preloaded: threading.Thread | None = None
+        self.user_env = dict(os.environ)  # what the fetch reads: not the switches set early
+        self.early_env: dict[str, str] = {}
+        self.predicted = threading.Thread(target=self._predict, name="offline-early",
+                                          daemon=True)
+        if not (self.online or self.options.models.offline):
+            self.predicted.start()
+
+    def _predict(self) -> None:
+        """The offline switches the tests can have before they are collected, found while
+        pytest starts (`commands.offline_from_the_start`); none when that cannot be said."""
+        from .commands import offline_from_the_start
+
+        with contextlib.suppress(Exception):  # the fetch after the collection says what failed
+            self.early_env = offline_from_the_start(self.options, self.user_env)
+
+    def _early_env(self) -> dict[str, str]:
+        if self.predicted.ident is not None:  # started
+            self.predicted.join()
+        return self.early_env
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self) -> None:
+        """Before the test modules are imported here (a run without xdist)."""
+        os.environ.update(self._early_env())
 
     def pytest_unconfigure(self) -> None:
         self.hung.cancel()
@@ -131,6 +156,7 @@ class _Fetcher:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[WORKER_KEY] = str(self.worker_file)
         node.workerinput[WORKER_KEY + "_names"] = self.names
+        node.workerinput[WORKER_KEY + "_env"] = self._early_env()  # the worker collects next
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_setupnodes(self) -> None:
@@ -200,7 +226,7 @@ class _Fetcher:
             from .commands import select_then_fetch  # preloaded while the workers collected
 
             try:
-                fetched = select_then_fetch(options.with_selection(arguments), os.environ,
+                fetched = select_then_fetch(options.with_selection(arguments), self.user_env,
                                             selection)
             except NoTestFiles as exc:
                 pytest.exit(f"fetch-test-models: {exc}", returncode=ExitCode.USAGE)
