@@ -189,7 +189,8 @@ IMPORTS_AT_COLLECTION = f"""
 """
 
 
-def plugin_runs(fake_hub: FakeHub, suite: Path, *args: str, **env: str) -> list[list[str]]:
+def plugin_runs(fake_hub: FakeHub, suite: Path, *args: str, passed: str = "1 passed",
+                **env: str) -> list[list[str]]:
     """`pytest --fetch-models ARGS` twice on `suite`: what the fake Hub was asked each time."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "INVOKE_"))}
     asked = []
@@ -199,22 +200,25 @@ def plugin_runs(fake_hub: FakeHub, suite: Path, *args: str, **env: str) -> list[
                               "no:cacheprovider", "--fetch-models", *args], cwd=suite,
                              env=base | env, capture_output=True, text=True, timeout=240)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        assert "1 passed" in run.stdout
+        assert passed in run.stdout
         asked.append([f"{r.method} {r.path}" for r in fake_hub.requests])
     return asked
 
 
 @pytest.mark.parametrize("workers", [["-p", "no:xdist"], ["-n", "2"]], ids=["one", "xdist"])
-def test_a_warm_plugin_run_is_offline_for_tests_that_import_transformers_at_collection(
+def test_a_plugin_run_is_offline_for_tests_that_import_transformers_at_collection(
     workers: list[str], fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:
-    """The cache already holds, as recorded, every model the suite loads: the switches go on
-    before the test modules are imported (in each xdist worker too), so their loads ask the
-    Hub nothing, where they used to ask about each file they read."""
+    """The switches a complete fetch gives the tests go on before the test modules are
+    imported (in each xdist worker too), so their loads ask the Hub nothing once the fetch
+    is done, cold or warm, where they used to ask about each file they read."""
     hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
     suite = write_suite(tmp_path / "suite", IMPORTS_AT_COLLECTION) / "tools/server/tests"
     cold, warm = plugin_runs(fake_hub, suite, *workers)
-    assert cold and warm == [], warm
+    commit = hf_cache.read_ref(hub_env, REPO)
+    assert cold and commit and [asked for asked in cold  # the fetch's, at the commit it listed
+                                if not (asked.endswith("/refs") or commit in asked)] == []
+    assert warm == [], warm
 
 
 def test_the_online_switch_keeps_a_warm_plugin_run_online(
@@ -225,3 +229,22 @@ def test_the_online_switch_keeps_a_warm_plugin_run_online(
     _, warm = plugin_runs(fake_hub, suite, INVOKE_TEST_ONLINE="1")
     assert warm, "the tests ask the Hub, as they would without the tool"
     assert not [asked for asked in warm if asked.endswith("/refs")], "the fetch asks nothing"
+
+
+def test_a_suite_whose_test_fetches_from_the_hub_itself_stays_online(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """A Hub URL to a file that is no GGUF is left to the test (a `network:` line): its
+    download needs huggingface_hub online, so nothing is switched off before collection."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo() | {"README.md": b"# tiny\n"})
+    suite = write_suite(tmp_path / "suite", IMPORTS_AT_COLLECTION + f"""
+    from huggingface_hub import hf_hub_download
+
+    README = "{fake_hub.url}/{REPO}/resolve/main/README.md"
+
+    def test_readme():
+        repo, name = README.split("/resolve/main/")
+        assert hf_hub_download(repo.split("/", 3)[-1], name) is not None
+    """) / "tools/server/tests"
+    for asked in plugin_runs(fake_hub, suite, "-k", "readme", passed="1 passed, 1 deselected"):
+        assert [one for one in asked if one.endswith("/README.md")], "the test's own download"

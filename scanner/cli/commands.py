@@ -78,16 +78,14 @@ def select_then_fetch(options: Options, env: Mapping[str, str],
 
 
 def offline_from_the_start(options: Options, env: Mapping[str, str]) -> dict[str, str]:
-    """What the plugin's tests get before pytest collects them, when the cache already holds,
-    as the last fetch recorded it (or the lock pins it), every model the whole suite loads
-    through a framework and every file of it: the offline switches a complete fetch gives
-    them (`SelectedFetch.tests_env`), since huggingface_hub reads `HF_HUB_OFFLINE` once, when
-    a test module imports it at collection. Nothing when a model would need a request, when
-    any test fetches from the Hub itself, or with no framework model (llama-server reads
-    LLAMA_ARG_OFFLINE when a test starts it: after the fetch)."""
-    from ..fetch.jobs import FileStatus
-    from ..fetch.resolve import resolve
-    from ..output.fetch_report import FetchDisplay
+    """The offline switches a complete fetch gives the plugin's tests (`SelectedFetch.
+    tests_env`), given before pytest collects them: huggingface_hub reads `HF_HUB_OFFLINE`
+    once, when a test module imports it at collection, long before the fetch that follows
+    the collection. Given only where the fetch would give them: the suite loads models
+    through a framework, and no test fetches from the Hub itself; the tests run only once
+    the fetch has brought every model they need (else the session ends before its first
+    test). Not for llama.cpp alone: llama-server reads LLAMA_ARG_OFFLINE when a test
+    starts it, after the fetch."""
     from ..selection.network import loads_frameworks
 
     if options.models.offline or options.models.backend == "llama":
@@ -95,14 +93,7 @@ def offline_from_the_start(options: Options, env: Mapping[str, str]) -> dict[str
     scan = suite_scan(options, env)
     if not loads_frameworks(scan) or needs_of(scan, None, options):
         return {}
-    settings = dataclasses.replace(fetch_settings(options, env), dry_run=True)
-    display = FetchDisplay(make_console(), scan, None, quiet=True)
-    resolved = resolve(scan, settings, display, None, fetch_presets=False)
-    plans = [plan for plan in resolved.run.plans if plan.planned]
-    complete = (not resolved.run.problems
-                and all(plan.model.repo in resolved.known_repos for plan in plans)
-                and all(job.status is FileStatus.CACHED for job in resolved.run.jobs))
-    return {"LLAMA_ARG_OFFLINE": "1", **environment.HF_OFFLINE} if complete else {}
+    return {"LLAMA_ARG_OFFLINE": "1", **environment.HF_OFFLINE}
 
 
 @usage_errors(_NOTHING_FETCHED)

@@ -122,12 +122,14 @@ class _Fetcher:
         self.early_env: dict[str, str] = {}
         self.predicted = threading.Thread(target=self._predict, name="offline-early",
                                           daemon=True)
-        if not (self.online or self.options.models.offline):
-            self.predicted.start()
+        keep_going = (config.getoption("fetch_models_keep_going")
+                      or config.getini("fetch_models_keep_going"))
+        if not (self.online or self.options.models.offline or keep_going):
+            self.predicted.start()  # with keep-going, tests may run after a failed fetch
 
     def _predict(self) -> None:
-        """The offline switches the tests can have before they are collected, found while
-        pytest starts (`commands.offline_from_the_start`); none when that cannot be said."""
+        """The offline switches the tests get before they are collected, found while pytest
+        starts (`commands.offline_from_the_start`); none when the scan fails."""
         from .commands import offline_from_the_start
 
         with contextlib.suppress(Exception):  # the fetch after the collection says what failed
