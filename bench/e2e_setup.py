@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from peers import REPO_ROOT
+from peers import MACHINE_SETTINGS, REPO_ROOT
 
 from tests.fakehub import FakeHub, GeneratedFile, user_settings, write_harnesses
 
@@ -38,8 +38,8 @@ class Suite:
         the fake Hub as llama.cpp's and huggingface_hub's endpoint, no token, one cache."""
         cache.mkdir(parents=True, exist_ok=True)
         write_harnesses(hf_home)
-        dropped = set(user_settings(os.environ)) | {"PYTEST_ADDOPTS", "PYTEST_WORKERS",
-                                                    "FETCH_TEST_MODELS", "SLOW_TESTS"}
+        dropped = set(user_settings(os.environ)) | MACHINE_SETTINGS | {
+            "PYTEST_ADDOPTS", "PYTEST_WORKERS", "FETCH_TEST_MODELS", "SLOW_TESTS"}
         env = {k: v for k, v in os.environ.items() if k not in dropped}
         env.update(PATH=f"{self.bin}{os.pathsep}{env.get('PATH', '')}",
                    VIRTUAL_ENV=str(self.bin.parent), HF_ENDPOINT=endpoint,

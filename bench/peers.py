@@ -55,12 +55,18 @@ class Run:
     problems: list[str] = field(default_factory=list)
 
 
+#: Settings of the machine a bench runs on, not of a user's: with PYTHONDONTWRITEBYTECODE,
+#: every run would compile the tool's modules (and pytest's rewritten test modules) from
+#: source, where a user's Python keeps and reads their bytecode caches.
+MACHINE_SETTINGS = frozenset({"PYTHONDONTWRITEBYTECODE"})
+
+
 def fetch_env(endpoint: str, hf_home: Path) -> dict[str, str]:
     """The user's environment, pointed at the fake Hub with a fresh HF_HOME and cache (llama.cpp
     reads LLAMA_CACHE and MODEL_ENDPOINT; the others HF_HUB_CACHE and HF_ENDPOINT)."""
     (hf_home / "hub").mkdir(parents=True, exist_ok=True)
     write_harnesses(hf_home)
-    dropped = set(user_settings(os.environ))
+    dropped = set(user_settings(os.environ)) | MACHINE_SETTINGS
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(HF_ENDPOINT=endpoint, MODEL_ENDPOINT=endpoint + "/", HF_HOME=str(hf_home),
                HF_HUB_CACHE=str(hf_home / "hub"), LLAMA_CACHE=str(hf_home / "hub"),
