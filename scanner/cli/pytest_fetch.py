@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ..errors import ExitCode, NoTestFiles, OptionsError
+from ..limits import COLLECT_TIMEOUT_S
 from ..selection.collect import collection_hung, selection_from
 from ..selection.standalone import fetch_test_models_xdist as handoff
 from ..selection.standalone.fetch_test_models_selection import selection_document
@@ -43,7 +44,10 @@ def register(config: pytest.Config) -> None:
         return
     target = workerinput.get(WORKER_KEY)
     if target:
-        os.environ.update(workerinput.get(WORKER_KEY + "_env", {}))  # before it collects
+        early = workerinput.get(WORKER_KEY + "_early")
+        if early:
+            timeout = workerinput.get(WORKER_KEY + "_timeout", COLLECT_TIMEOUT_S)
+            config.pluginmanager.register(_EarlyEnv(early, timeout), "fetch-test-models-early")
         names = workerinput.get(WORKER_KEY + "_names", [])
         config.pluginmanager.register(_WorkerReport(target, names), "fetch-test-models-worker")
         config.pluginmanager.register(handoff.TakeEnv(target), "fetch-test-models-env")
@@ -94,6 +98,23 @@ class _WorkerReport:
         handoff.write_document(self.target, document)
 
 
+class _EarlyEnv:
+    """An xdist worker: before it imports the test modules, the offline switches its controller
+    found while the workers started (`_Fetcher._predict`), waited for."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path, self.timeout = path, timeout
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while (found := handoff.read_document(self.path)) is None:
+            if time.monotonic() > deadline:  # the controller's collection limit says the rest
+                return
+            time.sleep(0.01)
+        os.environ.update(found)
+
+
 class _Fetcher:
     """The controller: one fetch for the run, before its first test."""
 
@@ -120,33 +141,42 @@ class _Fetcher:
         self.preloaded: threading.Thread | None = None
         self.user_env = dict(os.environ)  # what the fetch reads: not the switches set early
         self.early_env: dict[str, str] = {}
+        self.early_file = Path(self.scratch.name) / "early-env.json"
         self.predicted = threading.Thread(target=self._predict, name="offline-early",
                                           daemon=True)
         keep_going = (config.getoption("fetch_models_keep_going")
                       or config.getini("fetch_models_keep_going"))
-        if not (self.online or self.options.models.offline or keep_going):
-            self.predicted.start()  # with keep-going, tests may run after a failed fetch
+        if self.online or self.options.models.offline or keep_going:
+            handoff.write_document(str(self.early_file), {})  # tests may run after a failure
+        else:
+            self.predicted.start()
 
     def _predict(self) -> None:
         """The offline switches the tests get before they are collected, found while pytest
-        starts (`commands.offline_from_the_start`); none when the scan fails."""
+        starts, or its xdist workers do (`commands.offline_from_the_start`); none when the scan
+        fails."""
         from .commands import offline_from_the_start
 
-        with contextlib.suppress(Exception):  # the fetch after the collection says what failed
+        try:
             self.early_env = offline_from_the_start(self.options, self.user_env)
+        except Exception:  # the fetch after the collection says what failed
+            self.early_env = {}
+        finally:
+            handoff.write_document(str(self.early_file), self.early_env)
 
-    def _early_env(self) -> dict[str, str]:
+    def _join_prediction(self) -> None:
         if self.predicted.ident is not None:  # started
             self.predicted.join()
-        return self.early_env
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self) -> None:
         """Before the test modules are imported here (a run without xdist)."""
-        os.environ.update(self._early_env())
+        self._join_prediction()
+        os.environ.update(self.early_env)
 
     def pytest_unconfigure(self) -> None:
         self.hung.cancel()
+        self._join_prediction()  # it writes in the scratch folder
         self.scratch.cleanup()
 
     @pytest.hookimpl(trylast=True)
@@ -158,7 +188,8 @@ class _Fetcher:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[WORKER_KEY] = str(self.worker_file)
         node.workerinput[WORKER_KEY + "_names"] = self.names
-        node.workerinput[WORKER_KEY + "_env"] = self._early_env()  # the worker collects next
+        node.workerinput[WORKER_KEY + "_early"] = str(self.early_file)
+        node.workerinput[WORKER_KEY + "_timeout"] = self.options.collect_timeout
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_setupnodes(self) -> None:
