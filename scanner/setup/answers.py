@@ -4,8 +4,9 @@ asks neither: their last answers are kept in the cache's tool folder (`setup.jso
 under a key made of what would change the answer.
 
 - The interpreter's: its path, the file it resolves to (size, time), the requirement names
-  asked about, and the time of its venv's `site-packages` folders, which pip changes whenever
-  it installs, upgrades or removes a package (a new `*.dist-info` folder, a `.pth` file). An
+  asked about, `PYTHONPATH` and `PYTHONHOME` (it runs with this process's environment), and
+  the time of its venv's `site-packages` folders, which pip changes whenever it installs,
+  upgrades or removes a package (a new `*.dist-info` folder, a `.pth` file). An
   interpreter that is no venv of its own, or a venv that sees the system's packages, is asked
   every time: its packages can change where no kept time shows it.
 - llama-server's: its path, the file (size, time, inode) and the time of its folder, where a
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +52,8 @@ def interpreter_key(python: Path, names: list[str]) -> list[Any] | None:
         if not sites:
             return None
         return ["python", str(python), _file_identity(python), names,
-                [[str(site), site.stat().st_mtime_ns] for site in sites]]
+                [[str(site), site.stat().st_mtime_ns] for site in sites],
+                [os.environ.get(name, "") for name in ("PYTHONPATH", "PYTHONHOME")]]
     except OSError:
         return None
 
@@ -74,12 +77,13 @@ def _read(path: Path) -> dict[str, Any]:
     return kept if isinstance(kept, dict) else {}
 
 
-def kept_answer(cache: Path, key: list[Any] | None, ask: Callable[[], T],
+def kept_answer(cache: Path | None, key: list[Any] | None, ask: Callable[[], T],
                 load: Callable[[Any], T], dump: Callable[[T], Any]) -> T:
-    """The answer kept under `key`, else `ask`'s, kept for the next run unless it raised or
-    `dump` makes None of it (an answer that stops the run). `load` and `dump` turn an answer
-    into JSON and back; a kept answer `load` cannot take is asked again."""
-    if key is None:
+    """The answer kept in `cache` under `key`, else `ask`'s, kept for the next run unless it
+    raised or `dump` makes None of it (an answer that stops the run). `load` and `dump` turn
+    an answer into JSON and back; a kept answer `load` cannot take is asked again. No cache,
+    or no key (what the answer depends on cannot be told): asked, and not kept."""
+    if cache is None or key is None:
         return ask()
     path = cache / TOOL_FOLDER / "setup.json"
     digest = _digest(key)

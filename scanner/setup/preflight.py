@@ -117,11 +117,9 @@ def probe_suite(python: SuitePython, suite_dir: Path, cache: Path | None = None)
     With `cache`, the answer of an earlier run is taken while nothing it depends on changed
     (`answers.py`)."""
     names = requirement_names(suite_dir / "requirements.txt")
-    key = answers.interpreter_key(python.path, names) if cache else None
     return answers.kept_answer(
-        cache or Path(), key, lambda: _ask_suite(python, names),
-        load=lambda kept: Probe(kept[0] and str(kept[0]), bool(kept[1]),
-                                [str(name) for name in kept[2]]),
+        cache, answers.interpreter_key(python.path, names), lambda: _ask_suite(python, names),
+        load=lambda kept: Probe(str(kept[0]), bool(kept[1]), [str(name) for name in kept[2]]),
         dump=lambda probe: list(probe) if probe.pytest_version and not probe.missing else None)
 
 
@@ -208,9 +206,8 @@ def server_version(binary: Path, env: Mapping[str, str], root: Path,
     """The first line of `llama-server --version` that names the build; a SetupError with the
     commands that build it when it is missing or does not run. With `cache`, an earlier run's
     answer while the binary and its folder are unchanged (`answers.py`)."""
-    key = answers.binary_key(binary) if cache else None
-    return answers.kept_answer(cache or Path(), key, lambda: _ask_version(binary, env, root),
-                               load=str, dump=str)
+    return answers.kept_answer(cache, answers.binary_key(binary),
+                               lambda: _ask_version(binary, env, root), load=str, dump=str)
 
 
 def _ask_version(binary: Path, env: Mapping[str, str], root: Path) -> str:
