@@ -220,3 +220,44 @@ def test_the_plugin_stops_xdist_workers_whose_collection_blocks_after_the_timeou
     wait_for(lambda: not any(alive(pid) for pid in hung_collectors(marks)),
              "the workers to end")  # those that reached the import before the limit
     assert fake_hub.requests == []
+
+
+#: `test.server`, with a Ctrl-C sent to itself the instant it has let pytest run its tests: the
+#: window between the two, which a loaded machine can stretch.
+CTRL_C_AT_GO = """\
+import os, signal, sys
+from scanner.selection import live
+
+let_go = live.LiveRun.go
+
+def go(self, env=None):
+    let_go(self, env)
+    os.kill(os.getpid(), signal.SIGINT)
+
+live.LiveRun.go = go
+sys.argv[0] = "fetch-test-models"
+from scanner.cli.program import program
+program.run()
+"""
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_as_the_tests_are_let_go_stops_them_with_pytests_summary(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path,
+) -> None:
+    """It was taken for a Ctrl-C before the tests: pytest's group ended with no summary, and
+    "stopped by Ctrl-C before the tests ran"."""
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(1_000, 1)})
+    root = write_suite(tmp_path / "p", SERVER_TEST)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env = dict(inherited, FTM_TEST_MARK=str(tmp_path / "mark.json"), STANDIN_SLEEP="600",
+               LLAMA_SERVER_BIN_PATH=str(write_standin(tmp_path / "bin", "llama-server")),
+               STANDIN_LOG=str(tmp_path / "standin.jsonl"), TERM="dumb")
+    run = subprocess.run([sys.executable, "-c", CTRL_C_AT_GO, "test.server", "--root",
+                          str(root), "--workers", "1", "--", "-p", "no:cacheprovider"],
+                         text=True, capture_output=True, env=env, timeout=120,
+                         start_new_session=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 130, out
+    assert "KeyboardInterrupt" in out, "pytest stopped, with its summary"
+    assert out.rstrip().endswith("interrupted: the tests stopped (pytest's summary above)"), out

@@ -7,7 +7,7 @@ import os
 import shlex
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..errors import ExitCode, SetupError, nothing_selected
 from ..llama.url_files import prepare_working_folders
@@ -137,18 +137,24 @@ def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: prefligh
         return ServerTestsRun(pytest_line, fetch_code=code)
     if code:
         log.note("note: the fetch failed; running the tests anyway (--keep-going)")
-    live.go(fetched.tests_env(online=run.test.online, offline=run.test.offline))
-    pytest_code, interrupted = _run_pytest(live.process)
+    tests_env = fetched.tests_env(online=run.test.online, offline=run.test.offline)
+    pytest_code, interrupted = _run_pytest(live.process, go=lambda: live.go(tests_env))
     return ServerTestsRun(pytest_line, code, pytest_code, interrupted)
 
 
-def _run_pytest(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
+def _run_pytest(process: subprocess.Popen[bytes],
+                go: Callable[[], None] | None = None) -> tuple[int, bool]:
     """pytest's exit code, and whether Ctrl-C stopped it: passed on to pytest's process group
     (from the terminal or sent to this process alone), which is left to stop its tests and
-    print its summary (the run exits 130). A second Ctrl-C stops waiting for it."""
+    print its summary (the run exits 130). A second Ctrl-C stops waiting for it. `go` lets a
+    waiting pytest run its tests: called here, so that a Ctrl-C in the instant after it is
+    one during the tests too (pytest may be running them already)."""
     interrupted = False
     while True:
         try:
+            if go is not None:
+                let_go, go = go, None
+                let_go()
             code = process.wait()
             break
         except KeyboardInterrupt:
