@@ -248,3 +248,16 @@ def test_a_suite_whose_test_fetches_from_the_hub_itself_stays_online(
     """) / "tools/server/tests"
     for asked in plugin_runs(fake_hub, suite, "-k", "readme", passed="1 passed, 1 deselected"):
         assert [one for one in asked if one.endswith("/README.md")], "the test's own download"
+
+
+def test_tests_reading_another_cache_than_the_fetchs_stay_online(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """LLAMA_CACHE and HF_HUB_CACHE set apart: the fetch fills the first (llama.cpp's order),
+    huggingface_hub reads the second, so offline its loads would find nothing there."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    suite = write_suite(tmp_path / "suite", IMPORTS_AT_COLLECTION) / "tools/server/tests"
+    apart = {"LLAMA_CACHE": str(tmp_path / "llama"), "HF_HUB_CACHE": str(tmp_path / "hub")}
+    _, warm = plugin_runs(fake_hub, suite, **apart)
+    assert warm, "the tests ask the Hub: online"
+    assert hf_cache.read_ref(tmp_path / "hub", REPO), "what they read went to their cache"

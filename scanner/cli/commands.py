@@ -88,8 +88,9 @@ def offline_from_the_start(options: Options, env: Mapping[str, str]) -> dict[str
     starts it, after the fetch."""
     from ..selection.network import loads_frameworks
 
-    if options.models.offline or options.models.backend == "llama":
-        return {}
+    if (options.models.offline or options.models.backend == "llama"
+            or environment.hub_cache_dir(env) != environment.cache_dir(env, options.cache_dir)):
+        return {}  # huggingface_hub would look elsewhere than the fetch's cache
     scan = suite_scan(options, env)
     if not loads_frameworks(scan) or needs_of(scan, None, options):
         return {}

@@ -264,8 +264,11 @@ class _Fetcher:
             except NoTestFiles as exc:
                 pytest.exit(f"fetch-test-models: {exc}", returncode=ExitCode.USAGE)
             code = fetched.code
+            hub_cache = environment.hub_cache_dir(os.environ)
+            apart = hub_cache != environment.cache_dir(self.user_env, options.cache_dir)
             self._add_env(fetched.tests_env(online=self.online, offline=options.models.offline,
-                                            switch=ONLINE_SWITCH))
+                                            switch=ONLINE_SWITCH,
+                                            hub_cache=hub_cache if apart else None))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
         if code == ExitCode.INTERRUPTED:  # Ctrl-C ends the session, keep-going or not

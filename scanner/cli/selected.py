@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import NoTestsSelected, SetupError, nothing_selected
 from ..models import ScanResult
@@ -29,22 +30,28 @@ class SelectedFetch:
     selected: SelectedScan | None
     network: list[NetworkNeed]
 
-    def tests_env(self, *, online: bool, offline: bool,
-                  switch: str = "--online") -> dict[str, str]:
+    def tests_env(self, *, online: bool, offline: bool, switch: str = "--online",
+                  hub_cache: Path | None = None) -> dict[str, str]:
         """Once every model the tests need is in place, llama-server needs the Hub for
         nothing: the tests get LLAMA_ARG_OFFLINE=1 (llama.cpp's `load_all` would ask it about
         every preset at every start), and when they load models through a framework, also
         `HF_OFFLINE` (huggingface_hub and transformers then read the cache only). Not after a
         failed fetch, not with --online (`online`) or an offline run, and not when selected
         tests fetch from the Hub themselves (they may hand llama-server a URL).
-        `switch`: what keeps it online where the note is read (the plugin has no --online)."""
+        `switch`: what keeps it online where the note is read (the plugin has no --online).
+        `hub_cache`: where huggingface_hub looks in the tests, when not in the fetch's cache
+        (the plugin's tests, with HF_HUB_CACHE set apart from LLAMA_CACHE): no HF switch."""
         if self.code or online or offline:
             return {}
         if self.network:
             log.note("note: llama-server stays online: selected tests fetch from the Hub at "
                      "run time (see `network:` above)")
             return {}
-        if self.selected is not None and loads_frameworks(self.selected.scan):
+        if self.selected is not None and loads_frameworks(self.selected.scan) and hub_cache:
+            log.note(f"note: the tests' huggingface_hub reads {hub_cache} (HF_HUB_CACHE), not "
+                     "the fetch's cache: tests that load through a framework stay online "
+                     "(HF_HUB_CACHE set to the fetch's cache runs them offline)")
+        elif self.selected is not None and loads_frameworks(self.selected.scan):
             log.note("note: every model the tests need is in place: they run offline "
                      f"(LLAMA_ARG_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1; {switch} "
                      "keeps them online)")

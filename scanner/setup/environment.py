@@ -36,6 +36,19 @@ def _cache_dir(env: Mapping[str, str], override: Path | None) -> Path:
     return Path.home() / ".cache" / "huggingface" / "hub"
 
 
+def hub_cache_dir(env: Mapping[str, str]) -> Path:
+    """The cache huggingface_hub reads in a process with `env` (`constants.HF_HUB_CACHE`:
+    HF_HUB_CACHE, else HUGGINGFACE_HUB_CACHE, else HF_HOME's `hub`, else XDG_CACHE_HOME's
+    `huggingface/hub`, else ~/.cache/huggingface/hub)."""
+    if env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE"):
+        folder = Path(env.get("HF_HUB_CACHE") or env["HUGGINGFACE_HUB_CACHE"])
+    elif env.get("HF_HOME"):
+        folder = Path(env["HF_HOME"]) / "hub"
+    else:
+        folder = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface" / "hub"
+    return folder.expanduser().absolute()
+
+
 def cache_source(env: Mapping[str, str], override: Path | None = None) -> str:
     """Which setting named the cache folder, for a message about it."""
     if override is not None:
