@@ -7,8 +7,12 @@ interpreter a venv whose `bin/python` logs each run, then runs this interpreter.
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
+
+import pytest
 
 from tests.fakehub import FakeHub
 from tests.helpers import invoke_command
@@ -36,21 +40,40 @@ def logged(log: Path, start: str) -> int:
     return sum(line.startswith(start) for line in log.read_text().splitlines())
 
 
-def test_a_warm_run_asks_neither_program_until_an_install_or_a_rebuild(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
-) -> None:
+def logging_server(path: Path, log: Path, version: str) -> Path:
+    """The llama-server stand-in, logging each run before it answers `--version`."""
+    return standin_server(path, f'echo "$*" >> {shlex.quote(str(log))}\n'
+                                f'echo "version: {version}" >&2\n')
+
+
+class Setup(NamedTuple):
+    root: Path
+    log: Path  # each run of the interpreter and of llama-server
+    site: Path  # the venv's site-packages
+    binary: Path
+    command: list[str]
+
+    def run(self, **env: str) -> subprocess.CompletedProcess[str]:
+        return run(self.command, self.root, self.root.parent / "cache",
+                   LLAMA_SERVER_BIN_PATH=str(self.binary), **env)
+
+
+@pytest.fixture
+def setup(fake_hub: FakeHub, hub_env: Path, tmp_path: Path) -> Setup:
+    """A llama.cpp-shaped suite run by `test.server --python <a logging venv>`."""
     serve_model(fake_hub)
-    root = server_suite(tmp_path / "proj")
     log = tmp_path / "runs.log"
     python, site = logging_venv(tmp_path / "venv", log)
-    binary = standin_server(tmp_path / "bin" / "llama-server",
-                            f'echo "$*" >> {shlex.quote(str(log))}\n'
-                            'echo "version: 4242 (abc1234)" >&2\n')
-    command = invoke_command("test.server", "--python", str(python), "--", "-q")
-    env = {"LLAMA_SERVER_BIN_PATH": str(binary)}
+    return Setup(server_suite(tmp_path / "proj"), log, site,
+                 logging_server(tmp_path / "bin" / "llama-server", log, "4242 (abc1234)"),
+                 invoke_command("test.server", "--python", str(python), "--", "-q"))
+
+
+def test_a_warm_run_asks_neither_program_until_an_install_or_a_rebuild(setup: Setup) -> None:
+    log = setup.log
 
     def test_server() -> str:
-        result = run(command, root, tmp_path / "cache", **env)
+        result = setup.run()
         assert result.returncode == 0, result.stdout + result.stderr
         assert "1 passed" in result.stdout
         return result.stdout
@@ -60,37 +83,27 @@ def test_a_warm_run_asks_neither_program_until_an_install_or_a_rebuild(
     test_server()
     assert (logged(log, PROBE), logged(log, "--version")) == (1, 1), "a warm run asked again"
 
-    (site / "newly_installed-1.0.dist-info").mkdir()  # what `pip install` leaves
+    (setup.site / "newly_installed-1.0.dist-info").mkdir()  # what `pip install` leaves
     test_server()
     assert (logged(log, PROBE), logged(log, "--version")) == (2, 1)
 
-    standin_server(binary, f'echo "$*" >> {shlex.quote(str(log))}\n'
-                           'echo "version: 4343 (def5678)" >&2\n')  # rebuilt
+    logging_server(setup.binary, log, "4343 (def5678)")  # rebuilt
     assert "4343 (def5678)" in test_server()
     assert (logged(log, PROBE), logged(log, "--version")) == (2, 2)
 
 
-def test_a_requirement_installed_after_a_refusal_is_found_on_the_next_run(
-    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
-) -> None:
-    serve_model(fake_hub)
-    root = server_suite(tmp_path / "proj")
-    (root / "tools/server/tests/requirements.txt").write_text("pytest\nnot_yet_installed\n")
-    log = tmp_path / "runs.log"
-    python, site = logging_venv(tmp_path / "venv", log)
-    env = {"LLAMA_SERVER_BIN_PATH": str(standin_server(tmp_path / "bin" / "llama-server"))}
-    command = invoke_command("test.server", "--python", str(python), "--", "-q")
-
-    refused = run(command, root, tmp_path / "cache", **env)
+def test_a_requirement_installed_after_a_refusal_is_found_on_the_next_run(setup: Setup) -> None:
+    (setup.root / "tools/server/tests/requirements.txt").write_text("pytest\nnot_yet_installed\n")
+    refused = setup.run()
     assert refused.returncode == 2 and "has no not_yet_installed" in refused.stderr
-    again = run(command, root, tmp_path / "cache", **env)
+    again = setup.run()
     assert again.returncode == 2 and "has no not_yet_installed" in again.stderr
-    assert logged(log, PROBE) == 2, "a refused setup is asked again on every run"
+    assert logged(setup.log, PROBE) == 2, "a refused setup is asked again on every run"
 
-    installed = site / "not_yet_installed-1.0.dist-info"  # `pip install not_yet_installed`
+    installed = setup.site / "not_yet_installed-1.0.dist-info"  # `pip install not_yet_installed`
     installed.mkdir()
     (installed / "METADATA").write_text("Metadata-Version: 2.1\nName: not_yet_installed\n"
                                         "Version: 1.0\n")
-    result = run(command, root, tmp_path / "cache", PYTHONPATH=str(site), **env)
+    result = setup.run(PYTHONPATH=str(setup.site))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout

@@ -59,25 +59,28 @@ def fetch_models(options: Options, env: Mapping[str, str] | None = None) -> int:
 
 
 def select_then_fetch(options: Options, env: Mapping[str, str],
-                      collected: Selection | None = None, *,
-                      offline: bool = False) -> SelectedFetch:
+                      collected: Selection | None = None, *, offline: bool = False,
+                      suite: ScanResult | None = None) -> SelectedFetch:
     """`models.fetch` for the tests a run selects, the one path of the task, `test.server` and
     the plugin: those pytest `collected` for the run that waits (test.server's, the plugin's
-    session; `offline`: that run's), else those `options.selection` selects (collected here
-    once the setup is checked), else the whole suite. A scan or a selection that fails raises
-    (each caller says it its own way); the fetch's own failures are its exit code."""
+    session; `offline`: that run's; `suite`: the suite's scan, when the caller made it
+    already), else those `options.selection` selects (collected here once the setup is
+    checked), else the whole suite. A scan or a selection that fails raises (each caller says
+    it its own way); the fetch's own failures are its exit code."""
     if collected is None:
         environment.check_settings(env, options.cache_dir, hub=not options.models.offline)
         scan, selected = scan_selected(options, env)
     else:
-        selected = narrow(suite_scan(options, env), collected, options.scan, offline=offline)
+        suite = suite or suite_scan(options, env)
+        selected = narrow(suite, collected, options.scan, offline=offline)
         scan = selected.scan
         prepare_working_folders(options.suite_dir, options.models.url_dest)  # its tests follow
     network = needs_of(scan, selected, options)
     return SelectedFetch(fetch_scan(options, env, scan, selected, network), selected, network)
 
 
-def offline_from_the_start(options: Options, env: Mapping[str, str]) -> dict[str, str]:
+def offline_from_the_start(options: Options, env: Mapping[str, str],
+                           suite: ScanResult) -> dict[str, str]:
     """The offline switches a complete fetch gives the plugin's tests (`SelectedFetch.
     tests_env`), given before pytest collects them: huggingface_hub reads `HF_HUB_OFFLINE`
     once, when a test module imports it at collection, long before the fetch that follows
@@ -85,14 +88,13 @@ def offline_from_the_start(options: Options, env: Mapping[str, str]) -> dict[str
     through a framework, and no test fetches from the Hub itself; the tests run only once
     the fetch has brought every model they need (else the session ends before its first
     test). Not for llama.cpp alone: llama-server reads LLAMA_ARG_OFFLINE when a test
-    starts it, after the fetch."""
+    starts it, after the fetch. `suite`: the suite's scan."""
     from ..selection.network import loads_frameworks
 
     if (options.models.offline or options.models.backend == "llama"
-            or environment.hub_cache_dir(env) != environment.cache_dir(env, options.cache_dir)):
+            or environment.hub_cache_apart(env, options.cache_dir)):
         return {}  # huggingface_hub would look elsewhere than the fetch's cache
-    scan = suite_scan(options, env)
-    if not loads_frameworks(scan) or needs_of(scan, None, options):
+    if not loads_frameworks(suite) or needs_of(suite, None, options):
         return {}
     return {"LLAMA_ARG_OFFLINE": "1", **environment.HF_OFFLINE}
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from ..errors import ExitCode, NoTestFiles, OptionsError
-from ..limits import COLLECT_TIMEOUT_S
+from ..models import ScanResult
 from ..selection.collect import collection_hung, selection_from
 from ..selection.standalone import fetch_test_models_xdist as handoff
 from ..selection.standalone.fetch_test_models_selection import selection_document
@@ -46,8 +46,8 @@ def register(config: pytest.Config) -> None:
     if target:
         early = workerinput.get(WORKER_KEY + "_early")
         if early:
-            timeout = workerinput.get(WORKER_KEY + "_timeout", COLLECT_TIMEOUT_S)
-            config.pluginmanager.register(_EarlyEnv(early, timeout), "fetch-test-models-early")
+            config.pluginmanager.register(_EarlyEnv(early, workerinput[WORKER_KEY + "_timeout"]),
+                                          "fetch-test-models-early")
         names = workerinput.get(WORKER_KEY + "_names", [])
         config.pluginmanager.register(_WorkerReport(target, names), "fetch-test-models-worker")
         config.pluginmanager.register(handoff.TakeEnv(target), "fetch-test-models-env")
@@ -141,6 +141,7 @@ class _Fetcher:
         self.preloaded: threading.Thread | None = None
         self.user_env = dict(os.environ)  # what the fetch reads: not the switches set early
         self.early_env: dict[str, str] = {}
+        self.suite: ScanResult | None = None
         self.early_file = Path(self.scratch.name) / "early-env.json"
         self.predicted = threading.Thread(target=self._predict, name="offline-early",
                                           daemon=True)
@@ -156,9 +157,11 @@ class _Fetcher:
         starts, or its xdist workers do (`commands.offline_from_the_start`); none when the scan
         fails."""
         from .commands import offline_from_the_start
+        from .selected import suite_scan
 
         try:
-            self.early_env = offline_from_the_start(self.options, self.user_env)
+            self.suite = suite_scan(self.options, self.user_env)  # the fetch's too
+            self.early_env = offline_from_the_start(self.options, self.user_env, self.suite)
         except Exception:  # the fetch after the collection says what failed
             self.early_env = {}
         finally:
@@ -246,6 +249,7 @@ class _Fetcher:
 
     def _fetch(self, document: dict[str, Any]) -> None:
         self.fetched = True
+        self._join_prediction()  # its scan is the fetch's
         if self.preloaded is not None:
             self.preloaded.join()
         if not document["items"]:  # pytest says "no tests ran" (exit 5): nothing to fetch
@@ -260,15 +264,13 @@ class _Fetcher:
 
             try:
                 fetched = select_then_fetch(options.with_selection(arguments), self.user_env,
-                                            selection)
+                                            selection, suite=self.suite)
             except NoTestFiles as exc:
                 pytest.exit(f"fetch-test-models: {exc}", returncode=ExitCode.USAGE)
             code = fetched.code
-            hub_cache = environment.hub_cache_dir(os.environ)
-            apart = hub_cache != environment.cache_dir(self.user_env, options.cache_dir)
+            hub_cache = environment.hub_cache_apart(self.user_env, options.cache_dir)
             self._add_env(fetched.tests_env(online=self.online, offline=options.models.offline,
-                                            switch=ONLINE_SWITCH,
-                                            hub_cache=hub_cache if apart else None))
+                                            switch=ONLINE_SWITCH, hub_cache=hub_cache))
         keep_going = (self.config.getoption("fetch_models_keep_going")
                       or self.config.getini("fetch_models_keep_going"))
         if code == ExitCode.INTERRUPTED:  # Ctrl-C ends the session, keep-going or not

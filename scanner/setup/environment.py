@@ -49,6 +49,13 @@ def hub_cache_dir(env: Mapping[str, str]) -> Path:
     return folder.expanduser().absolute()
 
 
+def hub_cache_apart(env: Mapping[str, str], override: Path | None = None) -> Path | None:
+    """The folder huggingface_hub reads in a process with `env` when it is not the fetch's
+    cache (`LLAMA_CACHE` and `HF_HUB_CACHE` set to two folders, or `--cache-dir`); else None."""
+    hub = hub_cache_dir(env)
+    return hub if hub != cache_dir(env, override) else None
+
+
 def cache_source(env: Mapping[str, str], override: Path | None = None) -> str:
     """Which setting named the cache folder, for a message about it."""
     if override is not None:
