@@ -83,11 +83,16 @@ def write_record(cache: Path, entries: list[lock.LockEntry], *, mmproj: bool) ->
     fresh = {entry.model for entry in entries}
     old = _entries(path)
     text = lock.render([*(e for e in old if e.model not in fresh), *entries])
-    if text == lock.render(old):
-        return
-    with contextlib.suppress(OSError):  # a read-only cache: the next run lists again
-        path.parent.mkdir(exist_ok=True)
-        lock.write(path, text)
+    if text != lock.render(old):
+        _keep(path, text)
+
+
+def _keep(path: Path, text: str) -> None:
+    """`text` at `path`, in one rename; a cache that cannot be written to (read-only) keeps
+    nothing, and the next run lists again."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, text)
 
 
 # -- a framework model's repo: its whole listing ------------------------------------------------
@@ -138,8 +143,6 @@ def write_listings(cache: Path, fresh: Mapping[str, RepoListing]) -> None:
     if all(old.get(repo) == listing for repo, listing in fresh.items()):
         return
     repos = old | dict(fresh)
-    text = json.dumps({"version": LISTINGS_VERSION,
-                       "repos": [repos[repo].model_dump() for repo in sorted(repos)]}, indent=1)
-    with contextlib.suppress(OSError):  # a read-only cache: the next run lists again
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, text)
+    _keep(path, json.dumps({"version": LISTINGS_VERSION,
+                            "repos": [repos[repo].model_dump() for repo in sorted(repos)]},
+                           indent=1))
