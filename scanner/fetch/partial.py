@@ -16,6 +16,7 @@ download and its cleaning removes it. huggingface_hub's own partials are
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,13 +57,17 @@ def layout(size: int, seg_size: int) -> list[Segment]:
 
 
 class PartialFile:
-    """An open partial file and its record. `write` is safe from several threads at once;
-    `record` and the other methods are called under the owner's lock."""
+    """An open partial file and its record. `write`, and `record` of a segment by the one worker
+    that fetches it, are safe from several threads at once; the other methods are called under
+    the owner's lock."""
 
     def __init__(self, path: Path, size: int, blob_id: str, seg_size: int) -> None:
         self.path, self.size, self.blob_id = path, size, blob_id
         self._lay_out(seg_size)
         self._fd = -1
+        # The kernel lets one write into a file at a time (ext4's inode lock) and a writer
+        # waiting for it spins, burning the CPU the other downloads need; waiting here sleeps.
+        self._writing = threading.Lock()
 
     def _lay_out(self, seg_size: int) -> None:
         """Segments of `seg_size`, none written yet, and the record's header that names it."""
@@ -109,14 +114,17 @@ class PartialFile:
 
     def write(self, offset: int, data: bytes) -> None:
         """The bytes only: `record` claims them once they are written."""
-        os.pwrite(self._fd, data, offset)
+        with self._writing:
+            os.pwrite(self._fd, data, offset)
 
     def record(self, index: int, done: int) -> None:
         """Segment `index` is written up to `done`. Called after `write` returned, so a kill
-        between the two loses the chunk, never claims it."""
+        between the two loses the chunk, never claims it; by the one worker that fetches the
+        segment, which alone writes its slot."""
         self.done[index] = done
-        os.pwrite(self._fd, f"{done:020d}\n".encode(),
-                  self.size + len(self._header) + index * _SLOT)
+        with self._writing:
+            os.pwrite(self._fd, f"{done:020d}\n".encode(),
+                      self.size + len(self._header) + index * _SLOT)
 
     def restart_as_one_stream(self) -> None:
         """The server ignores `Range`: one segment from byte 0. Bytes already at their offsets

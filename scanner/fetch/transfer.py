@@ -220,9 +220,9 @@ class FileTransfer:
         """Write a chunk of segment `index` at `pos`; the new position."""
         assert self._partial is not None
         partial = self._partial
-        partial.write(pos, data)  # outside the lock: segments of a file write in parallel
+        partial.write(pos, data)  # outside the lock: other segments go on meanwhile
+        partial.record(index, pos + len(data))  # the segment's slot is this worker's alone
         with self._lock:
-            partial.record(index, pos + len(data))
             self.job.received += len(data)
         self._advance(len(data))
         self._check.advance(partial, self._prefix_end)
