@@ -80,22 +80,24 @@ def test_args(suite: Suite, file: str, deselect: list[str]) -> tuple[list[str], 
 
 def run_case(case: str, suite: Suite, hub: FakeHub, tests: list[str], cache: Path | None,
              lock: Path | None = None) -> Outcome:
-    """One run in a fresh copy of the suite; `cache` None: a fresh, empty one."""
+    """One run in a fresh copy of the suite; `cache` None: a fresh, empty one. The copy is
+    always at the same place, as a contributor's checkout is: what the tool keeps for the
+    next run is keyed by the folder and the environment, which names it too (`HF_HOME`)."""
     import subprocess
-    import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="e2e-run-", dir=suite.work) as tmp:
-        root = Path(tmp) / "llama.cpp"
-        shutil.copytree(suite.llama_cpp / SUITE, root / SUITE,
-                        ignore=shutil.ignore_patterns("tmp", ".pytest_cache", "__pycache__"))
-        if lock is not None:
-            shutil.copy(lock, root / SUITE / "models.lock")
-        argv, extra = command(case, suite, tests)
-        env = suite.env(hub.url, cache or Path(tmp) / "cache", Path(tmp) / "hf") | extra
-        start = time.perf_counter()
-        proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True,
-                              timeout=900, check=False)
-        wall = time.perf_counter() - start
+    run = suite.work / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    root = run / "llama.cpp"
+    shutil.copytree(suite.llama_cpp / SUITE, root / SUITE,
+                    ignore=shutil.ignore_patterns("tmp", ".pytest_cache", "__pycache__"))
+    if lock is not None:
+        shutil.copy(lock, root / SUITE / "models.lock")
+    argv, extra = command(case, suite, tests)
+    env = suite.env(hub.url, cache or run / "cache", run / "hf") | extra
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    wall = time.perf_counter() - start
     found = PASSED.findall(proc.stdout)
     outcome = Outcome(wall, proc.returncode, int(found[-1]) if found else 0)
     if proc.returncode != 0:

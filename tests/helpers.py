@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def invoke_command(*args: str) -> list[str]:
     """`fetch-test-models ARGS...` with this interpreter, as a user runs the tasks."""
-    return [sys.executable, "-m", "scanner.cli.program", *args]
+    return [sys.executable, "-m", "scanner.cli.early", *args]
 
 
 def invoke_r_command(*args: str) -> list[str]:

@@ -8,7 +8,6 @@ import copy
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from scanner.cli.options import build_options, build_server_run, check_section
 from scanner.cli.program import FetchTestModels
 from scanner.cli.tasks import namespace
 from scanner.errors import OptionsError
+from tests.helpers import invoke_command
 
 HELP = Path(__file__).parent / "task_help"
 TASKS = ("models.list", "models.fetch", "models.lock", "models.prune", "test.server")
@@ -260,7 +260,7 @@ def test_help_into_a_pipe_closed_early_is_no_traceback() -> None:
     read, write = os.pipe()
     os.close(read)
     try:
-        done = subprocess.run([sys.executable, "-m", "scanner.cli.program", "--help"],
+        done = subprocess.run(invoke_command("--help"),
                               stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
                               check=False)
     finally:

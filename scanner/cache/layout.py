@@ -20,10 +20,6 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-#: The tool's own folder in the cache: what the last fetch resolved, the scans it kept. Under
-#: `.locks/`, the one folder huggingface_hub's cache scan (`hf cache scan`) passes over: any
-#: other name it does not know is reported as a corrupted repo.
-TOOL_FOLDER = ".locks/.fetch-test-models"
 
 
 def is_commit(text: str) -> bool:

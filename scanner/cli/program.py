@@ -119,6 +119,3 @@ def _names(spec: str) -> set[str]:
 program = FetchTestModels(namespace=namespace, name="fetch-test-models",
                           binary="fetch-test-models",
                           config_class=CheckedConfig)
-
-if __name__ == "__main__":  # `python -m scanner.cli.program`, as the tests run it
-    program.run()

@@ -2,7 +2,8 @@
 collection and deselection, join the items with the static scan and run `models.fetch` for
 them, on the terminal, before the first test. Under pytest-xdist the controller fetches once,
 from what the first worker collected, before it hands out any test; the workers only report
-(the hand-off is the selection plugin's: `selection/standalone/fetch_test_models_xdist.py`).
+(`pytest_worker.py`; the hand-off is the selection plugin's:
+`selection/standalone/fetch_test_models_xdist.py`).
 """
 
 from __future__ import annotations
@@ -27,30 +28,15 @@ from ..setup import environment
 from .config_files import ConfigFileError
 from .options import Options, check_section
 from .preload import preload_fetch
+from .pytest_worker import ERRORS_KEY, WORKER_KEY
 
-#: The file an xdist worker writes its collection to, handed to it by the controller.
-WORKER_KEY = "fetch_test_models_selection"
-#: In the worker's file: how many collection errors it met (pytest's `session.testsfailed`).
-ERRORS_KEY = "collection_errors"
 #: What keeps llama-server online under the plugin (`test.online`; pytest has no --online).
 ONLINE_SWITCH = "INVOKE_TEST_ONLINE=1"
 
 
 def register(config: pytest.Config) -> None:
-    """The worker's or the controller's part (a run without xdist is its own controller)."""
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is None:
-        config.pluginmanager.register(_Fetcher(config), "fetch-test-models")
-        return
-    target = workerinput.get(WORKER_KEY)
-    if target:
-        early = workerinput.get(WORKER_KEY + "_early")
-        if early:
-            config.pluginmanager.register(_EarlyEnv(early, workerinput[WORKER_KEY + "_timeout"]),
-                                          "fetch-test-models-early")
-        names = workerinput.get(WORKER_KEY + "_names", [])
-        config.pluginmanager.register(_WorkerReport(target, names), "fetch-test-models-worker")
-        config.pluginmanager.register(handoff.TakeEnv(target), "fetch-test-models-env")
+    """The controller's part (a run without xdist is its own controller)."""
+    config.pluginmanager.register(_Fetcher(config), "fetch-test-models")
 
 
 def plugin_options(rootpath: Path) -> tuple[Options, bool]:
@@ -82,37 +68,6 @@ def _uncaptured(config: pytest.Config) -> contextlib.AbstractContextManager[Any]
     (`-p no:capture` leaves no capture manager)."""
     capture = config.pluginmanager.getplugin("capturemanager")
     return capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
-
-
-class _WorkerReport:
-    """An xdist worker: writes the items it collected where the controller reads them."""
-
-    def __init__(self, target: str, names: list[str]) -> None:
-        self.target = target
-        self.names = names
-
-    @pytest.hookimpl(tryfirst=True)  # before xdist tells the controller that it has collected
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        document = selection_document(session, self.names)
-        document[ERRORS_KEY] = session.testsfailed
-        handoff.write_document(self.target, document)
-
-
-class _EarlyEnv:
-    """An xdist worker: before it imports the test modules, the offline switches its controller
-    found while the workers started (`_Fetcher._predict`), waited for."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        self.path, self.timeout = path, timeout
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while (found := handoff.read_document(self.path)) is None:
-            if time.monotonic() > deadline:  # the controller's collection limit says the rest
-                return
-            time.sleep(0.01)
-        os.environ.update(found)
 
 
 class _Fetcher:

@@ -5,7 +5,8 @@ session fixture `load_all` starts every preset, so each must be cached by then).
 Registered as a `pytest11` entry point, or loaded with `-p scanner.cli.pytest_plugin`; inert
 unless asked by `--fetch-models`, the ini key `fetch_models = true` or `FETCH_TEST_MODELS=1`
 (so `PYTEST_ADDOPTS=--fetch-models ./tests.sh` and `FETCH_TEST_MODELS=1 ./tests.sh` both work).
-Until then it imports nothing but the standard library: the work is in `pytest_fetch.py`.
+Until then it imports nothing but the standard library: the work is in `pytest_fetch.py`,
+an xdist worker's part in `pytest_worker.py`.
 In a pytest that `test.server` runs, the plugin stands down: the task fetches for that run.
 """
 
@@ -42,6 +43,12 @@ def enabled(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     if not enabled(config) or config.option.collectonly or _run_by_the_tool():
+        return
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # an xdist worker: it reports, its controller fetches
+        from . import pytest_worker
+
+        pytest_worker.register(config, workerinput)
         return
     from . import pytest_fetch
 

@@ -109,7 +109,7 @@ def select_for(options: Options, scan: ScanResult,
 def suite_scan(options: Options, env: Mapping[str, str]) -> ScanResult:
     """The suite's scan for a fetch, kept in the cache for the next one while no file it read
     changed (`scan/remembered.py`)."""
-    from ..cache.layout import TOOL_FOLDER
+    from ..cache import TOOL_FOLDER
     from ..scan.remembered import remembered_scan
 
     store = environment.cache_dir(env, options.cache_dir) / TOOL_FOLDER / "scans"

@@ -16,9 +16,11 @@ from ..output.outcomes import ServerTestsRun
 from ..output.server_report import print_setup
 from ..output.show import ShowAs, show
 from ..selection.collect import run_environment
-from ..selection.live import LiveRun, signal_group, start_pytest
+from ..selection.live import LiveRun
+from ..selection.spawn import signal_group, start_pytest
 from ..setup import preflight
 from ..setup.preflight import ServerSetup
+from . import launches
 from .options import Options, ServerRun
 from .preload import preload_fetch
 from .stopping import Terminated, ending_on_signals, following
@@ -61,18 +63,22 @@ def _run_server_tests(options: Options, run: ServerRun,
     setup = _preflight(options, run, env)
     arguments = tests_sh_arguments(run, setup.xdist)
     pytest_line = shlex.join(["pytest", *arguments])
-    if not log.quiet():
-        print_setup(setup, pytest_line, folder)
-    if run.parallel() and not setup.xdist:
-        log.note(f"note: pytest-xdist is not installed in {setup.python.path}: the tests run "
-                 "in one process")
     run_env = run_environment(env, setup.cache, offline=run.test.offline, slow=run.test.slow)
     command = [str(setup.python.path), "-m", "pytest", *arguments]
-    log.note(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"
-             f"{', offline' if run.test.offline else ''})")
+
+    def say_setup() -> None:
+        if not log.quiet():
+            print_setup(setup, pytest_line, folder)
+        if run.parallel() and not setup.xdist:
+            log.note(f"note: pytest-xdist is not installed in {setup.python.path}: the tests "
+                     "run in one process")
+        log.note(f"running {shlex.join(command)} in {folder} (cache {setup.cache}"
+                 f"{', offline' if run.test.offline else ''})")
+
     if run.test.fetch:
         return _fetch_then_test(options, run, setup.python, arguments, run_env, env,
-                                pytest_line)
+                                pytest_line, say_setup)
+    say_setup()
     prepare_working_folders(folder, options.models.url_dest)
     process = start_pytest(command, folder, run_env)
     with following(process):
@@ -91,25 +97,36 @@ def _preflight(options: Options, run: ServerRun, env: Mapping[str, str]) -> Serv
 
 def _fetch_then_test(options: Options, run: ServerRun, python: preflight.SuitePython,
                      arguments: list[str], run_env: Mapping[str, str],
-                     env: Mapping[str, str], pytest_line: str) -> ServerTestsRun:
+                     env: Mapping[str, str], pytest_line: str,
+                     say_setup: Callable[[], None]) -> ServerTestsRun:
     """One pytest run: it collects, waits while `models.fetch` brings what its tests need
-    (the fetch's selection line, plan and summary), then runs them — or stops."""
+    (the fetch's selection line, plan and summary), then runs them — or stops. A pytest the
+    entry point started (`launches.py`) has printed its header already: the setup follows."""
+    started = launches.take()
+    if started is None:
+        say_setup()
     names = (*options.scan.repo_names, *options.scan.file_names)
     live = LiveRun(python.path, arguments, options.suite_dir, run_env, names,
-                   options.collect_timeout)
+                   options.collect_timeout, early=started)
+    if not live.adopted:
+        launches.keep(live.launch, env)
     try:
         with following(live.process):
-            return _fetch_for(live, options, run, python, env, pytest_line)
+            return _fetch_for(live, options, run, python, env, pytest_line,
+                              say_setup if started is not None else None)
     finally:
         live.close()
 
 
 def _fetch_for(live: LiveRun, options: Options, run: ServerRun, python: preflight.SuitePython,
-               env: Mapping[str, str], pytest_line: str) -> ServerTestsRun:
+               env: Mapping[str, str], pytest_line: str,
+               say_setup: Callable[[], None] | None) -> ServerTestsRun:
     """What `live` collected fetched, then its tests run, or it is stopped."""
     preloaded = preload_fetch()  # while pytest collects
     selection = live.selection(options.root)
     preloaded.join()
+    if say_setup is not None:
+        say_setup()
     if selection is None:  # it ended on its own: a usage error, or nothing to run
         if live.process.returncode == ExitCode.NO_TESTS:
             log.error(nothing_selected(pytest_line, options.suite_dir))

@@ -1,5 +1,5 @@
 """How `test.server` ends, or pauses, with the signals it gets: pytest runs in a session of its
-own (`selection/live.py`), which neither the terminal's signals nor a `kill PID` reach, so the
+own (`selection/spawn.py`), which neither the terminal's signals nor a `kill PID` reach, so the
 tool takes them for it. Ctrl-C is passed on by `server_tests._run_pytest`, where pytest is
 awaited; SIGTERM and SIGHUP end the run (`ending_on_signals`); Ctrl-Z stops pytest with the tool
 and `fg`/`bg` continue both (`following`).
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
-from ..selection.live import signal_group, stop_group
+from ..selection.spawn import signal_group, stop_group
 
 #: What ends the run as a whole (`kill PID`, a closed terminal); Ctrl-C is handled apart.
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

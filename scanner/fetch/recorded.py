@@ -29,7 +29,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ..cache import atomic
+from ..cache import TOOL_FOLDER, atomic
 from ..cache import layout as hf_cache
 from ..llama.repo_id import hf_file_problem
 from ..models import HuggingFaceModel, RepoListing
@@ -39,7 +39,7 @@ from .jobs import FetchRun, ModelPlan, ModelStatus
 
 def record_path(cache: Path, *, mmproj: bool) -> Path:
     """One record per mmproj setting: a model resolves to other files with and without it."""
-    return cache / hf_cache.TOOL_FOLDER / ("resolved.lock" if mmproj else "resolved-no-mmproj.lock")
+    return cache / TOOL_FOLDER / ("resolved.lock" if mmproj else "resolved-no-mmproj.lock")
 
 
 def _entries(path: Path) -> list[lock.LockEntry]:
@@ -100,7 +100,7 @@ LISTINGS_VERSION = 1
 
 
 def listings_path(cache: Path) -> Path:
-    return cache / hf_cache.TOOL_FOLDER / "listings.json"
+    return cache / TOOL_FOLDER / "listings.json"
 
 
 def _recorded_listings(path: Path) -> dict[str, RepoListing]:

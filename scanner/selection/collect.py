@@ -127,11 +127,13 @@ def selection_from(document: Mapping[str, Any], root: Path, arguments: Sequence[
                      pytest_version=document["pytest_version"], xdist=document["xdist"])
 
 
-def plugin_environment(env: Mapping[str, str], output: Path,
+def plugin_environment(env: Mapping[str, str], output: Path | None,
                        param_names: Sequence[str]) -> dict[str, str]:
-    """`env` with what the plugin reads: where to write, which names to report, its folder."""
+    """`env` with what the plugin reads: where to write (None: set by who starts the run), which
+    names to report, its folder."""
     child = dict(env)
-    child[plugin.OUTPUT_VAR] = str(output)
+    if output is not None:
+        child[plugin.OUTPUT_VAR] = str(output)
     child[plugin.NAMES_VAR] = json.dumps(list(param_names))
     # The plugin must import in the suite's interpreter, where this package is usually not
     # installed: its folder alone (no other module) is appended, so the suite's modules win.

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..cache import TOOL_FOLDER
 from ..cache.atomic import write_text
-from ..cache.layout import TOOL_FOLDER
 
 #: Answers kept; the oldest beyond are dropped when one is written.
 KEPT = 32

@@ -109,6 +109,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if _waits(session.config):
             _tell({"failed": _collection_errors(session.config)})
         return
+    if _waits(session.config) and not os.path.isdir(os.path.dirname(target)):
+        _tool_ended()  # its scratch folder went with it
     names = json.loads(os.environ.get(NAMES_VAR) or "[]")
     handoff.write_document(target, selection_document(session, names))
     if _waits(session.config) and session.items:  # none: pytest ends, exit 5, on its own
@@ -163,11 +165,21 @@ def _tell(message: dict[str, Any]) -> None:
 NO_TESTS = 5
 
 
+def _tool_ended() -> None:
+    """The tool that waits on this run has gone (killed): the run ends too, no test run."""
+    import pytest
+
+    pytest.exit("fetch-test-models has ended: no test ran", returncode=1)
+
+
 def _wait_for_the_tool() -> None:
     """Say the collection is done, then wait for "go" or "stop CODE"; the tool gone: stop."""
     import pytest
 
-    _tell({"ready": True})
+    try:
+        _tell({"ready": True})
+    except BrokenPipeError:
+        _tool_ended()
     with os.fdopen(int(os.environ[GO_FD_VAR]), encoding="utf-8", closefd=False) as answers:
         answer = answers.readline().split()
     if answer[:1] != ["go"]:
