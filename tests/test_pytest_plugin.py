@@ -144,7 +144,12 @@ def test_tests_sh_with_pytest_addopts_fetches_first(
 PROBE = "import os\n" + "".join(f"""
 def test_llama_server_env_{i}():
     assert os.environ.get("LLAMA_ARG_OFFLINE", "") == os.environ["EXPECT_LLAMA_OFFLINE"]
-""" for i in range(4))
+""" for i in range(4)) + """
+def test_an_xdist_worker_loads_only_the_plugins_light_part():
+    import sys
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the controller alone reads the options
+        assert not {"scanner.cli.pytest_fetch", "invoke", "pydantic"} & set(sys.modules)
+"""
 
 
 @pytest.mark.slow
