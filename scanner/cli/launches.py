@@ -9,6 +9,7 @@ import atexit
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from ..setup.environment import cache_dir
 TASK = "test.server"
 #: Launches kept (the newest): one per command line, folder and environment typed.
 KEPT = 16
+#: A variable whose name holds one of these is never written down.
+SECRET_WORDS = ("TOKEN", "PASSWORD", "SECRET", "KEY")
 
 
 class _State:
@@ -43,6 +46,8 @@ def keep(launch: Launch, env: Mapping[str, str]) -> None:
     if _State.key is None or _State.folder is None:
         return
     changed = {name: value for name, value in launch.env if env.get(name) != value}
+    if any(word in name.upper() for name in changed for word in SECRET_WORDS):
+        return  # a secret the run added would go to disk: no early start instead
     removed = sorted(set(env) - {name for name, _ in launch.env})
     kept = {"command": launch.command, "folder": launch.folder, "env": changed,
             "removed": removed}
@@ -53,17 +58,21 @@ def keep(launch: Launch, env: Mapping[str, str]) -> None:
 
 
 def start_kept(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
+    """Start the launch kept for this command line, folder and environment, if there is one
+    (`take` hands it to the run; a run that never takes it ends it as it exits)."""
     if TASK not in argv:
         return
     typed = json.dumps([list(argv), cwd, sorted(env.items())])
     _State.key = hashlib.sha256(typed.encode()).hexdigest()[:32]
     _State.folder = cache_dir(env) / TOOL_FOLDER / "launches"
+    path = _State.folder / f"{_State.key}.json"
     with contextlib.suppress(FileNotFoundError):
-        kept = json.loads((_State.folder / f"{_State.key}.json").read_text(encoding="utf-8"))
+        kept = json.loads(path.read_text(encoding="utf-8"))
         child_env = {name: value for name, value in env.items()
                      if name not in kept["removed"]} | kept["env"]
         _State.held = HeldPytest(Launch.of(kept["command"], Path(kept["folder"]), child_env))
         atexit.register(_end_untaken)
+        os.utime(path)  # used: among the newest, which `_forget_old` keeps
 
 
 def _end_untaken() -> None:
