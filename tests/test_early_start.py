@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import launches
+from scanner.cli import early, launches
 from scanner.selection.spawn import Launch
 from tests.fakehub import FakeHub
 from tests.helpers import invoke_command
@@ -132,3 +132,18 @@ def test_launches_kept_are_the_newest_few(tmp_path: Path,
         os.utime(folder / f"{number:032d}.json", (number, number))
     kept = sorted(path.stem for path in folder.iterdir())
     assert kept == [f"{number:032d}" for number in range(3, launches.KEPT + 3)]
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before any task could take it (here: while the kept launch is looked for)."""
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(launches, "start_kept", interrupted)
+    with pytest.raises(SystemExit) as ended:
+        early.main()
+    assert ended.value.code == 130
+    assert capsys.readouterr().err == ("interrupted: stopped by Ctrl-C before anything was "
+                                       "done\n")

@@ -12,15 +12,20 @@ import contextlib
 import os
 import sys
 
+from ..errors import ExitCode
 from . import launches
 
 
 def main() -> None:
-    """Start the kept launch of this command line, if any, then run the command."""
-    with contextlib.suppress(Exception):
-        launches.start_kept(sys.argv[1:], os.getcwd(), os.environ)
-    from .program import program
-
+    """Start the kept launch of this command line, if any, then run the command. Ctrl-C while
+    the tool loads (before a task could take it) is one line and exit 130, as in a task."""
+    try:
+        with contextlib.suppress(Exception):
+            launches.start_kept(sys.argv[1:], os.getcwd(), os.environ)
+        from .program import program
+    except KeyboardInterrupt:
+        print("interrupted: stopped by Ctrl-C before anything was done", file=sys.stderr)
+        sys.exit(ExitCode.INTERRUPTED)
     program.run()
 
 
