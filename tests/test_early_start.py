@@ -19,6 +19,7 @@ from scanner.selection.spawn import Launch
 from tests.fakehub import FakeHub
 from tests.helpers import invoke_command
 from tests.test_onboarding import run, serve_model, server_suite, standin_server
+from tests.test_stopping import alive
 
 TOKEN = "hf_early_start_secret"
 
@@ -51,23 +52,14 @@ class Suite:
 
     def pytests_left(self) -> list[int]:
         """The pytests started that still run once their `test.server` has ended."""
-        alive = []
+        left = []
         for pid in map(int, self.pids.read_text().split()):
             deadline = time.monotonic() + 30  # SIGTERM, then SIGKILL after a grace
-            while _alive(pid) and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if _alive(pid):
-                alive.append(pid)
-        return alive
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")  # a zombie has ended: its parent is gone
-    return not stat.exists() or stat.read_text().split()[2] != "Z"
+            if alive(pid):
+                left.append(pid)
+        return left
 
 
 @pytest.fixture

@@ -158,6 +158,43 @@ def test_ctrl_z_stops_pytest_and_its_servers_with_the_tool_and_fg_continues_them
     assert run.tool.returncode == 128 + signal.SIGTERM, out
 
 
+# -- a tool that is killed -------------------------------------------------------------------
+
+#: Holds the collection until the test says go on (it kills the tool meanwhile).
+WAITS_IN_COLLECTION = """\
+import os, pathlib, time
+def pytest_collection_modifyitems(items):
+    signals = pathlib.Path(os.environ["FTM_TEST_SIGNALS"])
+    (signals / "collecting").touch()
+    while not (signals / "go-on").exists():
+        time.sleep(0.02)
+"""
+
+
+def test_a_pytest_whose_tool_was_killed_ends_by_itself_saying_so(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """SIGKILL reaches the tool alone: its pytest, which waits for it, ends once collected,
+    with one line (it was an INTERNALERROR traceback)."""
+    root = write_suite(tmp_path / "p", "def test_a():\n    s.model_hf_repo = 'org/a'\n")
+    (root / "tools/server/tests/conftest.py").write_text(WAITS_IN_COLLECTION)
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    tool = subprocess.Popen(invoke_command("test.server", "--root", str(root), "--", "-q"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, FTM_TEST_SIGNALS=str(signals),
+                                     PYTEST_WORKERS="1"))
+    try:
+        wait_for(lambda: (signals / "collecting").exists(), "pytest to collect")
+        tool.kill()
+        tool.wait()
+    finally:
+        (signals / "go-on").touch()
+    out, err = tool.communicate(timeout=120)  # pytest holds its stdout until it ends
+    assert "fetch-test-models has ended: no test ran" in out, out + err
+    assert "INTERNALERROR" not in out + err and "passed" not in out
+
+
 # -- a collection that never ends --------------------------------------------------------------
 
 #: Blocks for ever on import, once it said which process it is.
