@@ -16,9 +16,11 @@ the figures). Cases, alternated in one run (`--rounds` times; medians and ratios
 Every run is checked: exit code 0 and pytest's passed count equal to a plain run's; otherwise
 its row is INVALID. The stand-ins (`bench/standins.py`, ~49 MB each) sit at the repos and file
 names of the suite's `ServerPreset`s and `unit/test_basic.py`. Each run gets a fresh copy of
-the suite folder (the suite writes into it) under `--work`, which also keeps the suite's venv
-(its requirements plus this tool, `pip install -e`), the pip cache and the stand-ins between
-runs. Nothing reaches the internet; the llama.cpp tree and the models are never committed.
+the suite folder (the suite writes into it), always at `--work`/run, as a checkout stays where
+it is (what the tool keeps for its next run is keyed by the folder); `--work` also keeps the
+suite's venv (its requirements plus this tool, `pip install -e`), the pip cache and the
+stand-ins between runs. Nothing reaches the internet; the llama.cpp tree and the models are
+never committed.
 Usage: python bench/e2e.py --llama-cpp DIR [--quick] [--rounds N] [--work DIR] [--file FILE]
                            [--deselect NODEID] [--workers N] [--rate-mb MB] [--delay-ms MS]
 """
