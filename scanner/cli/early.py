@@ -3,8 +3,8 @@ words, folder and environment) starts its pytest at once, as the last such run s
 (`launches.py`), while the tool imports Invoke, pydantic and its options and checks the setup,
 instead of after. The run takes that pytest only if it is the very launch it wants
 (`LiveRun`); any other, and one the run never reaches (a usage error, a refused setup,
-`--no-fetch`), is ended unseen: pytest prints its header, then ends on SIGTERM without a word.
-Any failure here only means no early start."""
+`--no-fetch`), is ended: past the header it may have printed, it ends on SIGTERM without a
+word. Any failure here only means no early start."""
 
 from __future__ import annotations
 
