@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.downloads import wait_for
-from tests.fakehub import FakeHub, GeneratedFile
+from scanner.fetch.partial import present_in
+from tests.downloads import partials, wait_for
+from tests.fakehub import CHUNK, FakeHub, Fault, GeneratedFile
 from tests.helpers import invoke_command, write_suite
 from tests.llama_standin import read_log, write_standin
 
@@ -157,6 +158,44 @@ def test_ctrl_z_stops_pytest_and_its_servers_with_the_tool_and_fg_continues_them
         out = run.ended()
     assert run.tool.returncode == 128 + signal.SIGTERM, out
 
+
+def test_sigterm_during_the_fetch_keeps_the_partial_and_the_next_run_resumes_it(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """SIGTERM while a model downloads: exit 143 with one line, pytest ended, the bytes that
+    came kept; the next run asks only for the rest."""
+    size = 3_000_000
+    fake_hub.add_repo("org/a", {"a-Q4_K_M.gguf": GeneratedFile(size, 21)})
+    held = Fault("hold", after=CHUNK)
+    fake_hub.add_fault("a-Q4_K_M.gguf", held)
+    root = write_suite(tmp_path / "p", "class Server:\n    model_hf_repo = None\n\n"
+                       "def test_a():\n    Server().model_hf_repo = 'org/a:Q4_K_M'\n")
+    env = dict({k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+               PYTEST_WORKERS="1")
+    command = invoke_command("test.server", "--root", str(root), "--", "-q")
+    tool = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    sha = fake_hub.sha256("org/a", "a-Q4_K_M.gguf")
+    try:
+        wait_for(lambda: [p for p in partials(hub_env) if present_in(p, size, sha)],
+                 "the first bytes recorded")
+        tool.send_signal(signal.SIGTERM)
+        out, err = tool.communicate(timeout=120)
+    finally:
+        held.release.set()
+    assert tool.returncode == 128 + signal.SIGTERM, out + err
+    assert err.strip().endswith("terminated: SIGTERM ended the run, and pytest with every "
+                                "process it started") and "Traceback" not in err
+    assert "passed" not in out
+    (partial,) = partials(hub_env)
+    kept = present_in(partial, size, sha)
+    assert kept >= CHUNK
+    fake_hub.reset_counts()
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "1 passed" in again.stdout, again.stdout + again.stderr
+    asked = [r.headers.get("range") for r in fake_hub.requests
+             if r.kind == "resolve" and r.method == "GET"]
+    assert asked == [f"bytes={kept}-{size - 1}"]
 
 # -- a tool that is killed -------------------------------------------------------------------
 
