@@ -121,6 +121,19 @@ class Diagnostic(BaseModel):
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
+class RunTimeFetch(BaseModel):
+    """What a test fetches from the Hub itself when it runs and no fetch brings: a dataset
+    (`load_dataset("org/name")`, `repo_type="dataset"`), which `datasets` reads offline when
+    huggingface_hub is (`HF_HUB_OFFLINE`, unless `HF_DATASETS_OFFLINE` says otherwise)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    test: str  # where it sits, as ModelReference.test
+    what: str  # as the `network:` line names it: `dataset org/name`
+
+
 class ScanResult(BaseModel):
     """Everything one scan found; `models` is derived from `references`."""
 
@@ -130,6 +143,7 @@ class ScanResult(BaseModel):
     diagnostics: tuple[Diagnostic, ...]
     files_scanned: int
     denied: frozenset[HuggingFaceModel] = frozenset()
+    run_time: tuple[RunTimeFetch, ...] = ()
 
     @cached_property
     def _by_model(self) -> dict[HuggingFaceModel, list[ModelReference]]:

@@ -65,9 +65,11 @@ def test_models_list_from_the_project_root_with_no_option() -> None:
         ("tests/conftest.py", 13, "RemoteOpenAIServer"),
         ("tests/unit/test_server.py", 23, "popen_launch_server")]
 
-    # a framework's model is fetched by its rules, a `from_single_file` URL included: no test
-    # of the suite fetches from the Hub itself
-    assert document["network_needs"] == []
+    # a framework's model is fetched by its rules, a `from_single_file` URL included: what
+    # the suite still fetches from the Hub itself is its datasets
+    assert document["network_needs"] == [
+        {"file": "tests/unit/test_hub.py", "tests": None,
+         "files": ["dataset example-org/squad-mini", "dataset example-org/csv-data"]}]
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

@@ -16,6 +16,7 @@ from scanner.output import log
 from scanner.output.scan_report import print_scan
 from scanner.scan.config import ScanConfig
 from scanner.scan.suite import scan_suite
+from scanner.selection.network import NetworkNeed, network_needs
 from tests.fakehub import FakeHub, GeneratedFile
 from tests.helpers import run_fetch, write_suite
 
@@ -282,6 +283,32 @@ def test_a_container_repo_a_call_loads_is_that_calls_reference_only(tmp_path: Pa
                               ("acme/also-a-dataset", None, "transformers"),
                               ("acme/only-listed", None, "unknown")}
 
+
+def test_a_test_that_loads_a_dataset_needs_the_hub_when_it_runs(tmp_path: Path) -> None:
+    """datasets reads huggingface_hub's offline switch (`datasets/config.py`: no
+    `HF_DATASETS_OFFLINE`, then `HF_HUB_OFFLINE`), and no fetch brings a dataset: its tests,
+    the parametrized ones each row, are network needs, which keep the run online."""
+    result = scan(tmp_path, {"test_data.py": """
+        import pytest
+        from datasets import load_dataset
+        from transformers import AutoTokenizer
+
+        def test_model():
+            AutoTokenizer.from_pretrained("acme/tok")
+
+        def test_data():
+            load_dataset("acme/squad-mini")
+
+        @pytest.mark.parametrize("name", ["acme/rows-a", "acme/rows-b"])
+        def test_rows(name):
+            load_dataset(name)
+    """})
+    assert [(use.test, use.what) for use in result.run_time] == [
+        ("test_data", "dataset acme/squad-mini"), ("test_rows", "dataset acme/rows-a"),
+        ("test_rows", "dataset acme/rows-b")]
+    assert network_needs(result, None, urls=True) == [NetworkNeed(
+        "tests/test_data.py", None,
+        ("dataset acme/squad-mini", "dataset acme/rows-a", "dataset acme/rows-b"))]
 
 def test_parametrize_any_argname_by_the_shape_of_its_values(tmp_path: Path) -> None:
     result = scan(tmp_path, {"test_rows.py": """

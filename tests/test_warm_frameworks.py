@@ -250,6 +250,23 @@ def test_a_suite_whose_test_fetches_from_the_hub_itself_stays_online(
         assert [one for one in asked if one.endswith("/README.md")], "the test's own download"
 
 
+def test_a_suite_whose_test_loads_a_dataset_stays_online(
+    fake_hub: FakeHub, hub_env: Path, tmp_path: Path
+) -> None:
+    """datasets follows huggingface_hub's offline switch, and no fetch brings a dataset: a
+    test that loads one keeps the run online (a `network:` line), before collection too."""
+    hf_repos.add(fake_hub, REPO, hf_repos.transformers_repo())
+    suite = write_suite(tmp_path / "suite", IMPORTS_AT_COLLECTION + """
+    def load_dataset(name):  # stands for datasets' own, which reads this switch
+        from huggingface_hub import constants
+        assert not constants.HF_HUB_OFFLINE, f"{name}: offline, no dataset can be fetched"
+        return name
+
+    def test_dataset():
+        assert load_dataset("org/tiny-ds") == "org/tiny-ds"
+    """) / "tools/server/tests"
+    plugin_runs(fake_hub, suite, "-k", "dataset", passed="1 passed, 1 deselected")
+
 def test_tests_reading_another_cache_than_the_fetchs_stay_online(
     fake_hub: FakeHub, hub_env: Path, tmp_path: Path
 ) -> None:

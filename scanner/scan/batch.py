@@ -35,6 +35,7 @@ class FileFindings(NamedTuple):
     found: list[Found]
     diagnostics: list[Diagnostic]
     datasets: tuple[str, ...] = ()  # dataset repos the file loads: no model anywhere
+    run_time: tuple[tuple[str, int, str], ...] = ()  # (what, line, test) fetched at run time
 
 
 class BatchScanner:
@@ -90,4 +91,4 @@ class BatchScanner:
             return FileFindings(rel, [], [Diagnostic(file=rel, line=None, severity="error",
                                                      message="nested too deeply to scan")])
         return FileFindings(rel, list(scanner.found), list(scanner.diagnostics),
-                            tuple(scanner.datasets))
+                            tuple(scanner.datasets), tuple(scanner.run_time))

@@ -43,6 +43,7 @@ class FrameworkReferences:
     url_regex: re.Pattern[str]
     found: dict[Found, None]
     datasets: set[str]
+    run_time: dict[tuple[str, int, str], None]
     consumed: set[int]  # ids of string nodes a loader call read (no second, plain reference)
 
     def _diagnose(self, line: int, message: str, scope: Scope,
@@ -53,14 +54,7 @@ class FrameworkReferences:
 
     def on_loader(self, found: LoaderCall | DatasetCall, call: ast.Call, scope: Scope) -> None:
         if isinstance(found, DatasetCall):
-            for value in self.values.read_all(found.repo, scope):
-                if isinstance(value, str):
-                    self.datasets.add(value)
-                elif isinstance(value, ParamRef):  # its rows are datasets, not models
-                    self._mark_loaded(value.name, scope)
-                    self.datasets.update(v for row in scope.param_rows()
-                                         if isinstance(v := self.values.read(row[value.name],
-                                                                             scope), str))
+            self._dataset(found, call, scope)
             return
         options = _options(found.options)
         file = self.values.read(found.file, scope) if found.file is not None else None
@@ -78,6 +72,21 @@ class FrameworkReferences:
                     self._diagnose(call.lineno, f"{found.call}: {value.reason}", scope, "call")
             elif value is not None:
                 self._loaded(value, found, file, options, call.lineno, scope)
+
+    def _dataset(self, found: DatasetCall, call: ast.Call, scope: Scope) -> None:
+        """A dataset (a parametrized argument: each row's): no model anywhere in the suite,
+        and the test fetches it when it runs."""
+        for value in self.values.read_all(found.repo, scope):
+            rows: list[tuple[str, int]] = []
+            if isinstance(value, str):
+                rows.append((value, call.lineno))
+            elif isinstance(value, ParamRef):  # its rows are datasets, not models
+                self._mark_loaded(value.name, scope)
+                rows.extend((v, row[value.name].lineno) for row in scope.param_rows()
+                            if isinstance(v := self.values.read(row[value.name], scope), str))
+            for name, line in rows:
+                self.datasets.add(name)
+                self.run_time[(f"dataset {name}", line, scope.qualname)] = None
 
     def _loaded_rows(self, name: str, found: LoaderCall, file: Resolved,
                      options: tuple[tuple[str, str], ...], line: int, scope: Scope) -> None:

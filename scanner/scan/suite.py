@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import NoTestFiles
 from ..llama.repo_id import model_problem
-from ..models import Diagnostic, HuggingFaceModel, ModelReference, ScanResult
+from ..models import Diagnostic, HuggingFaceModel, ModelReference, RunTimeFetch, ScanResult
 from .batch import BatchScanner, FileFindings, ScanJob
 from .candidates import url_pattern
 from .config import ScanConfig
@@ -72,10 +72,13 @@ def _result(files: Iterable[FileFindings], diagnostics: list[Diagnostic], config
     references: list[ModelReference] = []
     found: list[tuple[str, Found]] = []
     datasets: set[str] = set()
-    for rel, file_found, file_diagnostics, file_datasets in files:
+    run_time: list[RunTimeFetch] = []
+    for rel, file_found, file_diagnostics, file_datasets, file_run_time in files:
         found.extend((rel, one) for one in file_found)
         datasets.update(file_datasets)
         diagnostics.extend(file_diagnostics)
+        run_time.extend(RunTimeFetch(file=rel, line=line, test=test, what=what)
+                        for what, line, test in file_run_time)
     loaded = {one[0].lower() for _, one in found if one[6] != "unknown"}
     for rel, (hf_repo, hf_file, revision, line, test, kind, loader, call, options) in found:
         if loader == "unknown" and (hf_repo.lower() in loaded or hf_repo in datasets):
@@ -96,4 +99,5 @@ def _result(files: Iterable[FileFindings], diagnostics: list[Diagnostic], config
                                              kind="extra"))
             models.setdefault((model.hf_repo, model.hf_file, model.revision, None), model)
     return ScanResult(references=tuple(references), diagnostics=tuple(diagnostics),
-                      files_scanned=files_scanned, denied=config.denied(models.values()))
+                      files_scanned=files_scanned, denied=config.denied(models.values()),
+                      run_time=tuple(run_time))

@@ -43,6 +43,7 @@ class FileScanner(FrameworkReferences, ModelContexts):
         self.found: dict[Found, None] = {}  # in order, each once
         self.diagnostics: dict[Diagnostic, None] = {}
         self.datasets: set[str] = set()
+        self.run_time: dict[tuple[str, int, str], None] = {}  # (what, line, test), in order
         self.consumed: set[int] = set()
         self.launchers = name_set(config.launchers)
         self.model_names = name_set(config.repo_names + config.file_names)

@@ -96,7 +96,9 @@ def select_models(scan: ScanResult, selection: Selection, config: ScanConfig) ->
             references[ref] = None
     return ScanResult(references=tuple(references), diagnostics=tuple(diagnostics),
                       files_scanned=scan.files_scanned,
-                      denied=config.denied(ref.model for ref in references))
+                      denied=config.denied(ref.model for ref in references),
+                      run_time=tuple(use for use in scan.run_time
+                                     if places.needs(use.file, use.test)))
 
 
 def _keeps(diag: Diagnostic, places: SelectedPlaces) -> bool:

@@ -1,7 +1,8 @@
 """What the run will still need the network for, said before it starts: the tests that fetch
 files from the Hub themselves at run time (images and other files that are no GGUF, which the
-tool leaves to them; with URL files switched off, the GGUFs too), per test file. A framework's
-model is fetched by its rules: no need (a model the fetch cannot plan fails the fetch)."""
+tool leaves to them; with URL files switched off, the GGUFs too; datasets), per test file. A
+framework's model is fetched by its rules: no need (a model the fetch cannot plan fails the
+fetch)."""
 
 from __future__ import annotations
 
@@ -33,19 +34,22 @@ def fetched_at_run_time(ref: ModelReference, urls: bool, frameworks: bool = True
 def network_needs(scan: ScanResult, selection: Selection | None, *,
                   urls: bool, frameworks: bool = True) -> list[NetworkNeed]:
     """Per file, sorted: how many selected tests reference such a URL (or, when the fetch
-    brings no framework's files, such a model), and its files."""
-    by_file: dict[str, list[ModelReference]] = {}
+    brings no framework's files, such a model) or load a dataset, and what they fetch."""
+    by_file: dict[str, list[tuple[str, str]]] = {}  # file -> (test, what it fetches)
     for ref in scan.references:
         if fetched_at_run_time(ref, urls, frameworks):
-            by_file.setdefault(ref.file, []).append(ref)
+            what = f"{ref.model.repo}/{ref.model.hf_file}" if ref.model.hf_file \
+                else ref.model.repo
+            by_file.setdefault(ref.file, []).append((ref.test, what))
+    for use in scan.run_time:
+        by_file.setdefault(use.file, []).append((use.test, use.what))
     places = SelectedPlaces(selection) if selection is not None else None
     needs = []
-    for file, refs in sorted(by_file.items()):
-        files = tuple(dict.fromkeys(f"{r.model.repo}/{r.model.hf_file}" if r.model.hf_file
-                                    else r.model.repo for r in refs))
+    for file, uses in sorted(by_file.items()):
+        files = tuple(dict.fromkeys(what for _, what in uses))
         tests = None
         if places is not None and places.is_test_module(file):
-            containers = [container_of(ref.test, places.naming) for ref in refs]
+            containers = [container_of(test, places.naming) for test, _ in uses]
             tests = sum(1 for test in places.running if test.file == file and any(
                 test.qualname.split(".")[:len(c)] == c for c in containers))
             if not tests:
