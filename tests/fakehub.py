@@ -252,6 +252,8 @@ class FakeHub:
         self.host, self.port = host, port
         self.valid_token = "hf_test_token"
         self.tree_page_size: int | None = None
+        #: where a tree page's `Link: next` points (default: this hub)
+        self.tree_next_base: str | None = None
         self.rate_limit_bytes_per_s: float | None = None
         #: seconds every answer waits before its status line, as a distant Hub's round trip
         self.response_delay_s = 0.0
@@ -523,7 +525,7 @@ class FakeHub:
             cursor = int(req.query.get("cursor") or 0)
             if cursor + page < len(entries):
                 query = urlencode({**req.query, "cursor": cursor + page})
-                headers["Link"] = f'<{self.url}{path}?{query}>; rel="next"'
+                headers["Link"] = f'<{self.tree_next_base or self.url}{path}?{query}>; rel="next"'
             entries = entries[cursor : cursor + page]
         return _json(entries, 200, headers)
 

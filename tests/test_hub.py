@@ -314,6 +314,27 @@ def test_the_token_is_sent(repo_hub: FakeHub, tmp_path: Path) -> None:
     assert "authorization" not in client_of(repo_hub, tmp_path, token="").file_headers()
 
 
+@pytest.mark.parametrize("userinfo", [False, True], ids=["token", "password-in-endpoint"])
+def test_a_listing_page_on_another_host_gets_no_credentials(
+    repo_hub: FakeHub, tmp_path: Path, userinfo: bool
+) -> None:
+    """A tree page's `Link: next` naming another origin is followed (the listing is whole)
+    without the token or the endpoint's password, as a redirect leaving the origin is."""
+    repo_hub.tree_page_size = 1
+    with FakeHub() as other:  # the same repo, on another port: another origin
+        other.add_repo(REPO, {"m-Q4_K_M.gguf": GeneratedFile(3000, 1),
+                              "sub/notes.txt": b"notes", "empty.txt": b""})
+        other.tree_page_size = 1
+        repo_hub.tree_next_base = other.url
+        endpoint = repo_hub.url.replace("://", "://user:pw-secret@") if userinfo \
+            else repo_hub.url
+        listing, _ = client_of(endpoint, tmp_path, token="hf_secret").listing(REPO)
+        assert sorted(f.path for f in listing.files) == [
+            "empty.txt", "m-Q4_K_M.gguf", "sub/notes.txt"]
+        assert other.requests and all("authorization" not in r.headers
+                                      for r in other.requests)
+    assert all(r.headers.get("authorization") for r in repo_hub.requests), "the endpoint's"
+
 def test_a_file_request(repo_hub: FakeHub, tmp_path: Path,
                         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="scanner.hub.client")

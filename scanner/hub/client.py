@@ -189,9 +189,15 @@ class HubClient:
     def _get(self, url: str, params: dict[str, str] | None = None) -> httpx.Response:
         """A GET of the Hub API as `HfApi` sends it (its headers: token, user agent); an error
         status raised as huggingface_hub's own exception for it (`hf_raise_for_status`: the
-        `X-Error-Code` says repo, revision or file)."""
-        response = self.http.get(url, params=params,
-                                 headers=build_hf_headers(token=self.token or None))
+        `X-Error-Code` says repo, revision or file). A URL on another origin than the
+        endpoint's (a listing's `Link: next` may name one) gets no credentials at all, as httpx
+        sends none where a redirect leaves the origin."""
+        if _origin(httpx.URL(url)) == _origin(httpx.URL(self.base)):
+            response = self.http.get(url, params=params,
+                                     headers=build_hf_headers(token=self.token or None))
+        else:
+            response = self.http.get(url, params=params, auth=None,
+                                     headers=build_hf_headers(token=False))
         hf_raise_for_status(response)
         return response
 
@@ -210,6 +216,10 @@ class HubClient:
         _log.debug("GET %s%s", shown_url(url), f" ({headers['Range']})" if "Range" in headers
                    else "")
         return self.http.stream("GET", url, headers=headers)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
 def listing_problem(entry: hf_types.RepoFile) -> str | None:
