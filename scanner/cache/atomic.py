@@ -29,3 +29,16 @@ def replace_atomically(target: Path, make: Callable[[Path], Any]) -> None:
 def write_text(target: Path, text: str) -> None:
     """`target` holds `text` (UTF-8), replaced in one rename."""
     replace_atomically(target, lambda temporary: temporary.write_bytes(text.encode("utf-8")))
+
+
+def keep_text(target: Path, text: str, *, newest: int | None = None) -> None:
+    """`text` at `target` for a later run, in one rename; a cache that cannot be written to
+    (read-only, full) keeps nothing, and that run does the work again. With `newest`, only that
+    many of the folder's `*.json` files stay, the least recently written going first."""
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text(target, text)
+        if newest is not None:
+            kept = sorted(target.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+            for old in kept[:-newest]:
+                old.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..cache import TOOL_FOLDER
-from ..cache.atomic import write_text
+from ..cache.atomic import keep_text
 from ..selection.spawn import HeldPytest, Launch
 from ..setup.environment import cache_dir
 
@@ -51,10 +51,7 @@ def keep(launch: Launch, env: Mapping[str, str]) -> None:
     removed = sorted(set(env) - {name for name, _ in launch.env})
     kept = {"command": launch.command, "folder": launch.folder, "env": changed,
             "removed": removed}
-    with contextlib.suppress(OSError):
-        _State.folder.mkdir(parents=True, exist_ok=True)
-        write_text(_State.folder / f"{_State.key}.json", json.dumps(kept))
-        _forget_old(_State.folder)
+    keep_text(_State.folder / f"{_State.key}.json", json.dumps(kept), newest=KEPT)
 
 
 def start_kept(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
@@ -72,18 +69,11 @@ def start_kept(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
                      if name not in kept["removed"]} | kept["env"]
         _State.held = HeldPytest(Launch.of(kept["command"], Path(kept["folder"]), child_env))
         atexit.register(_end_untaken)
-        os.utime(path)  # used: among the newest, which `_forget_old` keeps
+        os.utime(path)  # used: among the newest, which `keep_text` keeps
 
 
 def _end_untaken() -> None:
     held = take()
     if held is not None:
         held.discard()
-
-
-def _forget_old(folder: Path) -> None:
-    """All but the `KEPT` newest launches go."""
-    launches = sorted(folder.glob("*.json"), key=lambda path: path.stat().st_mtime)
-    for old in launches[:-KEPT]:
-        old.unlink(missing_ok=True)
 

@@ -24,7 +24,6 @@ read counts as empty, and one that cannot be written (a read-only cache) is not 
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -84,15 +83,7 @@ def write_record(cache: Path, entries: list[lock.LockEntry], *, mmproj: bool) ->
     old = _entries(path)
     text = lock.render([*(e for e in old if e.model not in fresh), *entries])
     if text != lock.render(old):
-        _keep(path, text)
-
-
-def _keep(path: Path, text: str) -> None:
-    """`text` at `path`, in one rename; a cache that cannot be written to (read-only) keeps
-    nothing, and the next run lists again."""
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, text)
+        atomic.keep_text(path, text)  # a read-only cache keeps none: the next run lists again
 
 
 # -- a framework model's repo: its whole listing ------------------------------------------------
@@ -143,6 +134,6 @@ def write_listings(cache: Path, fresh: Mapping[str, RepoListing]) -> None:
     if all(old.get(repo) == listing for repo, listing in fresh.items()):
         return
     repos = old | dict(fresh)
-    _keep(path, json.dumps({"version": LISTINGS_VERSION,
+    atomic.keep_text(path, json.dumps({"version": LISTINGS_VERSION,
                             "repos": [repos[repo].model_dump() for repo in sorted(repos)]},
                            indent=1))

@@ -13,7 +13,6 @@ entry: paths are relative to the root.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from importlib import metadata
@@ -90,9 +89,4 @@ def _read(entry: Path, root: Path) -> ScanResult | None:
 def _write(entry: Path, result: ScanResult, read: list[tuple[str, str]]) -> None:
     """Kept for the next run; a cache that cannot be written to keeps nothing."""
     text = json.dumps({"read": read, "result": result.model_dump(mode="json")})
-    with contextlib.suppress(OSError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(entry, text)
-        entries = sorted(entry.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-KEPT]:
-            old.unlink(missing_ok=True)
+    atomic.keep_text(entry, text, newest=KEPT)

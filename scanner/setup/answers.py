@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..cache import TOOL_FOLDER
-from ..cache.atomic import write_text
+from ..cache.atomic import keep_text
 
 #: Answers kept; the oldest beyond are dropped when one is written.
 KEPT = 32
@@ -97,7 +97,5 @@ def kept_answer(cache: Path | None, key: list[Any] | None, ask: Callable[[], T],
         return answer
     kept.pop(digest, None)
     kept[digest] = dumped  # the newest last: the oldest are dropped first
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps(dict(list(kept.items())[-KEPT:])))
+    keep_text(path, json.dumps(dict(list(kept.items())[-KEPT:])))
     return answer

@@ -29,24 +29,22 @@ def _cache_dir(env: Mapping[str, str], override: Path | None) -> Path:
     for name in CACHE_VARIABLES:
         if env.get(name):
             return Path(env[name])
+    return _hf_home_hub(env)
+
+
+def _hf_home_hub(env: Mapping[str, str]) -> Path:
+    """Where both look when no cache variable is set: HF_HOME's `hub`, else XDG_CACHE_HOME's
+    `huggingface/hub`, else ~/.cache/huggingface/hub."""
     if env.get("HF_HOME"):
         return Path(env["HF_HOME"]) / "hub"
-    if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]) / "huggingface" / "hub"
-    return Path.home() / ".cache" / "huggingface" / "hub"
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface" / "hub"
 
 
 def hub_cache_dir(env: Mapping[str, str]) -> Path:
     """The cache huggingface_hub reads in a process with `env` (`constants.HF_HUB_CACHE`:
-    HF_HUB_CACHE, else HUGGINGFACE_HUB_CACHE, else HF_HOME's `hub`, else XDG_CACHE_HOME's
-    `huggingface/hub`, else ~/.cache/huggingface/hub)."""
-    if env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE"):
-        folder = Path(env.get("HF_HUB_CACHE") or env["HUGGINGFACE_HUB_CACHE"])
-    elif env.get("HF_HOME"):
-        folder = Path(env["HF_HOME"]) / "hub"
-    else:
-        folder = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface" / "hub"
-    return folder.expanduser().absolute()
+    HF_HUB_CACHE, else HUGGINGFACE_HUB_CACHE, else as `_hf_home_hub`)."""
+    named = env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE")
+    return (Path(named) if named else _hf_home_hub(env)).expanduser().absolute()
 
 
 def hub_cache_apart(env: Mapping[str, str], override: Path | None = None) -> Path | None:
