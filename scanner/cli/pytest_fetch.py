@@ -100,9 +100,9 @@ class _Fetcher:
         self.early_file = Path(self.scratch.name) / "early-env.json"
         self.predicted = threading.Thread(target=self._predict, name="offline-early",
                                           daemon=True)
-        keep_going = (config.getoption("fetch_models_keep_going")
-                      or config.getini("fetch_models_keep_going"))
-        if self.online or self.options.models.offline or keep_going:
+        self.keep_going = bool(config.getoption("fetch_models_keep_going")
+                               or config.getini("fetch_models_keep_going"))
+        if self.online or self.options.models.offline or self.keep_going:
             handoff.write_document(str(self.early_file), {})  # tests may run after a failure
         else:
             self.predicted.start()
@@ -226,11 +226,9 @@ class _Fetcher:
             hub_cache = environment.hub_cache_apart(self.user_env, options.cache_dir)
             self._add_env(fetched.tests_env(online=self.online, offline=options.models.offline,
                                             switch=ONLINE_SWITCH, hub_cache=hub_cache))
-        keep_going = (self.config.getoption("fetch_models_keep_going")
-                      or self.config.getini("fetch_models_keep_going"))
         if code == ExitCode.INTERRUPTED:  # Ctrl-C ends the session, keep-going or not
             pytest.exit("fetch-test-models: stopped by Ctrl-C, so no test ran",
                         returncode=ExitCode.INTERRUPTED)
-        if code and not keep_going:
+        if code and not self.keep_going:
             pytest.exit("fetch-test-models: the fetch failed, so no test ran "
                         "(--fetch-models-keep-going runs them anyway)", returncode=code)
