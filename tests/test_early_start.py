@@ -9,13 +9,13 @@ import json
 import os
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from scanner.cli import early, launches
 from scanner.selection.spawn import Launch
+from tests.downloads import wait_for
 from tests.fakehub import FakeHub
 from tests.helpers import invoke_command
 from tests.test_onboarding import run, serve_model, server_suite, standin_server
@@ -50,16 +50,10 @@ class Suite:
     def launches(self) -> list[Path]:
         return sorted((self.cache / ".locks/.fetch-test-models/launches").glob("*.json"))
 
-    def pytests_left(self) -> list[int]:
-        """The pytests started that still run once their `test.server` has ended."""
-        left = []
-        for pid in map(int, self.pids.read_text().split()):
-            deadline = time.monotonic() + 30  # SIGTERM, then SIGKILL after a grace
-            while alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if alive(pid):
-                left.append(pid)
-        return left
+    def no_pytest_left(self) -> None:
+        """Every pytest started ends once its `test.server` has (SIGTERM, then SIGKILL)."""
+        pids = [int(pid) for pid in self.pids.read_text().split()]
+        wait_for(lambda: not any(alive(pid) for pid in pids), "every pytest started to end")
 
 
 @pytest.fixture
@@ -83,7 +77,8 @@ def test_a_run_typed_again_starts_pytest_first_and_keeps_no_secret(suite: Suite)
     assert code == 0 and again.count("1 passed") == 1, again + err
     assert header_first(again), again
     assert again.count("test session starts") == 1, "the pytest started early is the run's"
-    assert suite.launches() == [kept] and suite.pytests_left() == []
+    assert suite.launches() == [kept]
+    suite.no_pytest_left()
 
 
 def test_a_launch_that_no_longer_fits_is_ended_and_the_run_starts_its_own(
@@ -99,7 +94,7 @@ def test_a_launch_that_no_longer_fits_is_ended_and_the_run_starts_its_own(
     assert code == 0 and out.count("1 passed") == 1, out + err
     assert json.loads(kept.read_text())["command"] != before, "the new launch is kept"
     assert "no test ran" not in out + err, "the one started early was ended unseen"
-    assert suite.pytests_left() == []
+    suite.no_pytest_left()
 
 
 def test_a_run_refused_ends_the_pytest_started_early(suite: Suite) -> None:
@@ -109,7 +104,7 @@ def test_a_run_refused_ends_the_pytest_started_early(suite: Suite) -> None:
     assert code == 2 and "llama-server" in err and "Traceback" not in err, out + err
     assert "passed" not in out and "no test ran" not in out + err, "ended unseen"
     assert "INTERNALERROR" not in out and "Traceback" not in out
-    assert suite.pytests_left() == []
+    suite.no_pytest_left()
 
 
 def test_launches_kept_are_the_newest_few(tmp_path: Path,
